@@ -216,6 +216,9 @@ class Consequence(_Strict):
         description="imposed for renewable terms of this many months (e.g. 6-month rulings)",
     )
     human_review: bool = Field(False, description="a person reviews before it takes effect")
+    applies_to_household: bool = Field(
+        False, description="also imposed on the citizen's household ('joint punishment')"
+    )
     reference: str = Field(min_length=1)
 
 
