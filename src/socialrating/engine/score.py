@@ -1,0 +1,198 @@
+"""The engine's front door: events + policy + as-of date -> ledger, ratings, consequences.
+
+Deterministic (no randomness anywhere in the engine) and vectorised. Contest and review
+outcomes from the store come in as `entry_states` overrides, so a rating can always be
+recomputed from the ledger entries and their current states.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from ..policy.conditions import describe
+from ..policy.model import Policy
+from .dates import add_months, from_days, to_days
+from .evaluate import derive, evaluate
+from .ledger import (
+    NEVER, STATES, LedgerArrays, build_ledger, entry_states, ledger_frame, nullable_dates,
+)
+from .spells import BASE_DAY, spells, timeline
+
+CONSEQUENCE_KIND = pl.Enum(["privilege", "restriction"])
+
+
+@dataclass
+class Result:
+    """What one scoring run produces; every table can be written to Parquet as is."""
+
+    ledger: pl.DataFrame
+    ratings: pl.DataFrame
+    consequences: pl.DataFrame
+    quarantine: pl.DataFrame
+    counts: dict = field(default_factory=dict)
+
+
+def score(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens: np.ndarray | None = None,
+          *, households: np.ndarray | None = None, overrides: pl.DataFrame | None = None) -> Result:
+    """Score `events` under `policy` as of `as_of`.
+
+    citizens: sorted int64 ids of everyone rated (people with no events get the base
+    rating); defaults to the ids seen in the events. households: household id per citizen
+    (same order), needed only for consequences with applies_to_household. overrides:
+    (entry_id, state) from contest and review, with state contested or overturned.
+    """
+    if citizens is None:
+        citizens = np.unique(events["citizen_id"].drop_nulls().to_numpy()).astype(np.int64)
+    citizens = np.asarray(citizens, dtype=np.int64)
+    led = build_ledger(events, policy, as_of, citizens)
+    states = entry_states(led, as_of)
+    entry_ids = led.event_row * 8 + led.slot
+    if overrides is not None and overrides.height:
+        states = _apply_overrides(states, entry_ids, overrides)
+    counting = counts_toward_rating(states, policy)
+    ratings, ctx = rate(led, counting, policy, as_of, citizens)
+    consequences = consequences_at(led, counting, ctx, policy, as_of, citizens, households)
+    ledger = ledger_frame(led, events, policy, citizens, states)
+    counts = dict(led.counts)
+    counts.update(citizens=len(citizens), ledger_entries=ledger.height,
+                  consequences=consequences.height)
+    return Result(ledger, ratings, consequences, led.quarantine, counts)
+
+
+def _apply_overrides(states: np.ndarray, entry_ids: np.ndarray, overrides: pl.DataFrame) -> np.ndarray:
+    ids = overrides["entry_id"].to_numpy()
+    new = overrides["state"].cast(pl.String).to_numpy()
+    pos = np.searchsorted(entry_ids, ids)
+    ok = (pos < len(entry_ids)) & (entry_ids[np.minimum(pos, len(entry_ids) - 1)] == ids)
+    codes = np.array([STATES.index(s) for s in new], dtype=np.int8)
+    states = states.copy()
+    # an override applies only while the entry would otherwise be in force
+    target = pos[ok]
+    overturned = codes[ok] == STATES.index("overturned")
+    states[target[overturned]] = codes[ok][overturned]
+    live = ~overturned & (states[target] == 0)
+    states[target[live]] = codes[ok][live]
+    return states
+
+
+def counts_toward_rating(states: np.ndarray, policy: Policy) -> np.ndarray:
+    """Entries that count now: active ones, and contested ones unless the policy suspends them."""
+    counting = states == 0
+    if not policy.contest.suspend_while_contested:
+        counting |= states == STATES.index("contested")
+    return counting
+
+
+def rate(led: LedgerArrays, counting: np.ndarray, policy: Policy, as_of: dt.date,
+         citizens: np.ndarray) -> tuple[pl.DataFrame, dict]:
+    """Balances by bincount over citizens; scores and bands through the policy's scales."""
+    n = len(citizens)
+    asof = to_days(as_of)
+    rs = policy.rating
+    w = np.where(counting, led.points, 0).astype(np.int64)
+    in_window = add_months(led.occurred, rs.level_window_months) > asof
+    bal_s = rs.base_status + np.bincount(led.citizen_idx, weights=w, minlength=n).astype(np.int64)
+    bal_l = rs.base_level + np.bincount(led.citizen_idx, weights=w * in_window, minlength=n).astype(np.int64)
+    flags = {}
+    ev_of_rule = np.array([r.event_type for r in policy.rules])
+    for t in policy.flag_event_types:
+        is_t = np.flatnonzero(ev_of_rule == t)
+        m = counting & np.isin(led.rule_idx, is_t)
+        flags[t] = np.bincount(led.citizen_idx[m], minlength=n).astype(np.int32)
+    ctx = derive(bal_s, bal_l, flags, policy)
+    cols = {
+        "citizen_id": citizens,
+        "as_of": pl.Series([as_of], dtype=pl.Date).extend_constant(as_of, n - 1) if n else pl.Series([], dtype=pl.Date),
+        "balance_status": pl.Series(bal_s, dtype=pl.Int32),
+        "balance_level": pl.Series(bal_l, dtype=pl.Int32),
+        "status": pl.Series(ctx["status"], dtype=pl.Int8),
+        "level": pl.Series(ctx["level"], dtype=pl.Int8),
+    }
+    if rs.bands is not None:
+        cols["band"] = pl.Series(ctx["band"].astype(np.uint32)).cat.to(pl.Enum(rs.bands.names))
+    return pl.DataFrame(cols), ctx
+
+
+def consequences_at(led: LedgerArrays, counting: np.ndarray, ctx: dict, policy: Policy, as_of: dt.date,
+                    citizens: np.ndarray, households: np.ndarray | None) -> pl.DataFrame:
+    """One row per (citizen, consequence) in force on the as-of date, with since and until."""
+    asof = to_days(as_of)
+    names = policy.rating.bands.names if policy.rating.bands else None
+    masks = [evaluate(c.when, ctx, names) for c in policy.consequences]
+    frames = []
+    if masks and any(m.any() for m in masks):
+        holders_all = np.flatnonzero(np.logical_or.reduce(masks))
+        ends = np.minimum(led.expires, led.closed)
+        row_cit, row_day, tctx = timeline(policy, holders_all, led.citizen_idx, led.rule_idx,
+                                          led.occurred, led.points, ends, counting)
+        start = to_days(policy.effective_from)
+        for k, (cons, mask) in enumerate(zip(policy.consequences, masks)):
+            holders = np.flatnonzero(mask)
+            if not len(holders):
+                continue
+            pos = np.searchsorted(holders_all, holders)
+            since_all, until_all = spells(cons, policy, row_cit, row_day, tctx, asof)
+            since, until = since_all[pos], until_all[pos]
+            since = np.where(since == BASE_DAY, min(start, asof), since)
+            if cons.term_months:
+                until = _term_end(since, until, asof, cons.term_months)
+            frames.append(_rows(cons, k, citizens[holders], since, until, None))
+            if cons.applies_to_household and households is not None:
+                frames.append(_household_rows(cons, k, citizens, households, holders, since, until))
+    if not frames:
+        return _rows(None, 0, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), None, policy)
+    out = pl.concat(frames, how="vertical")
+    ids = pl.Enum([c.id for c in policy.consequences])
+    return out.with_columns(pl.col("consequence_id").cast(ids)).sort(["consequence_id", "citizen_id", "via_citizen_id"], nulls_last=False)
+
+
+def _term_end(since: np.ndarray, until: np.ndarray, asof: int, term: int) -> np.ndarray:
+    """Renewable terms: the consequence runs to the end of the term in which it lifts
+    (or, if it never lifts by itself, to the end of the current term)."""
+    target = np.where(until == NEVER, asof + 1, until)
+    sm = since.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    tm = target.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    k = np.maximum((tm - sm) // term, 0)
+    end = add_months(since, k * term).astype(np.int64)
+    k = np.where(end < target, k + 1, k)
+    return add_months(since, k * term).astype(np.int64)
+
+
+def _rows(cons, k, cit, since, until, via, policy=None) -> pl.DataFrame:
+    n = len(cit)
+    if cons is None:
+        return pl.DataFrame(schema={
+            "citizen_id": pl.Int64, "consequence_id": pl.String, "kind": CONSEQUENCE_KIND,
+            "context": pl.String, "since": pl.Date, "until": pl.Date, "because": pl.String,
+            "via_citizen_id": pl.Int64,
+        }).with_columns(pl.col("consequence_id").cast(pl.Enum([c.id for c in policy.consequences])))
+    return pl.DataFrame({
+        "citizen_id": pl.Series(cit, dtype=pl.Int64),
+        "consequence_id": pl.Series([cons.id], dtype=pl.String).extend_constant(cons.id, n - 1) if n else pl.Series([], dtype=pl.String),
+        "kind": pl.Series([cons.kind] * min(n, 1), dtype=CONSEQUENCE_KIND).extend_constant(cons.kind, max(n - 1, 0)),
+        "context": pl.Series([cons.context] * min(n, 1), dtype=pl.String).extend_constant(cons.context, max(n - 1, 0)),
+        "since": nullable_dates(since.astype(np.int32), np.zeros(n, bool)),
+        "until": nullable_dates(np.where(until == NEVER, 0, until).astype(np.int32), until == NEVER),
+        "because": pl.Series([describe(cons.when)] * min(n, 1), dtype=pl.String).extend_constant(describe(cons.when), max(n - 1, 0)),
+        "via_citizen_id": pl.Series(via if via is not None else np.zeros(n, np.int64), dtype=pl.Int64)
+        if via is not None else pl.Series([None] * n, dtype=pl.Int64),
+    })
+
+
+def _household_rows(cons, k, citizens, households, holders, since, until) -> pl.DataFrame:
+    """Joint punishment: every other member of a holder's household gets it too, via them."""
+    holder_tab = pl.DataFrame({
+        "household": households[holders], "via": citizens[holders],
+        "since": since, "until": until,
+    }).sort("via").unique("household", keep="first", maintain_order=True)
+    members = pl.DataFrame({"household": households, "citizen_id": citizens})
+    joined = members.join(holder_tab, on="household").filter(pl.col("citizen_id") != pl.col("via"))
+    # members who hold it in their own right are already listed
+    joined = joined.filter(~pl.col("citizen_id").is_in(pl.Series(citizens[holders])))
+    rows = _rows(cons, k, joined["citizen_id"].to_numpy(), joined["since"].to_numpy(),
+                 joined["until"].to_numpy(), joined["via"].to_numpy())
+    return rows.with_columns(because=pl.lit("household member: " + describe(cons.when)))

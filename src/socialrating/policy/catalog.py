@@ -1,0 +1,47 @@
+"""The event types socialrating knows: what each means, its unit and the agency that reports it.
+
+Policies may name other dotted types (a user's own data), but the built-in policies, the
+synthetic sources and ingest use these. Every input the We platform names is covered
+except social-media posts, which are refused (see refused.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    source: str
+    category: str
+    unit: str | None
+    description: str
+
+
+CATALOG: tuple[EventType, ...] = (
+    EventType("loan.repaid_on_time", "bank", "finance", None, "a loan instalment year with no arrears"),
+    EventType("loan.overdue_90d", "bank", "finance", "roubles", "a loan more than 90 days overdue"),
+    EventType("bills.utility_arrears", "housing", "finance", "roubles", "housing and utility bills unpaid for 3+ months"),
+    EventType("tax.arrears", "tax", "finance", "roubles", "tax arrears assessed"),
+    EventType("fine.traffic", "traffic_police", "law", "roubles", "a traffic fine (camera or officer)"),
+    EventType("traffic.drunk_driving", "traffic_police", "law", None, "driving while intoxicated"),
+    EventType("public_order.offence", "police", "law", None, "an administrative public-order offence (hooliganism)"),
+    EventType("court.conviction", "courts", "law", None, "a criminal conviction"),
+    EventType("court.dishonest_debtor", "courts", "law", "roubles", "listed as a dishonest judgment debtor"),
+    EventType("enforcement.proceeding", "bailiffs", "law", "roubles", "an enforcement proceeding opened"),
+    EventType("enforcement.exit_ban", "bailiffs", "law", "roubles", "a temporary ban on leaving the country for debt"),
+    EventType("enforcement.debt_paid", "bailiffs", "law", "roubles", "the enforced debt paid in full"),
+    EventType("alimony.arrears", "bailiffs", "family", "roubles", "alimony arrears enforced"),
+    EventType("volunteer.hours", "volunteering", "civic", "hours", "verified volunteering hours"),
+    EventType("civic.heroic_act", "civil_registry", "civic", None, "a recognised heroic or good-samaritan act"),
+    EventType("civic.blood_donation", "health_registry", "civic", None, "a blood donation"),
+    EventType("award.state", "awards", "awards", None, "a state award"),
+    EventType("public_office.held", "public_office", "public_office", None, "a year in public office"),
+    EventType("sport.gto_badge", "gto", "sport", "badge", "a GTO fitness badge (1 bronze, 2 silver, 3 gold)"),
+    EventType("health.checkup", "medical", "health", None, "a medical check-up (special-category data)"),
+    EventType("education.diploma", "education", "education", None, "a diploma awarded"),
+    EventType("taxi.unpaid_fare", "taxi", "mobility", "roubles", "a taxi fare left unpaid"),
+)
+
+BY_NAME = {e.name: e for e in CATALOG}
