@@ -78,7 +78,7 @@ def derive(balance_status: np.ndarray, balance_level: np.ndarray, flags: Mapping
     for t, v in flags.items():
         ctx["flag:" + t] = v
     if rs.bands is not None:
-        band = band_codes(ctx[rs.bands.on], rs.bands)
+        band = band_codes(ctx[rs.bands.basis], rs.bands)
         for cap in rs.bands.caps:
             worst = rs.bands.names.index(cap.band)
             band = np.where(evaluate(cap.when, ctx, rs.bands.names), np.maximum(band, worst), band)

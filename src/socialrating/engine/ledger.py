@@ -254,7 +254,7 @@ def nullable_dates(days: np.ndarray, missing: np.ndarray) -> pl.Series:
 
 
 def ledger_frame(led: LedgerArrays, events: pl.DataFrame, policy: Policy, citizens: np.ndarray,
-                 states: np.ndarray) -> pl.DataFrame:
+                 states: np.ndarray, row_offset: int = 0) -> pl.DataFrame:
     """The ledger as a table with provenance columns (what is written to ledger.parquet)."""
     rules = policy.rules
     types = sorted({x.event_type for x in rules})
@@ -265,7 +265,7 @@ def ledger_frame(led: LedgerArrays, events: pl.DataFrame, policy: Policy, citize
     src = events.select("source", "record_id")[led.event_row]
     closing = pl.from_arrow(pa.array(led.closed_by_row, mask=led.closed_by_row < 0))
     return pl.DataFrame({
-        "entry_id": led.event_row * (1 << SLOT_BITS) + led.slot,
+        "entry_id": (led.event_row + row_offset) * (1 << SLOT_BITS) + led.slot,
         "citizen_id": citizens[led.citizen_idx],
         "rule_id": enum_from_codes(r, [x.id for x in rules]),
         "event_type": enum_from_codes(type_of_rule[r], types),

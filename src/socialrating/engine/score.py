@@ -37,7 +37,8 @@ class Result:
 
 
 def score(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens: np.ndarray | None = None,
-          *, households: np.ndarray | None = None, overrides: pl.DataFrame | None = None) -> Result:
+          *, households: np.ndarray | None = None, overrides: pl.DataFrame | None = None,
+          row_offset: int = 0) -> Result:
     """Score `events` under `policy` as of `as_of`.
 
     citizens: sorted int64 ids of everyone rated (people with no events get the base
@@ -50,13 +51,13 @@ def score(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens: np.nda
     citizens = np.asarray(citizens, dtype=np.int64)
     led = build_ledger(events, policy, as_of, citizens)
     states = entry_states(led, as_of)
-    entry_ids = led.event_row * 8 + led.slot
+    entry_ids = (led.event_row + row_offset) * 8 + led.slot
     if overrides is not None and overrides.height:
         states = _apply_overrides(states, entry_ids, overrides)
     counting = counts_toward_rating(states, policy)
     ratings, ctx = rate(led, counting, policy, as_of, citizens)
     consequences = consequences_at(led, counting, ctx, policy, as_of, citizens, households)
-    ledger = ledger_frame(led, events, policy, citizens, states)
+    ledger = ledger_frame(led, events, policy, citizens, states, row_offset)
     counts = dict(led.counts)
     counts.update(citizens=len(citizens), ledger_entries=ledger.height,
                   consequences=consequences.height)

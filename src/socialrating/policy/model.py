@@ -160,7 +160,7 @@ class BandCap(_Strict):
 class Bands(_Strict):
     """Named bands (grades) on a balance, best first; the last band has min_balance null."""
 
-    on: Literal["balance_status", "balance_level"] = "balance_status"
+    basis: Literal["balance_status", "balance_level"] = "balance_status"
     cutoffs: list[BandCutoff] = Field(min_length=2)
     caps: list[BandCap] = []
     reference: str = Field(min_length=1)

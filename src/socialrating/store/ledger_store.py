@@ -1,0 +1,505 @@
+"""Append-only, hash-chained store for the engine's ledger (DuckDB or PostgreSQL).
+
+Tables
+------
+``ledger_entries``  the engine's ledger rows, never updated in place, plus ``block_no``
+                    and ``row_hash``;
+``ledger_blocks``   one row per appended block: block_no, first/last entry_id, n_rows,
+                    prev_digest, digest;
+``ledger_changes``  state changes (contested / overturned / upheld), append-only, each
+                    carrying prev_hash and hash;
+``ledger_meta``     the hash scheme's name.
+An entry's current state is derived: the latest change's state, or the state the engine
+wrote ("upheld" ends a contest and returns the entry to that original state).
+
+Hash scheme ``socialrating-ledger-v1``
+--------------------------------------
+1. Row hash: sha256 (lower-case hex) of the entry's canonical text: the 13 ledger columns
+   in `COLUMNS` order joined by ``|``, each written as ``<bytes>:<text>`` (byte length of
+   the UTF-8 text, so the encoding is injective) or ``~`` for NULL; integers in decimal,
+   dates as YYYY-MM-DD. The database computes it in SQL (DuckDB ``sha256``, PostgreSQL
+   ``sha256(convert_to(...))``), so millions of rows need no Python loop.
+2. Block digest: an append is split into blocks of up to `BLOCK_SIZE` rows in entry_id
+   order; digest = sha256(prev_digest || row hashes of the block concatenated in
+   entry_id order), prev_digest of block 0 being 64 zeros. The last digest is `head()`;
+   record it elsewhere (e.g. the run manifest) to anchor the chain.
+3. Change hash: sha256(prev_hash || "|" || canonical text of change_id, entry_id,
+   new_state, actor, reason, at), chained from 64 zeros in change_id order.
+
+`verify()` recomputes all three from the stored content and names the first thing that
+no longer matches, walking blocks in order and entries in entry_id order, then changes:
+``entry:<entry_id>`` (content differs from its row hash), ``block:<n>`` (row hashes,
+row count or links of that block differ: rows deleted, inserted or re-hashed), or
+``change:<change_id>``.
+
+Idempotence: appending an entry_id that is already stored with identical content is a
+no-op (the row is skipped); the same entry_id with different content raises
+`LedgerConflict` and nothing is written. Duplicate entry_ids inside one batch raise too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import polars as pl
+
+SCHEME = "socialrating-ledger-v1"
+BLOCK_SIZE = 65_536
+ZERO = "0" * 64
+DEFAULT_FILE = "ledger.duckdb"
+
+#: The engine's ledger columns, in canonical (hashing) order.
+SCHEMA: dict[str, pl.DataType] = {
+    "entry_id": pl.Int64,
+    "citizen_id": pl.Int64,
+    "rule_id": pl.String,
+    "event_type": pl.String,
+    "category": pl.String,
+    "occurred_on": pl.Date,
+    "points": pl.Int16,
+    "points_raw": pl.Int16,
+    "expires_on": pl.Date,
+    "closed_on": pl.Date,
+    "source": pl.String,
+    "record_id": pl.String,
+    "state": pl.String,
+}
+COLUMNS = list(SCHEMA)
+STATES = ("active", "expired", "closed", "contested", "overturned")
+CHANGE_STATES = ("contested", "overturned", "upheld")
+CHANGE_SCHEMA: dict[str, pl.DataType] = {
+    "change_id": pl.Int64,
+    "entry_id": pl.Int64,
+    "new_state": pl.String,
+    "actor": pl.String,
+    "reason": pl.String,
+    "at": pl.Date,
+    "prev_hash": pl.String,
+    "hash": pl.String,
+}
+
+_SQL_TYPES = {pl.Int64: "BIGINT", pl.Int16: "SMALLINT", pl.String: "TEXT", pl.Date: "DATE"}
+
+
+class LedgerConflict(ValueError):
+    """An append would change an entry already stored, or repeats an entry_id."""
+
+
+class TransitionError(ValueError):
+    """A state change that the contest procedure does not allow."""
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    first_bad: str | None
+    checked: int
+    detail: str = ""
+
+
+# ---------------------------------------------------------------- canonical text
+
+
+def canonical_change(change_id: int, entry_id: int, new_state: str, actor: str, reason: str,
+                     at: dt.date) -> str:
+    def f(v: Any) -> str:
+        t = v.isoformat() if isinstance(v, dt.date) else str(v)
+        return f"{len(t.encode())}:{t}"
+
+    return "|".join(f(v) for v in (change_id, entry_id, new_state, actor, reason, at))
+
+
+def change_hash(prev_hash: str, canonical: str) -> str:
+    return hashlib.sha256(f"{prev_hash}|{canonical}".encode()).hexdigest()
+
+
+def block_digest(prev_digest: str, row_hashes: str) -> str:
+    return hashlib.sha256((prev_digest + row_hashes).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- backends
+
+
+class _Backend:
+    """The few things that differ between DuckDB and PostgreSQL."""
+
+    param = "?"
+
+    def text(self, col: str, dtype: pl.DataType) -> str:
+        raise NotImplementedError
+
+    def octets(self, expr: str) -> str:
+        raise NotImplementedError
+
+    def sha_hex(self, expr: str) -> str:
+        raise NotImplementedError
+
+    def canonical_sql(self, prefix: str = "") -> str:
+        parts = []
+        for c, t in SCHEMA.items():
+            txt = self.text(prefix + c, t)
+            parts.append(f"CASE WHEN {prefix}{c} IS NULL THEN '~' ELSE "
+                         f"CAST({self.octets(txt)} AS {self.varchar}) || ':' || {txt} END")
+        return " || '|' || ".join(parts)
+
+    def row_hash_sql(self, prefix: str = "") -> str:
+        return self.sha_hex(self.canonical_sql(prefix))
+
+
+class _DuckDB(_Backend):
+    varchar = "VARCHAR"
+
+    def __init__(self, path: Path):
+        import duckdb
+
+        self.path = path
+        self.con = duckdb.connect(str(path))
+
+    def text(self, col, dtype):
+        if dtype == pl.Date:
+            return f"strftime({col}, '%Y-%m-%d')"
+        return f"CAST({col} AS VARCHAR)"
+
+    def octets(self, expr):
+        return f"strlen({expr})"
+
+    def idiv(self, expr, n):
+        return f"(({expr}) // {n})"
+
+    def sha_hex(self, expr):
+        return f"sha256({expr})"
+
+    def execute(self, sql: str, params: list | None = None) -> None:
+        self.con.execute(sql, params or [])
+
+    def fetchall(self, sql: str, params: list | None = None) -> list[tuple]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def frame(self, sql: str, params: list | None, schema: dict) -> pl.DataFrame:
+        tbl = self.con.execute(sql, params or []).fetch_arrow_table()
+        return pl.DataFrame(pl.from_arrow(tbl)).cast(schema) if tbl.num_rows else pl.DataFrame(schema=schema)
+
+    def load_stage(self, df: pl.DataFrame) -> None:
+        self.con.register("_ledger_arrow", df.to_arrow())
+        try:
+            cols = ", ".join(f"CAST({c} AS {_duck_type(t)}) AS {c}" for c, t in SCHEMA.items())
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT {cols} FROM _ledger_arrow")
+        finally:
+            self.con.unregister("_ledger_arrow")
+
+    @contextlib.contextmanager
+    def transaction(self, lock: str | None = None) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _duck_type(t: pl.DataType) -> str:
+    return {"TEXT": "VARCHAR"}.get(_SQL_TYPES[t], _SQL_TYPES[t])
+
+
+class _Postgres(_Backend):
+    varchar = "TEXT"
+    param = "%s"
+
+    def __init__(self, url: str):
+        try:
+            import psycopg
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "a postgresql:// ledger needs psycopg 3: pip install 'psycopg[binary]'") from exc
+        self.url = url
+        self.con = psycopg.connect(url, autocommit=True)
+
+    def text(self, col, dtype):
+        if dtype == pl.Date:
+            return f"to_char({col}, 'YYYY-MM-DD')"
+        return f"CAST({col} AS TEXT)"
+
+    def octets(self, expr):
+        return f"octet_length({expr})"
+
+    def idiv(self, expr, n):
+        return f"(({expr}) / {n})"
+
+    def sha_hex(self, expr):
+        return f"encode(sha256(convert_to({expr}, 'UTF8')), 'hex')"
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def execute(self, sql, params=None):
+        self.con.execute(self._sql(sql), params or None)
+
+    def fetchall(self, sql, params=None):
+        return self.con.execute(self._sql(sql), params or None).fetchall()
+
+    def frame(self, sql, params, schema):
+        rows = self.fetchall(sql, params)
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def load_stage(self, df: pl.DataFrame) -> None:
+        cols = ", ".join(f"{c} {_SQL_TYPES[t]}" for c, t in SCHEMA.items())
+        self.con.execute("DROP TABLE IF EXISTS _stage")
+        self.con.execute(f"CREATE TEMP TABLE _stage ({cols})")
+        # strings always quoted, NULL as unquoted \N: empty strings and NULLs stay distinct
+        buf = df.write_csv(include_header=False, null_value="\\N", quote_style="non_numeric",
+                           date_format="%Y-%m-%d")
+        with self.con.cursor().copy(
+            f"COPY _stage ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+        ) as cp:
+            data = buf.encode()
+            for i in range(0, len(data), 1 << 20):
+                cp.write(data[i:i + (1 << 20)])
+
+    @contextlib.contextmanager
+    def transaction(self, lock: str | None = None) -> Iterator[None]:
+        with self.con.transaction():
+            if lock:  # one writer at a time per chain, so concurrent appends cannot fork it
+                self.con.execute(f"LOCK TABLE {lock} IN EXCLUSIVE MODE")
+            yield
+
+    def close(self) -> None:
+        self.con.close()
+
+
+# ---------------------------------------------------------------- the store
+
+
+class LedgerStore:
+    """Append-only ledger with a hash chain; see the module docstring for the scheme."""
+
+    def __init__(self, backend: _Backend, where: str):
+        self._db = backend
+        self.where = where
+        self._create()
+
+    # -- opening -----------------------------------------------------------
+
+    @classmethod
+    def open(cls, target: str | Path) -> "LedgerStore":
+        """A run folder (-> <dir>/ledger.duckdb), a .duckdb file, or a postgresql:// URL."""
+        s = str(target)
+        if s.startswith(("postgresql://", "postgres://")):
+            return cls(_Postgres(s), s)
+        path = Path(target)
+        if path.suffix != ".duckdb":
+            path.mkdir(parents=True, exist_ok=True)
+            path = path / DEFAULT_FILE
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return cls(_DuckDB(path), str(path))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "LedgerStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _create(self) -> None:
+        db = self._db
+        cols = ", ".join(f"{c} {_SQL_TYPES[t]}" + (" PRIMARY KEY" if c == "entry_id" else "")
+                         for c, t in SCHEMA.items())
+        db.execute(f"CREATE TABLE IF NOT EXISTS ledger_entries ({cols}, block_no BIGINT NOT NULL, "
+                   "row_hash TEXT NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS ledger_blocks (block_no BIGINT PRIMARY KEY, "
+                   "first_entry_id BIGINT NOT NULL, last_entry_id BIGINT NOT NULL, "
+                   "n_rows BIGINT NOT NULL, prev_digest TEXT NOT NULL, digest TEXT NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS ledger_changes (change_id BIGINT PRIMARY KEY, "
+                   "entry_id BIGINT NOT NULL, new_state TEXT NOT NULL, actor TEXT NOT NULL, "
+                   "reason TEXT NOT NULL, at DATE NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        got = db.fetchall("SELECT value FROM ledger_meta WHERE key = 'scheme'")
+        if not got:
+            db.execute("INSERT INTO ledger_meta VALUES ('scheme', ?)", [SCHEME])
+        elif got[0][0] != SCHEME:
+            raise ValueError(f"{self.where}: ledger uses hash scheme {got[0][0]}, this code {SCHEME}")
+
+    # -- writing -----------------------------------------------------------
+
+    def append_entries(self, ledger: pl.DataFrame) -> int:
+        """Append the engine's ledger in bulk; returns the number of rows newly stored.
+
+        Rows whose entry_id is already stored with the same content are skipped; a stored
+        entry_id with different content raises LedgerConflict and nothing is written.
+        """
+        missing = [c for c in COLUMNS if c not in ledger.columns]
+        if missing:
+            raise ValueError(f"ledger lacks column(s) {missing}; expected {COLUMNS}")
+        df = ledger.select(COLUMNS).cast(SCHEMA, strict=True)
+        if df.is_empty():
+            return 0
+        if df["entry_id"].null_count():
+            raise ValueError("entry_id must not be null")
+        dup = df.filter(pl.col("entry_id").is_duplicated())["entry_id"].unique().sort()
+        if len(dup):
+            raise LedgerConflict(f"entry_id repeated within the batch: {dup.head(5).to_list()}")
+        bad = df.filter(~pl.col("state").is_in(STATES) | pl.col("state").is_null())
+        if len(bad):
+            raise ValueError(f"unknown state {bad['state'][0]!r} for entry {bad['entry_id'][0]}; "
+                             f"expected one of {STATES}")
+        db = self._db
+        with db.transaction(lock="ledger_blocks"):
+            db.load_stage(df)
+            db.execute("DROP TABLE IF EXISTS _staged")
+            db.execute(f"CREATE TEMP TABLE _staged AS SELECT *, {db.row_hash_sql()} AS row_hash FROM _stage")
+            db.execute("DROP TABLE _stage")
+            clash = db.fetchall(
+                "SELECT s.entry_id FROM _staged s JOIN ledger_entries e ON e.entry_id = s.entry_id "
+                "WHERE e.row_hash <> s.row_hash ORDER BY s.entry_id LIMIT 5")
+            if clash:
+                raise LedgerConflict(
+                    f"entry_id(s) {[r[0] for r in clash]} are already stored with different content; "
+                    "the ledger is append-only (record a change instead)")
+            db.execute("DELETE FROM _staged WHERE entry_id IN (SELECT entry_id FROM ledger_entries)")
+            n = db.fetchall("SELECT count(*) FROM _staged")[0][0]
+            if n == 0:
+                db.execute("DROP TABLE _staged")
+                return 0
+            last = db.fetchall("SELECT block_no, digest FROM ledger_blocks ORDER BY block_no DESC LIMIT 1")
+            next_block, prev = (last[0][0] + 1, last[0][1]) if last else (0, ZERO)
+            db.execute(
+                f"INSERT INTO ledger_entries SELECT {', '.join(COLUMNS)}, "
+                f"{next_block} + {db.idiv('row_number() OVER (ORDER BY entry_id) - 1', BLOCK_SIZE)} "
+                "AS block_no, row_hash FROM _staged")
+            db.execute("DROP TABLE _staged")
+            aggs = db.fetchall(
+                "SELECT block_no, min(entry_id), max(entry_id), count(*), "
+                "string_agg(row_hash, '' ORDER BY entry_id) FROM ledger_entries "
+                f"WHERE block_no >= {next_block} GROUP BY block_no ORDER BY block_no")
+            for block_no, first, last_id, count, hashes in aggs:
+                digest = block_digest(prev, hashes)
+                db.execute("INSERT INTO ledger_blocks VALUES (?, ?, ?, ?, ?, ?)",
+                           [block_no, first, last_id, count, prev, digest])
+                prev = digest
+        return int(n)
+
+    def record_change(self, entry_id: int, new_state: str, actor: str, reason: str,
+                      at: dt.date) -> int:
+        """Append a state change; returns its change_id.
+
+        Allowed: contested (from a state other than contested/overturned), then
+        overturned or upheld (only while contested). Overturned is final.
+        """
+        if new_state not in CHANGE_STATES:
+            raise TransitionError(f"new_state must be one of {CHANGE_STATES}, got {new_state!r}")
+        if not actor or not reason:
+            raise ValueError("a change needs an actor and a reason")
+        db = self._db
+        with db.transaction(lock="ledger_changes"):
+            row = db.fetchall("SELECT state FROM ledger_entries WHERE entry_id = ?", [entry_id])
+            if not row:
+                raise KeyError(f"no entry {entry_id} in the ledger")
+            last = db.fetchall("SELECT new_state, at FROM ledger_changes WHERE entry_id = ? "
+                               "ORDER BY change_id DESC LIMIT 1", [entry_id])
+            current = row[0][0] if not last or last[0][0] == "upheld" else last[0][0]
+            if last and at < last[0][1]:
+                raise TransitionError(f"entry {entry_id}: change dated {at} precedes the last one ({last[0][1]})")
+            if new_state == "contested" and current in ("contested", "overturned"):
+                raise TransitionError(f"entry {entry_id} is {current}; it cannot be contested again")
+            if new_state in ("overturned", "upheld") and current != "contested":
+                raise TransitionError(f"entry {entry_id} is {current}; only a contested entry can be {new_state}")
+            tip = db.fetchall("SELECT change_id, hash FROM ledger_changes ORDER BY change_id DESC LIMIT 1")
+            change_id, prev = (tip[0][0] + 1, tip[0][1]) if tip else (1, ZERO)
+            h = change_hash(prev, canonical_change(change_id, entry_id, new_state, actor, reason, at))
+            db.execute("INSERT INTO ledger_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       [change_id, entry_id, new_state, actor, reason, at, prev, h])
+        return int(change_id)
+
+    # -- reading -----------------------------------------------------------
+
+    def entries(self, citizen_id: int | None = None) -> pl.DataFrame:
+        """Stored entries as the engine wrote them (original state), in entry_id order."""
+        where, params = ("WHERE citizen_id = ?", [citizen_id]) if citizen_id is not None else ("", [])
+        return self._db.frame(f"SELECT {', '.join(COLUMNS)} FROM ledger_entries {where} ORDER BY entry_id",
+                              params, SCHEMA)
+
+    def changes(self, entry_id: int | None = None) -> pl.DataFrame:
+        where, params = ("WHERE entry_id = ?", [entry_id]) if entry_id is not None else ("", [])
+        return self._db.frame(f"SELECT {', '.join(CHANGE_SCHEMA)} FROM ledger_changes {where} "
+                              "ORDER BY change_id", params, CHANGE_SCHEMA)
+
+    def current_states(self) -> pl.DataFrame:
+        """(entry_id, state) for entries whose derived state differs from the original."""
+        sql = (
+            "SELECT e.entry_id, CASE WHEN c.new_state = 'upheld' THEN e.state ELSE c.new_state END AS state "
+            "FROM ledger_entries e JOIN (SELECT entry_id, new_state, row_number() OVER "
+            "(PARTITION BY entry_id ORDER BY change_id DESC) AS rn FROM ledger_changes) c "
+            "ON c.entry_id = e.entry_id AND c.rn = 1 "
+            "WHERE (CASE WHEN c.new_state = 'upheld' THEN e.state ELSE c.new_state END) <> e.state "
+            "ORDER BY e.entry_id")
+        return self._db.frame(sql, [], {"entry_id": pl.Int64, "state": pl.String})
+
+    def head(self) -> str:
+        """The last block digest (64 zeros for an empty ledger): anchor it elsewhere."""
+        got = self._db.fetchall("SELECT digest FROM ledger_blocks ORDER BY block_no DESC LIMIT 1")
+        return got[0][0] if got else ZERO
+
+    def __len__(self) -> int:
+        return int(self._db.fetchall("SELECT count(*) FROM ledger_entries")[0][0])
+
+    # -- verifying ---------------------------------------------------------
+
+    def verify(self) -> VerifyResult:
+        """Recompute every row hash, block digest and change hash; name the first mismatch."""
+        db = self._db
+        bad_rows = db.fetchall(
+            f"SELECT block_no, entry_id FROM ledger_entries WHERE row_hash <> {db.row_hash_sql()} "
+            "ORDER BY block_no, entry_id LIMIT 1")
+        bad_row = bad_rows[0] if bad_rows else None
+        blocks = db.fetchall("SELECT block_no, first_entry_id, last_entry_id, n_rows, prev_digest, digest "
+                             "FROM ledger_blocks ORDER BY block_no")
+        aggs = {r[0]: r[1:] for r in db.fetchall(
+            "SELECT block_no, min(entry_id), max(entry_id), count(*), "
+            "string_agg(row_hash, '' ORDER BY entry_id) FROM ledger_entries GROUP BY block_no")}
+        checked = 0
+        prev = ZERO
+        for i, (block_no, first, last, n_rows, prev_digest, digest) in enumerate(blocks):
+            if bad_row is not None and bad_row[0] == block_no:
+                return VerifyResult(False, f"entry:{bad_row[1]}", checked,
+                                    f"entry {bad_row[1]} no longer matches its row hash")
+            got = aggs.pop(block_no, None)
+            why = None
+            if block_no != i:
+                why = f"block numbers jump to {block_no} after {i - 1}"
+            elif prev_digest != prev:
+                why = "its prev_digest does not link to the previous block"
+            elif got is None or tuple(got[:3]) != (first, last, n_rows):
+                why = "rows were deleted or inserted"
+            elif block_digest(prev, got[3]) != digest:
+                why = "its rows' hashes no longer give the stored digest"
+            if why:
+                return VerifyResult(False, f"block:{block_no}", checked,
+                                    f"block {block_no} (entries {first}-{last}): {why}")
+            checked += n_rows
+            prev = digest
+        if aggs:
+            b = min(aggs)
+            return VerifyResult(False, f"block:{b}", checked, f"entries in block {b}, which is not in the chain")
+        prev = ZERO
+        for change_id, entry_id, new_state, actor, reason, at, prev_hash, h in db.fetchall(
+                "SELECT change_id, entry_id, new_state, actor, reason, at, prev_hash, hash "
+                "FROM ledger_changes ORDER BY change_id"):
+            expect = change_hash(prev, canonical_change(change_id, entry_id, new_state, actor, reason, at))
+            if prev_hash != prev or h != expect:
+                return VerifyResult(False, f"change:{change_id}", checked,
+                                    f"change {change_id} (entry {entry_id}) no longer matches its hash")
+            checked += 1
+            prev = h
+        return VerifyResult(True, None, checked)
