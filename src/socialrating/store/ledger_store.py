@@ -87,6 +87,10 @@ CHANGE_SCHEMA: dict[str, pl.DataType] = {
 _SQL_TYPES = {pl.Int64: "BIGINT", pl.Int16: "SMALLINT", pl.String: "TEXT", pl.Date: "DATE"}
 
 
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
 class LedgerConflict(ValueError):
     """An append would change an entry already stored, or repeats an entry_id."""
 
@@ -182,7 +186,9 @@ class _DuckDB(_Backend):
         return self.con.execute(sql, params or []).fetchall()
 
     def frame(self, sql: str, params: list | None, schema: dict) -> pl.DataFrame:
-        tbl = self.con.execute(sql, params or []).fetch_arrow_table()
+        rel = self.con.sql(sql, params=params or None)
+        # duckdb >= 1.4 names it to_arrow_table; older versions arrow()
+        tbl = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
         return pl.DataFrame(pl.from_arrow(tbl)).cast(schema) if tbl.num_rows else pl.DataFrame(schema=schema)
 
     def load_stage(self, df: pl.DataFrame) -> None:
@@ -323,7 +329,7 @@ class LedgerStore:
                    "n_rows BIGINT NOT NULL, prev_digest TEXT NOT NULL, digest TEXT NOT NULL)")
         db.execute("CREATE TABLE IF NOT EXISTS ledger_changes (change_id BIGINT PRIMARY KEY, "
                    "entry_id BIGINT NOT NULL, new_state TEXT NOT NULL, actor TEXT NOT NULL, "
-                   "reason TEXT NOT NULL, at DATE NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)")
+                   "reason TEXT NOT NULL, \"at\" DATE NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)")
         db.execute("CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         got = db.fetchall("SELECT value FROM ledger_meta WHERE key = 'scheme'")
         if not got:
@@ -406,7 +412,7 @@ class LedgerStore:
             row = db.fetchall("SELECT state FROM ledger_entries WHERE entry_id = ?", [entry_id])
             if not row:
                 raise KeyError(f"no entry {entry_id} in the ledger")
-            last = db.fetchall("SELECT new_state, at FROM ledger_changes WHERE entry_id = ? "
+            last = db.fetchall("SELECT new_state, \"at\" FROM ledger_changes WHERE entry_id = ? "
                                "ORDER BY change_id DESC LIMIT 1", [entry_id])
             current = row[0][0] if not last or last[0][0] == "upheld" else last[0][0]
             if last and at < last[0][1]:
@@ -432,7 +438,7 @@ class LedgerStore:
 
     def changes(self, entry_id: int | None = None) -> pl.DataFrame:
         where, params = ("WHERE entry_id = ?", [entry_id]) if entry_id is not None else ("", [])
-        return self._db.frame(f"SELECT {', '.join(CHANGE_SCHEMA)} FROM ledger_changes {where} "
+        return self._db.frame(f"SELECT {', '.join(_q(c) for c in CHANGE_SCHEMA)} FROM ledger_changes {where} "
                               "ORDER BY change_id", params, CHANGE_SCHEMA)
 
     def current_states(self) -> pl.DataFrame:
@@ -494,7 +500,7 @@ class LedgerStore:
             return VerifyResult(False, f"block:{b}", checked, f"entries in block {b}, which is not in the chain")
         prev = ZERO
         for change_id, entry_id, new_state, actor, reason, at, prev_hash, h in db.fetchall(
-                "SELECT change_id, entry_id, new_state, actor, reason, at, prev_hash, hash "
+                "SELECT change_id, entry_id, new_state, actor, reason, \"at\", prev_hash, hash "
                 "FROM ledger_changes ORDER BY change_id"):
             expect = change_hash(prev, canonical_change(change_id, entry_id, new_state, actor, reason, at))
             if prev_hash != prev or h != expect:
