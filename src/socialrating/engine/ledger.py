@@ -108,10 +108,12 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
     reason[(reason == 0) & bad_amount] = 5
 
     ok = reason == 0
-    matched_any = np.zeros(len(cats), dtype=bool)
-    matched_any[list(by_type)] = True
-    known = matched_any[codes] & ok
-    future = known & (occ > asof)
+    rule_type = np.zeros(len(cats), dtype=bool)
+    rule_type[list(by_type)] = True
+    closure_type = np.zeros(len(cats), dtype=bool)
+    closure_type[[cat_pos[c.event_type] for c in policy.closures if c.event_type in cat_pos]] = True
+    is_rule, is_closure = rule_type[codes], closure_type[codes]
+    future = ok & (is_rule | is_closure) & (occ > asof)
 
     parts = []
     for s in range(n_slots):
@@ -156,9 +158,10 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
         "quarantined": int(len(q_rows)),
         "accepted": int(ok.sum()),
         "accepted_scored": scored,
-        "accepted_no_rule": int((ok & ~matched_any[codes]).sum()),
+        "accepted_closing": int((ok & is_closure & ~is_rule & ~future).sum()),
+        "accepted_no_rule": int((ok & ~is_rule & ~is_closure).sum()),
         "accepted_after_as_of": int(future.sum()),
-        "accepted_outside_rule_dates": int((known & ~future).sum()) - scored,
+        "accepted_outside_rule_dates": int((ok & is_rule & ~future).sum()) - scored,
         "entries": int(len(rows)),
     }
     return LedgerArrays(

@@ -193,7 +193,7 @@ def _household_rows(cons, k, citizens, households, holders, since, until) -> pl.
     members = pl.DataFrame({"household": households, "citizen_id": citizens})
     joined = members.join(holder_tab, on="household").filter(pl.col("citizen_id") != pl.col("via"))
     # members who hold it in their own right are already listed
-    joined = joined.filter(~pl.col("citizen_id").is_in(pl.Series(citizens[holders])))
+    joined = joined.join(pl.DataFrame({"citizen_id": citizens[holders]}), on="citizen_id", how="anti")
     rows = _rows(cons, k, joined["citizen_id"].to_numpy(), joined["since"].to_numpy(),
                  joined["until"].to_numpy(), joined["via"].to_numpy())
     return rows.with_columns(because=pl.lit("household member: " + describe(cons.when)))

@@ -88,9 +88,9 @@ def run(config: RunConfig, out: str | Path, progress: Callable[[int, int], None]
         "rows": {t: w.rows for t, w in writers.items()},
         "checks": {
             "events_in == accepted + quarantined": totals["events_in"] == totals["accepted"] + totals["quarantined"],
-            "accepted == scored + no_rule + after_as_of + outside_rule_dates": totals["accepted"] == (
-                totals["accepted_scored"] + totals["accepted_no_rule"] + totals["accepted_after_as_of"]
-                + totals["accepted_outside_rule_dates"]),
+            "accepted == scored + closing + no_rule + after_as_of + outside_rule_dates": totals["accepted"] == (
+                totals["accepted_scored"] + totals["accepted_closing"] + totals["accepted_no_rule"]
+                + totals["accepted_after_as_of"] + totals["accepted_outside_rule_dates"]),
         },
     }
     folder.write_manifest(manifest)
