@@ -124,8 +124,10 @@ def test_related_context_via_court_ordered_type_is_fine():
     d["consequences"].append({"id": "no-travel-abroad", "kind": "restriction", "context": "travel",
                               "description": "exit ban", "when": {"has_active": "bailiff.exit_ban"},
                               "human_review": True, "reference": "law"})
+    d["rules"][-1]["points"] = -5  # minor in points, but it is the court's own measure
     fs = lint(build(d), today=TODAY)
     assert found(fs, "unrelated-context") == []
+    assert found(fs, "disproportionate-single-event") == []
     # a traffic fine keying a travel ban is unrelated (law, not a court-ordered measure)
     d["rules"].append({"id": "speeding", "event_type": "fine.traffic", "category": "law",
                        "points": -5, "expires_after_months": 12, "reference": "law"})

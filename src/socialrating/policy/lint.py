@@ -36,7 +36,10 @@ restriction-by-default          error     the restriction already holds for a ci
                                           5(1)(c)(ii)).
 disproportionate-single-event   error     one minor event (|points| at or below
                                           MINOR_FRACTION of the status scale) is enough to
-                                          trigger the restriction (Art. 5(1)(c)(ii)).
+                                          trigger the restriction (Art. 5(1)(c)(ii)). Events
+                                          that are themselves the court-ordered measure for
+                                          the context (EVENT_TYPE_CONTEXTS) are exempt: the
+                                          court weighed proportionality.
 disproportionate-fines          error     a restriction in a severe context (travel, housing,
                                           employment, education) can be triggered by
                                           administrative fines alone (Art. 5(1)(c)(ii); in
@@ -155,8 +158,11 @@ RELATED_CONTEXTS: dict[str, frozenset[str]] = {
 EVENT_TYPE_CONTEXTS: dict[str, frozenset[str]] = {
     "exit_ban": frozenset({"travel"}),
     "travel_ban": frozenset({"travel"}),
-    "dishonest_debtor": frozenset({"travel", "credit"}),
-    "judgment_debtor": frozenset({"travel", "credit"}),
+    # the SPC list bars "high consumption" that spends money owed to creditors: flights,
+    # hotels and holidays, buying property; and credit (the debt itself). Not education:
+    # fee-paying schools hit the debtor's children (see household-spillover).
+    "dishonest_debtor": frozenset({"travel", "credit", "housing", "leisure"}),
+    "judgment_debtor": frozenset({"travel", "credit", "housing", "leisure"}),
 }
 
 #: substrings of an event type's dotted parts that reveal health data.
@@ -471,6 +477,11 @@ def _compare(cmp: Compare, x: np.ndarray) -> np.ndarray:
     return ok
 
 
+def _is_court_measure(r: Rule, context: str) -> bool:
+    """The event is itself a court/bailiff measure for this context (EVENT_TYPE_CONTEXTS)."""
+    return any(context in EVENT_TYPE_CONTEXTS.get(p, ()) for p in _parts(r.event_type))
+
+
 def _fixed_points(r: Rule) -> int:
     """Points of one event of a fixed-points rule, after its cap."""
     return r.sign * (min(abs(r.points), abs(r.cap.points)) if r.cap else abs(r.points))
@@ -485,7 +496,7 @@ class _Analyser:
         consts = [bp.balance - rs.base_status for bp in rs.status_scale.breakpoints]
         consts += [bp.balance - rs.base_level for bp in rs.level_scale.breakpoints]
         if rs.bands:
-            base = rs.base_status if rs.bands.on == "balance_status" else rs.base_level
+            base = rs.base_status if rs.bands.basis == "balance_status" else rs.base_level
             consts += [c.min_balance - base for c in rs.bands.cutoffs if c.min_balance is not None]
         for c in policy.consequences:
             for n in walk(c.when):
@@ -504,7 +515,7 @@ class _Analyser:
     def _band_index(self, counts: dict[str, int]) -> np.ndarray:
         rs = self.p.rating
         bands = rs.bands
-        base = rs.base_status if bands.on == "balance_status" else rs.base_level
+        base = rs.base_status if bands.basis == "balance_status" else rs.base_level
         bal = base + self.delta
         idx = np.full(bal.shape, len(bands.cutoffs) - 1, dtype=np.int64)
         for k in range(len(bands.cutoffs) - 2, -1, -1):
@@ -678,6 +689,8 @@ class _Analyser:
         start = np.zeros(self.delta.size, dtype=bool)
         start[self.L] = True
         for r in self.p.rules:
+            if _is_court_measure(r, c.context):
+                continue  # the court weighed proportionality when it ordered the measure
             lo, hi = self._interval(r)
             ok = self._shift(start, lo, hi) & self.eval(c.when, {r.event_type: 1})
             if not ok.any():
