@@ -33,6 +33,7 @@ class RunConfig:
     seed: int = 20240701
     start: dt.date = DEFAULT_START
     shard_size: int = 1_000_000
+    store: bool = True  # also append the ledger to the hash-chained store (ledger.duckdb)
 
     @property
     def as_of(self) -> dt.date:
@@ -47,6 +48,12 @@ def run(config: RunConfig, out: str | Path, progress: Callable[[int, int], None]
     writers = folder.writers()
     (folder.path / "policy.yaml").write_text(text, encoding="utf-8")
     n_shards = max(1, -(-config.people // config.shard_size))
+    store = None
+    if config.store:
+        from ..store.ledger_store import LedgerStore
+
+        (folder.path / "ledger.duckdb").unlink(missing_ok=True)
+        store = LedgerStore.open(folder.path)
     totals: dict[str, int] = {}
     row_offset = 0
     for k in range(n_shards):
@@ -63,6 +70,8 @@ def run(config: RunConfig, out: str | Path, progress: Callable[[int, int], None]
         writers["citizens"].write(people)
         writers["events"].write(events)
         writers["ledger"].write(result.ledger)
+        if store is not None:
+            store.append_entries(result.ledger)
         writers["ratings"].write(result.ratings)
         writers["consequences"].write(result.consequences)
         writers["quarantine"].write(result.quarantine)
@@ -72,6 +81,10 @@ def run(config: RunConfig, out: str | Path, progress: Callable[[int, int], None]
             progress(hi, config.people)
     for w in writers.values():
         w.close()
+    head = None
+    if store is not None:
+        head = store.head()
+        store.close()
     manifest = {
         "kind": "run",
         "seed": config.seed,
@@ -86,6 +99,7 @@ def run(config: RunConfig, out: str | Path, progress: Callable[[int, int], None]
                    "origin": config.policy},
         "counts": totals,
         "rows": {t: w.rows for t, w in writers.items()},
+        "ledger_store": {"file": "ledger.duckdb", "head": head} if head else None,
         "checks": {
             "events_in == accepted + quarantined": totals["events_in"] == totals["accepted"] + totals["quarantined"],
             "accepted == scored + closing + no_rule + after_as_of + outside_rule_dates": totals["accepted"] == (
