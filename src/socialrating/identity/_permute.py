@@ -38,6 +38,13 @@ def derive_key(*parts: int) -> np.uint64:
     return np.uint64(acc[0])
 
 
+def derive_keys(key: int, ids) -> np.ndarray:
+    """One 64-bit key per id (vectorised): a key family derived from ``key``."""
+    ids = np.asarray(ids, dtype=np.uint64)
+    k = np.uint64(int(key) & 0xFFFFFFFFFFFFFFFF)
+    return mix64(mix64(ids ^ np.uint64(0x632BE59BD9B4E019)) ^ k)
+
+
 def _half_bits(domain: np.ndarray) -> np.ndarray:
     """Half the bit width b (b even, 2**b >= domain, b >= 2) of the Feistel block."""
     d = np.maximum(np.asarray(domain, dtype=np.uint64), np.uint64(2))

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from ._common import finish, to_int64, weighted_digit_sum, zfill_strings
-from ._permute import derive_key, permute
+from ._permute import derive_keys, permute
 
 _W11 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
 _W12 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
@@ -53,8 +53,7 @@ def inn_from_index(region, local_index, inspectorates, key) -> np.ndarray:
     local_index = np.asarray(local_index, dtype=np.int64)
     if local_index.size and np.any(local_index >= cap):
         raise ValueError("INN serial space of a region exhausted; raise its number of inspectorates")
-    rkeys = np.array([derive_key(int(key), r) for r in range(100)], dtype=np.uint64)
-    slot = permute(local_index, cap, rkeys[region])
+    slot = permute(local_index, cap, derive_keys(int(key), region))
     return make_inn(region, slot // SERIALS_PER_INSPECTORATE + 1, slot % SERIALS_PER_INSPECTORATE)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from ._common import finish, to_int64, zfill_strings
-from ._permute import derive_key, group_rank, permute
+from ._permute import derive_keys, group_rank, permute
 
 PASSPORT_FIRST_YEAR = 1997
 EXCHANGE_LAST_YEAR = 2004
@@ -63,8 +63,7 @@ def passport_from_index(series, local_index, key) -> np.ndarray:
     local_index = np.asarray(local_index, dtype=np.int64)
     if local_index.size and local_index.max() >= _NUMBERS:
         raise ValueError("passport series exhausted (more than 999,999 blanks in one series)")
-    skeys = np.array([derive_key(int(key), s) for s in range(10_000)], dtype=np.uint64)
-    number = permute(local_index, _NUMBERS, skeys[series]) + 1
+    number = permute(local_index, _NUMBERS, derive_keys(int(key), series)) + 1
     return series * 1_000_000 + number
 
 
