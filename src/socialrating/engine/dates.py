@@ -22,16 +22,34 @@ def from_days(n: int) -> dt.date:
     return EPOCH + dt.timedelta(days=int(n))
 
 
-def add_months(days: np.ndarray, months: np.ndarray | int) -> np.ndarray:
-    """Add calendar months to int32 day numbers, clamping to the end of the month."""
-    d = np.asarray(days).astype("datetime64[D]")
+def _civil_tables(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Month index (months since 1970-01) and day-of-month (0-based) for days lo..hi."""
+    d = np.arange(lo, hi + 1, dtype=np.int64).astype("datetime64[D]")
     m = d.astype("datetime64[M]")
-    dom = (d - m.astype("datetime64[D]")).astype(np.int64)
-    target = m + np.asarray(months).astype("timedelta64[M]")
-    first = target.astype("datetime64[D]")
-    last = (target + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D")
-    out = np.minimum(first + dom.astype("timedelta64[D]"), last)
-    return out.astype(np.int64).astype(np.int32)
+    dom = (d - m.astype("datetime64[D]")).astype(np.int32)
+    return m.astype(np.int64).astype(np.int32), dom
+
+
+def add_months(days: np.ndarray, months: np.ndarray | int) -> np.ndarray:
+    """Add calendar months to int32 day numbers, clamping to the end of the month.
+
+    Works through small lookup tables over the range of dates present (a few thousand
+    days), so a column of millions of dates costs a handful of gathers.
+    """
+    days = np.asarray(days)
+    if days.size == 0:
+        return days.astype(np.int32)
+    lo, hi = int(days.min()), int(days.max())
+    mi_t, dom_t = _civil_tables(lo, hi)
+    off = days - lo
+    mi = mi_t[off] + np.asarray(months, dtype=np.int32)
+    mlo, mhi = int(mi.min()), int(mi.max())
+    starts = np.arange(mlo, mhi + 2, dtype=np.int64).astype("datetime64[M]").astype("datetime64[D]")
+    starts = starts.astype(np.int64).astype(np.int32)
+    k = mi - mlo
+    first = starts[k]
+    length = starts[k + 1] - first
+    return (first + np.minimum(dom_t[off], length - 1)).astype(np.int32)
 
 
 def add_months_scalar(d: dt.date, months: int) -> dt.date:
@@ -40,4 +58,8 @@ def add_months_scalar(d: dt.date, months: int) -> dt.date:
 
 def month_index(days: np.ndarray) -> np.ndarray:
     """Months since 1970-01 (0 = January 1970) for each day number."""
-    return np.asarray(days).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64).astype(np.int32)
+    days = np.asarray(days)
+    if days.size == 0:
+        return days.astype(np.int32)
+    lo, hi = int(days.min()), int(days.max())
+    return _civil_tables(lo, hi)[0][days - lo]

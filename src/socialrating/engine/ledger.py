@@ -96,7 +96,7 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
     fixed = np.array([r.points if r.points is not None else 0 for r in policy.rules], dtype=np.int64)
     per_unit = np.array([r.points_per_unit or 0.0 for r in policy.rules], dtype=np.float64)
     is_unit = np.array([r.points_per_unit is not None for r in policy.rules])
-    exp_m = np.array([r.expires_after_months or 0 for r in policy.rules], dtype=np.int32)
+    exp_m = np.array([policy.expiry_months(r) or 0 for r in policy.rules], dtype=np.int32)  # bounded
     vfrom = np.array([to_days(r.valid_from) if r.valid_from else -NEVER for r in policy.rules], dtype=np.int32)
     vuntil = np.array([to_days(r.valid_until) if r.valid_until else NEVER for r in policy.rules], dtype=np.int32)
 
@@ -141,7 +141,10 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
         order = np.lexsort((slot, rows))
         rows, r, o, slot = rows[order], r[order], o[order], slot[order]
 
-    raw = np.where(is_unit[r], np.trunc(np.nan_to_num(amount[rows]) * per_unit[r]), fixed[r])
+    raw = fixed[r]
+    if is_unit.any():
+        u = np.flatnonzero(is_unit[r])
+        raw[u] = np.trunc(amount[rows[u]] * per_unit[r[u]])
     raw = np.clip(raw, -32768, 32767).astype(np.int16)
     ci = cidx[rows]
     pts = apply_caps(policy, ci, r, o, rows, raw)
@@ -176,7 +179,8 @@ def apply_caps(policy: Policy, ci, r, o, rows, raw) -> np.ndarray:
 
     Within a (citizen, rule, period) group, entries are taken in date order (then input
     order); an entry gets what is left under the cap, so the first events score in full
-    and later ones are cut, and the group total is exactly min(sum, cap).
+    and later ones are cut, and the group total is exactly min(sum, cap). Only groups
+    whose total exceeds the cap need ordering, so only their entries are sorted.
     """
     pts = raw.astype(np.int64)
     capped = [(i, rule.cap) for i, rule in enumerate(policy.rules) if rule.cap is not None]
@@ -185,18 +189,25 @@ def apply_caps(policy: Policy, ci, r, o, rows, raw) -> np.ndarray:
         if not len(sel):
             continue
         period = month_index(o[sel]) // cap.period_months
-        order = np.lexsort((rows[sel], o[sel], period, ci[sel]))
-        idx = sel[order]
-        key_c, key_p = ci[idx], period[order]
+        p0 = int(period.min())
+        n_p = int(period.max()) - p0 + 1
+        group = ci[sel].astype(np.int64) * n_p + (period - p0)
         sign = 1 if cap.points > 0 else -1
+        lim = abs(cap.points)
+        totals = np.bincount(group, weights=pts[sel] * sign)
+        over = np.flatnonzero(totals[group] > lim)
+        if not len(over):
+            continue
+        sel, group = sel[over], group[over]
+        # stable sort by (group, date); input order breaks ties
+        order = np.lexsort((o[sel], group))
+        idx, key = sel[order], group[order]
         v = pts[idx] * sign  # work with magnitudes
         cs = np.cumsum(v)
         start = np.ones(len(idx), dtype=bool)
-        start[1:] = (key_c[1:] != key_c[:-1]) | (key_p[1:] != key_p[:-1])
+        start[1:] = key[1:] != key[:-1]
         grp = np.cumsum(start) - 1
-        base = (cs - v)[start][grp]
-        cum = cs - base
-        lim = abs(cap.points)
+        cum = cs - (cs - v)[start][grp]
         got = np.minimum(cum, lim) - np.minimum(cum - v, lim)
         pts[idx] = got * sign
     return pts.astype(np.int16)

@@ -99,10 +99,9 @@ def rate(led: LedgerArrays, counting: np.ndarray, policy: Policy, as_of: dt.date
     bal_s = rs.base_status + np.bincount(led.citizen_idx, weights=w, minlength=n).astype(np.int64)
     bal_l = rs.base_level + np.bincount(led.citizen_idx, weights=w * in_window, minlength=n).astype(np.int64)
     flags = {}
-    ev_of_rule = np.array([r.event_type for r in policy.rules])
     for t in policy.flag_event_types:
-        is_t = np.flatnonzero(ev_of_rule == t)
-        m = counting & np.isin(led.rule_idx, is_t)
+        is_t = np.array([r.event_type == t for r in policy.rules])
+        m = counting & is_t[led.rule_idx]
         flags[t] = np.bincount(led.citizen_idx[m], minlength=n).astype(np.int32)
     ctx = derive(bal_s, bal_l, flags, policy)
     cols = {

@@ -1,0 +1,104 @@
+"""Engine benchmark: score 10M events with the we-platform policy, against a per-event baseline.
+
+Prints, in one run: events/s of the vectorised engine end to end (events table in
+memory -> ledger + ratings + consequences in memory), events/s of the straightforward
+per-event Python implementation (socialrating.engine.reference) on a sample of citizens,
+extrapolated, the ratio between them, peak memory, and whether both gave the same
+ratings for the sampled citizens. Targets on a 2-core machine: >= 20M events/s and
+>= 20x the per-event baseline.
+
+    python benchmarks/engine.py [--events 10000000] [--sample 200000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import time
+
+import numpy as np
+import polars as pl
+
+from socialrating.engine.reference import reference_score
+from socialrating.engine.score import score
+from socialrating.policy.load import load_policy
+from socialrating.population.basic import basic_population
+from socialrating.sources.basic import basic_events
+
+START = dt.date(2024, 7, 1)
+AS_OF = dt.date(2026, 7, 1)
+TARGET_RATE = 20e6
+TARGET_RATIO = 20.0
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--sample", type=int, default=200_000, help="events for the per-event baseline")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+
+    policy = load_policy("we-platform")
+    per_person = 4.9  # events per person in 2 years from the basic generator
+    people = int(args.events / per_person)
+    t = time.perf_counter()
+    pop = basic_population(people, args.seed)
+    events = basic_events(pop, START, 2.0, args.seed + 1)
+    citizens = pop["citizen_id"].to_numpy()
+    households = pop["household_id"].to_numpy()
+    print(f"generated {events.height:,} events for {people:,} people in {time.perf_counter() - t:.1f} s "
+          f"(not timed below)")
+    mem_before = peak_mb()
+
+    times = []
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        res = score(events, policy, AS_OF, citizens, households=households)
+        times.append(time.perf_counter() - t)
+    best = min(times)
+    rate = events.height / best
+    print(f"engine: {events.height:,} events -> {res.ledger.height:,} entries, {res.ratings.height:,} ratings, "
+          f"{res.consequences.height:,} consequences in {best:.2f} s (best of {args.repeat}: "
+          f"{', '.join(f'{x:.2f}' for x in times)})")
+    print(f"engine: {rate / 1e6:.1f}M events/s  (target {TARGET_RATE / 1e6:.0f}M: {rate / TARGET_RATE:.2f}x target)")
+    print(f"peak memory: {peak_mb():,.0f} MB (process), {peak_mb() - mem_before:,.0f} MB above the generated input")
+
+    # Per-event baseline on the events of the first citizens, about `sample` events.
+    n_sample_people = max(1, int(args.sample / per_person))
+    sample = events.filter(pl.col("citizen_id") < n_sample_people)
+    rows = list(zip(sample["citizen_id"].to_list(), sample["event_type"].cast(pl.String).to_list(),
+                    sample["occurred_on"].to_list(), sample["amount"].to_list()))
+    t = time.perf_counter()
+    _, ref_ratings, ref_cons = reference_score(rows, policy, AS_OF, list(range(n_sample_people)))
+    base_t = time.perf_counter() - t
+    base_rate = len(rows) / base_t
+    print(f"per-event Python baseline: {len(rows):,} events in {base_t:.2f} s = {base_rate / 1e3:,.0f}k events/s "
+          f"(extrapolated to {events.height:,} events: {events.height / base_rate:.0f} s)")
+    ratio = rate / base_rate
+    print(f"ratio engine / baseline: {ratio:.0f}x  (target {TARGET_RATIO:.0f}x: {ratio / TARGET_RATIO:.1f}x target)")
+
+    mine = res.ratings.filter(pl.col("citizen_id") < n_sample_people)
+    same = all(
+        ref_ratings[c]["status"] == s and ref_ratings[c]["level"] == lv
+        and ref_ratings[c]["balance_status"] == bs and ref_ratings[c]["balance_level"] == bl
+        for c, s, lv, bs, bl in mine.select("citizen_id", "status", "level", "balance_status", "balance_level").iter_rows()
+    )
+    got_cons: dict[int, set] = {c: set() for c in range(n_sample_people)}
+    for c, k in res.consequences.filter((pl.col("citizen_id") < n_sample_people) & pl.col("via_citizen_id").is_null()) \
+            .select("citizen_id", "consequence_id").iter_rows():
+        got_cons[c].add(str(k))
+    same_cons = got_cons == ref_cons
+    print(f"same ratings as the baseline for {n_sample_people:,} sampled citizens: {same}; "
+          f"same consequences: {same_cons}")
+    if not (same and same_cons):
+        raise SystemExit("MISMATCH between engine and per-event baseline")
+
+
+if __name__ == "__main__":
+    main()
