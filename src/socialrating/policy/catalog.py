@@ -34,14 +34,19 @@ CATALOG: tuple[EventType, ...] = (
     EventType("enforcement.debt_paid", "bailiffs", "law", "roubles", "the enforced debt paid in full"),
     EventType("alimony.arrears", "bailiffs", "family", "roubles", "alimony arrears enforced"),
     EventType("volunteer.hours", "volunteering", "civic", "hours", "verified volunteering hours"),
-    EventType("civic.heroic_act", "civil_registry", "civic", None, "a recognised heroic or good-samaritan act"),
-    EventType("civic.blood_donation", "health_registry", "civic", None, "a blood donation"),
+    EventType("civic.heroic_act", "awards", "civic", None, "a recognised heroic or good-samaritan act"),
+    EventType("civic.blood_donation", "medical", "civic", None, "a blood donation"),
     EventType("award.state", "awards", "awards", None, "a state award"),
     EventType("public_office.held", "public_office", "public_office", None, "a year in public office"),
     EventType("sport.gto_badge", "gto", "sport", "badge", "a GTO fitness badge (1 bronze, 2 silver, 3 gold)"),
     EventType("health.checkup", "medical", "health", None, "a medical check-up (special-category data)"),
     EventType("education.diploma", "education", "education", None, "a diploma awarded"),
     EventType("taxi.unpaid_fare", "taxi", "mobility", "roubles", "a taxi fare left unpaid"),
+    EventType("tax.income_declared", "tax", "finance", "roubles", "yearly income declared to the tax service"),
+    EventType("benefit.granted", "social_fund", "family", "roubles", "a social benefit granted"),
+    EventType("family.child_born", "civil_registry", "family", None, "a child's birth registered"),
+    EventType("education.academic_record", "education", "education", "grade", "a year's academic record (mean grade 2-5)"),
+    EventType("education.language_certificate", "education", "education", None, "a foreign-language certificate"),
 )
 
 BY_NAME = {e.name: e for e in CATALOG}
