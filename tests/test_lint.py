@@ -232,6 +232,7 @@ def test_scale_matches_model_formula():
 
 def test_expiry_checks():
     d = base()
+    d["rating"]["negative_expiry_bound_months"] = None  # the rules' own expiries, unbounded
     d["rules"][0].pop("expires_after_months")
     d["rules"].append({"id": "old", "event_type": "loan.default", "category": "finance",
                        "points": -60, "expires_after_months": 120, "reference": "law"})
@@ -247,6 +248,26 @@ def test_expiry_checks():
     ]
     # positive rules without expiry are fine
     assert not [f for f in fs if f.target == "rules[1] loan-repaid"]
+
+
+def test_expiry_judged_on_the_bounded_expiry():
+    d = base()  # default bound: 84 months
+    d["rules"][0].pop("expires_after_months")
+    d["rules"].append({"id": "old", "event_type": "loan.default", "category": "finance",
+                       "points": -60, "expires_after_months": 120, "reference": "law"})
+    fs = lint(build(d), today=TODAY)
+    assert found(fs, "no-expiry") == [] and found(fs, "expiry-too-long") == []
+    assert found(fs, "expiry-bounded") == [
+        ("info", "expiry-bounded", "rules[0] loan-overdue"),
+        ("info", "expiry-bounded", "rules[2] old"),
+    ]
+    assert "84 months" in [f for f in fs if f.code == "expiry-bounded"][1].message
+    # a bound above the limit does not excuse a long rule
+    d["rating"]["negative_expiry_bound_months"] = 120
+    assert found(lint(build(d), today=TODAY), "expiry-too-long") == [
+        ("error", "expiry-too-long", "rules[0] loan-overdue"),
+        ("error", "expiry-too-long", "rules[2] old"),
+    ]
 
 
 def test_contest_checks():

@@ -1,4 +1,4 @@
-"""Command line: `socialrating run | demo | explain | policy ...`."""
+"""Command line: `socialrating run | demo | explain | contest | resolve | verify | policy ...`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from typing import Optional
 
 import polars as pl
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -146,15 +148,20 @@ def render_explain(x: dict) -> None:
                   f"  (matches the rating on file: {x['matches_rating_on_file']})")
     console.print(f"  status: {x['arithmetic']['status']}")
     console.print(f"  level:  {x['arithmetic']['level']}")
-    t = Table(title=f"Entries ({len(x['entries'])})")
-    for col in ("date", "event", "source", "record", "rule", "points", "expires", "state", "counts"):
-        t.add_column(col)
+    t = Table(title=f"Entries ({len(x['entries'])})", box=box.SIMPLE_HEAD, pad_edge=False,
+              caption="counts: s = in status, s+l = in status and level, no = not counting")
+    for col in ("entry", "date", "source", "record", "rule", "ref", "points", "expires", "state", "counts"):
+        t.add_column(col, overflow="fold", no_wrap=col not in ("source", "rule"))
+    refs: dict[str, int] = {}
     for e in x["entries"]:
-        cnt = "status+level" if e["counts_in_level"] else ("status" if e["counts_in_status"] else "no")
+        cnt = "s+l" if e["counts_in_level"] else ("s" if e["counts_in_status"] else "no")
         pts = str(e["points"]) + (f" (cap; {e['points_before_cap']})" if e["points"] != e["points_before_cap"] else "")
-        t.add_row(e["occurred_on"], e["event_type"], e["source"], e["record_id"], e["rule_id"], pts,
+        k = refs.setdefault(e["reference"], len(refs) + 1)
+        t.add_row(str(e["entry_id"]), e["occurred_on"], e["source"], e["record_id"], e["rule_id"], f"[{k}]", pts,
                   e["closed_on"] and f"closed {e['closed_on']}" or e["expires_on"] or "never", e["state"], cnt)
     console.print(t)
+    for ref, k in refs.items():
+        console.print(f"  \\[{k}] {ref}", highlight=False)
     if x["consequences"]:
         tc = Table(title="Consequences in force")
         for col in ("consequence", "kind", "context", "because", "since", "until", "review"):
@@ -164,8 +171,193 @@ def render_explain(x: dict) -> None:
             tc.add_row(c["consequence_id"], c["kind"], c["context"], why, c["since"] or "",
                        c["until"] or "while it holds", "human" if c["human_review"] else "automatic")
         console.print(tc)
+        for c in x["consequences"]:
+            render_recourse(c)
     else:
         console.print("No consequence in force.")
+
+
+def render_recourse(c: dict) -> None:
+    r = c.get("recourse")
+    if not r:
+        return
+    console.print(f"\n[bold]{c['consequence_id']}[/] ({c['kind']}): {escape(r['condition'])}", highlight=False)
+    if "via_household_member" in r:
+        console.print(f"  {r['note']}", highlight=False)
+        return
+    lifts = r["lifts_without_new_events"]
+    if lifts["on"] is None:
+        never = ", ".join(str(e["entry_id"]) for e in lifts["never_ending_entries"])
+        console.print("  (a) with no new events it does not lift by itself"
+                      + (f" (entries that never end: {never})" if never else ""), highlight=False)
+    else:
+        ending, leaving = lifts["entries_ending"], lifts.get("entries_leaving_level_window", [])
+        last = [f"{e['entry_id']} ({e['rule_id']} {e['points']:+d}) ends" for e in ending if e["ends_on"] == lifts["on"]]
+        last += [f"{e['entry_id']} ({e['rule_id']} {e['points']:+d}) leaves the level window" for e in leaving
+                 if e["leaves_level_window_on"] == lifts["on"]]
+        verb = "lifts" if c["kind"] == "restriction" else "lapses"
+        more = (f" (by then {len(ending)} entr{'y ends' if len(ending) == 1 else 'ies end'}"
+                + (f" and {len(leaving)} leave the level window" if leaving else "") + "; --json lists them)")
+        console.print(f"  (a) with no new events it {verb} on [bold]{lifts['on']}[/]"
+                      + (f" when {', '.join(last)}" if last else "") + more, highlight=False)
+    if c["kind"] != "restriction":
+        return
+    ov = r["overturn"]
+    if ov is None:
+        console.print("  (b) overturning entries cannot lift it: the condition holds with no entries at all",
+                      highlight=False)
+    else:
+        ids = ", ".join(f"{e['entry_id']} ({e['rule_id']}, {e['points']:+d}, {e['occurred_on']})"
+                        for e in ov["entries"])
+        after = ", ".join(f"{k} {v}" for k, v in ov["after"].items())
+        console.print(f"  (b) smallest set to overturn ({ov['size']} entr{'y' if ov['size'] == 1 else 'ies'}"
+                      f"{'' if ov['exact'] else ', search truncated: not proven smallest'}): {ids}; then {after}",
+                      highlight=False)
+    off = r["offset"]
+    if off is None:
+        console.print("  (c) no amount of new positive points lifts it (the condition is not score-based)",
+                      highlight=False)
+    else:
+        ways = []
+        for w in off["rules"]:
+            if w.get("events") is not None:
+                ways.append(f"{w['events']} x {w['rule_id']} ({w['points_per_event']:+d} each)")
+            elif w.get("units") is not None:
+                ways.append(f"{w['rule_id']}: {w['units']} {w['unit']} in one event ({w['points_per_unit']:g} a unit)")
+            else:
+                ways.append(f"not {w['rule_id']} ({w['why_not']})")
+        console.print(f"  (c) offset: {off['points']} new positive points; e.g. " + "; ".join(ways), highlight=False)
+
+
+def _date_opt(value: str | None, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{name}: expected a date YYYY-MM-DD, got {value!r}")
+
+
+_DB_HELP = "ledger store: postgresql://... URL or a .duckdb file (default: the run folder's ledger.duckdb)"
+
+
+@app.command()
+def contest(
+    run_dir: Path = typer.Argument(..., help="run folder"),
+    citizen: int = typer.Option(..., help="citizen_id of the person contesting"),
+    entry: int = typer.Option(..., help="entry_id to contest (see `socialrating explain`)"),
+    reason: str = typer.Option(..., help="why the entry is wrong"),
+    on: Optional[str] = typer.Option(None, help="date of the contest, YYYY-MM-DD (default: the run's as-of date)"),
+    db: Optional[str] = typer.Option(None, help=_DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Contest an entry: recorded in the ledger store; ratings and consequences re-scored."""
+    from .store.contest import ContestError, contest as do_contest
+
+    try:
+        out = do_contest(run_dir, citizen, entry, reason, on=_date_opt(on, "--on"), db=db)
+    except (ContestError, FileNotFoundError) as exc:
+        _fail(str(exc), 1)
+    if as_json:
+        sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
+        return
+    console.print(f"entry {out['entry_id']} contested by citizen {out['citizen_id']} on {out['on']} "
+                  f"(change {out['change_id']}); review due by {out['review_deadline']}", highlight=False)
+    console.print(f"  its points {out['points_while_contested']}; if the review is overdue, {out['overdue']}",
+                  highlight=False)
+    console.print(f"  re-scored: {out['contested']} contested, {out['overturned']} overturned entries in the run")
+
+
+@app.command()
+def resolve(
+    run_dir: Path = typer.Argument(..., help="run folder"),
+    entry: int = typer.Option(..., help="the contested entry_id"),
+    upheld: bool = typer.Option(False, "--upheld", help="the entry stands"),
+    overturned: bool = typer.Option(False, "--overturned", help="the entry is wrong: it stops counting for good"),
+    reviewer: str = typer.Option(..., help="name of the person who reviewed it"),
+    reason: str = typer.Option(..., help="the reviewer's reasons"),
+    on: Optional[str] = typer.Option(None, help="date of the decision, YYYY-MM-DD (default: the run's as-of date)"),
+    db: Optional[str] = typer.Option(None, help=_DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Resolve a contest (--upheld or --overturned); ratings and consequences re-scored."""
+    from .store.contest import ContestError, resolve as do_resolve
+
+    if upheld == overturned:
+        _fail("give exactly one of --upheld or --overturned")
+    try:
+        out = do_resolve(run_dir, entry, "upheld" if upheld else "overturned", reviewer, reason,
+                         on=_date_opt(on, "--on"), db=db)
+    except (ContestError, FileNotFoundError) as exc:
+        _fail(str(exc), 1)
+    if as_json:
+        sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
+        return
+    console.print(f"entry {out['entry_id']} {out['outcome']} on {out['on']} (change {out['change_id']}); "
+                  f"state now: {out['state_now']}", highlight=False)
+    if out["note"]:
+        console.print(f"  note: {out['note']}", highlight=False)
+    console.print(f"  re-scored: {out['contested']} contested, {out['overturned']} overturned entries in the run")
+
+
+@app.command()
+def verify(
+    run_dir: Path = typer.Argument(..., help="run folder"),
+    db: Optional[str] = typer.Option(None, help=_DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Recompute the ledger's hash chain and compare it with the manifest; exit 1 if altered."""
+    from .store.contest import verify_run
+
+    try:
+        out = verify_run(run_dir, db)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    if as_json:
+        sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
+    elif out["ok"]:
+        console.print(f"ok: {out['checked']:,} entries and changes verified in {out['store']}; "
+                      "head matches the manifest", highlight=False)
+    else:
+        console.print(f"[bold red]ALTERED[/] first: [bold]{out['first_bad']}[/]: {out['detail']}", highlight=False)
+    if not out["ok"]:
+        raise typer.Exit(1)
+
+
+@policy_app.command("lint")
+def policy_lint(
+    name: str = typer.Argument(..., help="built-in name or YAML file"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """What a regulator would object to: findings with severity and legal anchor; exit 1 on errors."""
+    from .policy.lint import SEVERITY_RANK, has_errors, lint
+
+    try:
+        p = load_policy(name)
+    except PolicyError as exc:
+        err.print(str(exc), highlight=False)
+        raise typer.Exit(2)
+    findings = lint(p)
+    counts = {s: sum(f.severity == s for f in findings) for s in SEVERITY_RANK}
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "policy": p.name, "version": p.version, "sha256": policy_hash(p), "counts": counts,
+            "findings": [{"severity": f.severity, "code": f.code, "target": f.target, "message": f.message,
+                          "anchor": f.anchor} for f in findings],
+        }, indent=2) + "\n")
+    else:
+        t = Table(title=f"Lint of {p.name} {p.version}")
+        for col in ("severity", "code", "rule / consequence", "finding", "anchor"):
+            t.add_column(col, overflow="fold")
+        style = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+        for f in findings:
+            t.add_row(f"[{style[f.severity]}]{f.severity}[/]", f.code, f.target, f.message, f.anchor)
+        if findings:
+            console.print(t)
+        console.print(f"{p.name} {p.version}: {counts['error']} error(s), {counts['warning']} warning(s), "
+                      f"{counts['info']} info", highlight=False)
+    if has_errors(findings):
+        raise typer.Exit(1)
 
 
 @policy_app.command("list")

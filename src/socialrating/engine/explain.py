@@ -3,7 +3,9 @@ each consequence with the condition that holds.
 
 `explain` recomputes status and level from the entries it shows (never from stored
 totals) and says whether they match the rating on file, so a reader can check every
-point by hand.
+point by hand. Each consequence carries its recourse (`engine.recourse`): the condition
+with the citizen's numbers, when it lifts by itself, the smallest set of entries whose
+overturning lifts it now, and the positive points that would offset it.
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ from ..policy.conditions import describe
 from ..policy.model import Policy
 from .dates import add_months_scalar
 from .evaluate import derive, evaluate
+from .recourse import CitizenRecord, counts_now, recourse
 from .scales import scale_one
 
-
-def counts_now(state: str, policy: Policy) -> bool:
-    return state == "active" or (state == "contested" and not policy.contest.suspend_while_contested)
+__all__ = ["counts_now", "explain"]
 
 
 def explain(policy: Policy, as_of: dt.date, citizen_id: int, ledger: pl.DataFrame,
@@ -71,6 +72,7 @@ def explain(policy: Policy, as_of: dt.date, citizen_id: int, ledger: pl.DataFram
     ctx = derive(np.array([bal_s]), np.array([bal_l]), {k: np.array([v]) for k, v in flags.items()}, policy)
     band = rs.bands.names[int(ctx["band"][0])] if rs.bands else None
     out_cons = []
+    rec = CitizenRecord(policy, as_of, led)
     for row in cons.sort("consequence_id").iter_rows(named=True):
         c = policy.consequence(str(row["consequence_id"]))
         ref = policy.references[c.reference]
@@ -84,6 +86,7 @@ def explain(policy: Policy, as_of: dt.date, citizen_id: int, ledger: pl.DataFram
             "until": row["until"].isoformat() if row["until"] else None,
             "human_review": c.human_review,
             "reference": ref.title,
+            "recourse": recourse(policy, as_of, led, row, rec),
         })
     recomputed = {"balance_status": bal_s, "balance_level": bal_l, "status": status, "level": level}
     if band is not None:

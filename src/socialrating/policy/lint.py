@@ -45,10 +45,14 @@ disproportionate-fines          error     a restriction in a severe context (tra
                                           administrative fines alone (Art. 5(1)(c)(ii); in
                                           Russia an exit ban needs a court-enforced debt over
                                           30,000 RUB, 229-FZ Art. 67).
-no-expiry                       error     a negative entry never expires (218-FZ Art. 7 and
-                                          FCRA s.605: 7 years).
+no-expiry                       error     a negative entry never expires: no rule expiry
+                                          and no bound (218-FZ Art. 7, FCRA s.605: 7 years).
 expiry-too-long                 error     a negative entry outlives 84 months (120 for
                                           bankruptcy, FCRA s.605(a)(1)).
+expiry-bounded                  info      a negative rule's own expiry is absent or longer
+                                          than rating.negative_expiry_bound_months, which
+                                          the engine applies instead (no-expiry and
+                                          expiry-too-long judge the bounded expiry).
 no-contest                      error     citizens cannot contest entries (GDPR Art. 22(3),
                                           FCRA s.611).
 slow-review                     warning   contests are reviewed in more than 30 days (FCRA
@@ -289,27 +293,42 @@ def _special_categories(policy: Policy) -> list[Finding]:
 
 
 def _expiry(policy: Policy) -> list[Finding]:
+    """Judged on the expiry the engine applies: the rule's own, bounded by
+    rating.negative_expiry_bound_months (see Policy.expiry_months)."""
     out = []
+    bound = policy.rating.negative_expiry_bound_months
     for i, r in enumerate(policy.rules):
         if r.sign > 0:
             continue
         target = f"rules[{i}] {r.id}"
         bankrupt = any("bankrupt" in p for p in _parts(r.event_type))
         limit = MAX_EXPIRY_MONTHS_BANKRUPTCY if bankrupt else MAX_EXPIRY_MONTHS
-        if r.expires_after_months is None:
+        months = policy.expiry_months(r)
+        if months is None:
             out.append(Finding(
                 "error", "no-expiry", target,
-                f"negative entries of '{r.event_type}' never expire, so they count for life. "
+                f"negative entries of '{r.event_type}' never expire, so they count for life "
+                "(and rating.negative_expiry_bound_months is null). "
                 f"Fix: set expires_after_months to at most {limit}.",
                 "218-FZ Art. 7; FCRA s.605",
             ))
-        elif r.expires_after_months > limit:
+        elif months > limit:
             out.append(Finding(
                 "error", "expiry-too-long", target,
-                f"negative entries of '{r.event_type}' count for {r.expires_after_months} months, "
+                f"negative entries of '{r.event_type}' count for {months} months, "
                 f"beyond the {limit}-month limit"
                 + (" for bankruptcies" if bankrupt else " (7 years)")
-                + f". Fix: set expires_after_months to at most {limit}.",
+                + f". Fix: set expires_after_months (and rating.negative_expiry_bound_months) "
+                f"to at most {limit}.",
+                "218-FZ Art. 7; FCRA s.605",
+            ))
+        elif months != r.expires_after_months:
+            own = "no expiry" if r.expires_after_months is None else f"{r.expires_after_months} months"
+            out.append(Finding(
+                "info", "expiry-bounded", target,
+                f"the rule gives {own}, but rating.negative_expiry_bound_months ends its entries "
+                f"after {bound} months; the rule as written overstates how long they count. "
+                f"Fix: set expires_after_months to {bound} or less.",
                 "218-FZ Art. 7; FCRA s.605",
             ))
     return out

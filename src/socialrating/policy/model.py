@@ -192,12 +192,20 @@ class RatingSpec(_Strict):
 
     status (current merit) = scale of base_status + all entries in force;
     level (prospects) = scale of base_level + entries in force that occurred within
-    the last `level_window_months` months.
+    the last `level_window_months` months. A negative entry stops counting
+    `negative_expiry_bound_months` after it occurred at the latest (its rule's own
+    expiry if sooner): expires_on = occurred_on + min(rule expiry, bound) months.
     """
 
     base_status: int = 0
     base_level: int = 0
     level_window_months: int = Field(12, ge=1, le=120)
+    negative_expiry_bound_months: int | None = Field(
+        84, ge=1, le=1200,
+        description="no negative entry counts for longer than this many months after it occurred, "
+                    "whatever its rule says (a negative rule without expiry gets this); default 84 "
+                    "(7 years: 218-FZ Art. 7, FCRA s.605); null removes the bound",
+    )
     status_scale: Scale
     level_scale: Scale
     bands: Bands | None = None
@@ -301,6 +309,14 @@ class Policy(_Strict):
             if r.id == rule_id:
                 return r
         raise KeyError(rule_id)
+
+    def expiry_months(self, rule: Rule) -> int | None:
+        """Months an entry of `rule` counts: its own expiry, bounded for negative rules by
+        rating.negative_expiry_bound_months (None: it never expires)."""
+        own, bound = rule.expires_after_months, self.rating.negative_expiry_bound_months
+        if rule.sign > 0 or bound is None:
+            return own
+        return bound if own is None else min(own, bound)
 
     def consequence(self, cid: str) -> Consequence:
         for c in self.consequences:
