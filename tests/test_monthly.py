@@ -1,0 +1,74 @@
+"""The monthly engine equals a full re-score at every month end (no late records)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from socialrating.engine.monthly import MonthlyEngine, month_ends, spells_from_panel
+from socialrating.engine.score import score
+from socialrating.policy.load import builtin_names, load_policy
+
+POLICIES = {n: load_policy(n) for n in builtin_names()}
+START = dt.date(2024, 11, 1)
+MONTHS = 16
+CITIZENS = np.arange(5, dtype=np.int64)
+
+
+def _frame(rows):
+    return pl.DataFrame({
+        "citizen_id": [r[0] for r in rows], "event_type": [r[1] for r in rows],
+        "occurred_on": [r[2] for r in rows], "amount": [r[3] for r in rows],
+        "source": ["test"] * len(rows), "record_id": [f"r{i}" for i in range(len(rows))],
+    }, schema={"citizen_id": pl.Int64, "event_type": pl.String, "occurred_on": pl.Date,
+               "amount": pl.Float64, "source": pl.String, "record_id": pl.String})
+
+
+@st.composite
+def history(draw):
+    name = draw(st.sampled_from(sorted(POLICIES)))
+    p = POLICIES[name]
+    types = sorted({r.event_type for r in p.rules} | {c.event_type for c in p.closures})
+    n = draw(st.integers(0, 60))
+    rows = [(draw(st.integers(0, 4)), draw(st.sampled_from(types)),
+             START + dt.timedelta(days=draw(st.integers(0, 480))),
+             float(draw(st.integers(0, 120)))) for _ in range(n)]
+    rows.sort(key=lambda r: r[2])  # records arrive in the month they happen
+    return name, rows
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history())
+def test_monthly_engine_equals_full_rescore_every_month(h):
+    name, rows = h
+    policy = POLICIES[name]
+    eng = MonthlyEngine(policy, CITIZENS, START, MONTHS)
+    ends = month_ends(START, MONTHS)
+    seen = []
+    for k, end in enumerate(ends):
+        start_k = dt.date(end.year, end.month, 1)
+        batch = [r for r in rows if start_k <= r[2] <= end]
+        seen += batch
+        state = eng.step(_frame(batch))
+        full = score(_frame(seen), policy, end, CITIZENS)
+        for col in ("balance_status", "balance_level", "status", "level"):
+            assert np.array_equal(full.ratings[col].to_numpy(), state.ctx[col]), (k, col)
+        got = {(int(c), policy.consequences[j].id) for j in range(len(policy.consequences))
+               for c in np.flatnonzero(state.holds[j])}
+        want = {(int(c), str(k2)) for c, k2 in full.consequences.filter(pl.col("via_citizen_id").is_null())
+                .select("citizen_id", "consequence_id").iter_rows()}
+        assert got == want, k
+
+
+def test_month_ends_are_last_days():
+    assert month_ends(dt.date(2024, 1, 15), 3) == [dt.date(2024, 1, 31), dt.date(2024, 2, 29), dt.date(2024, 3, 31)]
+
+
+def test_spells_from_panel_exact():
+    holds = np.array([[0, 1, 1], [1, 1, 0], [1, 0, 0], [0, 1, 1]], dtype=bool)  # months x citizens
+    cit, start, end = spells_from_panel(holds, [])
+    assert list(zip(cit.tolist(), start.tolist(), end.tolist())) == [(0, 1, 3), (1, 0, 2), (1, 3, -1), (2, 0, 1), (2, 3, -1)]
