@@ -58,8 +58,13 @@ def citizen_index(ids: np.ndarray, citizens: np.ndarray) -> np.ndarray:
     return np.where(ok, pos, -1).astype(np.int32)
 
 
-def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens: np.ndarray) -> LedgerArrays:
-    """Score every event against the policy's rules as of `as_of`."""
+def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens: np.ndarray,
+                 *, cap_prior: dict[int, np.ndarray] | None = None) -> LedgerArrays:
+    """Score every event against the policy's rules as of `as_of`.
+
+    cap_prior: for incremental (monthly) scoring, points already used per citizen under
+    each capped rule (by rule index) in the period these events fall in.
+    """
     check_columns(events)
     n_in = events.height
     codes, cats = event_type_codes(events)
@@ -147,7 +152,7 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
         raw[u] = np.trunc(amount[rows[u]] * per_unit[r[u]])
     raw = np.clip(raw, -32768, 32767).astype(np.int16)
     ci = cidx[rows]
-    pts = apply_caps(policy, ci, r, o, rows, raw)
+    pts = apply_caps(policy, ci, r, o, rows, raw, cap_prior)
     expires = np.where(exp_m[r] > 0, add_months(o, exp_m[r]), NEVER).astype(np.int32)
     closed, closed_by = apply_closures(policy, cats, codes, ok, occ, cidx, asof, ci, r, o, expires)
 
@@ -174,7 +179,7 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
     )
 
 
-def apply_caps(policy: Policy, ci, r, o, rows, raw) -> np.ndarray:
+def apply_caps(policy: Policy, ci, r, o, rows, raw, prior: dict[int, np.ndarray] | None = None) -> np.ndarray:
     """Cap each capped rule's points per citizen per calendar period, in event order.
 
     Within a (citizen, rule, period) group, entries are taken in date order (then input
@@ -194,11 +199,12 @@ def apply_caps(policy: Policy, ci, r, o, rows, raw) -> np.ndarray:
         group = ci[sel].astype(np.int64) * n_p + (period - p0)
         sign = 1 if cap.points > 0 else -1
         lim = abs(cap.points)
+        used = prior[r_i][ci[sel]].astype(np.int64) if prior and r_i in prior else np.zeros(len(sel), np.int64)
         totals = np.bincount(group, weights=pts[sel] * sign)
-        over = np.flatnonzero(totals[group] > lim)
+        over = np.flatnonzero(totals[group] + used > lim)
         if not len(over):
             continue
-        sel, group = sel[over], group[over]
+        sel, group, used = sel[over], group[over], used[over]
         # stable sort by (group, date); input order breaks ties
         order = np.lexsort((o[sel], group))
         idx, key = sel[order], group[order]
@@ -207,7 +213,7 @@ def apply_caps(policy: Policy, ci, r, o, rows, raw) -> np.ndarray:
         start = np.ones(len(idx), dtype=bool)
         start[1:] = key[1:] != key[:-1]
         grp = np.cumsum(start) - 1
-        cum = cs - (cs - v)[start][grp]
+        cum = cs - (cs - v)[start][grp] + used[order]
         got = np.minimum(cum, lim) - np.minimum(cum - v, lim)
         pts[idx] = got * sign
     return pts.astype(np.int16)
