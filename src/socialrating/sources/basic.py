@@ -49,8 +49,14 @@ DEBT_PAID_SHARE = 0.55  # assumption: over half of listed debtors pay within 18 
 
 
 def basic_events(people: pl.DataFrame, start: dt.date, years: float,
-                 seed: np.random.SeedSequence | int) -> pl.DataFrame:
-    """Events for `people` over [start, start + years), deterministic for the seed."""
+                 seed: np.random.SeedSequence | int, *, risk_scale: np.ndarray | None = None,
+                 only: set[str] | None = None) -> pl.DataFrame:
+    """Events for `people` over [start, start + years), deterministic for the seed.
+
+    risk_scale multiplies each person's rate of risk-driven events (arrears, fines,
+    proceedings): the simulation's feedback uses it to draw extra events. `only` limits
+    generation to some event types.
+    """
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     streams = ss.spawn(len(RATES) + 3)
     rng0 = np.random.default_rng(streams[-1])
@@ -65,7 +71,7 @@ def basic_events(people: pl.DataFrame, start: dt.date, years: float,
     }
     low_income = 1.0 + (5 - np.minimum(people["income_decile"].to_numpy(), 5)) * 0.15
     prop = {
-        "risk": rng0.gamma(0.6, 1 / 0.6, n) * low_income,
+        "risk": rng0.gamma(0.6, 1 / 0.6, n) * low_income * (1.0 if risk_scale is None else risk_scale),
         "civic": rng0.gamma(0.8, 1 / 0.8, n),
         None: np.ones(n),
     }
@@ -73,6 +79,8 @@ def basic_events(people: pl.DataFrame, start: dt.date, years: float,
     span = int(round(years * 365.25))
     frames = []
     for k, (etype, rate, who, pk, amt) in enumerate(RATES):
+        if only is not None and etype not in only:
+            continue
         rng = np.random.default_rng(streams[k])
         lam = np.where(elig[who], rate * years * prop[pk], 0.0)
         cnt = rng.poisson(lam)

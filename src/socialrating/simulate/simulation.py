@@ -1,0 +1,352 @@
+"""Months and years of a rating in force, with feedback and paired counterfactuals.
+
+Each month: the records that reached the operator that month -> the monthly engine ->
+ratings and consequences -> feedback into next month's behaviour. Three scenarios run in
+lockstep on the same random streams:
+
+- `actual`: the sources' errors and linkage mistakes, with feedback;
+- `perfect_data`: the same behaviour recorded without errors, with feedback;
+- `no_feedback`: the actual records, but consequences change nobody's behaviour.
+
+So for every citizen and consequence the months caused only by data errors
+(actual but not perfect_data) and the months added by feedback (actual but not
+no_feedback) are counted exactly.
+
+Feedback is explicit and parameterised (`Feedback`); each mechanism's assumption is
+written next to it and copied into the manifest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import polars as pl
+
+from ..engine.monthly import MonthlyEngine, month_ends
+from ..engine.score import score
+from ..policy.load import parse_policy, policy_hash, read_policy_text
+from ..store.runfolder import RunFolder, TableWriter
+from .world import ENGINE_COLUMNS, World, basic_world
+
+SCENARIOS = ("actual", "perfect_data", "no_feedback")
+SCENARIO_ENUM = pl.Enum(list(SCENARIOS))
+KIND_ENUM = pl.Enum(["privilege", "restriction"])
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """How consequences feed back into behaviour (rates of arrears-type records)."""
+
+    credit_arrears_uplift: float = 0.5
+    employment_risk_uplift: float = 0.3
+    household_spillover: float = 0.0
+    assumptions: tuple[str, ...] = (
+        "credit_arrears_uplift: a person refused credit cannot refinance, so arrears-type records "
+        "(overdue loans, utility and tax arrears, enforcement) become 50% more frequent while the "
+        "restriction lasts (assumption; no published estimate).",
+        "employment_risk_uplift: a person barred from jobs loses income, and arrears-type records "
+        "become 30% more frequent (assumption).",
+        "household_spillover: with a value above 0, household members of a restricted person see "
+        "their arrears-type rates rise by that share ('joint punishment'); off by default.",
+    )
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    policy: str = "we-platform"
+    people: int = 100_000
+    years: float = 2.0
+    seed: int = 20240701
+    start: dt.date = dt.date(2024, 7, 1)
+    feedback: Feedback = field(default_factory=Feedback)
+    world: str = "basic"
+    store: bool = True
+
+    @property
+    def months(self) -> int:
+        return max(1, int(round(self.years * 12)))
+
+
+def make_world(cfg: SimConfig) -> World:
+    if cfg.world == "basic":
+        return basic_world(cfg.people, cfg.start, cfg.years, cfg.seed)
+    if cfg.world == "synthetic":
+        from .synthetic_world import synthetic_world
+
+        return synthetic_world(cfg.people, cfg.start, cfg.years, cfg.seed)
+    raise ValueError(f"unknown world '{cfg.world}' (basic or synthetic)")
+
+
+class SpellTracker:
+    """Turns monthly hold masks into spells (start month, end month) without a panel."""
+
+    def __init__(self, layers: int, n: int):
+        self.since = np.full((layers, n), -1, dtype=np.int16)
+        self.via = np.full((layers, n), -1, dtype=np.int64)
+        self.rows: list[tuple[np.ndarray, ...]] = []
+
+    def update(self, k: int, holds: np.ndarray, via: np.ndarray | None = None) -> None:
+        for j in range(holds.shape[0]):
+            h = holds[j]
+            started = h & (self.since[j] < 0)
+            ended = ~h & (self.since[j] >= 0)
+            e = np.flatnonzero(ended)
+            if len(e):
+                self.rows.append((np.full(len(e), j), e, self.since[j][e].astype(np.int32),
+                                  np.full(len(e), k, np.int32), self.via[j][e]))
+                self.since[j][e] = -1
+            s = np.flatnonzero(started)
+            self.since[j][s] = k
+            if via is not None:
+                self.via[j][s] = via[j][s]
+
+    def close(self) -> tuple[np.ndarray, ...]:
+        for j in range(self.since.shape[0]):
+            e = np.flatnonzero(self.since[j] >= 0)
+            if len(e):
+                self.rows.append((np.full(len(e), j), e, self.since[j][e].astype(np.int32),
+                                  np.full(len(e), -1, np.int32), self.via[j][e]))
+        if not self.rows:
+            z = np.zeros(0, np.int64)
+            return z, z, z, z, z
+        return tuple(np.concatenate([r[i] for r in self.rows]) for i in range(5))
+
+
+def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Run the simulation and write the run folder; returns the manifest."""
+    text, origin = read_policy_text(cfg.policy)
+    policy = parse_policy(text, origin)
+    world = make_world(cfg)
+    folder = RunFolder(out)
+    folder.path.mkdir(parents=True, exist_ok=True)
+    (folder.path / "policy.yaml").write_text(text, encoding="utf-8")
+    M = cfg.months
+    ends = month_ends(cfg.start, M)
+    starts = [dt.date(e.year, e.month, 1) for e in ends]
+    people = world.people
+    citizens = people["citizen_id"].to_numpy().astype(np.int64)
+    N = len(citizens)
+    hh = people["household_id"].to_numpy()
+    _, hh_idx = np.unique(hh, return_inverse=True)
+    cons = policy.consequences
+    C = len(cons)
+    credit = np.array([c.kind == "restriction" and c.context == "credit" for c in cons], bool)
+    employ = np.array([c.kind == "restriction" and c.context == "employment" for c in cons], bool)
+    restrict = np.array([c.kind == "restriction" for c in cons], bool)
+    spill = np.array([c.applies_to_household for c in cons], bool)
+
+    months = {s: world.month_slice(world.perfect if s == "perfect_data" else world.seen, cfg.start, M)
+              for s in SCENARIOS}
+    engines = {s: MonthlyEngine(policy, citizens, cfg.start, M) for s in SCENARIOS}
+    trackers = {s: SpellTracker(2 * C, N) for s in SCENARIOS}
+    held = {s: np.zeros((C, N), bool) for s in SCENARIOS}
+    months_in = {s: np.zeros((C, N), np.int16) for s in SCENARIOS}
+    wrongful = np.zeros((C, N), np.int16)
+    fb_added = np.zeros((C, N), np.int16)
+    extra_counts = {s: 0 for s in SCENARIOS}
+    event_counts = {s: 0 for s in SCENARIOS}
+    ratings_w = TableWriter(folder.path / "ratings.parquet")
+    events_w = TableWriter(folder.path / "events.parquet")
+    actual_events: list[pl.DataFrame] = []
+    fb = cfg.feedback
+    band_enum = pl.Enum(policy.rating.bands.names) if policy.rating.bands else None
+
+    for k in range(M):
+        holds_now = {}
+        for s in SCENARIOS:
+            base = months[s][k].select(ENGINE_COLUMNS)
+            batch = base
+            if s != "no_feedback":
+                prev = held[s]
+                scale = (fb.credit_arrears_uplift * prev[credit].any(axis=0)
+                         + fb.employment_risk_uplift * prev[employ].any(axis=0))
+                if fb.household_spillover > 0 and restrict.any():
+                    restricted = prev[restrict].any(axis=0)
+                    hh_hit = np.bincount(hh_idx, weights=restricted, minlength=hh_idx.max() + 1) > 0
+                    scale = scale + fb.household_spillover * (hh_hit[hh_idx] & ~restricted)
+                extra = world.extra(scale > 0, scale, starts[k], np.random.SeedSequence(cfg.seed, spawn_key=(2, k)))
+                if extra.height:
+                    extra = extra.with_columns(pl.col(c).cast(base.schema[c]) for c in ENGINE_COLUMNS)
+                    batch = pl.concat([base, extra], how="vertical")
+                    extra_counts[s] += extra.height
+            event_counts[s] += batch.height
+            state = engines[s].step(batch)
+            holds = state.holds
+            via_layer, via_who = _household(holds, spill, hh_idx, citizens)
+            trackers[s].update(k, np.concatenate([holds, via_layer]), np.concatenate([np.full_like(via_who, -1), via_who]))
+            months_in[s] += holds
+            holds_now[s] = holds
+            if s == "actual":
+                actual_events.append(batch)
+                events_w.write(batch)
+                cols = {
+                    "citizen_id": citizens,
+                    "month": pl.Series([ends[k]], dtype=pl.Date).extend_constant(ends[k], N - 1),
+                    "balance_status": pl.Series(state.ctx["balance_status"], dtype=pl.Int32),
+                    "balance_level": pl.Series(state.ctx["balance_level"], dtype=pl.Int32),
+                    "status": pl.Series(state.ctx["status"], dtype=pl.Int8),
+                    "level": pl.Series(state.ctx["level"], dtype=pl.Int8),
+                }
+                if band_enum is not None:
+                    cols["band"] = pl.Series(state.ctx["band"].astype(np.uint32)).cat.to(band_enum)
+                ratings_w.write(pl.DataFrame(cols))
+        wrongful += holds_now["actual"] & ~holds_now["perfect_data"]
+        fb_added += holds_now["actual"] & ~holds_now["no_feedback"]
+        held = holds_now
+        if progress:
+            progress(k + 1, M)
+    ratings_w.close()
+    events_w.close()
+
+    spells = _spell_table(trackers, policy, citizens, ends, M)
+    spells.write_parquet(folder.path / "consequences.parquet", compression="zstd")
+    all_events = pl.concat(actual_events, how="vertical")
+    err_src = _error_sources(world, all_events)
+    wt = _wrongful_table(policy, citizens, months_in, wrongful, fb_added, err_src)
+    wt.write_parquet(folder.path / "wrongful.parquet", compression="zstd")
+    people.write_parquet(folder.path / "citizens.parquet", compression="zstd")
+    if world.truth is not None:
+        world.truth.write_parquet(folder.path / "truth.parquet", compression="zstd")
+
+    # The ledger as of the last month end, recomputed from every record received.
+    final = score(all_events, policy, ends[-1], citizens, households=hh)
+    final.ledger.write_parquet(folder.path / "ledger.parquet", compression="zstd")
+    final.quarantine.write_parquet(folder.path / "quarantine.parquet", compression="zstd")
+    last = engines["actual"]
+    same = int(np.sum((final.ratings["status"].to_numpy() == last_ctx(last, policy)["status"])))
+    head = None
+    if cfg.store:
+        from ..store.ledger_store import LedgerStore
+
+        (folder.path / "ledger.duckdb").unlink(missing_ok=True)
+        with LedgerStore.open(folder.path) as store:
+            store.append_entries(final.ledger)
+            head = store.head()
+    lint = _lint(policy)
+    import json
+
+    (folder.path / "linkage.json").write_text(json.dumps(world.linkage, indent=2, sort_keys=True, default=str) + "\n")
+    c = final.counts
+    manifest = {
+        "kind": "simulation",
+        "seed": cfg.seed,
+        "seed_scheme": "numpy SeedSequence(seed, spawn_key=...): (0,) world, (2, month) feedback draws",
+        "people": N,
+        "years": cfg.years,
+        "months": M,
+        "start": cfg.start.isoformat(),
+        "as_of": ends[-1].isoformat(),
+        "month_ends": [e.isoformat() for e in ends],
+        "world": world.generator,
+        "policy": {"name": policy.name, "version": policy.version, "sha256": policy_hash(policy), "origin": cfg.policy},
+        "feedback": asdict(fb),
+        "scenarios": list(SCENARIOS),
+        "counts": {**{k2: int(v) for k2, v in c.items()},
+                   "records_seen_by_scenario": event_counts, "feedback_records_by_scenario": extra_counts,
+                   "consequence_spells": spells.height},
+        "rows": {"citizens": N, "ratings": N * M, "events": all_events.height, "ledger": final.ledger.height,
+                 "consequences": spells.height, "wrongful": wt.height, "quarantine": final.quarantine.height},
+        "checks": {
+            "events_in == accepted + quarantined": c["events_in"] == c["accepted"] + c["quarantined"],
+            "final status: monthly engine == full recompute (citizens agreeing)": f"{same} of {N}",
+        },
+        "ledger_store": {"file": "ledger.duckdb", "head": head} if head else None,
+        "lint": lint,
+        "shard_size": N,
+    }
+    folder.write_manifest(manifest)
+    return manifest
+
+
+def last_ctx(engine: MonthlyEngine, policy) -> dict:
+    from ..engine.evaluate import derive
+
+    return derive(engine.bal_s, engine.bal_l, engine.flags, policy)
+
+
+def _household(holds: np.ndarray, spill: np.ndarray, hh_idx: np.ndarray, citizens: np.ndarray):
+    """Household members of a holder of a spill-over consequence hold it too, via them."""
+    C, N = holds.shape
+    via = np.zeros((C, N), bool)
+    who = np.full((C, N), -1, np.int64)
+    for j in np.flatnonzero(spill):
+        h = holds[j]
+        first = np.full(hh_idx.max() + 1, np.iinfo(np.int64).max)
+        np.minimum.at(first, hh_idx[h], citizens[h])
+        has = first[hh_idx] != np.iinfo(np.int64).max
+        via[j] = has & ~h
+        who[j] = np.where(via[j], first[hh_idx], -1)
+    return via, who
+
+
+def _spell_table(trackers, policy, citizens, ends, M) -> pl.DataFrame:
+    frames = []
+    C = len(policy.consequences)
+    ids = [c.id for c in policy.consequences]
+    end_dates = pl.Series([e for e in ends], dtype=pl.Date)
+    for s, tr in trackers.items():
+        layer, cit, start, end, via = tr.close()
+        if not len(cit):
+            continue
+        j = layer % C
+        frames.append(pl.DataFrame({
+            "citizen_id": citizens[cit],
+            "scenario": pl.Series([s] * len(cit), dtype=SCENARIO_ENUM),
+            "consequence_id": pl.Series(np.array(ids, dtype=object)[j].tolist(), dtype=pl.String),
+            "kind": pl.Series([policy.consequences[x].kind for x in j.tolist()], dtype=KIND_ENUM),
+            "context": pl.Series([policy.consequences[x].context for x in j.tolist()], dtype=pl.String),
+            "start_month": end_dates.gather(start),
+            "end_month": end_dates.gather(pl.Series(np.where(end < 0, 0, end)).set(pl.Series(end < 0), None)),
+            "months": pl.Series(np.where(end < 0, M, end) - start, dtype=pl.Int16),
+            "via_citizen_id": pl.Series(np.where(layer >= C, via, 0)).set(pl.Series(layer < C), None),
+        }))
+    if not frames:
+        return pl.DataFrame(schema={"citizen_id": pl.Int64, "scenario": SCENARIO_ENUM, "consequence_id": pl.String,
+                                    "kind": KIND_ENUM, "context": pl.String, "start_month": pl.Date,
+                                    "end_month": pl.Date, "months": pl.Int16, "via_citizen_id": pl.Int64})
+    return pl.concat(frames).sort(["scenario", "consequence_id", "citizen_id", "start_month"])
+
+
+def _error_sources(world: World, events: pl.DataFrame) -> pl.DataFrame:
+    """Per citizen: the sources of records wrongly attached to them (erroneous or mislinked)."""
+    if world.truth is None:
+        return pl.DataFrame(schema={"citizen_id": pl.Int64, "error_sources": pl.String})
+    t = world.truth.select("source", "record_id", "true_citizen_id", "erroneous")
+    j = events.select("citizen_id", pl.col("source").cast(pl.String), "record_id").join(
+        t.with_columns(pl.col("source").cast(pl.String)), on=["source", "record_id"], how="inner")
+    bad = j.filter(pl.col("erroneous") | (pl.col("true_citizen_id") != pl.col("citizen_id"))
+                   | pl.col("true_citizen_id").is_null())
+    return bad.group_by("citizen_id").agg(pl.col("source").unique().sort().str.join(",").alias("error_sources"))
+
+
+def _wrongful_table(policy, citizens, months_in, wrongful, fb_added, err_src) -> pl.DataFrame:
+    frames = []
+    for j, c in enumerate(policy.consequences):
+        idx = np.flatnonzero(months_in["actual"][j] > 0)
+        frames.append(pl.DataFrame({
+            "citizen_id": citizens[idx],
+            "consequence_id": pl.Series([c.id] * len(idx), dtype=pl.String),
+            "kind": pl.Series([c.kind] * len(idx), dtype=KIND_ENUM),
+            "months_actual": pl.Series(months_in["actual"][j][idx], dtype=pl.Int16),
+            "months_perfect_data": pl.Series(months_in["perfect_data"][j][idx], dtype=pl.Int16),
+            "months_no_feedback": pl.Series(months_in["no_feedback"][j][idx], dtype=pl.Int16),
+            "wrongful_months": pl.Series(wrongful[j][idx], dtype=pl.Int16),
+            "feedback_months": pl.Series(fb_added[j][idx], dtype=pl.Int16),
+        }))
+    out = pl.concat(frames) if frames else pl.DataFrame()
+    if out.height:
+        out = out.join(err_src, on="citizen_id", how="left").with_columns(pl.col("error_sources").fill_null(""))
+    return out
+
+
+def _lint(policy) -> list[dict]:
+    try:
+        from ..policy.lint import lint
+    except ImportError:  # pragma: no cover
+        return []
+    return [{"severity": f.severity, "code": f.code, "target": f.target, "message": f.message, "anchor": f.anchor}
+            for f in lint(policy)]

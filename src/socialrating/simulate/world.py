@@ -1,0 +1,62 @@
+"""Worlds: where the simulation's records come from, month by month.
+
+A world generates the whole horizon's behaviour once (records do not depend on the
+rating, except through feedback), in two versions on the same random streams: what the
+engine sees (with the sources' errors, after identity linkage) and what really happened
+(perfect data, true citizen ids). Feedback adds extra records for people under certain
+consequences, drawn from a separate stream so that scenarios stay paired.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from ..engine.dates import month_index, to_days
+from ..population.basic import basic_population
+from ..sources.basic import basic_events
+
+ENGINE_COLUMNS = ["citizen_id", "event_type", "occurred_on", "amount", "source", "record_id"]
+#: event types that feedback makes more frequent (arrears and what follows from them)
+ARREARS_TYPES = {"loan.overdue_90d", "bills.utility_arrears", "enforcement.proceeding",
+                 "tax.arrears", "court.dishonest_debtor"}
+
+
+@dataclass
+class World:
+    people: pl.DataFrame
+    seen: pl.DataFrame            # records as the engine receives them (with errors), + reported_on
+    perfect: pl.DataFrame         # the same behaviour with no source or linkage errors
+    truth: pl.DataFrame | None = None
+    linkage: dict = field(default_factory=dict)
+    generator: str = "basic"
+
+    def month_slice(self, frame: pl.DataFrame, start: dt.date, months: int) -> list[pl.DataFrame]:
+        """Split records by the month they reach the operator (reported_on)."""
+        m0 = int(month_index(np.array([to_days(start)]))[0])
+        k = month_index(frame["reported_on"].cast(pl.Int32).to_numpy()) - m0
+        frame = frame.with_columns(_k=pl.Series(k, dtype=pl.Int32))
+        parts = frame.partition_by("_k", as_dict=True, maintain_order=True)
+        empty = frame.clear().drop("_k")
+        return [parts[(i,)].drop("_k") if (i,) in parts else empty for i in range(months)]
+
+    def extra(self, people_mask: np.ndarray, scale: np.ndarray, month_start: dt.date,
+              seed: np.random.SeedSequence) -> pl.DataFrame:
+        """Extra arrears-type records for people whose risk feedback scales up this month."""
+        idx = np.flatnonzero(people_mask)
+        if not len(idx):
+            return self.seen.clear().select(ENGINE_COLUMNS)
+        sub = self.people[idx]
+        ev = basic_events(sub, month_start, 1 / 12, seed, risk_scale=scale[idx], only=ARREARS_TYPES)
+        return ev.with_columns(record_id=pl.lit("fb-") + pl.col("record_id")).select(ENGINE_COLUMNS)
+
+
+def basic_world(n: int, start: dt.date, years: float, seed: int) -> World:
+    """The simple generator: no source errors, so seen == perfect."""
+    pop_seed, ev_seed = np.random.SeedSequence(seed, spawn_key=(0,)).spawn(2)
+    people = basic_population(n, pop_seed)
+    ev = basic_events(people, start, years, ev_seed).with_columns(reported_on=pl.col("occurred_on"))
+    return World(people=people, seen=ev, perfect=ev, generator="basic")
