@@ -1,0 +1,87 @@
+"""The monthly simulation: paired scenarios, spells and determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from socialrating.simulate.simulation import Feedback, SimConfig, simulate
+
+CFG = SimConfig(policy="we-platform", people=3000, years=1.5, seed=11, store=False)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sim")
+    simulate(CFG, out)
+    return out
+
+
+def test_without_source_errors_nothing_is_wrongful(run_dir):
+    w = pl.read_parquet(run_dir / "wrongful.parquet")
+    assert w.height > 0
+    assert w["wrongful_months"].sum() == 0
+    assert (w["months_actual"] == w["months_perfect_data"]).all()
+
+
+def test_spells_add_up_to_the_months_counted(run_dir):
+    spells = pl.read_parquet(run_dir / "consequences.parquet").filter(pl.col("via_citizen_id").is_null())
+    w = pl.read_parquet(run_dir / "wrongful.parquet")
+    per = spells.group_by("scenario", "citizen_id", "consequence_id").agg(pl.col("months").sum())
+    for scen, col in (("actual", "months_actual"), ("no_feedback", "months_no_feedback")):
+        got = per.filter(pl.col("scenario") == scen).select("citizen_id", "consequence_id", "months")
+        want = w.filter(pl.col(col) > 0).select("citizen_id", "consequence_id", pl.col(col).cast(pl.Int16).alias("months"))
+        assert got.sort("citizen_id", "consequence_id").equals(want.sort("citizen_id", "consequence_id"))
+
+
+def test_feedback_months_are_counted_against_no_feedback(run_dir):
+    w = pl.read_parquet(run_dir / "wrongful.parquet")
+    # feedback can only add months where the actual run holds and the no-feedback run did not
+    assert (w["feedback_months"] <= w["months_actual"]).all()
+    assert (w["feedback_months"] >= w["months_actual"] - w["months_no_feedback"]).all()
+
+
+def test_panel_and_final_recompute_agree(run_dir):
+    import json
+
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["checks"]["events_in == accepted + quarantined"] is True
+    n = m["people"]
+    assert m["checks"]["final status: monthly engine == full recompute (citizens agreeing)"] == f"{n} of {n}"
+    panel = pl.read_parquet(run_dir / "ratings.parquet")
+    assert panel.height == n * m["months"]
+    assert panel["month"].n_unique() == m["months"]
+
+
+def test_no_feedback_when_feedback_is_off(tmp_path):
+    cfg = dataclasses.replace(CFG, people=1500, feedback=Feedback(0.0, 0.0, 0.0))
+    simulate(cfg, tmp_path)
+    w = pl.read_parquet(tmp_path / "wrongful.parquet")
+    assert w["feedback_months"].sum() == 0
+    assert (w["months_actual"] == w["months_no_feedback"]).all()
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path):
+    cfg = dataclasses.replace(CFG, people=1000, years=0.5)
+    simulate(cfg, tmp_path / "a")
+    simulate(cfg, tmp_path / "b")
+    for f in sorted((tmp_path / "a").iterdir()):
+        if f.is_file():
+            a = hashlib.sha256(f.read_bytes()).hexdigest()
+            b = hashlib.sha256((tmp_path / "b" / f.name).read_bytes()).hexdigest()
+            assert a == b, f.name
+
+
+def test_strong_credit_feedback_adds_restriction_months(tmp_path):
+    cfg = dataclasses.replace(CFG, people=3000, feedback=Feedback(credit_arrears_uplift=30.0, employment_risk_uplift=0.0))
+    m = simulate(cfg, tmp_path)
+    assert m["counts"]["feedback_records_by_scenario"]["actual"] > 0
+    assert m["counts"]["feedback_records_by_scenario"]["no_feedback"] == 0
+    w = pl.read_parquet(tmp_path / "wrongful.parquet").filter(pl.col("kind") == "restriction")
+    assert w["feedback_months"].sum() > 0
+    assert w["months_actual"].sum() > w["months_no_feedback"].sum()
