@@ -265,6 +265,8 @@ def contest(
                   f"(change {out['change_id']}); review due by {out['review_deadline']}", highlight=False)
     console.print(f"  its points {out['points_while_contested']}; if the review is overdue, {out['overdue']}",
                   highlight=False)
+    if out["note"]:
+        console.print(f"  note: {out['note']}", highlight=False)
     console.print(f"  re-scored: {out['contested']} contested, {out['overturned']} overturned entries in the run")
 
 

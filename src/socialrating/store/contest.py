@@ -188,7 +188,11 @@ def contest(run_dir: str | Path, citizen: int, entry: int, reason: str, *, on: d
         deadline = on + dt.timedelta(days=policy.contest.review_deadline_days)
         summary = rescore(run_dir, store)
     counts = policy.contest.suspend_while_contested is False
+    note = None
+    if row["state"] in ("expired", "closed"):
+        note = f"the entry is {row['state']}: it no longer counts, so the contest changes no number"
     return {
+        "note": note,
         "change_id": change_id, "entry_id": entry, "citizen_id": citizen, "state": "contested", "on": on,
         "review_deadline": deadline,
         "points_while_contested": ("keep counting until the review (contest.suspend_while_contested: false)"
