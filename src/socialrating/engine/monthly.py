@@ -82,19 +82,23 @@ class MonthlyEngine:
         rows = month_index(days) - self.m0
         return np.clip(rows, self.k, self.months)
 
+    def _add(self, arr: np.ndarray, rows: np.ndarray, ci: np.ndarray, values: np.ndarray) -> None:
+        """arr[rows, ci] += values, with repeats, through the flat view (fast 1-D ufunc.at)."""
+        np.add.at(arr.reshape(-1), rows.astype(np.int64) * self.n + ci, values.astype(arr.dtype))
+
     def _schedule(self, ci, pts, rule_idx, start_row, end_days, lvl_end_days, sign=1):
         """Add entries' contributions from start_row until their end days."""
         p = pts.astype(np.int64) * sign
         end_row = self._row(end_days)
         lvl_row = self._row(lvl_end_days)
-        np.add.at(self.d_status, (start_row, ci), p)
-        np.add.at(self.d_status, (end_row, ci), -p)
-        np.add.at(self.d_level, (start_row, ci), np.where(lvl_row > start_row, p, 0))
-        np.add.at(self.d_level, (lvl_row, ci), np.where(lvl_row > start_row, -p, 0))
+        self._add(self.d_status, start_row, ci, p)
+        self._add(self.d_status, end_row, ci, -p)
+        self._add(self.d_level, start_row, ci, np.where(lvl_row > start_row, p, 0))
+        self._add(self.d_level, lvl_row, ci, np.where(lvl_row > start_row, -p, 0))
         for t in self.flag_types:
             f = self.rule_flag[t][rule_idx].astype(np.int64) * sign
-            np.add.at(self.d_flags[t], (start_row, ci), f)
-            np.add.at(self.d_flags[t], (end_row, ci), -f)
+            self._add(self.d_flags[t], start_row, ci, f)
+            self._add(self.d_flags[t], end_row, ci, -f)
 
     # -- one month ----------------------------------------------------------------
     def step(self, events: pl.DataFrame, *, households: np.ndarray | None = None) -> MonthState:
@@ -205,12 +209,12 @@ class MonthlyEngine:
     def _reschedule(self, ci, pts, rule, old_end, old_lvl, new_end, new_lvl) -> None:
         p = pts.astype(np.int64)
         for arr, old, new in ((self.d_status, old_end, new_end), (self.d_level, old_lvl, new_lvl)):
-            np.add.at(arr, (self._row(old), ci), p)
-            np.add.at(arr, (self._row(new), ci), -p)
+            self._add(arr, self._row(old), ci, p)
+            self._add(arr, self._row(new), ci, -p)
         for t in self.flag_types:
             f = self.rule_flag[t][rule].astype(np.int64)
-            np.add.at(self.d_flags[t], (self._row(old_end), ci), f)
-            np.add.at(self.d_flags[t], (self._row(new_end), ci), -f)
+            self._add(self.d_flags[t], self._row(old_end), ci, f)
+            self._add(self.d_flags[t], self._row(new_end), ci, -f)
 
 
 def spells_from_panel(holds: np.ndarray, ends: list[dt.date]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

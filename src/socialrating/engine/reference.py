@@ -95,7 +95,8 @@ def reference_score(rows: list[tuple], policy: Policy, as_of: dt.date, citizens:
                 got = min(pts * sign, left)
                 cap_used[key] += got
                 pts = got * sign
-            end = _add_months(day, r.expires_after_months) if r.expires_after_months else None
+            months = policy.expiry_months(r)
+            end = _add_months(day, months) if months else None
             closed = None
             for cl in policy.closures:
                 if etype in cl.closes:

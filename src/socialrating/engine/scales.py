@@ -13,6 +13,16 @@ def apply_scale(balance: np.ndarray, scale: Scale) -> np.ndarray:
     For b0 <= b < b1: score = s0 + floor((b - b0) * (s1 - s0) / (b1 - b0)).
     Below the first breakpoint the first score applies, above the last the last.
     """
+    b = np.asarray(balance)
+    if b.size > 4096:  # many balances over a small range: compute each distinct value once
+        lo, hi = int(b.min()), int(b.max())
+        if hi - lo < b.size // 4:
+            table = _scale_exact(np.arange(lo, hi + 1, dtype=np.int64), scale)
+            return table[b - lo]
+    return _scale_exact(b, scale)
+
+
+def _scale_exact(balance: np.ndarray, scale: Scale) -> np.ndarray:
     bx = np.array([p.balance for p in scale.breakpoints], dtype=np.int64)
     sy = np.array([p.score for p in scale.breakpoints], dtype=np.int64)
     b = np.asarray(balance, dtype=np.int64)
