@@ -84,7 +84,7 @@ def test_non_suspending_policy_flow(runs):
     cid, eid, pts = _citizen_with(folder, positive=False)
     before = explain_json(folder, cid)
     res = cli("contest", folder, "--citizen", cid, "--entry", eid, "--reason", "paid", "--json")
-    assert json.loads(res.stdout)["review_deadline"] == "2026-07-31"
+    assert json.loads(res.stdout)["review_deadline"] == "2026-07-30"
     mid = explain_json(folder, cid)
     assert _entry(mid, eid)["state"] == "contested" and _entry(mid, eid)["counts_in_status"]
     assert mid["recomputed"] == before["recomputed"]  # points stay until the review
@@ -99,7 +99,7 @@ def test_non_suspending_policy_flow(runs):
 
 def test_explain_renders_recourse(runs):
     folder = runs["we-platform"]
-    cons = pl.read_parquet(folder / "consequences.parquet").filter(
+    cons = pl.read_parquet(folder / "current_consequences.parquet").filter(
         (pl.col("kind") == "restriction") & pl.col("via_citizen_id").is_null())
     cid = cons["citizen_id"][0]
     x = explain_json(folder, cid)

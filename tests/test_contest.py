@@ -13,7 +13,7 @@ import yaml
 
 from socialrating.engine.score import score
 from socialrating.policy.load import builtin_path, parse_policy
-from socialrating.simulate.run import RunConfig, run
+from socialrating.simulate.simulation import SimConfig, simulate
 from socialrating.store.contest import (
     ContestError,
     contest,
@@ -83,7 +83,7 @@ def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("runs")
     out = {}
     for name in ("bonus-only", "we-platform"):
-        run(RunConfig(policy=name, people=2500, years=2.0, seed=7, shard_size=1000), base / name)
+        simulate(SimConfig(policy=name, people=2500, years=2.0, seed=7), base / name)
         out[name] = base / name
     return out
 
@@ -117,12 +117,12 @@ def _full_rescore(folder, overrides):
 
 def test_contest_suspends_then_upheld_restores(fresh):
     folder = fresh("bonus-only")
-    before = {t: pl.read_parquet(folder / f"{t}.parquet") for t in ("ledger", "ratings", "consequences")}
+    before = {t: pl.read_parquet(folder / f"{t}.parquet") for t in ("ledger", "current_ratings", "current_consequences")}
     cid, eid, pts = _pick(folder)
     out = contest(folder, cid, eid, "not me")
-    assert out["review_deadline"] == D(2026, 7, 31) and out["state"] == "contested"
-    ratings = pl.read_parquet(folder / "ratings.parquet")
-    diff = ratings.join(before["ratings"], on="citizen_id").filter(
+    assert out["review_deadline"] == D(2026, 7, 30) and out["state"] == "contested"
+    ratings = pl.read_parquet(folder / "current_ratings.parquet")
+    diff = ratings.join(before["current_ratings"], on="citizen_id").filter(
         pl.col("balance_status") != pl.col("balance_status_right"))
     assert diff["citizen_id"].to_list() == [cid]  # suspended at once, only this citizen moves
     assert diff["balance_status_right"].item() - diff["balance_status"].item() == pts
@@ -133,7 +133,7 @@ def test_contest_suspends_then_upheld_restores(fresh):
     assert full.ratings.equals(ratings)
     # (the run writes consequences shard by shard, each sorted by consequence then citizen)
     key = ["citizen_id", "consequence_id", "via_citizen_id"]
-    assert full.consequences.sort(key).equals(pl.read_parquet(folder / "consequences.parquet").sort(key))
+    assert full.consequences.sort(key).equals(pl.read_parquet(folder / "current_consequences.parquet").sort(key))
     assert full.ledger.equals(led)
     assert verify_run(folder)["ok"]
     with pytest.raises(ContestError, match="already contested"):
@@ -150,12 +150,12 @@ def test_contest_suspends_then_upheld_restores(fresh):
 
 def test_contest_keeps_counting_under_we_platform(fresh):
     folder = fresh("we-platform")
-    before = pl.read_parquet(folder / "ratings.parquet")
+    before = pl.read_parquet(folder / "current_ratings.parquet")
     cid, eid, pts = _pick(folder, rule_sign=-1)
     contest(folder, cid, eid, "paid already")
-    assert pl.read_parquet(folder / "ratings.parquet").equals(before)  # points stay until review
+    assert pl.read_parquet(folder / "current_ratings.parquet").equals(before)  # points stay until review
     resolve(folder, eid, "overturned", "R. Eviewer", "creditor confirms payment")
-    after = pl.read_parquet(folder / "ratings.parquet")
+    after = pl.read_parquet(folder / "current_ratings.parquet")
     moved = after.join(before, on="citizen_id").filter(pl.col("balance_status") != pl.col("balance_status_right"))
     assert moved["citizen_id"].to_list() == [cid]
     assert moved["balance_status"].item() - moved["balance_status_right"].item() == -pts
@@ -189,7 +189,7 @@ def test_contest_checks(fresh, tmp_path):
     d["contest"]["allowed"] = False
     f = tmp_path / "no-contest.yaml"
     f.write_text(yaml.safe_dump(d))
-    run(RunConfig(policy=str(f), people=1000, years=1.0, seed=3), tmp_path / "nc")
+    simulate(SimConfig(policy=str(f), people=1000, years=1.0, seed=3), tmp_path / "nc")
     with pytest.raises(ContestError, match="does not allow contests"):
         contest(tmp_path / "nc", 0, 0, "x")
 
@@ -198,9 +198,9 @@ def test_contest_on_postgresql(fresh, pg_database):
     folder = fresh("we-platform")
     with LedgerStore.open(pg_database) as s:  # the run's ledger, loaded into PostgreSQL
         led = pl.read_parquet(folder / "ledger.parquet")
-        for k in range(3):  # appended shard by shard as the run did, so the blocks (and head) agree
-            s.append_entries(led.filter(pl.col("citizen_id") // 1000 == k))
-    assert verify_run(folder, pg_database)["ok"]  # same entries: the manifest's head
+        s.append_entries(led)  # one batch, as the simulation appended it, so blocks (and head) agree
+    v0 = verify_run(folder, pg_database)
+    assert v0["ok"], v0  # same entries: the manifest's head
     cid, eid, _ = _pick(folder, rule_sign=-1)
     contest(folder, cid, eid, "not me", db=pg_database)
     resolve(folder, eid, "overturned", "R. Eviewer", "wrong person", db=pg_database)

@@ -18,6 +18,8 @@ from rich.table import Table
 
 from .policy.load import PolicyError, builtin_names, json_schema, load_policy, policy_hash, read_policy_text
 
+DEFAULT_WORLD = "basic"
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Open rules-as-code model of national social-rating schemes, on synthetic data.")
 policy_app = typer.Typer(no_args_is_help=True, help="List, show, validate and export policies.")
@@ -36,26 +38,33 @@ def _fail(msg: str, code: int = 2) -> None:
 def run(
     policy: str = typer.Option("we-platform", help="built-in policy name or a YAML file"),
     people: int = typer.Option(100_000, min=1, help="synthetic citizens"),
-    years: float = typer.Option(2.0, min=0.1, max=20, help="years of events before the rating date"),
+    years: float = typer.Option(2.0, min=0.1, max=20, help="years the rating is in force (monthly steps)"),
     seed: int = typer.Option(20240701, help="seed of all randomness (numpy SeedSequence)"),
     out: Path = typer.Option(Path("runs/latest"), help="run folder to write"),
-    start: str = typer.Option("2024-07-01", help="first day of events (YYYY-MM-DD)"),
-    shard_size: int = typer.Option(1_000_000, min=1000, help="people per shard (bounds memory)"),
+    start: str = typer.Option("2024-07-01", help="first month (YYYY-MM-DD)"),
+    world: str = typer.Option(DEFAULT_WORLD, help="synthetic (Synthetic Russia, with source errors) or basic"),
+    credit_feedback: float = typer.Option(0.5, min=0, help="arrears uplift while refused credit"),
+    employment_feedback: float = typer.Option(0.3, min=0, help="arrears uplift while barred from jobs"),
+    household_spillover: float = typer.Option(0.0, min=0, help="arrears uplift for a restricted person's household"),
+    store: bool = typer.Option(True, help="append the ledger to the hash-chained store (ledger.duckdb)"),
 ) -> None:
-    """Generate a synthetic population and its events, score them, write the run folder."""
-    from .simulate.run import RunConfig, run as do_run
+    """Simulate the rating in force month by month (with feedback and paired counterfactuals)."""
+    from .simulate.simulation import Feedback, SimConfig, simulate
 
     try:
         start_d = dt.date.fromisoformat(start)
     except ValueError:
         _fail(f"--start: expected a date YYYY-MM-DD, got {start!r}")
-    cfg = RunConfig(policy=policy, people=people, years=years, seed=seed, start=start_d, shard_size=shard_size)
+    cfg = SimConfig(policy=policy, people=people, years=years, seed=seed, start=start_d, world=world, store=store,
+                    feedback=Feedback(credit_feedback, employment_feedback, household_spillover))
     try:
-        with Progress(TextColumn("[bold]scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("people"),
+        with Progress(TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("months"),
                       TimeElapsedColumn(), console=err, transient=True) as prog:
-            task = prog.add_task("run", total=people)
-            manifest = do_run(cfg, out, progress=lambda done, total: prog.update(task, completed=done))
+            task = prog.add_task("run", total=cfg.months)
+            manifest = simulate(cfg, out, progress=lambda done, total: prog.update(task, completed=done))
     except PolicyError as exc:
+        _fail(str(exc))
+    except ValueError as exc:
         _fail(str(exc))
     print_summary(out)
     console.print(f"\nRun folder: [bold]{out}[/]  (policy {manifest['policy']['name']} "
@@ -64,9 +73,9 @@ def run(
 
 @app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder to write")) -> None:
-    """The README's main job: 100,000 people, 2 years, the we-platform policy, then the summary."""
-    run(policy="we-platform", people=100_000, years=2.0, seed=20240701, out=out,
-        start="2024-07-01", shard_size=1_000_000)
+    """The README's main job: 100,000 people, 2 years, the we-platform policy, summary and report."""
+    run(policy="we-platform", people=100_000, years=2.0, seed=20240701, out=out, start="2024-07-01",
+        world=DEFAULT_WORLD, credit_feedback=0.5, employment_feedback=0.3, household_spillover=0.0, store=True)
     console.print(f"Explain one citizen: [bold]socialrating explain {out} --citizen 42[/]")
 
 
@@ -106,6 +115,24 @@ def print_summary(out: Path) -> None:
     tc.caption = (f"{h['restricted_people']:,} people under at least one restriction; "
                   f"{h['privileged_people']:,} with at least one privilege")
     console.print(tc)
+    wpath = folder.path / "wrongful.parquet"
+    if wpath.exists():
+        w = pl.read_parquet(wpath).filter(pl.col("kind") == "restriction")
+        if w.height:
+            tw = Table(title=f"Restrictions over the {m['months']} months: caused by data errors, added by feedback")
+            for col in ("consequence", "people ever", "person-months", "wrongful people", "wrongful months",
+                        "feedback months"):
+                tw.add_column(col, justify="left" if col == "consequence" else "right")
+            agg = w.group_by("consequence_id", maintain_order=True).agg(
+                pl.len().alias("people"), pl.col("months_actual").sum().alias("months"),
+                (pl.col("months_perfect_data") == 0).sum().alias("wrong_people"),
+                pl.col("wrongful_months").sum().alias("wrong_months"),
+                pl.col("feedback_months").sum().alias("fb_months"))
+            for row in agg.iter_rows():
+                tw.add_row(str(row[0]), *[f"{v:,}" for v in row[1:]])
+            tw.caption = ("wrongful: in force in the actual run but not with error-free data; "
+                          "feedback: in force only because earlier consequences changed behaviour")
+            console.print(tw)
 
 
 @app.command()
@@ -125,14 +152,14 @@ def explain(
     except FileNotFoundError as exc:
         _fail(str(exc))
     pol = parse_policy(folder.policy_text(), str(run_dir / "policy.yaml"))
-    rating = folder.scan("ratings").filter(pl.col("citizen_id") == citizen).collect()
+    rating = folder.scan("current_ratings").filter(pl.col("citizen_id") == citizen).collect()
     if rating.height == 0:
-        _fail(f"citizen {citizen} is not in {run_dir} (citizen ids run 0..{m['rows']['ratings'] - 1})")
+        _fail(f"citizen {citizen} is not in {run_dir} (citizen ids run 0..{m['people'] - 1})")
     rrow = rating.drop("citizen_id", "as_of").row(0, named=True)
     if "band" in rrow:
         rrow["band"] = str(rrow["band"])
     ledger = folder.scan("ledger").filter(pl.col("citizen_id") == citizen).collect()
-    cons = folder.scan("consequences").filter(pl.col("citizen_id") == citizen).collect()
+    cons = folder.scan("current_consequences").filter(pl.col("citizen_id") == citizen).collect()
     out = do_explain(pol, dt.date.fromisoformat(m["as_of"]), citizen, ledger, rrow, cons)
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")

@@ -13,7 +13,7 @@ from ..store.runfolder import RunFolder
 
 def distribution(folder: RunFolder) -> pl.DataFrame:
     """People per ten-point bin of status and of level."""
-    r = folder.scan("ratings")
+    r = folder.scan("current_ratings")
     bins = [f"{10 * i:02d}-{10 * i + 9:02d}" for i in range(10)]
     s = r.group_by((pl.col("status") // 10).alias("bin")).agg(pl.len().alias("status"))
     lv = r.group_by((pl.col("level") // 10).alias("bin")).agg(pl.len().alias("level"))
@@ -26,7 +26,7 @@ def distribution(folder: RunFolder) -> pl.DataFrame:
 
 def consequence_counts(folder: RunFolder, citizens: int) -> pl.DataFrame:
     """People under each consequence (own condition and via household), with shares."""
-    c = folder.scan("consequences")
+    c = folder.scan("current_consequences")
     return (c.group_by("consequence_id", "kind", "context")
             .agg(pl.len().alias("people"),
                  pl.col("via_citizen_id").is_not_null().sum().alias("via_household"))
@@ -35,7 +35,7 @@ def consequence_counts(folder: RunFolder, citizens: int) -> pl.DataFrame:
 
 
 def bands(folder: RunFolder) -> pl.DataFrame | None:
-    r = folder.scan("ratings")
+    r = folder.scan("current_ratings")
     if "band" not in r.collect_schema().names():
         return None
     return r.group_by("band").agg(pl.len().alias("people")).sort("band").collect()
@@ -43,13 +43,13 @@ def bands(folder: RunFolder) -> pl.DataFrame | None:
 
 def headline(folder: RunFolder) -> dict:
     m = folder.manifest()
-    r = folder.scan("ratings").select(
+    r = folder.scan("current_ratings").select(
         pl.col("status").mean().alias("status_mean"), pl.col("level").mean().alias("level_mean"),
         pl.col("status").median().alias("status_median"), pl.col("level").median().alias("level_median"),
     ).collect().row(0, named=True)
-    restricted = (folder.scan("consequences").filter(pl.col("kind") == "restriction")
+    restricted = (folder.scan("current_consequences").filter(pl.col("kind") == "restriction")
                   .select(pl.col("citizen_id").n_unique()).collect().item())
-    privileged = (folder.scan("consequences").filter(pl.col("kind") == "privilege")
+    privileged = (folder.scan("current_consequences").filter(pl.col("kind") == "privilege")
                   .select(pl.col("citizen_id").n_unique()).collect().item())
     return {**r, "restricted_people": restricted, "privileged_people": privileged,
-            "citizens": m["rows"]["ratings"]}
+            "citizens": m["people"]}

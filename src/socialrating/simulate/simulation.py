@@ -216,6 +216,8 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     final = score(all_events, policy, ends[-1], citizens, households=hh)
     final.ledger.write_parquet(folder.path / "ledger.parquet", compression="zstd")
     final.quarantine.write_parquet(folder.path / "quarantine.parquet", compression="zstd")
+    final.ratings.write_parquet(folder.path / "current_ratings.parquet", compression="zstd")
+    final.consequences.write_parquet(folder.path / "current_consequences.parquet", compression="zstd")
     last = engines["actual"]
     same = int(np.sum((final.ratings["status"].to_numpy() == last_ctx(last, policy)["status"])))
     head = None
@@ -249,7 +251,8 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
                    "records_seen_by_scenario": event_counts, "feedback_records_by_scenario": extra_counts,
                    "consequence_spells": spells.height},
         "rows": {"citizens": N, "ratings": N * M, "events": all_events.height, "ledger": final.ledger.height,
-                 "consequences": spells.height, "wrongful": wt.height, "quarantine": final.quarantine.height},
+                 "consequences": spells.height, "wrongful": wt.height, "quarantine": final.quarantine.height,
+                 "current_ratings": final.ratings.height, "current_consequences": final.consequences.height},
         "checks": {
             "events_in == accepted + quarantined": c["events_in"] == c["accepted"] + c["quarantined"],
             "final status: monthly engine == full recompute (citizens agreeing)": f"{same} of {N}",

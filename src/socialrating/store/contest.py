@@ -4,7 +4,7 @@ The ledger store (`ledger_store.LedgerStore`, DuckDB file in the run folder by d
 PostgreSQL) is the record: entries are never changed, each contest and resolution is an
 appended, hash-chained change. The run's Parquet tables are derived views: after every
 change the whole run is re-scored from events.parquet and citizens.parquet, shard by
-shard exactly as `simulate.run` scored it, with the current entry states as overrides,
+shard exactly as the simulation's final recompute scored it, with the current entry states as overrides,
 and ledger/ratings/consequences.parquet are replaced (ledger.parquet's `state` column
 then shows contested and overturned entries).
 
@@ -49,7 +49,7 @@ from ..policy.model import Policy
 from .ledger_store import ZERO, LedgerStore, TransitionError
 from .runfolder import RunFolder
 
-DERIVED = ("ledger", "ratings", "consequences")
+DERIVED = ("ledger", "current_ratings", "current_consequences")
 
 
 class ContestError(ValueError):
@@ -303,8 +303,8 @@ def rescore(run_dir: str | Path, store: LedgerStore) -> dict[str, Any]:
             res = score(events, policy, as_of, people["citizen_id"].to_numpy(),
                         households=people["household_id"].to_numpy(), overrides=overrides, row_offset=lo)
             writers["ledger"].write(res.ledger)
-            writers["ratings"].write(res.ratings)
-            writers["consequences"].write(res.consequences)
+            writers["current_ratings"].write(res.ratings)
+            writers["current_consequences"].write(res.consequences)
             got_ids.append(res.ledger["entry_id"])
             n_cons += res.consequences.height
         for w in writers.values():
@@ -329,7 +329,7 @@ def rescore(run_dir: str | Path, store: LedgerStore) -> dict[str, Any]:
         "states_read_on": as_of.isoformat(),
     }
     m.setdefault("counts", {})["consequences"] = n_cons
-    m.setdefault("rows", {})["consequences"] = n_cons
+    m.setdefault("rows", {})["current_consequences"] = n_cons
     m.pop("software", None)
     folder.write_manifest(m)
     return {"contested": m["changes"]["contested"], "overturned": m["changes"]["overturned"],

@@ -17,7 +17,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-TABLES = ("citizens", "events", "ledger", "ratings", "consequences", "quarantine")
+#: citizens, events and ledger as of the last month; current_ratings and
+#: current_consequences: the engine's result on the rating date (re-derived after every
+#: contest or review); ratings: the monthly panel; consequences: spells per scenario.
+TABLES = ("citizens", "events", "ledger", "current_ratings", "current_consequences", "quarantine")
 PACKAGES = ("socialrating", "numpy", "polars", "pyarrow", "duckdb", "pydantic")
 
 
