@@ -86,7 +86,11 @@ def _path(loc: tuple, data) -> str:
     """Render a pydantic location as `rules[2].points`, dropping union-tag noise."""
     out = ""
     node = data
-    for part in loc:
+    last = len(loc) - 1
+    for i, part in enumerate(loc):
+        if i == last and isinstance(part, str) and not (isinstance(node, dict) and part in node):
+            out += ("." if out else "") + part.rstrip("_")  # e.g. a missing or unknown field
+            break
         if isinstance(part, int):
             out += f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
