@@ -1,1 +1,197 @@
-"""audit stage."""
+"""The audit of one run: who the rating restricts, how many wrongly, which groups bear it,
+whether it traps people, and what feedback adds.
+
+    from socialrating.audit import audit_run
+    result = audit_run("runs/we-100k")      # also writes runs/we-100k/audit/*.parquet + audit.json
+    result.headline["restricted_share"]
+    result.tables["groups"]
+
+Everything is computed from the run folder's files (see `_run.SCHEMAS`), over whole
+columns with Polars and NumPy. `compare_runs` (compare.py) sets two runs side by side.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ._run import KINDS, RunData, RunFormatError, load_run, person_totals
+from .compare import CompareResult, RunMismatchError, compare_runs
+from .groups import DIMENSIONS, INTERSECTIONS, MIN_GROUP_SIZE, REPLICATES, disparity_summary, group_table
+from .mobility import recovery, transition_first_last, transition_monthly, traps
+from .timeline import over_time, scenario_totals
+from .wrongful import wrongful_by_group, wrongful_by_source, wrongful_summary
+
+__all__ = ["AuditResult", "audit_run", "compare_runs", "CompareResult", "RunMismatchError", "RunFormatError",
+           "load_run", "group_table", "disparity_summary"]
+
+AUDIT_VERSION = 1
+
+#: what each table holds (written into audit.json next to the files)
+TABLE_NOTES = {
+    "consequences": "per consequence: people ever under it, share of the population, mean months (actual run)",
+    "groups": "per consequence and group: size, rate with 95% CI, ratio to overall, four-fifths and harm flags",
+    "disparities": "per consequence and dimension: lowest and highest group rate, min/max ratio, flagged groups",
+    "over_time": "people under each consequence each month, in each scenario",
+    "scenarios": "people and person-months per consequence in each scenario, and what errors/feedback added",
+    "wrongful": "per consequence: people wrongly under it (only erroneous records caused it), months, feedback",
+    "wrongful_groups": "group table of wholly wrongful consequences",
+    "wrongful_sources": "wholly and partly wrongful consequences by the source of the erroneous records",
+    "transitions_first_last": "people by band in the first month (from) and last month (to)",
+    "transitions_monthly": "average monthly flows between bands and one-month transition shares",
+    "recovery_curve": "Kaplan-Meier share of restriction spells still running after each number of months",
+    "recovery": "per restriction: spells, ended, censored, median months, share still restricted after 3/6/12/24",
+}
+
+
+@dataclass
+class AuditResult:
+    """Tables (Polars frames) and headline numbers of one run's audit."""
+
+    run_dir: Path
+    headline: dict[str, Any]
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> pl.DataFrame:
+        return self.tables[name]
+
+
+def _consequence_table(run: RunData, totals: pl.DataFrame) -> pl.DataFrame:
+    N = run.citizens.height
+    ids = list(run.kinds) + [f"any-{k}" for k in KINDS]
+    base = pl.DataFrame({"consequence_id": ids,
+                         "kind": [run.kinds.get(i, i.removeprefix("any-")) for i in ids],
+                         "context": [run.contexts.get(i, "") for i in ids]})
+    desc = {}
+    if run.policy is not None:
+        desc = {c.id: c.description for c in run.policy.consequences}
+    desc.update({"any-restriction": "under at least one restriction", "any-privilege": "holds at least one privilege"})
+    agg = totals.group_by("consequence_id").agg(pl.len().cast(pl.Int64).alias("people"),
+                                                pl.col("months").mean().alias("mean_months"),
+                                                pl.col("months").sum().cast(pl.Int64).alias("person_months"))
+    out = base.join(agg, on="consequence_id", how="left").with_columns(
+        pl.col("people").fill_null(0), pl.col("person_months").fill_null(0),
+        pl.col("consequence_id").replace_strict(desc, default="", return_dtype=pl.String).alias("description"))
+    return out.with_columns((pl.col("people") / max(N, 1)).alias("share")).select(
+        "consequence_id", "kind", "context", "description", "people", "share", "mean_months", "person_months")
+
+
+def audit_run(run_dir: str | Path, *, min_group_size: int = MIN_GROUP_SIZE, replicates: int = REPLICATES,
+              seed: int | None = None, dimensions=DIMENSIONS, intersections=INTERSECTIONS,
+              write: bool = True) -> AuditResult:
+    """Audit one run folder; with `write`, save audit/<table>.parquet and audit.json in it.
+
+    seed: for the bootstrap; by default the run's own seed (manifest "seed"), so the same
+    run gives the same intervals.
+    """
+    run = load_run(run_dir)
+    if seed is None:
+        seed = int(run.manifest.get("seed") or 0)
+    kinds_any = {**run.kinds, **{f"any-{k}": k for k in KINDS}}
+    opts = dict(dimensions=dimensions, intersections=intersections, min_group_size=min_group_size,
+                replicates=replicates, seed=seed)
+    totals = person_totals(run.consequences, "actual")
+    t: dict[str, pl.DataFrame] = {}
+    t["consequences"] = _consequence_table(run, totals)
+    t["groups"] = group_table(run.citizens, totals, kinds_any, **opts)
+    t["disparities"] = disparity_summary(t["groups"])
+    t["over_time"] = over_time(run)
+    t["scenarios"] = scenario_totals(run)
+    if run.wrongful is not None:
+        t["wrongful"] = wrongful_summary(run)
+        t["wrongful_groups"] = wrongful_by_group(run, **opts)
+        t["wrongful_sources"] = wrongful_by_source(run)
+    t["transitions_first_last"] = transition_first_last(run)
+    t["transitions_monthly"] = transition_monthly(run)
+    t["recovery_curve"], t["recovery"] = recovery(run)
+
+    headline = _headline(run, t)
+    params = {"min_group_size": min_group_size, "replicates": replicates, "seed": seed, "level": 0.95,
+              "dimensions": list(dimensions), "intersections": [list(x) for x in intersections],
+              "audit_version": AUDIT_VERSION}
+    result = AuditResult(run.path, headline, t, params)
+    if write:
+        _write(result)
+    return result
+
+
+def _f(x) -> float | None:
+    return None if x is None else float(x)
+
+
+def _headline(run: RunData, t: dict[str, pl.DataFrame]) -> dict[str, Any]:
+    N = run.citizens.height
+    cons = t["consequences"]
+
+    def cval(cid: str, col: str):
+        r = cons.filter(pl.col("consequence_id") == cid)
+        return r[col].item() if r.height else None
+
+    scen_present = sorted(run.consequences["scenario"].unique().to_list())
+    h: dict[str, Any] = {
+        "citizens": N, "adults": int(run.citizens.filter(pl.col("age_band") != "under 18").height),
+        "months": run.n_months, "first_month": run.months[0].isoformat(), "last_month": run.months[-1].isoformat(),
+        "policy": (run.manifest.get("policy") or {}).get("name") or (run.policy.name if run.policy else None),
+        "seed": run.manifest.get("seed"), "scenarios": scen_present,
+        "restricted_people": cval("any-restriction", "people"),
+        "restricted_share": _f(cval("any-restriction", "share")),
+        "privileged_people": cval("any-privilege", "people"),
+        "privileged_share": _f(cval("any-privilege", "share")),
+        "restricted_mean_months": _f(cval("any-restriction", "mean_months")),
+    }
+    last = run.ratings.filter(pl.col("t") == run.ratings["t"].max())
+    h["status_mean_last_month"] = _f(last["status"].mean())
+    h["status_median_last_month"] = _f(last["status"].median())
+    sc = t["scenarios"].filter(pl.col("consequence_id") == "any-restriction").row(0, named=True)
+    if "perfect_data" in scen_present:
+        h["restricted_people_perfect_data"] = sc["people_perfect_data"]
+        h["restricted_people_added_by_errors"] = sc["people_added_by_errors"]
+    if "no_feedback" in scen_present:
+        h["restricted_people_no_feedback"] = sc["people_no_feedback"]
+    if "wrongful" in t:
+        w = t["wrongful"].filter(pl.col("consequence_id") == "any-restriction").row(0, named=True)
+        h["wrongly_restricted_people"] = w["wrongful_people"]
+        h["wrongly_restricted_share_of_restricted"] = _f(w["wrongful_share"])
+        h["wrongful_restriction_months"] = w["wrongful_person_months"]
+        h["restriction_months"] = w["person_months"]
+        h["restriction_months_added_by_feedback"] = w["feedback_person_months"]
+        h["restriction_months_feedback_share"] = _f(w["feedback_months_share"])
+        h["restricted_only_by_feedback_people"] = w["feedback_only_people"]
+        src = t["wrongful_sources"].filter(pl.col("consequence_id") == "any-restriction")
+        if src.height:
+            top = src.sort("wrongful_people", descending=True).row(0, named=True)
+            h["top_error_source"] = top["source"]
+            h["top_error_source_people"] = top["wrongful_people"]
+    d = t["disparities"].filter((pl.col("consequence_id") == "any-restriction") & pl.col("rate_max").is_not_null()
+                                & (pl.col("rate_min") > 0) & ~pl.col("dimension").str.contains(" x ", literal=True))
+    if d.height:
+        top = d.with_columns((pl.col("rate_max") / pl.col("rate_min")).alias("_r")).sort("_r", descending=True).row(
+            0, named=True)
+        h["largest_disparity"] = {"dimension": top["dimension"], "most_affected": top["most_affected"],
+                                  "least_affected": top["least_affected"], "rate_most": top["rate_max"],
+                                  "rate_least": top["rate_min"], "times": top["rate_max"] / top["rate_min"]}
+    g = t["groups"].filter((pl.col("consequence_id") == "any-restriction") & pl.col("harm_flag").fill_null(False))
+    h["groups_flagged_any_restriction"] = g.height
+    h.update(traps(run, t["transitions_first_last"]))
+    rec = t["recovery"].filter(pl.col("consequence_id") == "any-restriction").row(0, named=True)
+    h["restriction_spells"] = rec["spells"]
+    h["restriction_spells_unended"] = rec["censored"]
+    h["restriction_median_months"] = rec["median_months"]
+    h["still_restricted_after_12_months"] = _f(rec["still_after_12"])
+    return h
+
+
+def _write(result: AuditResult) -> None:
+    out = result.run_dir / "audit"
+    out.mkdir(exist_ok=True)
+    for name, frame in result.tables.items():
+        frame.write_parquet(out / f"{name}.parquet", compression="zstd")
+    doc = {"headline": result.headline, "parameters": result.parameters,
+           "tables": {n: {"file": f"audit/{n}.parquet", "rows": f.height, "about": TABLE_NOTES.get(n, "")}
+                      for n, f in result.tables.items()}}
+    (result.run_dir / "audit.json").write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")

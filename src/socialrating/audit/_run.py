@@ -1,0 +1,284 @@
+"""Reading a run folder for the audit: the schemas it expects, month arithmetic, groups.
+
+The audit reads only Parquet files and manifest.json, so it can audit any run folder that
+has these tables with these columns, whatever wrote it. `SCHEMAS` is the contract; a
+missing column or an unexpected type fails with a message naming the file and column.
+
+Months: every date column identifies a calendar month (the day is ignored), so month-end
+dates and first-of-month dates give the same answer. A consequence spell is in force in
+the `months` consecutive calendar months from `start_month`; `end_month` is read only to
+know whether the spell is still running at the end of the run (null).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ..population.calibration import DISTRICTS
+
+SCENARIOS = ("actual", "perfect_data", "no_feedback")
+KINDS = ("privilege", "restriction")
+AGE_BANDS = ("under 18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
+STATUS_BANDS = ("00-19", "20-39", "40-59", "60-79", "80-99")
+
+# Column -> accepted dtypes (None: any Enum or String; "int": any integer; "date": Date).
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "citizens": {
+        "citizen_id": "int", "district": "text", "urban": pl.Boolean, "sex": "text",
+        "age": "int", "income_decile": "int",
+    },
+    "ratings": {
+        "citizen_id": "int", "month": "date", "status": "int", "level": "int",
+    },
+    "consequences": {
+        "citizen_id": "int", "scenario": "text", "consequence_id": "text", "kind": "text",
+        "context": "text", "start_month": "date", "end_month": "date", "months": "int",
+        "via_citizen_id": "int",
+    },
+    "wrongful": {
+        "citizen_id": "int", "consequence_id": "text", "months_actual": "int",
+        "months_perfect_data": "int", "months_no_feedback": "int", "wrongful_months": "int",
+        "feedback_months": "int", "error_sources": "text",
+    },
+}
+OPTIONAL_TABLES = ("wrongful",)
+
+
+class RunFormatError(ValueError):
+    """A run folder lacks a table or column the audit needs, or has it with the wrong type."""
+
+
+def _ok(dtype: pl.DataType, want: Any) -> bool:
+    if want == "int":
+        return dtype.is_integer()
+    if want == "text":
+        return dtype == pl.String or isinstance(dtype, (pl.Enum, pl.Categorical))
+    if want == "date":
+        return dtype == pl.Date or isinstance(dtype, pl.Datetime)
+    return dtype == want
+
+
+def check_schema(path: Path, table: str) -> None:
+    schema = pl.scan_parquet(path).collect_schema()
+    problems = []
+    for col, want in SCHEMAS[table].items():
+        if col not in schema:
+            problems.append(f"missing column '{col}'")
+        elif not _ok(schema[col], want):
+            problems.append(f"column '{col}' is {schema[col]}, expected {want if isinstance(want, str) else want}")
+    if problems:
+        raise RunFormatError(f"{path}: " + "; ".join(problems))
+
+
+def month_key(col: str | pl.Expr) -> pl.Expr:
+    """A calendar month as one integer (year * 12 + month - 1)."""
+    e = pl.col(col) if isinstance(col, str) else col
+    return e.dt.year().cast(pl.Int32) * 12 + e.dt.month().cast(pl.Int32) - 1
+
+
+def key_to_date(key: int) -> dt.date:
+    """Month key -> the last day of that month (the engine's month-end convention)."""
+    y, m0 = divmod(key + 1, 12)  # the month after, as (year, 0-based month)
+    return dt.date(y, m0 + 1, 1) - dt.timedelta(days=1)
+
+
+@dataclass
+class RunData:
+    """The tables of one run, typed for the audit (text columns as String)."""
+
+    path: Path
+    manifest: dict
+    citizens: pl.DataFrame      # citizen_id + group columns (see add_groups)
+    ratings: pl.DataFrame       # citizen_id, t (month index from 0), status, level, band (index into bands)
+    consequences: pl.DataFrame  # + t0 (first month index), t1 (first month index no longer in force)
+    wrongful: pl.DataFrame | None
+    months: list[dt.date]       # month ends of the run, index t
+    policy: Any | None = None   # socialrating.policy.model.Policy when policy.yaml parses
+    kinds: dict[str, str] = field(default_factory=dict)  # consequence_id -> kind
+    contexts: dict[str, str] = field(default_factory=dict)
+    bands: tuple[str, ...] = STATUS_BANDS  # status bins worst first; named bands in policy order (best first)
+    named_bands: bool = False
+
+    @property
+    def worst_band(self) -> int:
+        """Index in `bands` of the worst band (00-19, or the policy's last named band)."""
+        return len(self.bands) - 1 if self.named_bands else 0
+
+    @property
+    def n_months(self) -> int:
+        return len(self.months)
+
+    @property
+    def consequence_ids(self) -> list[str]:
+        return list(self.kinds)
+
+
+def _read(path: Path, table: str) -> pl.DataFrame:
+    check_schema(path, table)
+    df = pl.read_parquet(path)
+    casts = {c: pl.String for c, want in SCHEMAS[table].items()
+             if want == "text" and df.schema[c] != pl.String}
+    return df.with_columns(pl.col(c).cast(t) for c, t in casts.items()) if casts else df
+
+
+def add_groups(citizens: pl.DataFrame) -> pl.DataFrame:
+    """citizen_id plus the audit's group columns, all String except income_decile."""
+    age = pl.col("age").cast(pl.Int32)
+    age_band = (pl.when(age < 18).then(pl.lit("under 18"))
+                .when(age < 25).then(pl.lit("18-24"))
+                .when(age < 35).then(pl.lit("25-34"))
+                .when(age < 45).then(pl.lit("35-44"))
+                .when(age < 55).then(pl.lit("45-54"))
+                .when(age < 65).then(pl.lit("55-64"))
+                .otherwise(pl.lit("65+")))
+    return citizens.select(
+        pl.col("citizen_id").cast(pl.Int64),
+        pl.col("district").cast(pl.String),
+        age_band.alias("age_band"),
+        pl.col("sex").cast(pl.String),
+        pl.col("income_decile").cast(pl.Int8).cast(pl.String).alias("income_decile"),
+        pl.when(pl.col("urban")).then(pl.lit("urban")).otherwise(pl.lit("rural")).alias("area"),
+    )
+
+
+GROUP_ORDERS: dict[str, list[str]] = {
+    "district": list(DISTRICTS), "age_band": list(AGE_BANDS), "sex": ["F", "M"],
+    "income_decile": [str(i) for i in range(1, 11)], "area": ["urban", "rural"],
+}
+
+
+def group_rank(dimension: str, value: str) -> tuple[int, str]:
+    """Sort key for a dimension's groups: census order of districts, ages ascending..."""
+    o = GROUP_ORDERS.get(dimension, [])
+    return (o.index(value), value) if value in o else (len(o), value)
+
+
+def status_band_expr(col: str = "status") -> pl.Expr:
+    s = pl.col(col).cast(pl.Int32).clip(0, 99) // 20
+    return pl.concat_str((s * 20).cast(pl.String).str.zfill(2), pl.lit("-"),
+                         (s * 20 + 19).cast(pl.String).str.zfill(2))
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Read and check a run folder (see SCHEMAS)."""
+    path = Path(run_dir)
+    mpath = path / "manifest.json"
+    if not mpath.exists():
+        raise RunFormatError(f"{path}: not a run folder (no manifest.json)")
+    manifest = json.loads(mpath.read_text())
+    for t in SCHEMAS:
+        if not (path / f"{t}.parquet").exists() and t not in OPTIONAL_TABLES:
+            raise RunFormatError(f"{path}: {t}.parquet is missing")
+    citizens = add_groups(_read(path / "citizens.parquet", "citizens"))
+
+    policy = None
+    if (path / "policy.yaml").exists():
+        from ..policy.load import PolicyError, parse_policy
+        try:
+            policy = parse_policy((path / "policy.yaml").read_text(encoding="utf-8"), str(path / "policy.yaml"))
+        except PolicyError:
+            policy = None
+
+    rpath = path / "ratings.parquet"
+    check_schema(rpath, "ratings")
+    ratings = pl.read_parquet(rpath)
+    keys = sorted(ratings.select(month_key("month").unique()).to_series().to_list())
+    if not keys:
+        raise RunFormatError(f"{rpath}: no rows")
+    k0 = keys[0]
+    n_months = max(keys) - k0 + 1
+    if manifest.get("months") and int(manifest["months"]) > n_months:
+        n_months = int(manifest["months"])
+    months = [key_to_date(k0 + i) for i in range(n_months)]
+
+    named = False
+    bands: tuple[str, ...] = STATUS_BANDS
+    if "band" in ratings.columns and ratings["band"].null_count() < ratings.height:
+        named = True
+        if policy is not None and policy.rating.bands is not None:
+            bands = tuple(policy.rating.bands.names)
+        elif isinstance(ratings.schema["band"], pl.Enum):
+            bands = tuple(ratings.schema["band"].categories.to_list())
+        else:
+            bands = tuple(sorted(ratings["band"].drop_nulls().unique().to_list()))
+    if named:
+        code = pl.col("band").cast(pl.String).replace_strict({b: i for i, b in enumerate(bands)}, default=None,
+                                                             return_dtype=pl.Int8)
+    else:
+        code = (pl.col("status").cast(pl.Int32).clip(0, 99) // 20).cast(pl.Int8)
+    ratings = ratings.select(
+        pl.col("citizen_id").cast(pl.Int64), (month_key("month") - k0).cast(pl.Int32).alias("t"),
+        pl.col("status").cast(pl.Int32), pl.col("level").cast(pl.Int32), code.alias("band"),
+    )
+
+    cons = _read(path / "consequences.parquet", "consequences").with_columns(
+        pl.col("citizen_id").cast(pl.Int64), pl.col("via_citizen_id").cast(pl.Int64),
+        (month_key("start_month") - k0).cast(pl.Int32).alias("t0"),
+    ).with_columns((pl.col("t0") + pl.col("months").cast(pl.Int32)).alias("t1"))
+    bad = cons.filter(~pl.col("scenario").is_in(SCENARIOS) | ~pl.col("kind").is_in(KINDS))
+    if bad.height:
+        raise RunFormatError(f"{path / 'consequences.parquet'}: unknown scenario or kind, e.g. "
+                             f"{bad.select('scenario', 'kind').row(0)}")
+
+    kinds: dict[str, str] = {}
+    contexts: dict[str, str] = {}
+    if policy is not None:
+        for c in policy.consequences:
+            kinds[c.id] = c.kind
+            contexts[c.id] = c.context
+    for cid, kind, ctx in cons.select("consequence_id", "kind", "context").unique().sort("consequence_id").iter_rows():
+        kinds.setdefault(cid, kind)
+        contexts.setdefault(cid, ctx)
+
+    wrongful = None
+    wpath = path / "wrongful.parquet"
+    if wpath.exists():
+        wrongful = _read(wpath, "wrongful").with_columns(
+            pl.col("citizen_id").cast(pl.Int64), pl.col("error_sources").fill_null(""),
+            *(pl.col(c).cast(pl.Int32) for c in ("months_actual", "months_perfect_data", "months_no_feedback",
+                                                  "wrongful_months", "feedback_months")),
+        )
+    return RunData(path, manifest, citizens, ratings, cons, wrongful, months, policy, kinds, contexts,
+                   bands, named)
+
+
+def merge_spells(spells: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Union of possibly overlapping [t0, t1) spells within each `keys` group.
+
+    Household spill-over can give one person two rows for the same consequence (own and
+    via a relative), and "any restriction" is the union over restrictions; counting months
+    or people on the union counts each person-month once. Vectorised: sort, running max
+    of ends, a new spell where a start lies beyond every earlier end.
+    """
+    if spells.height == 0:
+        return spells.select(*keys, "t0", "t1")
+    s = spells.select(*keys, "t0", "t1").sort(*keys, "t0", "t1")
+    prev_end = pl.col("t1").cum_max().shift(1).over(keys)
+    s = s.with_columns(((prev_end.is_null()) | (pl.col("t0") > prev_end)).cast(pl.Int32).alias("_new"))
+    s = s.with_columns(pl.col("_new").cum_sum().over(keys).alias("_spell"))
+    return s.group_by(*keys, "_spell").agg(pl.col("t0").min(), pl.col("t1").max()).drop("_spell").sort(*keys, "t0")
+
+
+def person_totals(cons: pl.DataFrame, scenario: str = "actual", kinds: dict[str, str] | None = None,
+                  with_any: bool = True) -> pl.DataFrame:
+    """Per (citizen, consequence): months in force (union of spells) in one scenario.
+
+    With `with_any`, adds the pseudo-consequences 'any-restriction' and 'any-privilege'
+    (the union over consequences of that kind).
+    """
+    c = cons.filter(pl.col("scenario") == scenario)
+    per = merge_spells(c, ["citizen_id", "consequence_id"])
+    out = per.group_by("citizen_id", "consequence_id").agg((pl.col("t1") - pl.col("t0")).sum().alias("months"))
+    if with_any:
+        for kind in KINDS:
+            k = c.filter(pl.col("kind") == kind)
+            anyk = merge_spells(k, ["citizen_id"]).group_by("citizen_id").agg(
+                (pl.col("t1") - pl.col("t0")).sum().alias("months"))
+            out = pl.concat([out, anyk.select("citizen_id", pl.lit(f"any-{kind}").alias("consequence_id"), "months")])
+    return out.with_columns(pl.col("months").cast(pl.Int32))

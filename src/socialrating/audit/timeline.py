@@ -1,0 +1,71 @@
+"""People under each consequence month by month, in each scenario.
+
+The three scenarios of a run: `actual` (the rating as run, with data errors and with the
+rating feeding back into people's lives), `perfect_data` (the same with every erroneous
+record corrected) and `no_feedback` (the same without the feedback).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from ._run import KINDS, SCENARIOS, RunData, merge_spells
+
+
+def _merged(run: RunData) -> pl.DataFrame:
+    """Merged spells per (scenario, consequence, citizen), plus any-restriction/any-privilege."""
+    c = run.consequences
+    per = merge_spells(c, ["scenario", "consequence_id", "citizen_id"])
+    parts = [per]
+    for kind in KINDS:
+        k = merge_spells(c.filter(pl.col("kind") == kind), ["scenario", "citizen_id"])
+        parts.append(k.select("scenario", pl.lit(f"any-{kind}").alias("consequence_id"), "citizen_id", "t0", "t1"))
+    return pl.concat(parts, how="vertical_relaxed").with_columns(pl.col("t1").clip(upper_bound=run.n_months))
+
+
+def _ids(run: RunData) -> list[str]:
+    return list(run.kinds) + [f"any-{k}" for k in KINDS]
+
+
+def over_time(run: RunData) -> pl.DataFrame:
+    """scenario, consequence_id, t, month (month-end date), people in force that month."""
+    s = _merged(run)
+    ids = _ids(run)
+    M = run.n_months
+    grid = pl.DataFrame({"scenario": np.repeat(SCENARIOS, len(ids) * M),
+                         "consequence_id": np.tile(np.repeat(ids, M), len(SCENARIOS)),
+                         "t": np.tile(np.arange(M, dtype=np.int32), len(SCENARIOS) * len(ids))})
+    starts = s.group_by("scenario", "consequence_id", pl.col("t0").alias("t")).agg(pl.len().alias("_in"))
+    stops = s.group_by("scenario", "consequence_id", pl.col("t1").alias("t")).agg(pl.len().alias("_out"))
+    keys = ["scenario", "consequence_id", "t"]
+    t = (grid.join(starts.with_columns(pl.col("t").cast(pl.Int32)), on=keys, how="left")
+         .join(stops.with_columns(pl.col("t").cast(pl.Int32)), on=keys, how="left")
+         .with_columns(pl.col("_in").fill_null(0).cast(pl.Int64), pl.col("_out").fill_null(0).cast(pl.Int64))
+         .sort(keys))
+    t = t.with_columns((pl.col("_in") - pl.col("_out")).cum_sum().over("scenario", "consequence_id").alias("people"))
+    months = pl.Series("month", run.months, dtype=pl.Date)
+    return t.with_columns(pl.col("t").map_batches(lambda x: months.gather(x.cast(pl.UInt32)),
+                                                  return_dtype=pl.Date).alias("month")).select(
+        "scenario", "consequence_id", "t", "month", "people")
+
+
+def scenario_totals(run: RunData) -> pl.DataFrame:
+    """Per consequence: people ever under it and person-months, in each scenario (wide),
+    with the differences actual - perfect_data (errors) and actual - no_feedback (feedback)."""
+    s = _merged(run).with_columns((pl.col("t1") - pl.col("t0")).alias("m"))
+    agg = s.group_by("consequence_id", "scenario").agg(
+        pl.col("citizen_id").n_unique().cast(pl.Int64).alias("people"), pl.col("m").sum().cast(pl.Int64).alias("pm"))
+    ids = _ids(run)
+    out = pl.DataFrame({"consequence_id": ids,
+                        "kind": [run.kinds.get(i, i.removeprefix("any-")) for i in ids]})
+    for sc in SCENARIOS:
+        part = agg.filter(pl.col("scenario") == sc).select(
+            "consequence_id", pl.col("people").alias(f"people_{sc}"), pl.col("pm").alias(f"person_months_{sc}"))
+        out = out.join(part, on="consequence_id", how="left")
+    out = out.with_columns(pl.exclude("consequence_id", "kind").fill_null(0))
+    return out.with_columns(
+        (pl.col("people_actual") - pl.col("people_perfect_data")).alias("people_added_by_errors"),
+        (pl.col("people_actual") - pl.col("people_no_feedback")).alias("people_added_by_feedback"),
+        (pl.col("person_months_actual") - pl.col("person_months_no_feedback")).alias("person_months_added_by_feedback"),
+    )

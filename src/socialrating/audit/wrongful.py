@@ -1,0 +1,128 @@
+"""Wrongful consequences: those that erroneous records alone caused, and what feedback added.
+
+Read from wrongful.parquet, one row per (citizen, consequence) in force at some time in the
+actual scenario, with the months it held in each scenario.
+
+wholly wrongful
+    wrongful_months > 0 and months_perfect_data == 0: with error-free records the person
+    would never have been under it. These are the "wrongly restricted" people.
+partly wrongful
+    wrongful_months > 0 but months_perfect_data > 0: the person would have been under it
+    anyway, but erroneous records added months.
+added by feedback
+    feedback_months > 0: months in force in the actual run but not in the run where the
+    rating does not feed back into behaviour and opportunities; "only by feedback" when
+    months_no_feedback == 0.
+
+Person-months are summed over consequences ("consequence-months"): a person under two
+restrictions for 3 months counts 6 in the 'any-restriction' rows. People are counted
+once per row. By source: a record with several erroneous sources counts under each, so
+the source rows do not add up to the total.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ._run import KINDS, RunData
+from .groups import group_table
+
+NO_SOURCE = "(not recorded)"
+
+
+def _with_kind(w: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
+    return w.with_columns(pl.col("consequence_id").replace_strict(kinds, default=None, return_dtype=pl.String)
+                          .alias("kind"))
+
+
+def _flags(w: pl.DataFrame) -> pl.DataFrame:
+    return w.with_columns(
+        ((pl.col("wrongful_months") > 0) & (pl.col("months_perfect_data") == 0)).alias("wholly"),
+        ((pl.col("wrongful_months") > 0) & (pl.col("months_perfect_data") > 0)).alias("partly"),
+        ((pl.col("feedback_months") > 0) & (pl.col("months_no_feedback") == 0)).alias("feedback_only"),
+    )
+
+
+def _with_any(w: pl.DataFrame) -> pl.DataFrame:
+    """Append 'any-restriction' / 'any-privilege' copies of each row (for summaries)."""
+    anyk = w.filter(pl.col("kind").is_in(KINDS)).with_columns(
+        pl.concat_str(pl.lit("any-"), pl.col("kind")).alias("consequence_id"))
+    return pl.concat([w, anyk], how="vertical_relaxed")
+
+
+def _order(kinds: dict[str, str]) -> dict[str, int]:
+    ids = list(kinds) + [f"any-{k}" for k in KINDS]
+    return {c: i for i, c in enumerate(ids)}
+
+
+def wrongful_summary(run: RunData) -> pl.DataFrame:
+    """Per consequence: people under it, wholly/partly wrongful people and months, feedback."""
+    if run.wrongful is None:
+        return pl.DataFrame()
+    w = _with_any(_flags(_with_kind(run.wrongful, run.kinds)).filter(pl.col("months_actual") > 0))
+    kinds = {**run.kinds, **{f"any-{k}": k for k in KINDS}}
+    base = pl.DataFrame({"consequence_id": list(kinds), "kind": list(kinds.values())})
+    agg = w.group_by("consequence_id").agg(
+        pl.col("citizen_id").n_unique().alias("people"),
+        pl.col("months_actual").sum().alias("person_months"),
+        pl.col("citizen_id").filter(pl.col("wholly")).n_unique().alias("wrongful_people"),
+        pl.col("wrongful_months").filter(pl.col("wholly")).sum().alias("wrongful_person_months"),
+        pl.col("citizen_id").filter(pl.col("partly")).n_unique().alias("extended_people"),
+        pl.col("wrongful_months").filter(pl.col("partly")).sum().alias("extended_person_months"),
+        pl.col("wrongful_months").sum().alias("all_wrongful_months"),
+        pl.col("citizen_id").filter(pl.col("feedback_months") > 0).n_unique().alias("feedback_people"),
+        pl.col("citizen_id").filter(pl.col("feedback_only")).n_unique().alias("feedback_only_people"),
+        pl.col("feedback_months").sum().alias("feedback_person_months"),
+    )
+    out = base.join(agg, on="consequence_id", how="left").with_columns(
+        pl.exclude("consequence_id", "kind").fill_null(0).cast(pl.Int64))
+    return out.with_columns(
+        pl.when(pl.col("people") > 0).then(pl.col("wrongful_people") / pl.col("people")).alias("wrongful_share"),
+        pl.when(pl.col("person_months") > 0).then(pl.col("all_wrongful_months") / pl.col("person_months"))
+        .alias("wrongful_months_share"),
+        pl.when(pl.col("person_months") > 0).then(pl.col("feedback_person_months") / pl.col("person_months"))
+        .alias("feedback_months_share"),
+    )
+
+
+def wrongful_outcomes(run: RunData) -> pl.DataFrame:
+    """citizen_id, consequence_id, months: wholly wrongful consequences (incl. any-*)."""
+    if run.wrongful is None:
+        return pl.DataFrame(schema={"citizen_id": pl.Int64, "consequence_id": pl.String, "months": pl.Int32})
+    w = _flags(_with_kind(run.wrongful, run.kinds)).filter(pl.col("wholly"))
+    per = w.select("citizen_id", "consequence_id", pl.col("wrongful_months").alias("months"))
+    anyk = (w.group_by("citizen_id", "kind").agg(pl.col("wrongful_months").sum().alias("months"))
+            .select("citizen_id", pl.concat_str(pl.lit("any-"), pl.col("kind")).alias("consequence_id"), "months"))
+    return pl.concat([per, anyk], how="vertical_relaxed")
+
+
+def wrongful_by_group(run: RunData, **kw) -> pl.DataFrame:
+    """The group table (see groups.py) of wholly wrongful consequences: rate = share of the
+    group wrongly under it; mean_months = mean wrongful months per wrongly affected person."""
+    if run.wrongful is None:
+        return pl.DataFrame()
+    kinds = {**run.kinds, **{f"any-{k}": k for k in KINDS}}
+    return group_table(run.citizens, wrongful_outcomes(run), kinds, **kw)
+
+
+def wrongful_by_source(run: RunData) -> pl.DataFrame:
+    """Per error source and consequence: wholly wrongful people and months, and people
+    whose consequence the source's errors lengthened (partly wrongful)."""
+    if run.wrongful is None:
+        return pl.DataFrame()
+    w = _with_any(_flags(_with_kind(run.wrongful, run.kinds)).filter(pl.col("wrongful_months") > 0))
+    w = (w.with_row_index("_row").with_columns(pl.col("error_sources").str.split(",")).explode("error_sources")
+         .with_columns(pl.col("error_sources").str.strip_chars())
+         .with_columns(pl.when(pl.col("error_sources") == "").then(pl.lit(NO_SOURCE))
+                       .otherwise(pl.col("error_sources")).fill_null(NO_SOURCE).alias("source"))
+         .unique(["_row", "source"], keep="first", maintain_order=True))  # 'bank,bank' counts once
+    out = w.group_by("source", "consequence_id", "kind").agg(
+        pl.col("citizen_id").filter(pl.col("wholly")).n_unique().alias("wrongful_people"),
+        pl.col("wrongful_months").filter(pl.col("wholly")).sum().alias("wrongful_person_months"),
+        pl.col("citizen_id").filter(pl.col("partly")).n_unique().alias("extended_people"),
+        pl.col("wrongful_months").filter(pl.col("partly")).sum().alias("extended_person_months"),
+    ).with_columns(pl.exclude("source", "consequence_id", "kind").cast(pl.Int64))
+    order = _order(run.kinds)
+    return (out.with_columns(pl.col("consequence_id").replace_strict(order, default=len(order),
+                                                                      return_dtype=pl.Int32).alias("_c"))
+            .sort("_c", pl.col("wrongful_people"), "source", descending=[False, True, False]).drop("_c"))
