@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -250,6 +250,12 @@ class Calibration(_Strict):
     base_rates: BaseRates
     error_rates: ErrorRates
     model: Model
+    # Data-source models (socialrating.sources.agencies) and their error model
+    # (socialrating.sources.errors): per agency, named entries each with a source or an
+    # assumption. Optional so that older calibration files still load; the source
+    # generator then falls back to the packaged defaults.
+    sources: dict[str, dict[str, Sourced[Any]]] | None = None
+    source_errors: dict[str, Sourced[Any]] | None = None
 
     @model_validator(mode="after")
     def _regions_cover_districts(self):

@@ -1,0 +1,266 @@
+"""Synthetic Russia, part 2: the agencies' records about a population, with their errors.
+
+``generate_records(people, start, years, seed)`` runs every agency model
+(:mod:`.agencies`) over the population, corrupts the records with the error model
+(:mod:`.errors`) and returns a :class:`SourceBatch`:
+
+* ``records[source]``: one polars frame per source with exactly the columns and dtypes of
+  ``schemas.SCHEMAS[source].columns``; identifiers are those the agency holds (names as
+  strings), never a citizen_id. Rows are in the order the agency reported them.
+* ``truth``: one row per record (kept apart; the engine never reads it): ``source``,
+  ``record_id``, ``true_citizen_id`` (null for records about nobody), ``event_type``,
+  ``occurred_on``, ``erroneous``, ``error_kind``, ``duplicate_of``, ``subtype`` (the
+  generator's detail: debt kind, camera/officer, badge level).
+
+Randomness: branch 0 of the seed drives behaviour (per source and stream), branch 1 the
+errors, branch 2 the latent propensities, branch 3 the record-id keys. With
+``ErrorModel.none()`` the records are the true events; with errors, every record not
+touched by an error is identical (same record_id, same values) to its error-free twin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from ..identity import names as _names
+from ..identity._permute import derive_keys, permute
+from ..population.calibration import Calibration, load_calibration
+from .agencies import AGENCIES
+from .agencies._base import Context, Events, geometric_lag, source_index
+from .errors import ERROR_KIND, ERROR_KINDS, ID_COLUMNS, NOT_ERRONEOUS, TRANSLIT_FROM, TRANSLIT_TO, ErrorModel, Records, ctx_ids
+from .schemas import SCHEMAS
+
+__all__ = ["SourceBatch", "generate_records", "TRUTH_SCHEMA", "RECORD_PREFIX"]
+
+RECORD_PREFIX: dict[str, str] = {
+    "bank": "BNK", "tax": "FNS", "traffic_police": "GIB", "police": "MVD", "bailiffs": "FSP", "courts": "SUD",
+    "housing": "ZKH", "social_fund": "SFR", "civil_registry": "ZAG", "education": "EDU", "volunteering": "DOB",
+    "gto": "GTO", "awards": "AWD", "public_office": "GOS", "taxi": "TXI", "medical": "MED",
+}
+TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String,
+    "record_id": pl.String,
+    "true_citizen_id": pl.Int64,
+    "event_type": pl.String,
+    "occurred_on": pl.Date,
+    "erroneous": pl.Boolean,
+    "error_kind": ERROR_KIND,
+    "duplicate_of": pl.String,
+    "subtype": pl.String,
+}
+_PLATE_LETTERS = list("АВЕКМНОРСТУХ")
+_ERRONEOUS = np.array([k not in NOT_ERRONEOUS for k in ERROR_KINDS])
+
+
+@dataclass
+class SourceBatch:
+    """Records per source (the agencies' view) and the truth about each record."""
+
+    records: dict[str, pl.DataFrame]
+    truth: pl.DataFrame
+    error_model: ErrorModel
+    start: dt.date
+    years: float
+    special_category: tuple[str, ...] = field(default=())
+
+    def counts(self) -> pl.DataFrame:
+        """Records per source and error kind."""
+        return self.truth.group_by("source", "error_kind").len().sort("source", "error_kind")
+
+
+def generate_records(
+    people: pl.DataFrame,
+    start: dt.date,
+    years: float,
+    seed: np.random.SeedSequence | int,
+    *,
+    calibration: Calibration | None = None,
+    error_model: ErrorModel | None = None,
+) -> SourceBatch:
+    """Every source's records about ``people`` over ``[start, start + years)``.
+
+    ``error_model`` defaults to ``ErrorModel.default()`` (the calibrated rates); pass
+    ``ErrorModel.none()`` for perfect data. Deterministic in ``(people, start, years,
+    seed, calibration, error_model)``."""
+    cal = calibration or load_calibration()
+    em = error_model if error_model is not None else ErrorModel.default(cal)
+    ctx = Context(people, start, years, seed, cal, defaults=load_calibration())
+    events: dict[str, Events] = {}
+    for agency in AGENCIES:
+        ev = agency.generate(ctx)
+        ctx.outputs[agency.SOURCE] = ev
+        events[agency.SOURCE] = ev
+    records: dict[str, pl.DataFrame] = {}
+    truths = []
+    for name in SCHEMAS:
+        rec = _true_records(name, events[name], ctx)
+        rec = em.apply(name, rec, ctx)
+        frame, truth = _materialise(name, rec, ctx)
+        records[name] = frame
+        truths.append(truth)
+    truth = pl.concat(truths, how="vertical") if truths else pl.DataFrame(schema=TRUTH_SCHEMA)
+    special = tuple(n for n, s in SCHEMAS.items() if s.special_category)
+    return SourceBatch(records, truth, em, start, float(years), special)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _true_records(source: str, ev: Events, ctx: Context) -> Records:
+    """The agency's error-free records: drop events about people lacking a required
+    identifier (the agency cannot hold them), draw optional-identifier coverage and the
+    routine reporting lag (behaviour streams)."""
+    schema = SCHEMAS[source]
+    keep = np.ones(len(ev), bool)
+    for col in schema.required_keys:
+        if col in ID_COLUMNS:
+            keep &= ctx_ids(ctx, col)[1][ev.person]
+    ev = ev.take(np.flatnonzero(keep))
+    m = len(ev)
+    rng = ctx.rng(source, 99)
+    lag = geometric_lag(rng, float(ctx.param("common", "reporting_lag_days")[source]), m)
+    known = np.ones(m, bool)
+    cov = ctx.param("common", "optional_key_coverage")
+    for col in schema.keys:
+        if col in ID_COLUMNS and col not in schema.required_keys:
+            known = rng.random(m) < float(cov.get(f"{source}.{col}", 1.0))
+    person = ev.person.astype(np.int64)
+    return Records(
+        counter=np.arange(m, dtype=np.int64), subject=person.copy(), true=person.copy(), etype=ev.etype,
+        occurred=ev.occurred, reported=(ev.occurred + lag).astype(np.int32), amount=ev.amount, subtype=ev.subtype,
+        key_known=known, extra=dict(ev.extra), subtype_labels=ev.subtype_labels,
+    )
+
+
+def person_names(ctx: Context) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """Surname, given name and patronymic strings per person (cached on the context)."""
+    cache = ctx.__dict__.setdefault("_names", {})
+    if "n" not in cache:
+        p = ctx.people
+        fem = pl.Series(ctx.female)
+        masc_s, fem_s = _names.surname_table()
+        sur = p["surname"].cast(pl.Int64)
+        surname = pl.select(pl.when(fem).then(pl.Series(fem_s.tolist()).gather(sur)).otherwise(pl.Series(masc_s.tolist()).gather(sur))).to_series()
+        giv = p["given_name"].cast(pl.Int64)
+        fl = pl.Series(list(_names.FEMALE_GIVEN_NAMES)).gather(giv.clip(0, len(_names.FEMALE_GIVEN_NAMES) - 1))
+        ml = pl.Series(list(_names.MALE_GIVEN_NAMES)).gather(giv.clip(0, len(_names.MALE_GIVEN_NAMES) - 1))
+        given = pl.select(pl.when(fem).then(fl).otherwise(ml)).to_series()
+        pat = p["patronymic"].cast(pl.Int64)
+        patronymic = pl.select(pl.when(fem).then(pl.Series(list(_names.PATRONYMICS_FEMALE)).gather(pat))
+                               .otherwise(pl.Series(list(_names.PATRONYMICS_MALE)).gather(pat))).to_series()
+        cache["n"] = (surname, given, patronymic)
+    return cache["n"]
+
+
+def _key(ctx: Context, *path: int) -> int:
+    return int(ctx.seed_sequence(3, *path).generate_state(1, np.uint64)[0])
+
+
+def _digits(values: np.ndarray, width: int) -> pl.Series:
+    return pl.Series(values.astype(np.int64)).cast(pl.String).str.zfill(width)
+
+
+def _plates(ctx: Context, person: np.ndarray) -> pl.Series:
+    """A registration plate per person (their vehicle), e.g. 'А123ВС77'."""
+    h = derive_keys(_key(ctx, 1), ctx.citizen_id[person].astype(np.uint64))
+    letters = pl.Series(_PLATE_LETTERS)
+    a = (h % np.uint64(12)).astype(np.int64)
+    b = ((h >> np.uint64(8)) % np.uint64(12)).astype(np.int64)
+    c = ((h >> np.uint64(16)) % np.uint64(12)).astype(np.int64)
+    num = ((h >> np.uint64(24)) % np.uint64(999)).astype(np.int64) + 1
+    reg = ctx.region[person].astype(np.int64)
+    return pl.select(pl.concat_str([letters.gather(a), _digits(num, 3), letters.gather(b), letters.gather(c), _digits(reg, 2)])).to_series()
+
+
+def _nullable_ids(values: np.ndarray, valid: np.ndarray) -> pl.Series:
+    return pl.Series(pa.array(values.astype(np.int64), type=pa.int64(), mask=~valid))
+
+
+def _materialise(source: str, rec: Records, ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
+    schema = SCHEMAS[source]
+    sidx = source_index(source)
+    # record ids: a keyed permutation of the record number (opaque: duplicates look new)
+    rid_num = permute(rec.counter, 10**12, _key(ctx, 0, sidx))
+    order = np.lexsort((rid_num, rec.reported))
+    rec = rec.take(order)
+    rid_num = rid_num[order]
+    prefix = RECORD_PREFIX[source] + "-"
+    record_id = pl.select(pl.lit(prefix) + _digits(rid_num, 12)).to_series()
+    etypes = pl.Series(schema.event_types)
+    cols: dict[str, pl.Series] = {
+        "record_id": record_id,
+        "event_type": etypes.gather(rec.etype.astype(np.int64)),
+        "occurred_on": pl.Series(rec.occurred.astype(np.int32)).cast(pl.Date),
+        "reported_on": pl.Series(rec.reported.astype(np.int32)).cast(pl.Date),
+        "amount": pl.Series(rec.amount, dtype=pl.Float64, nan_to_null=True),
+    }
+    subj = rec.subject
+    for col in schema.keys:
+        if col in ID_COLUMNS:
+            ids, valid = ctx_ids(ctx, col)
+            v = np.where(rec.id_override >= 0, rec.id_override, ids[subj])
+            cols[col] = _nullable_ids(v, valid[subj] & rec.key_known)
+        elif col == "birth_date":
+            cols[col] = pl.Series(ctx.birth[subj].astype(np.int32)).cast(pl.Date)
+    if "surname" in schema.keys:
+        sur, giv, pat = (s.gather(subj) for s in person_names(ctx))
+        for code, fn in ((1, _yo), (2, _translit), (3, None)):
+            idx = np.flatnonzero(rec.variant == code)
+            if idx.size == 0:
+                continue
+            if code == 3:
+                g_idx, p_idx = giv.gather(idx), pat.gather(idx)
+                giv = giv.scatter(idx, p_idx)
+                pat = pat.scatter(idx, g_idx)
+            elif code == 1:
+                sur, giv, pat = (s.scatter(idx, fn(s.gather(idx))) for s in (sur, giv, pat))
+            else:
+                sur = sur.scatter(idx, fn(sur.gather(idx)))
+        cols["surname"], cols["given_name"], cols["patronymic"] = sur, giv, pat
+    if source == "traffic_police":
+        cols["camera"] = pl.Series(rec.extra["camera"].astype(bool))
+        cols["vehicle_plate"] = _plates(ctx, subj)
+    if source == "bailiffs":
+        num = permute(rec.extra["proceeding"], 10**9, _key(ctx, 2, sidx))
+        dept = (derive_keys(_key(ctx, 3, sidx), rec.extra["proceeding"].astype(np.uint64)) % np.uint64(40)).astype(np.int64) + 1
+        cols["proceeding_id"] = pl.select(pl.concat_str([_digits(num, 9), pl.lit("/"), _digits(rec.extra["region"], 2),
+                                                         _digits(dept, 3), pl.lit("-ИП")])).to_series()
+    if source == "housing":
+        acc = permute(rec.extra["account"] % (10**10), 10**10, _key(ctx, 4, sidx))
+        cols["account"] = pl.select(pl.lit("ЛС") + _digits(acc, 10)).to_series()
+    frame = pl.DataFrame([cols[c].alias(c).cast(dt_) for c, dt_ in schema.columns.items()])
+
+    # truth
+    true_ids = _nullable_ids(np.where(rec.true >= 0, ctx.citizen_id[rec.true.clip(0)], 0), rec.true >= 0)
+    dup_idx = np.flatnonzero(rec.dup_of >= 0)
+    dup = pl.Series([None] * len(rec), dtype=pl.String)
+    if dup_idx.size:
+        dn = permute(rec.dup_of[dup_idx], 10**12, _key(ctx, 0, sidx))
+        dup = dup.scatter(dup_idx, pl.select(pl.lit(prefix) + _digits(dn, 12)).to_series())
+    labels = pl.Series(list(rec.subtype_labels) + [None], dtype=pl.String)
+    sub = labels.gather(np.where((rec.subtype >= 0) & (rec.subtype < len(rec.subtype_labels)), rec.subtype, len(rec.subtype_labels)).astype(np.int64)) if len(rec) else pl.Series([], dtype=pl.String)
+    truth = pl.DataFrame({
+        "source": pl.Series([source], dtype=pl.String).extend_constant(source, len(rec) - 1) if len(rec) else pl.Series([], dtype=pl.String),
+        "record_id": record_id,
+        "true_citizen_id": true_ids,
+        "event_type": cols["event_type"],
+        "occurred_on": cols["occurred_on"],
+        "erroneous": pl.Series(_ERRONEOUS[rec.kind]),
+        "error_kind": pl.Series(list(ERROR_KINDS), dtype=ERROR_KIND).gather(rec.kind.astype(np.int64)),
+        "duplicate_of": dup,
+        "subtype": sub,
+    }, schema=TRUTH_SCHEMA)
+    return frame, truth
+
+
+def _yo(s: pl.Series) -> pl.Series:
+    return s.str.replace_all("ё", "е", literal=True).str.replace_all("Ё", "Е", literal=True)
+
+
+def _translit(s: pl.Series) -> pl.Series:
+    return s.str.replace_many(TRANSLIT_FROM, TRANSLIT_TO)
