@@ -1,0 +1,257 @@
+"""``socialrating ingest``: bring a user's file of one source's records into a run folder.
+
+``ingest_file(source, path, run_dir)`` reads CSV or Parquet in the source's documented
+schema (``schemas.SCHEMAS[source].columns``), validates every row, links the valid ones
+to the citizen register (:func:`socialrating.identity.linkage.link_records`) and appends
+
+* linked events (engine columns: citizen_id, event_type, occurred_on, amount, source,
+  record_id) to ``<run_dir>/ingested/<source>.parquet``;
+* rows that could not be used, every column as text plus ``reason``, to
+  ``<run_dir>/ingested/<source>.quarantine.parquet``.
+
+Nothing is dropped silently: records in = accepted + quarantined + already present.
+Idempotent: a record whose ``record_id`` is already in either file is counted as
+``already present`` and not written again, so ingesting the same file twice changes
+nothing (the files are not even rewritten).
+
+CSV identifiers may be digits or formatted strings (``112-233-445 95``,
+``+7 912 345-67-89``, ``45 08 123456``); dates ISO (``2024-05-01``) or ``01.05.2024``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ..identity.linkage import link_records, parse_identifier
+from ..identity.register import build_register
+from .schemas import schema_for
+
+__all__ = ["IngestError", "IngestReport", "ingest_file", "read_source_file", "EVENT_COLUMNS"]
+
+EVENT_COLUMNS: dict[str, pl.DataType] = {
+    "citizen_id": pl.Int64,
+    "event_type": pl.String,
+    "occurred_on": pl.Date,
+    "amount": pl.Float64,
+    "source": pl.String,
+    "record_id": pl.String,
+}
+_IDENTIFIERS = ("snils", "inn", "passport", "phone")
+_ALWAYS_REQUIRED = ("record_id", "event_type", "occurred_on")
+ALREADY_PRESENT = "already present"
+DUPLICATE_IN_FILE = "duplicate record_id in file"
+UNKNOWN_EVENT_TYPE = "unknown event type"
+FUTURE_DATE = "impossible date: in the future"
+BEFORE_BIRTH = "impossible date: before birth"
+REPORTED_BEFORE = "impossible date: reported before it occurred"
+
+
+class IngestError(ValueError):
+    """The file as a whole cannot be ingested (unknown or missing columns, unknown format)."""
+
+
+@dataclass
+class IngestReport:
+    source: str
+    path: str
+    records_in: int
+    accepted: int
+    quarantined: dict[str, int] = field(default_factory=dict)
+    already_present: int = 0
+    events_path: str = ""
+    quarantine_path: str = ""
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.quarantined.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _read_raw(path: Path) -> pl.DataFrame:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return pl.read_csv(path, infer_schema=False)
+    if suffix in (".parquet", ".pq"):
+        return pl.read_parquet(path)
+    raise IngestError(f"{path.name}: unknown file type '{suffix}'; give a .csv or .parquet file")
+
+
+def _to_date(s: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    if s.dtype == pl.Date:
+        return s, np.zeros(len(s), dtype=bool)
+    if isinstance(s.dtype, pl.Datetime):
+        return s.dt.date(), np.zeros(len(s), dtype=bool)
+    t = s.cast(pl.String).str.strip_chars().replace("", None)
+    d = pl.select(pl.coalesce(t.str.to_date("%Y-%m-%d", strict=False), t.str.to_date("%d.%m.%Y", strict=False))).to_series()
+    bad = (t.is_not_null() & d.is_null()).to_numpy()
+    return d.alias(s.name), bad
+
+
+def _to_float(s: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    if s.dtype.is_numeric():
+        return s.cast(pl.Float64), np.zeros(len(s), dtype=bool)
+    t = s.cast(pl.String).str.strip_chars().str.replace_all(r"\s", "").str.replace(",", ".", literal=True).replace("", None)
+    x = t.cast(pl.Float64, strict=False)
+    return x.alias(s.name), (t.is_not_null() & x.is_null()).to_numpy()
+
+
+def _to_bool(s: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    if s.dtype == pl.Boolean:
+        return s, np.zeros(len(s), dtype=bool)
+    t = s.cast(pl.String).str.strip_chars().str.to_lowercase().replace("", None)
+    x = t.replace_strict({"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False},
+                         default=None, return_dtype=pl.Boolean)
+    return x.alias(s.name), (t.is_not_null() & x.is_null()).to_numpy()
+
+
+def read_source_file(source: str, path: Path) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray]:
+    """Read and type a source file: (typed frame in the schema, raw frame as text, per-row reason or None)."""
+    schema = schema_for(source)
+    raw = _read_raw(Path(path))
+    cols = schema.columns
+    unknown = [c for c in raw.columns if c not in cols]
+    if unknown:
+        raise IngestError(
+            f"{Path(path).name}: unknown column(s) {unknown} for source '{source}'; "
+            f"the {source} schema has: {', '.join(cols)}")
+    needed = [c for c in (*_ALWAYS_REQUIRED, *schema.required_keys) if c not in raw.columns]
+    if needed:
+        raise IngestError(f"{Path(path).name}: missing required column(s) {needed} for source '{source}'")
+    n = raw.height
+    reason = np.full(n, None, dtype=object)
+
+    def flag(mask: np.ndarray, why: str) -> None:
+        nonlocal reason
+        reason = np.where((reason == None) & mask, why, reason)  # noqa: E711
+
+    typed: list[pl.Series] = []
+    for c, dtype in cols.items():
+        s = raw[c] if c in raw.columns else pl.Series(c, [None] * n, dtype=dtype)
+        if c in _IDENTIFIERS:
+            x, bad = parse_identifier(s, c)
+            flag(bad, f"invalid identifier format: {c}")
+        elif dtype == pl.Date:
+            x, bad = _to_date(s)
+            flag(bad, f"invalid date: {c}")
+        elif dtype == pl.Float64:
+            x, bad = _to_float(s)
+            flag(bad, f"invalid number: {c}")
+        elif dtype == pl.Boolean:
+            x, bad = _to_bool(s)
+            flag(bad, f"invalid boolean: {c}")
+        elif dtype == pl.Int64:
+            x = s.cast(pl.Int64, strict=False)
+            flag((s.is_not_null() & x.is_null()).to_numpy(), f"invalid number: {c}")
+        else:
+            x = s.cast(pl.String).str.strip_chars().replace("", None)
+        typed.append(x.cast(dtype).alias(c))
+    df = pl.DataFrame(typed)
+    text = raw.select([pl.col(c).cast(pl.String) for c in raw.columns])
+    return df, text, reason
+
+
+def _validate(source: str, df: pl.DataFrame, reason: np.ndarray, as_of: dt.date) -> np.ndarray:
+    schema = schema_for(source)
+
+    def flag(mask, why: str) -> None:
+        nonlocal reason
+        m = np.asarray(mask.to_numpy() if isinstance(mask, pl.Series) else mask, dtype=bool)
+        reason = np.where((reason == None) & m, why, reason)  # noqa: E711
+
+    for c in (*_ALWAYS_REQUIRED, *schema.required_keys):
+        flag(df[c].is_null(), f"missing required value: {c}")
+    flag(~df["event_type"].is_in(schema.event_types).fill_null(False), UNKNOWN_EVENT_TYPE)
+    occ = df["occurred_on"]
+    flag((occ > as_of).fill_null(False), FUTURE_DATE)
+    if "reported_on" in df.columns:
+        flag((df["reported_on"] > as_of).fill_null(False), FUTURE_DATE)
+        flag((df["reported_on"] < occ).fill_null(False), REPORTED_BEFORE)
+    if "birth_date" in df.columns:
+        flag((df["birth_date"] > as_of).fill_null(False), FUTURE_DATE)
+        flag((occ < df["birth_date"]).fill_null(False), BEFORE_BIRTH)
+    flag(df["record_id"].is_duplicated() & ~df["record_id"].is_first_distinct() & df["record_id"].is_not_null(), DUPLICATE_IN_FILE)
+    return reason
+
+
+def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    frame.write_parquet(tmp)
+    os.replace(tmp, path)
+
+
+def ingest_file(source: str, path: Path, run_dir: Path, *, register: pl.DataFrame | None = None,
+                as_of: dt.date | None = None, settings: dict[str, Any] | None = None) -> IngestReport:
+    """Validate, link and append one file of ``source`` records to ``run_dir/ingested/``.
+
+    ``register``: the linkage register (:func:`build_register`) or a population frame;
+    default: built from ``<run_dir>/citizens.parquet``. ``as_of``: dates after it are
+    impossible (default: today).
+    """
+    path, run_dir = Path(path), Path(run_dir)
+    as_of = as_of or dt.date.today()
+    df, text, reason = read_source_file(source, path)
+    n = df.height
+    out_dir = run_dir / "ingested"
+    ev_path = out_dir / f"{source}.parquet"
+    q_path = out_dir / f"{source}.quarantine.parquet"
+
+    # already present: record_ids in either output file
+    seen: list[pl.Series] = []
+    for p in (ev_path, q_path):
+        if p.exists():
+            seen.append(pl.read_parquet(p, columns=["record_id"])["record_id"].cast(pl.String))
+    present = np.zeros(n, dtype=bool)
+    if seen:
+        present = df["record_id"].is_in(pl.concat(seen).implode()).fill_null(False).to_numpy()
+
+    reason = _validate(source, df, reason, as_of)
+    reason = np.where(present, None, reason)
+    valid = ~present & (reason == None)  # noqa: E711
+
+    linked_events = pl.DataFrame(schema=EVENT_COLUMNS)
+    q_parts: list[pl.DataFrame] = []
+    if valid.any():
+        if register is None:
+            citizens = run_dir / "citizens.parquet"
+            if not citizens.exists():
+                raise IngestError(f"no register: {citizens} does not exist; pass register= or write the population there")
+            register = build_register(pl.read_parquet(citizens))
+        elif "citizen_id" in register.columns and register.schema.get("surname") != pl.String:
+            register = build_register(register)
+        rows = np.flatnonzero(valid)
+        res = link_records(source, df[rows], register, settings=settings)
+        linked_events = res.linked.select(
+            pl.col("citizen_id").cast(pl.Int64), pl.col("event_type").cast(pl.String), pl.col("occurred_on").cast(pl.Date),
+            pl.col("amount").cast(pl.Float64), pl.lit(source, pl.String).alias("source"), pl.col("record_id").cast(pl.String))
+        if res.quarantine.height:
+            qid = res.quarantine.select(pl.col("record_id").cast(pl.String), "reason")
+            q_parts.append(text[rows].join(qid, on="record_id", how="inner", maintain_order="left"))
+    bad = np.flatnonzero(~present & ~valid)
+    if bad.size:
+        q_parts.append(text[bad].with_columns(pl.Series("reason", reason[bad].tolist(), dtype=pl.String)))
+    quarantine = pl.concat(q_parts, how="diagonal_relaxed") if q_parts else None
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if linked_events.height:
+        old = pl.read_parquet(ev_path) if ev_path.exists() else None
+        _write_atomic(pl.concat([old, linked_events], how="vertical_relaxed") if old is not None else linked_events, ev_path)
+    if quarantine is not None and quarantine.height:
+        quarantine = quarantine.with_columns(pl.lit(path.name).alias("ingested_from"))
+        old = pl.read_parquet(q_path) if q_path.exists() else None
+        _write_atomic(pl.concat([old, quarantine], how="diagonal_relaxed") if old is not None else quarantine, q_path)
+
+    by_reason = {} if quarantine is None else {k: int(v) for k, v in quarantine.group_by("reason").len().sort("reason").iter_rows()}
+    report = IngestReport(source=source, path=str(path), records_in=n, accepted=linked_events.height,
+                          quarantined=by_reason, already_present=int(present.sum()),
+                          events_path=str(ev_path), quarantine_path=str(q_path))
+    assert report.accepted + report.quarantined_total + report.already_present == n, "records in != accepted + quarantined + present"
+    return report
