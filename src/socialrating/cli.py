@@ -18,7 +18,7 @@ from rich.table import Table
 
 from .policy.load import PolicyError, builtin_names, json_schema, load_policy, policy_hash, read_policy_text
 
-DEFAULT_WORLD = "basic"
+DEFAULT_WORLD = "synthetic"
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Open rules-as-code model of national social-rating schemes, on synthetic data.")

@@ -72,6 +72,7 @@ class MonthlyEngine:
             [any(r.event_type in c.closes for c in policy.closures) for r in policy.rules], bool)
         self.rule_flag = {t: np.array([r.event_type == t for r in policy.rules]) for t in self.flag_types}
         self.open: dict[str, np.ndarray] | None = None
+        self.past_closings: dict[str, np.ndarray] = {}  # closure id -> sorted (citizen << 32 | day)
         self.row_offset = 0
         self.k = 0
 
@@ -121,6 +122,7 @@ class MonthlyEngine:
             if m.any():
                 self.cap_used[i] += np.bincount(led.citizen_idx[m], weights=np.abs(led.points[m].astype(np.int64)),
                                                 minlength=self.n).astype(np.int64)
+        self._close_with_past_closings(led)
         self._close_open_entries(events, led, asof)
 
         states = entry_states(led, as_of)
@@ -163,7 +165,7 @@ class MonthlyEngine:
 
     def _close_open_entries(self, events: pl.DataFrame, led, asof: int) -> None:
         """Closures arriving this month end entries from earlier months."""
-        if self.open is None or not len(self.open["ci"]) or not events.height:
+        if not self.policy.closures or not events.height:
             return
         from .events import event_type_codes
         from .ledger import citizen_index
@@ -172,6 +174,9 @@ class MonthlyEngine:
         cat_pos = {c: i for i, c in enumerate(cats)}
         occ = events["occurred_on"].cast(pl.Int32).fill_null(NEVER).to_numpy()
         cidx = citizen_index(events["citizen_id"].fill_null(-1).cast(pl.Int64).to_numpy(), self.citizens)
+        self._remember_closings(codes, cat_pos, occ, cidx, asof)
+        if self.open is None or not len(self.open["ci"]):
+            return
         o = self.open
         alive = o["end"] > asof - 400  # cheap pre-filter; exact test below
         for cl in self.policy.closures:
@@ -205,6 +210,34 @@ class MonthlyEngine:
         done = o["end"] <= asof
         if done.any():
             self.open = {key: v[~done] for key, v in o.items()}
+
+    def _close_with_past_closings(self, led) -> None:
+        """New entries (e.g. a record that arrived late) that an earlier closure already ends."""
+        for cl in self.policy.closures:
+            keys = self.past_closings.get(cl.id)
+            if keys is None or not len(keys):
+                continue
+            rule_types = np.array([r.event_type in cl.closes for r in self.policy.rules])
+            tsel = np.flatnonzero(rule_types[led.rule_idx])
+            if not len(tsel):
+                continue
+            key_t = (led.citizen_idx[tsel].astype(np.int64) << 32) | led.occurred[tsel].astype(np.int64)
+            j = np.searchsorted(keys, key_t, side="left")
+            jc = np.minimum(j, len(keys) - 1)
+            hit = (j < len(keys)) & ((keys[jc] >> 32) == led.citizen_idx[tsel])
+            when = (keys[jc] & 0xFFFFFFFF) + cl.within_days
+            better = hit & (when < led.closed[tsel]) & (when < led.expires[tsel])
+            led.closed[tsel[better]] = when[better].astype(np.int32)
+
+    def _remember_closings(self, codes, cat_pos, occ, cidx, asof) -> None:
+        for cl in self.policy.closures:
+            if cl.event_type not in cat_pos:
+                continue
+            crow = np.flatnonzero((codes == cat_pos[cl.event_type]) & (occ <= asof) & (cidx >= 0))
+            if len(crow):
+                new = (cidx[crow].astype(np.int64) << 32) | occ[crow].astype(np.int64)
+                old = self.past_closings.get(cl.id, np.zeros(0, np.int64))
+                self.past_closings[cl.id] = np.sort(np.concatenate([old, new]))
 
     def _reschedule(self, ci, pts, rule, old_end, old_lvl, new_end, new_lvl) -> None:
         p = pts.astype(np.int64)
