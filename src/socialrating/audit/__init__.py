@@ -23,7 +23,7 @@ from ._run import KINDS, RunData, RunFormatError, load_run, person_totals
 from .compare import CompareResult, RunMismatchError, compare_runs
 from .groups import DIMENSIONS, INTERSECTIONS, MIN_GROUP_SIZE, REPLICATES, disparity_summary, group_table
 from .mobility import recovery, transition_first_last, transition_monthly, traps
-from .timeline import over_time, scenario_totals
+from .timeline import merged_spells, over_time, scenario_totals
 from .wrongful import wrongful_by_group, wrongful_by_source, wrongful_summary
 
 __all__ = ["AuditResult", "audit_run", "compare_runs", "CompareResult", "RunMismatchError", "RunFormatError",
@@ -100,8 +100,9 @@ def audit_run(run_dir: str | Path, *, min_group_size: int = MIN_GROUP_SIZE, repl
     t["consequences"] = _consequence_table(run, totals)
     t["groups"] = group_table(run.citizens, totals, kinds_any, **opts)
     t["disparities"] = disparity_summary(t["groups"])
-    t["over_time"] = over_time(run)
-    t["scenarios"] = scenario_totals(run)
+    merged = merged_spells(run)
+    t["over_time"] = over_time(run, merged)
+    t["scenarios"] = scenario_totals(run, merged)
     if run.wrongful is not None:
         t["wrongful"] = wrongful_summary(run)
         t["wrongful_groups"] = wrongful_by_group(run, **opts)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from ..population.calibration import DISTRICTS
@@ -253,16 +254,30 @@ def merge_spells(spells: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
     Household spill-over can give one person two rows for the same consequence (own and
     via a relative), and "any restriction" is the union over restrictions; counting months
-    or people on the union counts each person-month once. Vectorised: sort, running max
-    of ends, a new spell where a start lies beyond every earlier end.
+    or people on the union counts each person-month once. Vectorised: one sort, then a
+    running maximum of ends made group-local by offsetting each group's values above the
+    previous group's; a new spell starts where a start lies beyond every earlier end.
     """
     if spells.height == 0:
         return spells.select(*keys, "t0", "t1")
     s = spells.select(*keys, "t0", "t1").sort(*keys, "t0", "t1")
-    prev_end = pl.col("t1").cum_max().shift(1).over(keys)
-    s = s.with_columns(((prev_end.is_null()) | (pl.col("t0") > prev_end)).cast(pl.Int32).alias("_new"))
-    s = s.with_columns(pl.col("_new").cum_sum().over(keys).alias("_spell"))
-    return s.group_by(*keys, "_spell").agg(pl.col("t0").min(), pl.col("t1").max()).drop("_spell").sort(*keys, "t0")
+    gid = s.select(pl.struct(keys).rle_id()).to_series().to_numpy().astype(np.int64)
+    t0 = s["t0"].to_numpy().astype(np.int64)
+    t1 = s["t1"].to_numpy().astype(np.int64)
+    lo = min(t0.min(), t1.min())
+    span = max(t0.max(), t1.max()) - lo + 2
+    off = gid * span - lo + 1  # values of group g lie in (g * span, (g + 1) * span)
+    run_max = np.maximum.accumulate(t1 + off)
+    first = np.ones(len(t0), dtype=bool)
+    first[1:] = gid[1:] != gid[:-1]
+    prev = np.empty_like(run_max)
+    prev[0] = 0
+    prev[1:] = run_max[:-1]
+    new = first | (t0 + off > prev)
+    starts = np.flatnonzero(new)
+    ends = np.maximum.reduceat(t1, starts)
+    out = s[starts].select(*keys, "t0")
+    return out.with_columns(pl.Series("t1", ends).cast(s.schema["t1"]))
 
 
 def person_totals(cons: pl.DataFrame, scenario: str = "actual", kinds: dict[str, str] | None = None,

@@ -56,10 +56,10 @@ def transition_first_last(run: RunData) -> pl.DataFrame:
 
 def transition_monthly(run: RunData) -> pl.DataFrame:
     r = run.ratings.select("citizen_id", "t", "band").sort("citizen_id", "t")
-    nxt = r.with_columns(pl.col("t").shift(-1).over("citizen_id").alias("t_next"),
-                         pl.col("band").shift(-1).over("citizen_id").alias("to"))
-    pairs = nxt.filter((pl.col("t_next") == pl.col("t") + 1) & pl.col("band").is_not_null()
-                       & pl.col("to").is_not_null())
+    nxt = r.with_columns(pl.col("citizen_id").shift(-1).alias("c_next"), pl.col("t").shift(-1).alias("t_next"),
+                         pl.col("band").shift(-1).alias("to"))
+    pairs = nxt.filter((pl.col("c_next") == pl.col("citizen_id")) & (pl.col("t_next") == pl.col("t") + 1)
+                       & pl.col("band").is_not_null() & pl.col("to").is_not_null())
     n_pairs = max(run.n_months - 1, 1)
     counts = pairs.group_by(pl.col("band").alias("from"), "to").agg(pl.len().cast(pl.Int64).alias("pooled"))
     m = _matrix(counts, run.bands, "pooled")

@@ -13,7 +13,7 @@ import polars as pl
 from ._run import KINDS, SCENARIOS, RunData, merge_spells
 
 
-def _merged(run: RunData) -> pl.DataFrame:
+def merged_spells(run: RunData) -> pl.DataFrame:
     """Merged spells per (scenario, consequence, citizen), plus any-restriction/any-privilege."""
     c = run.consequences
     per = merge_spells(c, ["scenario", "consequence_id", "citizen_id"])
@@ -28,9 +28,10 @@ def _ids(run: RunData) -> list[str]:
     return list(run.kinds) + [f"any-{k}" for k in KINDS]
 
 
-def over_time(run: RunData) -> pl.DataFrame:
-    """scenario, consequence_id, t, month (month-end date), people in force that month."""
-    s = _merged(run)
+def over_time(run: RunData, merged: pl.DataFrame | None = None) -> pl.DataFrame:
+    """scenario, consequence_id, t, month (month-end date), people in force that month.
+    merged: `merged_spells(run)` if already computed."""
+    s = merged_spells(run) if merged is None else merged
     ids = _ids(run)
     M = run.n_months
     grid = pl.DataFrame({"scenario": np.repeat(SCENARIOS, len(ids) * M),
@@ -50,10 +51,10 @@ def over_time(run: RunData) -> pl.DataFrame:
         "scenario", "consequence_id", "t", "month", "people")
 
 
-def scenario_totals(run: RunData) -> pl.DataFrame:
+def scenario_totals(run: RunData, merged: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per consequence: people ever under it and person-months, in each scenario (wide),
     with the differences actual - perfect_data (errors) and actual - no_feedback (feedback)."""
-    s = _merged(run).with_columns((pl.col("t1") - pl.col("t0")).alias("m"))
+    s = (merged_spells(run) if merged is None else merged).with_columns((pl.col("t1") - pl.col("t0")).alias("m"))
     agg = s.group_by("consequence_id", "scenario").agg(
         pl.col("citizen_id").n_unique().cast(pl.Int64).alias("people"), pl.col("m").sum().cast(pl.Int64).alias("pm"))
     ids = _ids(run)
