@@ -72,3 +72,33 @@ def test_spells_from_panel_exact():
     holds = np.array([[0, 1, 1], [1, 1, 0], [1, 0, 0], [0, 1, 1]], dtype=bool)  # months x citizens
     cit, start, end = spells_from_panel(holds, [])
     assert list(zip(cit.tolist(), start.tolist(), end.tolist())) == [(0, 1, 3), (1, 0, 2), (1, 3, -1), (2, 0, 1), (2, 3, -1)]
+
+
+def _appeal_run(suspend: bool, overturn: bool):
+    from socialrating.policy.model import ContestSpec
+
+    policy = POLICIES["we-platform"].model_copy(update={"contest": ContestSpec(suspend_while_contested=suspend)})
+    eng = MonthlyEngine(policy, CITIZENS, dt.date(2025, 3, 1), 4)
+    rows = [(1, "court.conviction", dt.date(2025, 3, 10), None), (2, "court.conviction", dt.date(2025, 3, 10), None)]
+    out = []
+    for k in range(4):
+        batch = _frame(rows if k == 0 else [])
+        contested = np.array([True, False])[: batch.height]
+        over = np.array([overturn, False])[: batch.height]
+        st_ = eng.step(batch, contested=contested, overturned=over)
+        out.append((int(st_.ctx["status"][1]), int(st_.ctx["status"][2])))
+    return out, eng
+
+
+def test_appeal_overturned_without_suspension_counts_until_the_review():
+    out, eng = _appeal_run(suspend=False, overturn=True)
+    # citizen 1's conviction counts in March (25), is overturned after a one-month review
+    assert out == [(25, 25), (50, 25), (50, 25), (50, 25)]
+    assert eng.appeal_states().rows() == [(0, "overturned")]  # entry id of event row 0
+
+
+def test_appeal_with_suspension_counts_only_once_upheld():
+    out, _ = _appeal_run(suspend=True, overturn=False)
+    assert out == [(50, 25), (25, 25), (25, 25), (25, 25)]
+    out, _ = _appeal_run(suspend=True, overturn=True)
+    assert out == [(50, 25), (50, 25), (50, 25), (50, 25)]

@@ -85,3 +85,27 @@ def test_strong_credit_feedback_adds_restriction_months(tmp_path):
     w = pl.read_parquet(tmp_path / "wrongful.parquet").filter(pl.col("kind") == "restriction")
     assert w["feedback_months"].sum() > 0
     assert w["months_actual"].sum() > w["months_no_feedback"].sum()
+
+
+@pytest.fixture(scope="module")
+def sr_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sr")
+    simulate(dataclasses.replace(CFG, people=6000, years=1.0, world="synthetic"), out)
+    return out
+
+
+def test_synthetic_world_counts_wrongful_months_and_appeals(sr_dir):
+    import json
+
+    m = json.loads((sr_dir / "manifest.json").read_text())
+    link = json.loads((sr_dir / "linkage.json").read_text())
+    assert link["records_in == linked + quarantined"] is True
+    assert m["counts"]["appeals_by_scenario"]["no_appeals"]["contested"] == 0
+    assert m["counts"]["appeals_by_scenario"]["actual"]["contested"] > 0
+    w = pl.read_parquet(sr_dir / "wrongful.parquet")
+    assert w["wrongful_months_no_appeals"].sum() > 0  # erroneous records do restrict people
+    # months prevented by appeals are wrongful months of the no-appeals run that the actual run avoided
+    assert (w["appeals_prevented_months"] <= w["wrongful_months_no_appeals"]).all()
+    assert (w["wrongful_months_no_appeals"] - w["appeals_prevented_months"] <= w["wrongful_months"]).all()
+    truth = pl.read_parquet(sr_dir / "truth.parquet")
+    assert truth["erroneous"].sum() > 0

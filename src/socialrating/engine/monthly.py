@@ -75,6 +75,7 @@ class MonthlyEngine:
         self.past_closings: dict[str, np.ndarray] = {}  # closure id -> sorted (citizen << 32 | day)
         self.row_offset = 0
         self.k = 0
+        self.appeals: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (entry ids, review month, overturned)
 
     # -- helpers ------------------------------------------------------------------
     def _row(self, days: np.ndarray) -> np.ndarray:
@@ -87,23 +88,31 @@ class MonthlyEngine:
         """arr[rows, ci] += values, with repeats, through the flat view (fast 1-D ufunc.at)."""
         np.add.at(arr.reshape(-1), rows.astype(np.int64) * self.n + ci, values.astype(arr.dtype))
 
-    def _schedule(self, ci, pts, rule_idx, start_row, end_days, lvl_end_days, sign=1):
-        """Add entries' contributions from start_row until their end days."""
-        p = pts.astype(np.int64) * sign
-        end_row = self._row(end_days)
-        lvl_row = self._row(lvl_end_days)
-        self._add(self.d_status, start_row, ci, p)
-        self._add(self.d_status, end_row, ci, -p)
-        self._add(self.d_level, start_row, ci, np.where(lvl_row > start_row, p, 0))
-        self._add(self.d_level, lvl_row, ci, np.where(lvl_row > start_row, -p, 0))
+    def _schedule(self, ci, pts, rule_idx, start_row, end_row, lvl_row):
+        """Add entries' contributions from start_row (inclusive) to end_row (exclusive)."""
+        p = pts.astype(np.int64)
+        on = end_row > start_row
+        on_l = lvl_row > start_row
+        self._add(self.d_status, start_row, ci, np.where(on, p, 0))
+        self._add(self.d_status, end_row, ci, np.where(on, -p, 0))
+        self._add(self.d_level, start_row, ci, np.where(on_l, p, 0))
+        self._add(self.d_level, lvl_row, ci, np.where(on_l, -p, 0))
         for t in self.flag_types:
-            f = self.rule_flag[t][rule_idx].astype(np.int64) * sign
-            self._add(self.d_flags[t], start_row, ci, f)
-            self._add(self.d_flags[t], end_row, ci, -f)
+            f = self.rule_flag[t][rule_idx].astype(np.int64)
+            self._add(self.d_flags[t], start_row, ci, np.where(on, f, 0))
+            self._add(self.d_flags[t], end_row, ci, np.where(on, -f, 0))
 
     # -- one month ----------------------------------------------------------------
-    def step(self, events: pl.DataFrame, *, households: np.ndarray | None = None) -> MonthState:
-        """Score the records that arrived this month and return the month-end state."""
+    def step(self, events: pl.DataFrame, *, contested: np.ndarray | None = None,
+             overturned: np.ndarray | None = None) -> MonthState:
+        """Score the records that arrived this month and return the month-end state.
+
+        contested / overturned (bool per events row, decided by the caller): negative
+        entries the citizen contests on arrival, and which of those the review overturns.
+        The review takes ceil(review_deadline_days / 30) months; under a policy that
+        suspends contested points they count only once upheld, otherwise they count until
+        overturned. An overturned entry never counts again.
+        """
         k = self.k
         as_of = self.ends[k]
         asof = to_days(as_of)
@@ -130,9 +139,31 @@ class MonthlyEngine:
         lvl_end = np.minimum(ends, add_months(led.occurred, policy.rating.level_window_months))
         live = (states == 0) & (ends > asof)
         sel = np.flatnonzero(live)
-        self._schedule(led.citizen_idx[sel], led.points[sel], led.rule_idx[sel],
-                       np.full(len(sel), k), ends[sel], lvl_end[sel])
-        self._remember_open(led, sel, ends, lvl_end)
+        start = np.full(len(sel), k, np.int64)
+        end_row = self._row(ends[sel])
+        lvl_row = self._row(lvl_end[sel])
+        n_contested = n_overturned = 0
+        untouched = np.ones(len(sel), bool)
+        if contested is not None:
+            c = contested[led.event_row[sel]] & (led.points[sel] < 0)
+            o = c & overturned[led.event_row[sel]]
+            review = k + max(1, -(-policy.contest.review_deadline_days // 30))
+            if policy.contest.suspend_while_contested:
+                start = np.where(c, review, start)        # counts only once upheld...
+                end_row = np.where(o, start, end_row)     # ...and never if overturned
+                lvl_row = np.where(o, start, lvl_row)
+            else:
+                end_row = np.where(o, np.minimum(end_row, review), end_row)
+                lvl_row = np.where(o, np.minimum(lvl_row, review), lvl_row)
+            start = np.minimum(start, self.months)
+            # entries whose schedule is the ordinary one can still be ended by a closure
+            untouched = ~c | (~o & (not policy.contest.suspend_while_contested))
+            n_contested, n_overturned = int(c.sum()), int(o.sum())
+            ids = (led.event_row[sel][c] + self.row_offset) * (1 << SLOT_BITS) + led.slot[sel][c]
+            self.appeals.append((ids, np.full(len(ids), review, np.int32), o[c]))
+        self._schedule(led.citizen_idx[sel], led.points[sel], led.rule_idx[sel], start, end_row, lvl_row)
+        self._remember_open(led, sel[untouched], ends, lvl_end)
+        counts = dict(led.counts, contested=n_contested, overturned=n_overturned)
 
         self.bal_s += self.d_status[k]
         self.bal_l += self.d_level[k]
@@ -145,7 +176,7 @@ class MonthlyEngine:
         frame = ledger_frame(led, events, policy, self.citizens, states, self.row_offset)
         self.row_offset += events.height
         self.k += 1
-        return MonthState(k, as_of, ctx, holds, frame, dict(led.counts))
+        return MonthState(k, as_of, ctx, holds, frame, counts)
 
     def _remember_open(self, led, sel, ends, lvl_end) -> None:
         """Keep entries that a later closure could still end."""
@@ -210,6 +241,19 @@ class MonthlyEngine:
         done = o["end"] <= asof
         if done.any():
             self.open = {key: v[~done] for key, v in o.items()}
+
+    def appeal_states(self) -> pl.DataFrame:
+        """(entry_id, state) as of the last month run: overturned once reviewed, else contested;
+        upheld entries after review are back to their own state and not listed."""
+        if not self.appeals:
+            return pl.DataFrame(schema={"entry_id": pl.Int64, "state": pl.String})
+        ids = np.concatenate([a[0] for a in self.appeals])
+        review = np.concatenate([a[1] for a in self.appeals])
+        over = np.concatenate([a[2] for a in self.appeals])
+        done = review <= self.k - 1
+        state = np.where(done & over, "overturned", np.where(done, "", "contested"))
+        keep = state != ""
+        return pl.DataFrame({"entry_id": ids[keep].astype(np.int64), "state": state[keep]}).sort("entry_id")
 
     def _close_with_past_closings(self, led) -> None:
         """New entries (e.g. a record that arrived late) that an earlier closure already ends."""

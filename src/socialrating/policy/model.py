@@ -230,6 +230,19 @@ class Consequence(_Strict):
     reference: str = Field(min_length=1)
 
 
+class AppealsModel(_Strict):
+    """How the simulation plays contests out under this policy (assumptions, not rules).
+
+    People who know a record is wrong contest more often than people with a correct one;
+    reviewers overturn most erroneous entries and a few correct ones.
+    """
+
+    share_contesting_erroneous: float = Field(0.25, ge=0, le=1, description="of negative entries that are erroneous")
+    share_contesting_correct: float = Field(0.02, ge=0, le=1, description="of correct negative entries")
+    reviewer_accuracy: float = Field(0.9, ge=0, le=1, description="chance an erroneous entry is overturned")
+    wrong_overturn: float = Field(0.05, ge=0, le=1, description="chance a correct entry is overturned")
+
+
 class ContestSpec(_Strict):
     """How a citizen may contest an entry (used by store and simulate)."""
 
@@ -237,6 +250,7 @@ class ContestSpec(_Strict):
     suspend_while_contested: bool = Field(False, description="points stop counting at once")
     review_deadline_days: int = Field(30, ge=1, le=365)
     overdue_resolves_for_citizen: bool = True
+    simulation: AppealsModel = AppealsModel()
 
 
 class Policy(_Strict):

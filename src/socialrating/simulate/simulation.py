@@ -5,12 +5,16 @@ ratings and consequences -> feedback into next month's behaviour. Three scenario
 lockstep on the same random streams:
 
 - `actual`: the sources' errors and linkage mistakes, with feedback;
-- `perfect_data`: the same behaviour recorded without errors, with feedback;
-- `no_feedback`: the actual records, but consequences change nobody's behaviour.
+- `perfect_data`: the same behaviour recorded without errors, with feedback (and no
+  appeals: with correct records there is nothing to contest);
+- `no_feedback`: the actual records, but consequences change nobody's behaviour;
+- `no_appeals`: the actual records and feedback, but nobody contests anything.
 
 So for every citizen and consequence the months caused only by data errors
-(actual but not perfect_data) and the months added by feedback (actual but not
-no_feedback) are counted exactly.
+(actual but not perfect_data), the months added by feedback (actual but not
+no_feedback) and the wrongful months that appeals prevented (wrongful without appeals
+but not in actual) are counted exactly. Who contests and what reviewers decide is drawn
+from the policy's `contest.simulation` model, from a stream of its own.
 
 Feedback is explicit and parameterised (`Feedback`); each mechanism's assumption is
 written next to it and copied into the manifest.
@@ -32,7 +36,7 @@ from ..policy.load import parse_policy, policy_hash, read_policy_text
 from ..store.runfolder import RunFolder, TableWriter
 from .world import ENGINE_COLUMNS, World, basic_world
 
-SCENARIOS = ("actual", "perfect_data", "no_feedback")
+SCENARIOS = ("actual", "perfect_data", "no_feedback", "no_appeals")
 SCENARIO_ENUM = pl.Enum(list(SCENARIOS))
 KIND_ENUM = pl.Enum(["privilege", "restriction"])
 
@@ -149,6 +153,10 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     months_in = {s: np.zeros((C, N), np.int16) for s in SCENARIOS}
     wrongful = np.zeros((C, N), np.int16)
     fb_added = np.zeros((C, N), np.int16)
+    prevented = np.zeros((C, N), np.int16)
+    wrongful_no_appeals = np.zeros((C, N), np.int16)
+    appeal_counts = {s: {"contested": 0, "overturned": 0} for s in SCENARIOS}
+    am = policy.contest.simulation
     extra_counts = {s: 0 for s in SCENARIOS}
     event_counts = {s: 0 for s in SCENARIOS}
     ratings_w = TableWriter(folder.path / "ratings.parquet")
@@ -176,7 +184,17 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
                     batch = pl.concat([base, extra], how="vertical")
                     extra_counts[s] += extra.height
             event_counts[s] += batch.height
-            state = engines[s].step(batch)
+            contested = overturned = None
+            if s in ("actual", "no_feedback") and policy.contest.allowed:
+                wrong = np.zeros(batch.height, bool)
+                if "erroneous" in months[s][k].columns:
+                    wrong[: base.height] = months[s][k]["erroneous"].to_numpy()
+                u = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(3, k))).random((2, batch.height))
+                contested = u[0] < np.where(wrong, am.share_contesting_erroneous, am.share_contesting_correct)
+                overturned = contested & (u[1] < np.where(wrong, am.reviewer_accuracy, am.wrong_overturn))
+            state = engines[s].step(batch, contested=contested, overturned=overturned)
+            appeal_counts[s]["contested"] += state.counts.get("contested", 0)
+            appeal_counts[s]["overturned"] += state.counts.get("overturned", 0)
             holds = state.holds
             via_layer, via_who = _household(holds, spill, hh_idx, citizens)
             trackers[s].update(k, np.concatenate([holds, via_layer]), np.concatenate([np.full_like(via_who, -1), via_who]))
@@ -198,6 +216,9 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
                 ratings_w.write(pl.DataFrame(cols))
         wrongful += holds_now["actual"] & ~holds_now["perfect_data"]
         fb_added += holds_now["actual"] & ~holds_now["no_feedback"]
+        wrong_na = holds_now["no_appeals"] & ~holds_now["perfect_data"]
+        wrongful_no_appeals += wrong_na
+        prevented += wrong_na & ~holds_now["actual"]
         held = holds_now
         if progress:
             progress(k + 1, M)
@@ -208,14 +229,15 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     spells.write_parquet(folder.path / "consequences.parquet", compression="zstd")
     all_events = pl.concat(actual_events, how="vertical")
     err_src = _error_sources(world, all_events)
-    wt = _wrongful_table(policy, citizens, months_in, wrongful, fb_added, err_src)
+    wt = _wrongful_table(policy, citizens, months_in, wrongful, fb_added, err_src, wrongful_no_appeals, prevented)
     wt.write_parquet(folder.path / "wrongful.parquet", compression="zstd")
     people.write_parquet(folder.path / "citizens.parquet", compression="zstd")
     if world.truth is not None:
         world.truth.write_parquet(folder.path / "truth.parquet", compression="zstd")
 
     # The ledger as of the last month end, recomputed from every record received.
-    final = score(all_events, policy, ends[-1], citizens, households=hh)
+    appeals = engines["actual"].appeal_states()
+    final = score(all_events, policy, ends[-1], citizens, households=hh, overrides=appeals)
     final.ledger.write_parquet(folder.path / "ledger.parquet", compression="zstd")
     final.quarantine.write_parquet(folder.path / "quarantine.parquet", compression="zstd")
     final.ratings.write_parquet(folder.path / "current_ratings.parquet", compression="zstd")
@@ -248,9 +270,11 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
         "world": world.generator,
         "policy": {"name": policy.name, "version": policy.version, "sha256": policy_hash(policy), "origin": cfg.policy},
         "feedback": asdict(fb),
+        "appeals_model": policy.contest.simulation.model_dump(),
         "scenarios": list(SCENARIOS),
         "counts": {**{k2: int(v) for k2, v in c.items()},
                    "records_seen_by_scenario": event_counts, "feedback_records_by_scenario": extra_counts,
+                   "appeals_by_scenario": appeal_counts,
                    "consequence_spells": spells.height,
                    "records_linked": world.seen.height,
                    "records_reported_after_last_month": int(after_horizon)},
@@ -333,10 +357,10 @@ def _error_sources(world: World, events: pl.DataFrame) -> pl.DataFrame:
     return bad.group_by("citizen_id").agg(pl.col("source").unique().sort().str.join(",").alias("error_sources"))
 
 
-def _wrongful_table(policy, citizens, months_in, wrongful, fb_added, err_src) -> pl.DataFrame:
+def _wrongful_table(policy, citizens, months_in, wrongful, fb_added, err_src, wrongful_na, prevented) -> pl.DataFrame:
     frames = []
     for j, c in enumerate(policy.consequences):
-        idx = np.flatnonzero(months_in["actual"][j] > 0)
+        idx = np.flatnonzero((months_in["actual"][j] > 0) | (months_in["no_appeals"][j] > 0))
         frames.append(pl.DataFrame({
             "citizen_id": citizens[idx],
             "consequence_id": pl.Series([c.id] * len(idx), dtype=pl.String),
@@ -346,6 +370,9 @@ def _wrongful_table(policy, citizens, months_in, wrongful, fb_added, err_src) ->
             "months_no_feedback": pl.Series(months_in["no_feedback"][j][idx], dtype=pl.Int16),
             "wrongful_months": pl.Series(wrongful[j][idx], dtype=pl.Int16),
             "feedback_months": pl.Series(fb_added[j][idx], dtype=pl.Int16),
+            "months_no_appeals": pl.Series(months_in["no_appeals"][j][idx], dtype=pl.Int16),
+            "wrongful_months_no_appeals": pl.Series(wrongful_na[j][idx], dtype=pl.Int16),
+            "appeals_prevented_months": pl.Series(prevented[j][idx], dtype=pl.Int16),
         }))
     out = pl.concat(frames) if frames else pl.DataFrame()
     if out.height:

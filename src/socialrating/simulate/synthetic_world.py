@@ -40,6 +40,13 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int) -> World:
     register = build_register(people)
     results = link_sources(batch.records, register)
     seen = pl.concat([_events(s, r.linked) for s, r in results.items()], how="vertical")
+    # what the simulation (never the engine) knows: is this record wrong for this citizen?
+    t = batch.truth.select(pl.col("source").cast(pl.String), pl.col("record_id").cast(pl.String),
+                           "true_citizen_id", "erroneous")
+    seen = seen.join(t, on=["source", "record_id"], how="left").with_columns(
+        erroneous=(pl.col("erroneous").fill_null(False) | pl.col("true_citizen_id").is_null()
+                   | (pl.col("true_citizen_id") != pl.col("citizen_id")).fill_null(True))
+    ).drop("true_citizen_id")
     # arrival order: by the day a record reached the operator, then source and record id
     seen = seen.sort(["reported_on", "source", "record_id"])
     truth_ids = twin.truth.select(pl.col("source").cast(pl.String), pl.col("record_id").cast(pl.String),
