@@ -102,7 +102,7 @@ def tiny_audit(tiny):
 # ---------------------------------------------------------------- reading
 def test_schema_contract_written_types(tiny):
     s = pl.read_parquet_schema(tiny / "consequences.parquet")
-    assert s["scenario"] == pl.Enum(["actual", "perfect_data", "no_feedback"])
+    assert s["scenario"] == pl.Enum(["actual", "perfect_data", "no_feedback", "no_appeals"])
     assert s["months"] == pl.Int16 and s["consequence_id"] == pl.String
     c = pl.read_parquet_schema(tiny / "citizens.parquet")
     assert c["income_decile"] == pl.Int8 and c["household_id"] == pl.Int32 and isinstance(c["district"], pl.Enum)
@@ -177,6 +177,16 @@ def test_intersection_sex_by_age(tiny_audit):
     assert (r["n"], r["affected"], r["rate"]) == (3, 3, 1.0)
     r = row(g, NC, "district x area", "Central x rural")
     assert (r["n"], r["affected"]) == (2, 1)
+
+
+def test_harm_clear_needs_the_interval(tiny_audit, synth):
+    g = tiny_audit["groups"]
+    c = row(g, NC, "district", "Central")
+    # flagged, but with 5 people the ratio's interval reaches below 1
+    assert c["harm_flag"] is True and c["ratio_lo"] <= 1 and c["harm_clear"] is False
+    big = audit_run(synth, replicates=200, write=False)["groups"].filter(~pl.col("suppressed"))
+    clear = big.filter(pl.col("harm_clear") & (pl.col("kind") == "restriction"))
+    assert clear.height > 0 and clear["harm_flag"].all() and (clear["ratio_lo"] > 1).all()
 
 
 def test_suppression(tiny):
@@ -384,3 +394,35 @@ def test_synthetic_run_is_consistent(synth):
     assert w.filter(pl.col("wrongful_months") > 0)["error_sources"].str.len_chars().min() > 0
     a = audit_run(synth, replicates=50, write=False)
     assert a.headline["restricted_people"] > 0 and a.headline["wrongly_restricted_people"] > 0
+
+
+def test_audits_the_simulation_output(tmp_path):
+    """The contract with socialrating.simulate: its run folder audits and the numbers agree
+    with a direct count."""
+    sim = pytest.importorskip("socialrating.simulate.simulation")
+    out = tmp_path / "sim"
+    sim.simulate(sim.SimConfig(people=1500, years=1.0, seed=3, store=False), out)
+    a = audit_run(out, replicates=50)
+    c = pl.read_parquet(out / "consequences.parquet").filter(
+        (pl.col("scenario") == "actual") & (pl.col("kind") == "restriction"))
+    assert a.headline["restricted_people"] == c["citizen_id"].n_unique()
+    assert a.headline["citizens"] == 1500
+    run = load_run(out)
+    assert run.scenarios[0] == "actual" and set(run.scenarios) <= {"actual", "perfect_data", "no_feedback",
+                                                                   "no_appeals"}
+    w = pl.read_parquet(out / "wrongful.parquet")
+    wholly = w.filter((pl.col("wrongful_months") > 0) & (pl.col("months_perfect_data") == 0)
+                      & (pl.col("kind") == "restriction"))
+    assert a.headline["wrongly_restricted_people"] == wholly["citizen_id"].n_unique()
+
+
+def test_extra_scenarios_are_reported(tmp_path):
+    spells = [_spell(1, "actual", NC, 0, 2), _spell(1, "no_appeals", NC, 0, 4), _spell(2, "no_appeals", NC, 1, 3)]
+    p = tiny_run(tmp_path / "r", spells=spells)
+    a = audit_run(p, min_group_size=1, replicates=20, write=False)
+    sc = a["scenarios"].filter(pl.col("consequence_id") == NC).row(0, named=True)
+    assert (sc["people_actual"], sc["people_no_appeals"], sc["people_removed_by_appeals"]) == (1, 2, 1)
+    assert sc["person_months_removed_by_appeals"] == 7 - 2
+    assert "people_perfect_data" not in sc
+    ot = a["over_time"].filter((pl.col("scenario") == "no_appeals") & (pl.col("consequence_id") == NC))
+    assert ot.sort("t")["people"].to_list() == [1, 2, 2, 2]

@@ -133,7 +133,7 @@ def _headline(run: RunData, t: dict[str, pl.DataFrame]) -> dict[str, Any]:
         r = cons.filter(pl.col("consequence_id") == cid)
         return r[col].item() if r.height else None
 
-    scen_present = sorted(run.consequences["scenario"].unique().to_list())
+    scen_present = list(run.scenarios)
     h: dict[str, Any] = {
         "citizens": N, "adults": int(run.citizens.filter(pl.col("age_band") != "under 18").height),
         "months": run.n_months, "first_month": run.months[0].isoformat(), "last_month": run.months[-1].isoformat(),
@@ -154,6 +154,8 @@ def _headline(run: RunData, t: dict[str, pl.DataFrame]) -> dict[str, Any]:
         h["restricted_people_added_by_errors"] = sc["people_added_by_errors"]
     if "no_feedback" in scen_present:
         h["restricted_people_no_feedback"] = sc["people_no_feedback"]
+    if "no_appeals" in scen_present:
+        h["restricted_people_no_appeals"] = sc["people_no_appeals"]
     if "wrongful" in t:
         w = t["wrongful"].filter(pl.col("consequence_id") == "any-restriction").row(0, named=True)
         h["wrongly_restricted_people"] = w["wrongful_people"]
@@ -163,6 +165,9 @@ def _headline(run: RunData, t: dict[str, pl.DataFrame]) -> dict[str, Any]:
         h["restriction_months_added_by_feedback"] = w["feedback_person_months"]
         h["restriction_months_feedback_share"] = _f(w["feedback_months_share"])
         h["restricted_only_by_feedback_people"] = w["feedback_only_people"]
+        if "appeals_prevented_months" in w:
+            h["wrongful_restriction_months_prevented_by_appeals"] = w["appeals_prevented_months"]
+            h["people_spared_wrongful_restriction_months_by_appeals"] = w["appeals_prevented_people"]
         src = t["wrongful_sources"].filter(pl.col("consequence_id") == "any-restriction")
         if src.height:
             top = src.sort("wrongful_people", descending=True).row(0, named=True)
@@ -178,6 +183,7 @@ def _headline(run: RunData, t: dict[str, pl.DataFrame]) -> dict[str, Any]:
                                   "rate_least": top["rate_min"], "times": top["rate_max"] / top["rate_min"]}
     g = t["groups"].filter((pl.col("consequence_id") == "any-restriction") & pl.col("harm_flag").fill_null(False))
     h["groups_flagged_any_restriction"] = g.height
+    h["groups_clearly_flagged_any_restriction"] = int(g["harm_clear"].fill_null(False).sum())
     h.update(traps(run, t["transitions_first_last"]))
     rec = t["recovery"].filter(pl.col("consequence_id") == "any-restriction").row(0, named=True)
     h["restriction_spells"] = rec["spells"]

@@ -23,7 +23,7 @@ import polars as pl
 
 from ..population.calibration import DISTRICTS
 
-SCENARIOS = ("actual", "perfect_data", "no_feedback")
+SCENARIOS = ("actual", "perfect_data", "no_feedback", "no_appeals")  # known, in report order; others allowed
 KINDS = ("privilege", "restriction")
 AGE_BANDS = ("under 18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 STATUS_BANDS = ("00-19", "20-39", "40-59", "60-79", "80-99")
@@ -105,6 +105,7 @@ class RunData:
     contexts: dict[str, str] = field(default_factory=dict)
     bands: tuple[str, ...] = STATUS_BANDS  # status bins worst first; named bands in policy order (best first)
     named_bands: bool = False
+    scenarios: tuple[str, ...] = ("actual",)  # present in consequences.parquet, known ones first
 
     @property
     def worst_band(self) -> int:
@@ -222,10 +223,15 @@ def load_run(run_dir: str | Path) -> RunData:
         pl.col("citizen_id").cast(pl.Int64), pl.col("via_citizen_id").cast(pl.Int64),
         (month_key("start_month") - k0).cast(pl.Int32).alias("t0"),
     ).with_columns((pl.col("t0") + pl.col("months").cast(pl.Int32)).alias("t1"))
-    bad = cons.filter(~pl.col("scenario").is_in(SCENARIOS) | ~pl.col("kind").is_in(KINDS))
+    bad = cons.filter(~pl.col("kind").is_in(KINDS))
     if bad.height:
-        raise RunFormatError(f"{path / 'consequences.parquet'}: unknown scenario or kind, e.g. "
-                             f"{bad.select('scenario', 'kind').row(0)}")
+        raise RunFormatError(f"{path / 'consequences.parquet'}: unknown kind {bad['kind'][0]!r} "
+                             f"(expected one of {KINDS})")
+    found = set(cons["scenario"].unique().to_list())
+    scenarios = tuple(s for s in SCENARIOS if s in found) + tuple(sorted(found - set(SCENARIOS)))
+    if "actual" not in scenarios and cons.height:
+        raise RunFormatError(f"{path / 'consequences.parquet'}: no rows for the 'actual' scenario "
+                             f"(found {sorted(found)})")
 
     kinds: dict[str, str] = {}
     contexts: dict[str, str] = {}
@@ -240,13 +246,14 @@ def load_run(run_dir: str | Path) -> RunData:
     wrongful = None
     wpath = path / "wrongful.parquet"
     if wpath.exists():
-        wrongful = _read(wpath, "wrongful").with_columns(
+        wrongful = _read(wpath, "wrongful")
+        ints = [c for c in wrongful.columns if c.startswith(("months_", "wrongful_months", "feedback_months",
+                                                               "appeals_prevented"))]
+        wrongful = wrongful.with_columns(
             pl.col("citizen_id").cast(pl.Int64), pl.col("error_sources").fill_null(""),
-            *(pl.col(c).cast(pl.Int32) for c in ("months_actual", "months_perfect_data", "months_no_feedback",
-                                                  "wrongful_months", "feedback_months")),
-        )
+            *(pl.col(c).cast(pl.Int32) for c in ints))
     return RunData(path, manifest, citizens, ratings, cons, wrongful, months, policy, kinds, contexts,
-                   bands, named)
+                   bands, named, scenarios or ("actual",))
 
 
 def merge_spells(spells: pl.DataFrame, keys: list[str]) -> pl.DataFrame:

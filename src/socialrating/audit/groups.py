@@ -28,6 +28,11 @@ harm_ratio, harm_flag
     restriction: harm_ratio = rate / lowest group rate, harm_flag = lowest rate < 0.8 x
     this group's rate (i.e. the least affected group fares four-fifths or less as badly);
     privilege: harm_ratio = highest group rate / rate, harm_flag = four_fifths.
+harm_clear
+    harm_flag, and the 95% interval of ratio_overall lies wholly on the harmful side of 1
+    (above 1 for a restriction, below 1 for a privilege): a flag chance alone is unlikely
+    to explain. With small groups or rare consequences the harm flag fires often; this
+    column separates the gaps the data can support.
 suppressed
     True when n < min_group_size: counts, rates and ratios are then null (too few people
     for a stable rate, and small cells can identify people).
@@ -65,7 +70,7 @@ SEP = " x "
 
 COLUMNS = ["consequence_id", "kind", "dimension", "group", "n", "affected", "rate", "rate_lo", "rate_hi",
            "ratio_overall", "ratio_lo", "ratio_hi", "mean_months", "impact_ratio", "four_fifths",
-           "harm_ratio", "harm_flag", "suppressed"]
+           "harm_ratio", "harm_flag", "harm_clear", "suppressed"]
 
 
 def _dims(dimensions: Iterable[str], intersections: Iterable[Sequence[str]]) -> list[tuple[str, ...]]:
@@ -173,8 +178,11 @@ def _finish(t: pl.DataFrame, N: int, min_group_size: int, ids: list[str], specs)
         .when(cmp & ~restr).then(pl.col("four_fifths"))
         .alias("harm_flag"),
     )
+    t = t.with_columns(
+        (pl.col("harm_flag") & pl.when(restr).then(pl.col("ratio_lo") > 1).otherwise(pl.col("ratio_hi") < 1))
+        .alias("harm_clear"))
     hidden = ["affected", "rate", "rate_lo", "rate_hi", "ratio_overall", "ratio_lo", "ratio_hi", "mean_months",
-              "impact_ratio", "four_fifths", "harm_ratio", "harm_flag"]
+              "impact_ratio", "four_fifths", "harm_ratio", "harm_flag", "harm_clear"]
     t = t.with_columns(pl.when(~pl.col("suppressed")).then(pl.col(c)).alias(c) for c in hidden)
     order = {c: i for i, c in enumerate(ids)}
     dorder = {("overall" if s == ("overall",) else SEP.join(s)): i for i, s in enumerate(specs)}

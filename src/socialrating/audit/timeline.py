@@ -1,8 +1,10 @@
 """People under each consequence month by month, in each scenario.
 
-The three scenarios of a run: `actual` (the rating as run, with data errors and with the
-rating feeding back into people's lives), `perfect_data` (the same with every erroneous
-record corrected) and `no_feedback` (the same without the feedback).
+The scenarios of a run: `actual` (the rating as run, with data errors and with the rating
+feeding back into people's lives), `perfect_data` (the same with every erroneous record
+corrected), `no_feedback` (the same without the feedback) and, when the run has it,
+`no_appeals` (the same with nobody contesting anything). Only the scenarios present in
+consequences.parquet are reported.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ._run import KINDS, SCENARIOS, RunData, merge_spells
+from ._run import KINDS, RunData, merge_spells
 
 
 def merged_spells(run: RunData) -> pl.DataFrame:
@@ -34,9 +36,10 @@ def over_time(run: RunData, merged: pl.DataFrame | None = None) -> pl.DataFrame:
     s = merged_spells(run) if merged is None else merged
     ids = _ids(run)
     M = run.n_months
-    grid = pl.DataFrame({"scenario": np.repeat(SCENARIOS, len(ids) * M),
-                         "consequence_id": np.tile(np.repeat(ids, M), len(SCENARIOS)),
-                         "t": np.tile(np.arange(M, dtype=np.int32), len(SCENARIOS) * len(ids))})
+    sc = list(run.scenarios)
+    grid = pl.DataFrame({"scenario": np.repeat(sc, len(ids) * M),
+                         "consequence_id": np.tile(np.repeat(ids, M), len(sc)),
+                         "t": np.tile(np.arange(M, dtype=np.int32), len(sc) * len(ids))})
     starts = s.group_by("scenario", "consequence_id", pl.col("t0").alias("t")).agg(pl.len().alias("_in"))
     stops = s.group_by("scenario", "consequence_id", pl.col("t1").alias("t")).agg(pl.len().alias("_out"))
     keys = ["scenario", "consequence_id", "t"]
@@ -60,13 +63,18 @@ def scenario_totals(run: RunData, merged: pl.DataFrame | None = None) -> pl.Data
     ids = _ids(run)
     out = pl.DataFrame({"consequence_id": ids,
                         "kind": [run.kinds.get(i, i.removeprefix("any-")) for i in ids]})
-    for sc in SCENARIOS:
+    for sc in run.scenarios:
         part = agg.filter(pl.col("scenario") == sc).select(
             "consequence_id", pl.col("people").alias(f"people_{sc}"), pl.col("pm").alias(f"person_months_{sc}"))
         out = out.join(part, on="consequence_id", how="left")
     out = out.with_columns(pl.exclude("consequence_id", "kind").fill_null(0))
-    return out.with_columns(
-        (pl.col("people_actual") - pl.col("people_perfect_data")).alias("people_added_by_errors"),
-        (pl.col("people_actual") - pl.col("people_no_feedback")).alias("people_added_by_feedback"),
-        (pl.col("person_months_actual") - pl.col("person_months_no_feedback")).alias("person_months_added_by_feedback"),
-    )
+    diffs = {"perfect_data": "errors", "no_feedback": "feedback", "no_appeals": "appeals"}
+    for sc, what in diffs.items():
+        if sc in run.scenarios:
+            sign = -1 if sc == "no_appeals" else 1  # appeals remove people: no_appeals - actual
+            out = out.with_columns(
+                (sign * (pl.col("people_actual") - pl.col(f"people_{sc}"))).alias(
+                    f"people_{'removed' if sign < 0 else 'added'}_by_{what}"),
+                (sign * (pl.col("person_months_actual") - pl.col(f"person_months_{sc}"))).alias(
+                    f"person_months_{'removed' if sign < 0 else 'added'}_by_{what}"))
+    return out

@@ -18,6 +18,10 @@ Person-months are summed over consequences ("consequence-months"): a person unde
 restrictions for 3 months counts 6 in the 'any-restriction' rows. People are counted
 once per row. By source: a record with several erroneous sources counts under each, so
 the source rows do not add up to the total.
+
+appeals (when the run has the no-appeals scenario)
+    appeals_prevented_months: wrongful months that would have happened had nobody
+    contested anything but did not happen in the actual run.
 """
 
 from __future__ import annotations
@@ -59,7 +63,8 @@ def wrongful_summary(run: RunData) -> pl.DataFrame:
     """Per consequence: people under it, wholly/partly wrongful people and months, feedback."""
     if run.wrongful is None:
         return pl.DataFrame()
-    w = _with_any(_flags(_with_kind(run.wrongful, run.kinds)).filter(pl.col("months_actual") > 0))
+    w_all = _with_any(_flags(_with_kind(run.wrongful, run.kinds)))
+    w = w_all.filter(pl.col("months_actual") > 0)  # rows only in force without appeals count below
     kinds = {**run.kinds, **{f"any-{k}": k for k in KINDS}}
     base = pl.DataFrame({"consequence_id": list(kinds), "kind": list(kinds.values())})
     agg = w.group_by("consequence_id").agg(
@@ -74,6 +79,12 @@ def wrongful_summary(run: RunData) -> pl.DataFrame:
         pl.col("citizen_id").filter(pl.col("feedback_only")).n_unique().alias("feedback_only_people"),
         pl.col("feedback_months").sum().alias("feedback_person_months"),
     )
+    if "appeals_prevented_months" in w.columns:
+        agg = agg.join(w_all.group_by("consequence_id").agg(
+            pl.col("citizen_id").filter(pl.col("appeals_prevented_months") > 0).n_unique()
+            .alias("appeals_prevented_people"),
+            pl.col("appeals_prevented_months").sum().alias("appeals_prevented_months")), on="consequence_id",
+            how="full", coalesce=True)
     out = base.join(agg, on="consequence_id", how="left").with_columns(
         pl.exclude("consequence_id", "kind").fill_null(0).cast(pl.Int64))
     return out.with_columns(

@@ -19,7 +19,6 @@ from typing import Any, Callable, Iterable
 import polars as pl
 
 from ..audit import AuditResult, audit_run
-from ..audit._run import SCENARIOS
 
 try:  # plotly is needed to draw; the import error says how to get it
     import plotly.graph_objects as go
@@ -29,9 +28,9 @@ except ImportError as exc:  # pragma: no cover
     raise ImportError("the HTML report needs plotly: pip install plotly") from exc
 
 SCENARIO_LABEL = {"actual": "as run (with data errors and feedback)", "perfect_data": "with error-free data",
-                  "no_feedback": "without feedback"}
+                  "no_feedback": "without feedback", "no_appeals": "if nobody appealed"}
 SCENARIO_STYLE = {"actual": dict(color="#b2182b", width=3), "perfect_data": dict(color="#2166ac", dash="dash"),
-                  "no_feedback": dict(color="#4d9221", dash="dot")}
+                  "no_feedback": dict(color="#4d9221", dash="dot"), "no_appeals": dict(color="#7b3294", dash="dashdot")}
 DIM_LABEL = {"overall": "Everyone", "district": "Federal district", "age_band": "Age", "sex": "Sex",
              "income_decile": "Income decile (1 = poorest tenth)", "area": "Urban or rural"}
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["sendDataToCloud"]}
@@ -222,7 +221,8 @@ is flagged when its rate of the good outcome is below 80% (four fifths) of the b
 For rare restrictions that test hardly ever fires (being free of a restriction 90% vs 98% of the time
 is a ratio of 0.92), so for restrictions we also flag a group when the least-affected group's rate is
 below four fifths of its own ("harm flag"; for example 10% against 2%). Flagged rows are shaded.
-A flag is a reason to look closer, not proof: it ignores chance, so check the intervals too.</li>
+A flag is a reason to look closer, not proof: it ignores chance. The column "beyond chance" says
+whether the group's 95% interval also lies wholly on the worse side of everyone's rate.</li>
 <li><b>95% intervals</b> (the ranges in brackets or the whiskers on bars) show how much a rate could
 move by chance alone in a population of this size: we re-draw the people of each group at random
 {self.a.parameters.get('replicates', 400)} times (a "bootstrap") and keep the middle 95% of results. Wide
@@ -263,6 +263,10 @@ and could single out individuals); the group size is still given.</li>
         if "restricted_people_no_feedback" in h:
             add(_int(h["restricted_people_no_feedback"]), "restricted without feedback",
                 f"against {_int(h['restricted_people'])} as run.")
+        if "wrongful_restriction_months_prevented_by_appeals" in h:
+            add(_int(h["wrongful_restriction_months_prevented_by_appeals"]), "wrongful months appeals prevented",
+                f"restriction-months that wrong records would have caused had nobody appealed; "
+                f"{_int(h.get('people_spared_wrongful_restriction_months_by_appeals'))} people were spared some.")
         if h.get("top_error_source"):
             add(_e(h["top_error_source"]), "source behind most wrongful restrictions",
                 f"its wrong records are behind {_int(h.get('top_error_source_people'))} wrongful restrictions.")
@@ -272,9 +276,10 @@ and could single out individuals); the group size is still given.</li>
                 f"by {DIM_LABEL.get(ld['dimension'], ld['dimension']).lower()}: {_pct(ld['rate_most'])} of "
                 f"'{_e(ld['most_affected'])}' were restricted against {_pct(ld['rate_least'])} of "
                 f"'{_e(ld['least_affected'])}'.")
-        add(_int(h.get("groups_flagged_any_restriction")), "groups flagged",
-            "groups (including two-way combinations such as women aged 25-34) where restrictions fall "
-            "disproportionately under the four-fifths harm test.")
+        add(_int(h.get("groups_clearly_flagged_any_restriction")), "groups clearly over-restricted",
+            "groups (including two-way combinations such as women aged 25-34) that the four-fifths harm test "
+            "flags and whose 95% interval lies wholly above everyone's rate; "
+            f"{_int(h.get('groups_flagged_any_restriction'))} groups are flagged before allowing for chance.")
         add(_pct(h.get("still_restricted_after_12_months")), "still restricted after a year",
             "of restriction spells, the estimated share lasting more than 12 months"
             + (f"; half are over within {h['restriction_median_months']} months." if h.get("restriction_median_months")
@@ -318,12 +323,10 @@ and could single out individuals); the group size is still given.</li>
         vis_groups = []
         for i, cid in enumerate(ids):
             idx = []
-            for sc in SCENARIOS:
-                if sc not in present:
-                    continue
+            for sc in self.run.scenarios:
                 d = ot.filter((pl.col("consequence_id") == cid) & (pl.col("scenario") == sc)).sort("t")
                 fig.add_scatter(x=[m.isoformat() for m in d["month"].to_list()], y=d["people"].to_list(),
-                                mode="lines", name=SCENARIO_LABEL[sc], line=SCENARIO_STYLE[sc],
+                                mode="lines", name=SCENARIO_LABEL.get(sc, sc), line=SCENARIO_STYLE.get(sc, {}),
                                 visible=(cid == "any-restriction"), legendgroup=sc)
                 idx.append(len(fig.data) - 1)
             vis_groups.append(idx)
@@ -348,13 +351,14 @@ and could single out individuals); the group size is still given.</li>
             ("share", "share of population", _pct, True), ("mean_months", "mean months", lambda x: _num(x, 1), True),
             ("people_perfect_data", "people, error-free data", _int, True),
             ("people_no_feedback", "people, without feedback", _int, True),
-        ])
-        missing = [SCENARIO_LABEL[s] for s in SCENARIOS if s not in present]
+        ] + ([("people_no_appeals", "people, if nobody appealed", _int, True)] if "no_appeals" in present else []))
+        missing = [SCENARIO_LABEL[s] for s in ("perfect_data", "no_feedback") if s not in present]
         note = (f'<p class="note">This run has no "{", ".join(missing)}" scenario, so those lines and columns '
                 "are empty.</p>") if missing else ""
         return ("<p>How many people were under each consequence, month by month. Pick a consequence in the menu. "
                 "The red line is the rating as run; the blue dashed line the same people with error-free data; "
-                "the green dotted line the same people if the score did not feed back into their lives.</p>"
+                "the green dotted line the same people if the score did not feed back into their lives; where the run "
+                "has it, the purple line shows what would have happened if nobody had appealed.</p>"
                 + chart + note + "<h3>Every consequence, over the whole run</h3>" + table)
 
     def _group_chart(self, table: pl.DataFrame, dim: str, ids: list[str], title: str) -> str:
@@ -402,6 +406,7 @@ and could single out individuals); the group size is still given.</li>
             ("ratio_overall", "ratio to overall", _num, True),
             ("impact_ratio", "four-fifths ratio", _num, True), ("four_fifths", "four-fifths flag", _flag, True),
             ("harm_ratio", "times the least affected", _num, True), ("harm_flag", "harm flag", _flag, True),
+            ("harm_clear", "beyond chance", _flag, True),
         ]
 
         def fmt(frame: pl.DataFrame) -> pl.DataFrame:
@@ -453,7 +458,8 @@ and could single out individuals); the group size is still given.</li>
             ("feedback_people", "lengthened by feedback", _int, True),
             ("feedback_only_people", "only because of feedback", _int, True),
             ("feedback_months_share", "share of months from feedback", _pct, True),
-        ])
+        ] + ([("appeals_prevented_months", "wrongful months appeals prevented", _int, True)]
+             if "appeals_prevented_months" in ws.columns else []))
         src = t["wrongful_sources"].filter(pl.col("consequence_id") == "any-restriction").sort("wrongful_people")
         fig = make_subplots(rows=1, cols=2, subplot_titles=("people wrongly restricted", "wrongful restriction-months"),
                             horizontal_spacing=0.18)
