@@ -199,6 +199,9 @@ def test_contest_on_postgresql(fresh, pg_database):
     with LedgerStore.open(pg_database) as s:  # the run's ledger, loaded into PostgreSQL
         led = pl.read_parquet(folder / "ledger.parquet")
         s.append_entries(led)  # one batch, as the simulation appended it, so blocks (and head) agree
+        with LedgerStore.open(folder) as local:  # and the simulated appeals, in the same order
+            simulated = local.changes().select("entry_id", "new_state", "actor", "reason", "at")
+            s.record_changes(simulated)
     v0 = verify_run(folder, pg_database)
     assert v0["ok"], v0  # same entries: the manifest's head
     cid, eid, _ = _pick(folder, rule_sign=-1)
@@ -207,8 +210,8 @@ def test_contest_on_postgresql(fresh, pg_database):
     led = pl.read_parquet(folder / "ledger.parquet")
     assert led.filter(pl.col("entry_id") == eid)["state"].cast(pl.String).item() == "overturned"
     assert verify_run(folder, pg_database)["ok"]
-    # the run folder's DuckDB store has no changes: it no longer matches the manifest
-    assert verify_run(folder)["first_bad"] == "change:1"
+    # the run folder's DuckDB store lacks the two new changes: it no longer matches the manifest
+    assert verify_run(folder)["first_bad"] == f"change:{simulated.height + 1}"
     with LedgerStore.open(pg_database) as s:
         s._db.execute(f"UPDATE ledger_entries SET points = points + 1 WHERE entry_id = {eid}")
     v = verify_run(folder, pg_database)

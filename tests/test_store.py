@@ -204,3 +204,32 @@ def test_same_chain_on_both_backends(tmp_path, pg_server):
             s.record_change(2, "contested", "citizen", "typo in INN: 'ё'", dt.date(2025, 1, 2))
             heads.append((s.head(), s.changes()["hash"].to_list()))
     assert heads[0] == heads[1]
+
+
+def test_bulk_changes_chain_exactly_like_single_ones(target, tmp_path):
+    d = dt.date(2025, 3, 1)
+    batch = pl.DataFrame({
+        "entry_id": [1, 3, 1, 3], "new_state": ["contested", "contested", "overturned", "upheld"],
+        "actor": ["citizen", "citizen", "reviewer:42", "reviewer:42"],
+        "reason": ["not my loan", "paid on time", "identity mismatch", "bank records confirm"],
+        "at": [d, d, d + dt.timedelta(days=20), d + dt.timedelta(days=25)],
+    })
+    with LedgerStore.open(target) as s:
+        s.append_entries(ledger())
+        assert s.record_changes(batch) == 4
+        bulk = s.changes()
+        assert s.verify().ok
+        assert s.current_states().to_dicts() == [{"entry_id": 1, "state": "overturned"}]
+        with pytest.raises(TransitionError):  # entries with changes already: use record_change
+            s.record_changes(batch.head(1))
+    with LedgerStore.open(tmp_path / "single") as one:  # the same changes one by one
+        one.append_entries(ledger())
+        for e, st, a, r, at in batch.iter_rows():
+            one.record_change(e, st, a, r, at)
+        assert one.changes()["hash"].to_list() == bulk["hash"].to_list()
+    bad = batch.with_columns(new_state=pl.Series(["upheld", "contested", "overturned", "upheld"]))
+    with LedgerStore.open(tmp_path / "bad") as b:
+        b.append_entries(ledger())
+        with pytest.raises(TransitionError):
+            b.record_changes(bad)
+        assert b.changes().height == 0  # nothing written

@@ -75,7 +75,7 @@ class MonthlyEngine:
         self.past_closings: dict[str, np.ndarray] = {}  # closure id -> sorted (citizen << 32 | day)
         self.row_offset = 0
         self.k = 0
-        self.appeals: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (entry ids, review month, overturned)
+        self.appeals: list[tuple[np.ndarray, ...]] = []  # (entry ids, review month, overturned, contest month)
 
     # -- helpers ------------------------------------------------------------------
     def _row(self, days: np.ndarray) -> np.ndarray:
@@ -160,7 +160,7 @@ class MonthlyEngine:
             untouched = ~c | (~o & (not policy.contest.suspend_while_contested))
             n_contested, n_overturned = int(c.sum()), int(o.sum())
             ids = (led.event_row[sel][c] + self.row_offset) * (1 << SLOT_BITS) + led.slot[sel][c]
-            self.appeals.append((ids, np.full(len(ids), review, np.int32), o[c]))
+            self.appeals.append((ids, np.full(len(ids), review, np.int32), o[c], np.full(len(ids), k, np.int32)))
         self._schedule(led.citizen_idx[sel], led.points[sel], led.rule_idx[sel], start, end_row, lvl_row)
         self._remember_open(led, sel[untouched], ends, lvl_end)
         counts = dict(led.counts, contested=n_contested, overturned=n_overturned)
@@ -254,6 +254,29 @@ class MonthlyEngine:
         state = np.where(done & over, "overturned", np.where(done, "", "contested"))
         keep = state != ""
         return pl.DataFrame({"entry_id": ids[keep].astype(np.int64), "state": state[keep]}).sort("entry_id")
+
+    def appeal_changes(self, deadline_days: int) -> pl.DataFrame:
+        """The appeals as store state changes: contested at the month end the record
+        arrived, then overturned or upheld at the review's month end (never later than the
+        policy's deadline), for reviews completed by the last month run."""
+        cols = {"entry_id": pl.Int64, "new_state": pl.String, "actor": pl.String, "reason": pl.String, "at": pl.Date}
+        if not self.appeals:
+            return pl.DataFrame(schema=cols)
+        ids = np.concatenate([a[0] for a in self.appeals]).astype(np.int64)
+        review = np.concatenate([a[1] for a in self.appeals])
+        over = np.concatenate([a[2] for a in self.appeals])
+        month = np.concatenate([a[3] for a in self.appeals])
+        ends = np.array([to_days(e) for e in self.ends] + [NEVER], dtype=np.int64)
+        c_at = ends[month]
+        contested = pl.DataFrame({"entry_id": ids, "new_state": "contested", "actor": "citizen (simulated)",
+                                  "reason": "simulated appeal", "at": pl.Series(c_at.astype(np.int32)).cast(pl.Date)})
+        done = review <= self.k - 1
+        r_at = np.minimum(ends[np.minimum(review, len(self.ends))], c_at + deadline_days)[done]
+        resolved = pl.DataFrame({"entry_id": ids[done], "new_state": np.where(over[done], "overturned", "upheld"),
+                                 "actor": "reviewer (simulated)", "reason": "simulated review",
+                                 "at": pl.Series(r_at.astype(np.int32)).cast(pl.Date)})
+        out = pl.concat([contested.with_columns(_o=pl.lit(0)), resolved.with_columns(_o=pl.lit(1))], how="vertical")
+        return out.sort("at", "_o", "entry_id").drop("_o").cast(cols)
 
     def _close_with_past_closings(self, led) -> None:
         """New entries (e.g. a record that arrived late) that an earlier closure already ends."""

@@ -245,6 +245,7 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     last = engines["actual"]
     same = int(np.sum((final.ratings["status"].to_numpy() == last_ctx(last, policy)["status"])))
     head = None
+    n_changes, change_head = 0, None
     if cfg.store:
         from ..store.ledger_store import LedgerStore
 
@@ -252,6 +253,9 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
         with LedgerStore.open(folder.path) as store:
             store.append_entries(final.ledger)
             head = store.head()
+            n_changes = store.record_changes(engines["actual"].appeal_changes(policy.contest.review_deadline_days))
+            tip = store.changes().tail(1)
+            change_head = tip["hash"][0] if tip.height else None
     lint = _lint(policy)
     import json
 
@@ -289,6 +293,8 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
                      "closable groups"),
         },
         "ledger_store": {"file": "ledger.duckdb", "head": head} if head else None,
+        "changes": {"store": "ledger.duckdb", "count": n_changes, "head": change_head,
+                    "note": "simulated appeals, recorded as hash-chained state changes"} if head else None,
         "lint": lint,
         "shard_size": N,
     }

@@ -428,6 +428,61 @@ class LedgerStore:
                        [change_id, entry_id, new_state, actor, reason, at, prev, h])
         return int(change_id)
 
+    def record_changes(self, changes: pl.DataFrame) -> int:
+        """Append many state changes at once (e.g. a simulation's appeals); returns how many.
+
+        `changes`: entry_id, new_state, actor, reason, at (Date), in the order they
+        happened. Each entry must have no earlier change in the store, and its changes in
+        the batch must follow the same transitions as `record_change` (contested, then
+        overturned or upheld, dates not going backwards); otherwise nothing is written.
+        The chain is the same as for single changes: one hash per change, in order.
+        """
+        if not changes.height:
+            return 0
+        ch = changes.select("entry_id", "new_state", "actor", "reason", "at").with_row_index("_i")
+        bad = ch.filter(~pl.col("new_state").is_in(list(CHANGE_STATES)))
+        if bad.height:
+            raise TransitionError(f"new_state must be one of {CHANGE_STATES}, got {bad['new_state'][0]!r}")
+        seq = ch.sort("entry_id", "_i").with_columns(
+            prev=pl.col("new_state").shift(1).over("entry_id"), prev_at=pl.col("at").shift(1).over("entry_id"))
+        wrong = seq.filter(
+            (pl.col("prev").is_null() & (pl.col("new_state") != "contested"))
+            | (pl.col("prev").is_not_null() & ((pl.col("prev") != "contested") | (pl.col("new_state") == "contested")))
+            | (pl.col("at") < pl.col("prev_at")))
+        if wrong.height:
+            raise TransitionError(f"entry {wrong['entry_id'][0]}: invalid transition in the batch")
+        db = self._db
+        with db.transaction(lock="ledger_changes"):
+            ids = ch["entry_id"].unique().to_list()
+            known = {r[0] for r in db.fetchall("SELECT entry_id FROM ledger_entries WHERE entry_id IN (SELECT UNNEST(?))", [ids])} \
+                if isinstance(db, _DuckDB) else {r[0] for r in db.fetchall("SELECT entry_id FROM ledger_entries WHERE entry_id = ANY(?)", [ids])}
+            missing = set(ids) - known
+            if missing:
+                raise KeyError(f"no entry {min(missing)} in the ledger")
+            prior = db.fetchall("SELECT count(*) FROM ledger_changes WHERE entry_id IN (SELECT UNNEST(?))", [ids]) \
+                if isinstance(db, _DuckDB) else db.fetchall("SELECT count(*) FROM ledger_changes WHERE entry_id = ANY(?)", [ids])
+            if prior[0][0]:
+                raise TransitionError("some entries already have changes; use record_change for those")
+            tip = db.fetchall("SELECT change_id, hash FROM ledger_changes ORDER BY change_id DESC LIMIT 1")
+            change_id, prev = (tip[0][0] + 1, tip[0][1]) if tip else (1, ZERO)
+            rows = []
+            for e, st, actor, reason, at in ch.select("entry_id", "new_state", "actor", "reason", "at").iter_rows():
+                h = change_hash(prev, canonical_change(change_id, e, st, actor, reason, at))
+                rows.append((change_id, e, st, actor, reason, at, prev, h))
+                prev = h
+                change_id += 1
+            frame = pl.DataFrame(rows, schema=CHANGE_SCHEMA, orient="row")
+            if isinstance(db, _DuckDB):
+                db.con.register("_changes_arrow", frame.to_arrow())
+                try:
+                    db.con.execute("INSERT INTO ledger_changes SELECT * FROM _changes_arrow")
+                finally:
+                    db.con.unregister("_changes_arrow")
+            else:
+                with db.con.cursor() as cur:
+                    cur.executemany("INSERT INTO ledger_changes VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
+        return len(rows)
+
     # -- reading -----------------------------------------------------------
 
     def entries(self, citizen_id: int | None = None) -> pl.DataFrame:
