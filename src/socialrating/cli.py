@@ -76,7 +76,109 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder to write")
     """The README's main job: 100,000 people, 2 years, the we-platform policy, summary and report."""
     run(policy="we-platform", people=100_000, years=2.0, seed=20240701, out=out, start="2024-07-01",
         world=DEFAULT_WORLD, credit_feedback=0.5, employment_feedback=0.3, household_spillover=0.0, store=True)
+    path = _write_report(out)
+    console.print(f"Report: [bold]{path}[/]  (one self-contained HTML file; opens offline)")
     console.print(f"Explain one citizen: [bold]socialrating explain {out} --citizen 42[/]")
+
+
+def _write_report(run_dir: Path) -> Path:
+    from .audit import audit_run
+    from .report.html import write_report
+
+    with Progress(TextColumn("[bold]auditing and writing the report"), TimeElapsedColumn(), console=err,
+                  transient=True) as prog:
+        prog.add_task("report", total=None)
+        result = audit_run(run_dir)
+        return write_report(run_dir, audit=result)
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="run folder")) -> None:
+    """Audit a run and write its self-contained HTML report (report.html in the run folder)."""
+    try:
+        path = _write_report(run_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    console.print(f"Report: [bold]{path}[/]")
+
+
+@app.command()
+def audit(run_dir: Path = typer.Argument(..., help="run folder"),
+          as_json: bool = typer.Option(False, "--json", help="print the headline numbers as JSON")) -> None:
+    """Audit a run: who is restricted, how many wrongly, which groups, traps (writes audit/ and audit.json)."""
+    from .audit import audit_run
+
+    try:
+        result = audit_run(run_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    if as_json:
+        sys.stdout.write(json.dumps(result.headline, indent=2, default=str) + "\n")
+        return
+    t = Table(title=f"Audit of {run_dir}")
+    t.add_column("figure"); t.add_column("value", justify="right")
+    for k, v in result.headline.items():
+        if isinstance(v, (int, float, str)) or v is None:
+            t.add_row(k.replace("_", " "), f"{v:,.4g}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else str(v)))
+    console.print(t)
+    console.print(f"Tables: {run_dir / 'audit'}/*.parquet; headline: {run_dir / 'audit.json'}")
+
+
+@app.command()
+def compare(run_a: Path = typer.Argument(..., help="run folder A"),
+            run_b: Path = typer.Argument(..., help="run folder B (same people and seed, another policy)"),
+            as_json: bool = typer.Option(False, "--json", help="print the summary as JSON")) -> None:
+    """Policy A vs B on the same population: winners and losers, band moves, consequences by group."""
+    from .audit.compare import RunMismatchError, compare_runs
+
+    try:
+        res = compare_runs(run_a, run_b)
+    except (RunMismatchError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    out = run_b / f"compare-{run_a.name}"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in res.tables.items():
+        frame.write_parquet(out / f"{name}.parquet")
+    (out / "summary.json").write_text(json.dumps(res.summary, indent=2, default=str) + "\n")
+    if as_json:
+        sys.stdout.write(json.dumps(res.summary, indent=2, default=str) + "\n")
+        return
+    t = Table(title=f"{res.summary.get('policy_a')} (A) vs {res.summary.get('policy_b')} (B), status on the last month")
+    t.add_column("figure"); t.add_column("value", justify="right")
+    for k, v in res.summary.items():
+        if isinstance(v, (int, float, str)) or v is None:
+            t.add_row(k.replace("_", " "), f"{v:,.4g}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else str(v)))
+    console.print(t)
+    for name in ("band_transitions", "changes_by_group"):
+        if name in res.tables:
+            console.print(f"{name}: {out / (name + '.parquet')}")
+
+
+@app.command()
+def ingest(
+    file: Path = typer.Argument(..., help="CSV or Parquet file in the source's documented schema"),
+    source: str = typer.Option(..., help="which agency the file comes from (e.g. bank, tax, bailiffs)"),
+    into: Path = typer.Option(..., help="run folder whose citizen register links the records"),
+    as_of: Optional[str] = typer.Option(None, help="dates after this are impossible (default: the run's as-of)"),
+) -> None:
+    """Validate, link and add a source file to a run folder; bad rows go to quarantine with a reason."""
+    from .sources.ingest import IngestError, ingest_file
+    from .store.runfolder import RunFolder
+
+    try:
+        cut = dt.date.fromisoformat(as_of) if as_of else dt.date.fromisoformat(RunFolder(into).manifest()["as_of"])
+        rep = ingest_file(source, file, into, as_of=cut)
+    except (IngestError, KeyError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc).strip("'\""))
+    t = Table(title=f"Ingest of {file.name} as {source}")
+    t.add_column("records"); t.add_column("n", justify="right")
+    t.add_row("in", f"{rep.records_in:,}")
+    t.add_row("accepted (linked)", f"{rep.accepted:,}")
+    t.add_row("already present", f"{rep.already_present:,}")
+    for why, n in sorted(rep.quarantined.items()):
+        t.add_row(f"quarantined: {why}", f"{n:,}")
+    t.caption = f"in = accepted + already present + quarantined; events: {rep.events_path}"
+    console.print(t)
 
 
 def print_summary(out: Path) -> None:
