@@ -41,6 +41,7 @@ class LedgerArrays:
     slot: np.ndarray           # int8 rule slot for the event type
     counts: dict = field(default_factory=dict)
     quarantine: pl.DataFrame | None = None
+    inputs: dict = field(default_factory=dict)  # per events row: codes, categories, occ, cidx (for reuse)
 
     def __len__(self) -> int:
         return len(self.event_row)
@@ -176,6 +177,7 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
         event_row=rows.astype(np.int64), citizen_idx=ci, rule_idx=r, occurred=o,
         points_raw=raw, points=pts, expires=expires, closed=closed, closed_by_row=closed_by,
         slot=slot, counts=counts, quarantine=quarantine,
+        inputs={"codes": codes, "cats": cats, "occ": occ, "cidx": cidx, "ok": ok},
     )
 
 

@@ -42,7 +42,7 @@ class MonthState:
     as_of: dt.date
     ctx: dict            # balances, status, level, band, flags (arrays over citizens)
     holds: np.ndarray    # bool (n_consequences, n_citizens)
-    ledger: pl.DataFrame  # the entries created this month (state as of this month end)
+    ledger: pl.DataFrame | None  # the entries created this month (with_ledger=True)
     counts: dict
 
 
@@ -104,7 +104,7 @@ class MonthlyEngine:
 
     # -- one month ----------------------------------------------------------------
     def step(self, events: pl.DataFrame, *, contested: np.ndarray | None = None,
-             overturned: np.ndarray | None = None) -> MonthState:
+             overturned: np.ndarray | None = None, with_ledger: bool = False) -> MonthState:
         """Score the records that arrived this month and return the month-end state.
 
         contested / overturned (bool per events row, decided by the caller): negative
@@ -173,7 +173,7 @@ class MonthlyEngine:
         names = policy.rating.bands.names if policy.rating.bands else None
         holds = np.array([evaluate(c.when, ctx, names) for c in policy.consequences], dtype=bool).reshape(
             len(policy.consequences), self.n)
-        frame = ledger_frame(led, events, policy, self.citizens, states, self.row_offset)
+        frame = ledger_frame(led, events, policy, self.citizens, states, self.row_offset) if with_ledger else None
         self.row_offset += events.height
         self.k += 1
         return MonthState(k, as_of, ctx, holds, frame, counts)
@@ -198,24 +198,23 @@ class MonthlyEngine:
         """Closures arriving this month end entries from earlier months."""
         if not self.policy.closures or not events.height:
             return
-        from .events import event_type_codes
-        from .ledger import citizen_index
-
-        codes, cats = event_type_codes(events)
+        inp = led.inputs
+        codes, cats, occ, cidx = inp["codes"], inp["cats"], inp["occ"], np.where(inp["ok"], inp["cidx"], -1)
         cat_pos = {c: i for i, c in enumerate(cats)}
-        occ = events["occurred_on"].cast(pl.Int32).fill_null(NEVER).to_numpy()
-        cidx = citizen_index(events["citizen_id"].fill_null(-1).cast(pl.Int64).to_numpy(), self.citizens)
         self._remember_closings(codes, cat_pos, occ, cidx, asof)
         if self.open is None or not len(self.open["ci"]):
             return
         o = self.open
-        alive = o["end"] > asof - 400  # cheap pre-filter; exact test below
         for cl in self.policy.closures:
             if cl.event_type not in cat_pos:
                 continue
             crow = np.flatnonzero((codes == cat_pos[cl.event_type]) & (occ <= asof) & (cidx >= 0))
             if not len(crow):
                 continue
+            # only the open entries of citizens with a closing record this month can change
+            closing_citizen = np.zeros(self.n, bool)
+            closing_citizen[cidx[crow]] = True
+            alive = closing_citizen[o["ci"]]
             key_close = (cidx[crow].astype(np.int64) << 32) | occ[crow].astype(np.int64)
             key_close = np.sort(key_close)
             rule_types = np.array([r.event_type in cl.closes for r in self.policy.rules])
@@ -239,7 +238,7 @@ class MonthlyEngine:
             o["end"][idx] = new_end
             o["lvl_end"][idx] = np.minimum(o["lvl_end"][idx], new_end)
         done = o["end"] <= asof
-        if done.any():
+        if done.sum() > len(done) // 4:  # prune now and then, not every month
             self.open = {key: v[~done] for key, v in o.items()}
 
     def appeal_states(self) -> pl.DataFrame:

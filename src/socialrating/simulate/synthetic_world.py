@@ -19,6 +19,7 @@ from ..identity.register import build_register
 from ..population.generate import generate_population
 from ..sources.errors import ErrorModel
 from ..sources.synthetic import generate_records
+from ..sources.basic import EVENT_TYPE, SOURCE
 from .world import World
 
 SEEN_COLUMNS = ["citizen_id", "event_type", "occurred_on", "amount", "source", "record_id", "reported_on"]
@@ -30,6 +31,11 @@ def _events(source: str, frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("amount").cast(pl.Float64), pl.lit(source, pl.String).alias("source"),
         pl.col("record_id").cast(pl.String), "reported_on",
     )
+
+
+def _typed(frame: pl.DataFrame) -> pl.DataFrame:
+    """Dictionary-encode event types and sources once, so monthly scoring skips it."""
+    return frame.with_columns(pl.col("event_type").cast(EVENT_TYPE), pl.col("source").cast(SOURCE))
 
 
 def synthetic_world(n: int, start: dt.date, years: float, seed: int) -> World:
@@ -67,6 +73,7 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int) -> World:
     report["records_linked"] = int(seen.height)
     report["records_quarantined"] = int(quarantine.height)
     report["records_in == linked + quarantined"] = report["records_in"] == seen.height + quarantine.height
+    seen, perfect = _typed(seen), _typed(perfect)
     world = World(people=people, seen=seen, perfect=perfect, truth=batch.truth, linkage=report,
                   generator="synthetic-russia")
     world.linkage_quarantine = quarantine  # type: ignore[attr-defined]
