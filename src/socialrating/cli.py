@@ -92,6 +92,19 @@ def _write_report(run_dir: Path) -> Path:
         return write_report(run_dir, audit=result)
 
 
+def _figures(title: str, figures: dict) -> Table:
+    """A two-column table of the scalar figures in a dict (nested ones are in the JSON)."""
+    t = Table(title=title)
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    for k, v in figures.items():
+        if isinstance(v, bool) or v is None or isinstance(v, str):
+            t.add_row(k.replace("_", " "), str(v))
+        elif isinstance(v, (int, float)):
+            t.add_row(k.replace("_", " "), f"{v:,.4g}" if isinstance(v, float) else f"{v:,}")
+    return t
+
+
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="run folder")) -> None:
     """Audit a run and write its self-contained HTML report (report.html in the run folder)."""
@@ -115,12 +128,7 @@ def audit(run_dir: Path = typer.Argument(..., help="run folder"),
     if as_json:
         sys.stdout.write(json.dumps(result.headline, indent=2, default=str) + "\n")
         return
-    t = Table(title=f"Audit of {run_dir}")
-    t.add_column("figure"); t.add_column("value", justify="right")
-    for k, v in result.headline.items():
-        if isinstance(v, (int, float, str)) or v is None:
-            t.add_row(k.replace("_", " "), f"{v:,.4g}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else str(v)))
-    console.print(t)
+    console.print(_figures(f"Audit of {run_dir}", result.headline))
     console.print(f"Tables: {run_dir / 'audit'}/*.parquet; headline: {run_dir / 'audit.json'}")
 
 
@@ -143,12 +151,8 @@ def compare(run_a: Path = typer.Argument(..., help="run folder A"),
     if as_json:
         sys.stdout.write(json.dumps(res.summary, indent=2, default=str) + "\n")
         return
-    t = Table(title=f"{res.summary.get('policy_a')} (A) vs {res.summary.get('policy_b')} (B), status on the last month")
-    t.add_column("figure"); t.add_column("value", justify="right")
-    for k, v in res.summary.items():
-        if isinstance(v, (int, float, str)) or v is None:
-            t.add_row(k.replace("_", " "), f"{v:,.4g}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else str(v)))
-    console.print(t)
+    console.print(_figures(f"{res.summary.get('policy_a')} (A) vs {res.summary.get('policy_b')} (B), "
+                           "status on the last month", res.summary))
     for name in ("band_transitions", "changes_by_group"):
         if name in res.tables:
             console.print(f"{name}: {out / (name + '.parquet')}")

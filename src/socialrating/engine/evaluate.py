@@ -51,18 +51,7 @@ def evaluate(cond, ctx: Mapping[str, np.ndarray], band_names: list[str] | None =
 
 
 def _compare(x: np.ndarray, cmp: C.Compare) -> np.ndarray:
-    out = np.ones(len(x), dtype=bool)
-    if cmp.lt is not None:
-        out &= x < cmp.lt
-    if cmp.lte is not None:
-        out &= x <= cmp.lte
-    if cmp.gt is not None:
-        out &= x > cmp.gt
-    if cmp.gte is not None:
-        out &= x >= cmp.gte
-    if cmp.eq is not None:
-        out &= x == cmp.eq
-    return out
+    return cmp.holds(x)
 
 
 def derive(balance_status: np.ndarray, balance_level: np.ndarray, flags: Mapping[str, np.ndarray],

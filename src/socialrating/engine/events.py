@@ -12,14 +12,7 @@ import polars as pl
 
 from ..policy.refused import RefusedCategoryError, refusal_reason
 
-EVENT_COLUMNS: dict[str, pl.DataType] = {
-    "citizen_id": pl.Int64,
-    "event_type": pl.String,
-    "occurred_on": pl.Date,
-    "amount": pl.Float64,
-    "source": pl.String,
-    "record_id": pl.String,
-}
+from ..sources.schemas import EVENT_COLUMNS  # one schema for the engine and for ingest
 
 
 class EventsError(ValueError):

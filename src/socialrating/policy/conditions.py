@@ -43,6 +43,19 @@ class Compare(_Strict):
             raise ValueError("give at least one of lt, lte, gt, gte, eq")
         return self
 
+    def holds(self, x):
+        """Where the bounds hold, over a NumPy array (or a scalar)."""
+        import numpy as np
+
+        x = np.asarray(x)
+        ok = np.ones(x.shape, dtype=bool)
+        for bound, op in (("lt", np.less), ("lte", np.less_equal), ("gt", np.greater),
+                          ("gte", np.greater_equal), ("eq", np.equal)):
+            v = getattr(self, bound)
+            if v is not None:
+                ok &= op(x, v)
+        return ok
+
     def words(self, what: str) -> str:
         ops = {"lt": "below", "lte": "at most", "gt": "above", "gte": "at least", "eq": "equal to"}
         parts = [f"{what} {ops[k]} {v}" for k, v in self.model_dump().items() if v is not None]

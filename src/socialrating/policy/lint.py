@@ -482,18 +482,7 @@ def scale_scores(scale: Scale, balance: np.ndarray) -> np.ndarray:
 
 
 def _compare(cmp: Compare, x: np.ndarray) -> np.ndarray:
-    ok = np.ones(x.shape, dtype=bool)
-    if cmp.lt is not None:
-        ok &= x < cmp.lt
-    if cmp.lte is not None:
-        ok &= x <= cmp.lte
-    if cmp.gt is not None:
-        ok &= x > cmp.gt
-    if cmp.gte is not None:
-        ok &= x >= cmp.gte
-    if cmp.eq is not None:
-        ok &= x == cmp.eq
-    return ok
+    return cmp.holds(x)
 
 
 def _is_court_measure(r: Rule, context: str) -> bool:

@@ -31,18 +31,10 @@ import polars as pl
 
 from ..identity.linkage import link_records, parse_identifier
 from ..identity.register import build_register
-from .schemas import schema_for
+from .schemas import EVENT_COLUMNS, schema_for
 
 __all__ = ["IngestError", "IngestReport", "ingest_file", "read_source_file", "EVENT_COLUMNS"]
 
-EVENT_COLUMNS: dict[str, pl.DataType] = {
-    "citizen_id": pl.Int64,
-    "event_type": pl.String,
-    "occurred_on": pl.Date,
-    "amount": pl.Float64,
-    "source": pl.String,
-    "record_id": pl.String,
-}
 _IDENTIFIERS = ("snils", "inn", "passport", "phone")
 _ALWAYS_REQUIRED = ("record_id", "event_type", "occurred_on")
 ALREADY_PRESENT = "already present"

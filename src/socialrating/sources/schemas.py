@@ -22,6 +22,16 @@ import polars as pl
 
 from ..policy.catalog import CATALOG
 
+#: The engine's events table: what every linked record becomes (engine/events.py, ingest).
+EVENT_COLUMNS: dict[str, pl.DataType] = {
+    "citizen_id": pl.Int64,
+    "event_type": pl.String,
+    "occurred_on": pl.Date,
+    "amount": pl.Float64,
+    "source": pl.String,
+    "record_id": pl.String,
+}
+
 COMMON: dict[str, pl.DataType] = {
     "record_id": pl.String,
     "event_type": pl.String,
