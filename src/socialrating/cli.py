@@ -46,7 +46,8 @@ def run(
     credit_feedback: float = typer.Option(0.5, min=0, help="arrears uplift while refused credit"),
     employment_feedback: float = typer.Option(0.3, min=0, help="arrears uplift while barred from jobs"),
     household_spillover: float = typer.Option(0.0, min=0, help="arrears uplift for a restricted person's household"),
-    store: bool = typer.Option(True, help="append the ledger to the hash-chained store (ledger.duckdb)"),
+    store: bool = typer.Option(True, help="append the ledger to the hash-chained store"),
+    db: Optional[str] = typer.Option(None, help="postgresql://... for the ledger store (default: ledger.duckdb in the run folder)"),
 ) -> None:
     """Simulate the rating in force month by month (with feedback and paired counterfactuals)."""
     from .simulate.simulation import Feedback, SimConfig, simulate
@@ -56,7 +57,7 @@ def run(
     except ValueError:
         _fail(f"--start: expected a date YYYY-MM-DD, got {start!r}")
     cfg = SimConfig(policy=policy, people=people, years=years, seed=seed, start=start_d, world=world, store=store,
-                    feedback=Feedback(credit_feedback, employment_feedback, household_spillover))
+                    db=db, feedback=Feedback(credit_feedback, employment_feedback, household_spillover))
     try:
         with Progress(TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("months"),
                       TimeElapsedColumn(), console=err, transient=True) as prog:
@@ -75,7 +76,8 @@ def run(
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder to write")) -> None:
     """The README's main job: 100,000 people, 2 years, the we-platform policy, summary and report."""
     run(policy="we-platform", people=100_000, years=2.0, seed=20240701, out=out, start="2024-07-01",
-        world=DEFAULT_WORLD, credit_feedback=0.5, employment_feedback=0.3, household_spillover=0.0, store=True)
+        world=DEFAULT_WORLD, credit_feedback=0.5, employment_feedback=0.3, household_spillover=0.0, store=True,
+        db=None)
     path = _write_report(out)
     console.print(f"Report: [bold]{path}[/]  (one self-contained HTML file; opens offline)")
     console.print(f"Explain one citizen: [bold]socialrating explain {out} --citizen 42[/]")

@@ -69,6 +69,7 @@ class SimConfig:
     feedback: Feedback = field(default_factory=Feedback)
     world: str = "basic"
     store: bool = True
+    db: str | None = None  # a postgresql:// URL for the ledger store; default ledger.duckdb in the run folder
 
     @property
     def months(self) -> int:
@@ -249,8 +250,9 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     if cfg.store:
         from ..store.ledger_store import LedgerStore
 
-        (folder.path / "ledger.duckdb").unlink(missing_ok=True)
-        with LedgerStore.open(folder.path) as store:
+        if cfg.db is None:
+            (folder.path / "ledger.duckdb").unlink(missing_ok=True)
+        with LedgerStore.open(cfg.db or folder.path) as store:
             store.append_entries(final.ledger)
             head = store.head()
             n_changes = store.record_changes(engines["actual"].appeal_changes(policy.contest.review_deadline_days))
@@ -292,14 +294,21 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
                      "order), the full recompute by date; they differ only for late records in capped or "
                      "closable groups"),
         },
-        "ledger_store": {"file": "ledger.duckdb", "head": head} if head else None,
-        "changes": {"store": "ledger.duckdb", "count": n_changes, "head": change_head,
+        "ledger_store": {"file": "ledger.duckdb" if cfg.db is None else _redact(cfg.db), "head": head} if head else None,
+        "changes": {"store": "ledger.duckdb" if cfg.db is None else _redact(cfg.db), "count": n_changes,
+                    "head": change_head,
                     "note": "simulated appeals, recorded as hash-chained state changes"} if head else None,
         "lint": lint,
         "shard_size": N,
     }
     folder.write_manifest(manifest)
     return manifest
+
+
+def _redact(url: str) -> str:
+    import re
+
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 def last_ctx(engine: MonthlyEngine, policy) -> dict:
