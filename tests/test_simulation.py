@@ -109,3 +109,19 @@ def test_synthetic_world_counts_wrongful_months_and_appeals(sr_dir):
     assert (w["wrongful_months_no_appeals"] - w["appeals_prevented_months"] <= w["wrongful_months"]).all()
     truth = pl.read_parquet(sr_dir / "truth.parquet")
     assert truth["erroneous"].sum() > 0
+
+
+def test_household_spillover_rows_point_to_a_holder_in_the_same_household(tmp_path):
+    simulate(dataclasses.replace(CFG, policy="court-blacklist", people=4000, years=1.0), tmp_path)
+    c = pl.read_parquet(tmp_path / "consequences.parquet").filter(pl.col("scenario") == "actual")
+    via = c.filter(pl.col("via_citizen_id").is_not_null())
+    assert via.height > 0 and set(via["consequence_id"]) == {"no-fee-schools"}
+    hh = pl.read_parquet(tmp_path / "citizens.parquet").select("citizen_id", "household_id")
+    j = (via.join(hh, on="citizen_id").join(hh.rename({"citizen_id": "via_citizen_id", "household_id": "via_hh"}),
+                                            on="via_citizen_id"))
+    assert (j["household_id"] == j["via_hh"]).all()
+    own = c.filter(pl.col("via_citizen_id").is_null() & (pl.col("consequence_id") == "no-fee-schools"))
+    # the person it came via held it in their own right when the spill-over began
+    k = via.join(own.select(pl.col("citizen_id").alias("via_citizen_id"), pl.col("start_month").alias("s0"),
+                            pl.col("end_month").alias("e0")), on="via_citizen_id")
+    assert (k["s0"] <= k["start_month"]).all()

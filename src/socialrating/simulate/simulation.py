@@ -87,34 +87,41 @@ def make_world(cfg: SimConfig) -> World:
 
 
 class SpellTracker:
-    """Turns monthly hold masks into spells (start month, end month) without a panel."""
+    """Turns monthly hold masks into spells (start month, end month) without a panel.
 
-    def __init__(self, layers: int, n: int):
+    Layers 0..C-1 are the consequences held in one's own right; layers C.. are the
+    household spill-over layers, one per consequence that spills, carrying who it came via.
+    """
+
+    def __init__(self, layers: int, n: int, own: int):
         self.since = np.full((layers, n), -1, dtype=np.int16)
-        self.via = np.full((layers, n), -1, dtype=np.int64)
+        self.own = own
+        self.via = np.full((layers - own, n), -1, dtype=np.int64)
         self.rows: list[tuple[np.ndarray, ...]] = []
+
+    def _emit(self, j: int, e: np.ndarray, end) -> None:
+        via = self.via[j - self.own][e] if j >= self.own else np.full(len(e), -1, np.int64)
+        self.rows.append((np.full(len(e), j), e, self.since[j][e].astype(np.int32),
+                          np.full(len(e), end, np.int32), via))
 
     def update(self, k: int, holds: np.ndarray, via: np.ndarray | None = None) -> None:
         for j in range(holds.shape[0]):
             h = holds[j]
-            started = h & (self.since[j] < 0)
-            ended = ~h & (self.since[j] >= 0)
-            e = np.flatnonzero(ended)
-            if len(e):
-                self.rows.append((np.full(len(e), j), e, self.since[j][e].astype(np.int32),
-                                  np.full(len(e), k, np.int32), self.via[j][e]))
-                self.since[j][e] = -1
-            s = np.flatnonzero(started)
-            self.since[j][s] = k
-            if via is not None:
-                self.via[j][s] = via[j][s]
+            since = self.since[j]
+            ended = np.flatnonzero(~h & (since >= 0))
+            if len(ended):
+                self._emit(j, ended, k)
+                since[ended] = -1
+            started = np.flatnonzero(h & (since < 0))
+            since[started] = k
+            if j >= self.own and via is not None:
+                self.via[j - self.own][started] = via[j - self.own][started]
 
     def close(self) -> tuple[np.ndarray, ...]:
         for j in range(self.since.shape[0]):
             e = np.flatnonzero(self.since[j] >= 0)
             if len(e):
-                self.rows.append((np.full(len(e), j), e, self.since[j][e].astype(np.int32),
-                                  np.full(len(e), -1, np.int32), self.via[j][e]))
+                self._emit(j, e, -1)
         if not self.rows:
             z = np.zeros(0, np.int64)
             return z, z, z, z, z
@@ -149,7 +156,8 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     arrived = sum(f.height for f in months["actual"])
     after_horizon = world.seen.height - arrived  # reported after the last month end: never seen
     engines = {s: MonthlyEngine(policy, citizens, cfg.start, M) for s in SCENARIOS}
-    trackers = {s: SpellTracker(2 * C, N) for s in SCENARIOS}
+    spill_idx = np.flatnonzero(spill)
+    trackers = {s: SpellTracker(C + len(spill_idx), N, C) for s in SCENARIOS}
     held = {s: np.zeros((C, N), bool) for s in SCENARIOS}
     months_in = {s: np.zeros((C, N), np.int16) for s in SCENARIOS}
     wrongful = np.zeros((C, N), np.int16)
@@ -197,8 +205,11 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
             appeal_counts[s]["contested"] += state.counts.get("contested", 0)
             appeal_counts[s]["overturned"] += state.counts.get("overturned", 0)
             holds = state.holds
-            via_layer, via_who = _household(holds, spill, hh_idx, citizens)
-            trackers[s].update(k, np.concatenate([holds, via_layer]), np.concatenate([np.full_like(via_who, -1), via_who]))
+            if len(spill_idx):
+                via_layer, via_who = _household(holds, spill_idx, hh_idx, citizens)
+                trackers[s].update(k, np.concatenate([holds, via_layer]), via_who)
+            else:
+                trackers[s].update(k, holds)
             months_in[s] += holds
             holds_now[s] = holds
             if s == "actual":
@@ -226,7 +237,7 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     ratings_w.close()
     events_w.close()
 
-    spells = _spell_table(trackers, policy, citizens, ends, M)
+    spells = _spell_table(trackers, policy, citizens, ends, M, spill_idx)
     spells.write_parquet(folder.path / "consequences.parquet", compression="zstd")
     all_events = pl.concat(actual_events, how="vertical")
     err_src = _error_sources(world, all_events)
@@ -317,41 +328,47 @@ def last_ctx(engine: MonthlyEngine, policy) -> dict:
     return derive(engine.bal_s, engine.bal_l, engine.flags, policy)
 
 
-def _household(holds: np.ndarray, spill: np.ndarray, hh_idx: np.ndarray, citizens: np.ndarray):
-    """Household members of a holder of a spill-over consequence hold it too, via them."""
-    C, N = holds.shape
-    via = np.zeros((C, N), bool)
-    who = np.full((C, N), -1, np.int64)
-    for j in np.flatnonzero(spill):
+def _household(holds: np.ndarray, spill_idx: np.ndarray, hh_idx: np.ndarray, citizens: np.ndarray):
+    """Household members of a holder of a spill-over consequence hold it too, via them
+    (the household's lowest citizen id among the holders)."""
+    N = holds.shape[1]
+    via = np.zeros((len(spill_idx), N), bool)
+    who = np.full((len(spill_idx), N), -1, np.int64)
+    big = np.iinfo(np.int64).max
+    for i, j in enumerate(spill_idx):
         h = holds[j]
-        first = np.full(hh_idx.max() + 1, np.iinfo(np.int64).max)
+        first = np.full(hh_idx.max() + 1, big)
         np.minimum.at(first, hh_idx[h], citizens[h])
-        has = first[hh_idx] != np.iinfo(np.int64).max
-        via[j] = has & ~h
-        who[j] = np.where(via[j], first[hh_idx], -1)
+        has = first[hh_idx] != big
+        via[i] = has & ~h
+        who[i] = np.where(via[i], first[hh_idx], -1)
     return via, who
 
 
-def _spell_table(trackers, policy, citizens, ends, M) -> pl.DataFrame:
+def _spell_table(trackers, policy, citizens, ends, M, spill_idx) -> pl.DataFrame:
     frames = []
     C = len(policy.consequences)
     ids = [c.id for c in policy.consequences]
+    contexts = sorted({c.context for c in policy.consequences})
+    kind_code = np.array([["privilege", "restriction"].index(c.kind) for c in policy.consequences])
+    ctx_code = np.array([contexts.index(c.context) for c in policy.consequences])
     end_dates = pl.Series([e for e in ends], dtype=pl.Date)
     for s, tr in trackers.items():
         layer, cit, start, end, via = tr.close()
         if not len(cit):
             continue
-        j = layer % C
+        own = layer < C
+        j = np.where(own, layer, spill_idx[np.maximum(layer - C, 0)] if len(spill_idx) else 0)
         frames.append(pl.DataFrame({
             "citizen_id": citizens[cit],
-            "scenario": pl.Series([s] * len(cit), dtype=SCENARIO_ENUM),
-            "consequence_id": pl.Series(np.array(ids, dtype=object)[j].tolist(), dtype=pl.String),
-            "kind": pl.Series([policy.consequences[x].kind for x in j.tolist()], dtype=KIND_ENUM),
-            "context": pl.Series([policy.consequences[x].context for x in j.tolist()], dtype=pl.String),
+            "scenario": pl.Series([s], dtype=SCENARIO_ENUM).extend_constant(s, len(cit) - 1),
+            "consequence_id": pl.Series(j.astype(np.uint32)).cat.to(pl.Enum(ids)).cast(pl.String),
+            "kind": pl.Series(kind_code[j].astype(np.uint32)).cat.to(KIND_ENUM),
+            "context": pl.Series(ctx_code[j].astype(np.uint32)).cat.to(pl.Enum(contexts)).cast(pl.String),
             "start_month": end_dates.gather(start),
             "end_month": end_dates.gather(pl.Series(np.where(end < 0, 0, end)).set(pl.Series(end < 0), None)),
             "months": pl.Series(np.where(end < 0, M, end) - start, dtype=pl.Int16),
-            "via_citizen_id": pl.Series(np.where(layer >= C, via, 0)).set(pl.Series(layer < C), None),
+            "via_citizen_id": pl.Series(np.where(own, 0, via)).set(pl.Series(own), None),
         }))
     if not frames:
         return pl.DataFrame(schema={"citizen_id": pl.Int64, "scenario": SCENARIO_ENUM, "consequence_id": pl.String,

@@ -42,28 +42,31 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int) -> World:
     pop_seed, rec_seed = np.random.SeedSequence(seed, spawn_key=(0,)).spawn(2)
     people = generate_population(n, pop_seed, as_of=start)
     batch = generate_records(people, start, years, rec_seed)
-    twin = generate_records(people, start, years, rec_seed, error_model=ErrorModel.none())
+    twin = generate_records(people, start, years, rec_seed, error_model=ErrorModel.none(), identities=False)
     register = build_register(people)
     results = link_sources(batch.records, register)
     seen = pl.concat([_events(s, r.linked) for s, r in results.items()], how="vertical")
     # what the simulation (never the engine) knows: is this record wrong for this citizen?
-    t = batch.truth.select(pl.col("source").cast(pl.String), pl.col("record_id").cast(pl.String),
-                           "true_citizen_id", "erroneous")
-    seen = seen.join(t, on=["source", "record_id"], how="left").with_columns(
+    # record ids carry their source's prefix, so they are unique across sources
+    t = batch.truth.select(pl.col("record_id").cast(pl.String), "true_citizen_id", "erroneous")
+    seen = seen.join(t, on="record_id", how="left", maintain_order="left").with_columns(
         erroneous=(pl.col("erroneous").fill_null(False) | pl.col("true_citizen_id").is_null()
                    | (pl.col("true_citizen_id") != pl.col("citizen_id")).fill_null(True))
     ).drop("true_citizen_id")
-    # arrival order: by the day a record reached the operator, then source and record id
-    seen = seen.sort(["reported_on", "source", "record_id"])
-    truth_ids = twin.truth.select(pl.col("source").cast(pl.String), pl.col("record_id").cast(pl.String),
-                                  "true_citizen_id")
-    perfect = pl.concat(
-        [r.select(pl.col("record_id").cast(pl.String), "event_type", "occurred_on", "amount", "reported_on")
-         .with_columns(source=pl.lit(s, pl.String)) for s, r in twin.records.items()], how="vertical")
-    perfect = (perfect.join(truth_ids, on=["source", "record_id"], how="left")
-               .rename({"true_citizen_id": "citizen_id"})
-               .filter(pl.col("citizen_id").is_not_null()))
-    perfect = _events_from(perfect).sort(["reported_on", "source", "record_id"])
+    # arrival order: by the day a record reached the operator (ties: source, then the agency's order)
+    seen = seen.sort("reported_on", maintain_order=True)
+    # the twin's truth rows are in the same order as its records, source by source
+    truth_by_source = twin.truth.partition_by("source", as_dict=True, maintain_order=True)
+    parts = []
+    for src, rec in twin.records.items():
+        t = truth_by_source[(src,)] if (src,) in truth_by_source else twin.truth.clear()
+        if not rec["record_id"].cast(pl.String).equals(t["record_id"].cast(pl.String), check_names=False):
+            raise AssertionError(f"{src}: twin records and truth are not aligned")
+        parts.append(rec.select(pl.col("record_id").cast(pl.String), "event_type", "occurred_on", "amount",
+                                "reported_on").with_columns(source=pl.lit(src, pl.String),
+                                                            citizen_id=t["true_citizen_id"]))
+    perfect = pl.concat(parts, how="vertical").filter(pl.col("citizen_id").is_not_null())
+    perfect = _events_from(perfect).sort("reported_on", maintain_order=True)
     report = linkage_report(results, batch.truth)
     quarantine = pl.concat(
         [r.quarantine.select(pl.lit(s).alias("source"), pl.col("record_id").cast(pl.String), "reason")
