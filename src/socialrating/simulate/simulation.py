@@ -174,9 +174,13 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     fb = cfg.feedback
     band_enum = pl.Enum(policy.rating.bands.names) if policy.rating.bands else None
 
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=2)
     for k in range(M):
-        holds_now = {}
-        for s in SCENARIOS:
+        def advance(s: str):
+            """One scenario's month: feedback draws, appeal draws, the engine step, spells.
+            Scenarios share nothing mutable, so two run at once on the two cores."""
             base = months[s][k].select(ENGINE_COLUMNS)
             batch = base
             if s != "no_feedback":
@@ -211,7 +215,11 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
             else:
                 trackers[s].update(k, holds)
             months_in[s] += holds
-            holds_now[s] = holds
+            return s, state, batch
+
+        holds_now = {}
+        for s, state, batch in pool.map(advance, SCENARIOS):
+            holds_now[s] = state.holds
             if s == "actual":
                 actual_events.append(batch)
                 events_w.write(batch)
@@ -234,6 +242,7 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
         held = holds_now
         if progress:
             progress(k + 1, M)
+    pool.shutdown()
     ratings_w.close()
     events_w.close()
 

@@ -41,8 +41,13 @@ def _typed(frame: pl.DataFrame) -> pl.DataFrame:
 def synthetic_world(n: int, start: dt.date, years: float, seed: int) -> World:
     pop_seed, rec_seed = np.random.SeedSequence(seed, spawn_key=(0,)).spawn(2)
     people = generate_population(n, pop_seed, as_of=start)
-    batch = generate_records(people, start, years, rec_seed)
-    twin = generate_records(people, start, years, rec_seed, error_model=ErrorModel.none(), identities=False)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # independent streams: the two run side by side
+        seen_job = pool.submit(generate_records, people, start, years, rec_seed)
+        twin_job = pool.submit(generate_records, people, start, years, rec_seed,
+                               error_model=ErrorModel.none(), identities=False)
+        batch, twin = seen_job.result(), twin_job.result()
     register = build_register(people)
     results = link_sources(batch.records, register)
     seen = pl.concat([_events(s, r.linked) for s, r in results.items()], how="vertical")
