@@ -204,9 +204,9 @@ def print_summary(out: Path) -> None:
     t.add_column("score"); t.add_column("status", justify="right"); t.add_column("level", justify="right")
     for rng, s, lv in distribution(folder).iter_rows():
         t.add_row(rng, f"{s:,}", f"{lv:,}")
-    t.caption = (f"status mean {h['status_mean']:.1f}, median {h['status_median']:.0f}; "
-                 f"level mean {h['level_mean']:.1f}, median {h['level_median']:.0f}")
     console.print(t)
+    console.print(f"status mean {h['status_mean']:.1f}, median {h['status_median']:.0f}; "
+                  f"level mean {h['level_mean']:.1f}, median {h['level_median']:.0f}")
     b = bands(folder)
     if b is not None:
         tb = Table(title="Grades")
