@@ -67,3 +67,13 @@ def run_case(policy_name: str, case: dict):
         overrides = pl.DataFrame({"entry_id": [int(i) * 8 for i in ov], "state": list(ov.values())})
     as_of = dt.date.fromisoformat(str(case["as_of"]))
     return score(events, policy, as_of, citizens, households=households, overrides=overrides)
+
+
+def events_frame(rows) -> pl.DataFrame:
+    """Events from (citizen_id, event_type, occurred_on, amount) tuples; row i gets record_id r<i>."""
+    return pl.DataFrame({
+        "citizen_id": [r[0] for r in rows], "event_type": [r[1] for r in rows],
+        "occurred_on": [r[2] for r in rows], "amount": [r[3] for r in rows],
+        "source": ["test"] * len(rows), "record_id": [f"r{i}" for i in range(len(rows))],
+    }, schema={"citizen_id": pl.Int64, "event_type": pl.String, "occurred_on": pl.Date,
+               "amount": pl.Float64, "source": pl.String, "record_id": pl.String})

@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import polars as pl
+from case_runner import events_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,13 +20,7 @@ MONTHS = 16
 CITIZENS = np.arange(5, dtype=np.int64)
 
 
-def _frame(rows):
-    return pl.DataFrame({
-        "citizen_id": [r[0] for r in rows], "event_type": [r[1] for r in rows],
-        "occurred_on": [r[2] for r in rows], "amount": [r[3] for r in rows],
-        "source": ["test"] * len(rows), "record_id": [f"r{i}" for i in range(len(rows))],
-    }, schema={"citizen_id": pl.Int64, "event_type": pl.String, "occurred_on": pl.Date,
-               "amount": pl.Float64, "source": pl.String, "record_id": pl.String})
+_frame = events_frame
 
 
 @st.composite
