@@ -17,7 +17,6 @@ import datetime as dt
 import resource
 import time
 
-import numpy as np
 import polars as pl
 
 from socialrating.engine.reference import reference_score

@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import polars as pl
 from case_runner import events_frame
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pytest
 

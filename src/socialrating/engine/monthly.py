@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from ..policy.model import Policy
-from .dates import add_months, from_days, month_index, to_days
+from .dates import add_months, month_index, to_days
 from .evaluate import derive, evaluate
 from .ledger import NEVER, SLOT_BITS, build_ledger, entry_states, ledger_frame
 

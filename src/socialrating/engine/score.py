@@ -15,7 +15,7 @@ import polars as pl
 
 from ..policy.conditions import describe
 from ..policy.model import Policy
-from .dates import add_months, from_days, to_days
+from .dates import add_months, to_days
 from .evaluate import derive, evaluate
 from .ledger import (
     NEVER, STATES, LedgerArrays, build_ledger, entry_states, ledger_frame, nullable_dates,
@@ -130,7 +130,7 @@ def consequences_at(led: LedgerArrays, counting: np.ndarray, ctx: dict, policy: 
         row_cit, row_day, tctx = timeline(policy, holders_all, led.citizen_idx, led.rule_idx,
                                           led.occurred, led.points, ends, counting)
         start = to_days(policy.effective_from)
-        for k, (cons, mask) in enumerate(zip(policy.consequences, masks)):
+        for cons, mask in zip(policy.consequences, masks):
             holders = np.flatnonzero(mask)
             if not len(holders):
                 continue
@@ -140,11 +140,11 @@ def consequences_at(led: LedgerArrays, counting: np.ndarray, ctx: dict, policy: 
             since = np.where(since == BASE_DAY, min(start, asof), since)
             if cons.term_months:
                 until = _term_end(since, until, asof, cons.term_months)
-            frames.append(_rows(cons, k, citizens[holders], since, until, None))
+            frames.append(_rows(cons, citizens[holders], since, until, None))
             if cons.applies_to_household and households is not None:
-                frames.append(_household_rows(cons, k, citizens, households, holders, since, until))
+                frames.append(_household_rows(cons, citizens, households, holders, since, until))
     if not frames:
-        return _rows(None, 0, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), None, policy)
+        return _rows(None, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), None, policy)
     out = pl.concat(frames, how="vertical")
     ids = pl.Enum([c.id for c in policy.consequences])
     return out.with_columns(pl.col("consequence_id").cast(ids)).sort(["consequence_id", "citizen_id", "via_citizen_id"], nulls_last=False)
@@ -162,7 +162,7 @@ def _term_end(since: np.ndarray, until: np.ndarray, asof: int, term: int) -> np.
     return add_months(since, k * term).astype(np.int64)
 
 
-def _rows(cons, k, cit, since, until, via, policy=None) -> pl.DataFrame:
+def _rows(cons, cit, since, until, via, policy=None) -> pl.DataFrame:
     n = len(cit)
     if cons is None:
         return pl.DataFrame(schema={
@@ -183,7 +183,7 @@ def _rows(cons, k, cit, since, until, via, policy=None) -> pl.DataFrame:
     })
 
 
-def _household_rows(cons, k, citizens, households, holders, since, until) -> pl.DataFrame:
+def _household_rows(cons, citizens, households, holders, since, until) -> pl.DataFrame:
     """Joint punishment: every other member of a holder's household gets it too, via them."""
     holder_tab = pl.DataFrame({
         "household": households[holders], "via": citizens[holders],
@@ -193,6 +193,6 @@ def _household_rows(cons, k, citizens, households, holders, since, until) -> pl.
     joined = members.join(holder_tab, on="household").filter(pl.col("citizen_id") != pl.col("via"))
     # members who hold it in their own right are already listed
     joined = joined.join(pl.DataFrame({"citizen_id": citizens[holders]}), on="citizen_id", how="anti")
-    rows = _rows(cons, k, joined["citizen_id"].to_numpy(), joined["since"].to_numpy(),
+    rows = _rows(cons, joined["citizen_id"].to_numpy(), joined["since"].to_numpy(),
                  joined["until"].to_numpy(), joined["via"].to_numpy())
     return rows.with_columns(because=pl.lit("household member: " + describe(cons.when)))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import polars as pl
 
