@@ -27,7 +27,10 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 
+    from socialrating.engine.allocator import keep_freed_memory
     from socialrating.simulate import simulation as sim
+
+    keep_freed_memory()  # as the command line does
 
     phases: dict[str, float] = {}
     original = sim.make_world

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .engine.allocator import keep_freed_memory
 from .policy.load import PolicyError, builtin_names, json_schema, load_policy, policy_hash, read_policy_text
 
 DEFAULT_WORLD = "synthetic"
@@ -27,6 +28,12 @@ app.add_typer(policy_app, name="policy")
 _WIDTH = None if sys.stdout.isatty() else 120  # readable tables in logs and pipes too
 console = Console(width=_WIDTH)
 err = Console(stderr=True)
+
+
+@app.callback()
+def _startup() -> None:
+    # Runs before every command: keep freed memory for reuse (see engine/allocator.py).
+    keep_freed_memory()
 
 
 def _fail(msg: str, code: int = 2) -> None:

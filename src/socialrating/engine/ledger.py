@@ -16,7 +16,8 @@ import polars as pl
 import pyarrow as pa
 
 from ..policy.model import Policy
-from .dates import add_months, month_index, to_days
+from .dates import to_days
+from . import kernels as K
 from .events import check_columns, event_type_codes, refuse_categories
 
 NEVER = np.iinfo(np.int32).max  # "no expiry" / "not closed" inside the engine
@@ -41,7 +42,10 @@ class LedgerArrays:
     slot: np.ndarray           # int8 rule slot for the event type
     counts: dict = field(default_factory=dict)
     quarantine: pl.DataFrame | None = None
-    inputs: dict = field(default_factory=dict)  # per events row: codes, categories, occ, cidx (for reuse)
+    inputs: dict = field(default_factory=dict)  # per events row: codes, categories, occ, cid, reason (for reuse)
+    slots: int = 1  # most rules scoring one event type (1: ledger rows follow the events' order)
+    provenance: object = None  # Future of provenance_columns(), when started early
+    dates: tuple = ()  # civil-month tables over the entries' dates (kernels' add_months)
 
     def __len__(self) -> int:
         return len(self.event_row)
@@ -59,169 +63,193 @@ def citizen_index(ids: np.ndarray, citizens: np.ndarray) -> np.ndarray:
     return np.where(ok, pos, -1).astype(np.int32)
 
 
+def arrow_column(s: pl.Series, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, int]:
+    """(values, validity bitmap, bit offset) of a column, without copying it.
+
+    The bitmap is Arrow's (bit i set = row i present) and empty when there are no nulls,
+    so the kernels read nulls where they are instead of materialising a mask.
+    """
+    if s.n_chunks() > 1:
+        s = s.rechunk()
+    arr = s.to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    n, off = len(arr), arr.offset
+    validity, data = arr.buffers()[:2]
+    values = np.frombuffer(data, dtype=dtype, count=off + n)[off:] if n else np.zeros(0, dtype)
+    if arr.null_count == 0 or validity is None:
+        return values, np.zeros(0, np.uint8), 0
+    return values, np.frombuffer(validity, dtype=np.uint8), off
+
+
+def date_tables(day_lo: int, day_hi: int, months_after: int):
+    """Lookup tables for civil month arithmetic over days day_lo..day_hi.
+
+    (month index per day, day of month per day (0-based), first month index, first day of
+    each month from there to months_after months past day_hi's month, plus one).
+    """
+    d = np.arange(day_lo, day_hi + 1, dtype=np.int64).astype("datetime64[D]")
+    m = d.astype("datetime64[M]")
+    mi_t = m.astype(np.int64).astype(np.int32)
+    dom_t = (d - m.astype("datetime64[D]")).astype(np.int32)
+    m_lo = int(mi_t[0])
+    months = np.arange(m_lo, int(mi_t[-1]) + months_after + 2, dtype=np.int64)
+    mstart = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64).astype(np.int32)
+    return mi_t, dom_t, m_lo, mstart
+
+
 def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens: np.ndarray,
-                 *, cap_prior: dict[int, np.ndarray] | None = None) -> LedgerArrays:
+                 *, cap_prior: dict[int, np.ndarray] | None = None, with_provenance: bool = False) -> LedgerArrays:
     """Score every event against the policy's rules as of `as_of`.
 
+    Two compiled passes over the events (kernels.classify counts, kernels.emit writes),
+    each split over the thread pool; then caps and closures on the entries they touch.
     cap_prior: for incremental (monthly) scoring, points already used per citizen under
-    each capped rule (by rule index) in the period these events fall in.
+    each capped rule (by rule index) in the period these events fall in. with_provenance:
+    start gathering the entries' source and record_id (for ledger_frame) on another thread
+    while caps and closures are applied.
     """
     check_columns(events)
     n_in = events.height
     codes, cats = event_type_codes(events)
     refuse_categories(cats, codes)
     cat_pos = {c: i for i, c in enumerate(cats)}
+    rules = policy.rules
 
-    cid_raw = events["citizen_id"]
-    occ_raw = events["occurred_on"]
-    amount = events["amount"].cast(pl.Float64).to_numpy()
-    cid = cid_raw.fill_null(-1).cast(pl.Int64).to_numpy()
-    occ = occ_raw.cast(pl.Int32).fill_null(NEVER).to_numpy()
-    cidx = citizen_index(cid, citizens)
+    cid_s = events["citizen_id"]
+    cid, cid_bits, cid_off = arrow_column(cid_s if cid_s.dtype == pl.Int64 else cid_s.cast(pl.Int64), np.int64)
+    occ, occ_bits, occ_off = arrow_column(events["occurred_on"], np.int32)
+    amt_s = events["amount"]
+    amount, amt_bits, amt_off = arrow_column(amt_s if amt_s.dtype == pl.Float64 else amt_s.cast(pl.Float64),
+                                             np.float64)
+    n_cit = len(citizens)
+    dense = n_cit if n_cit and citizens[0] == 0 and citizens[-1] == n_cit - 1 else -1
     asof = to_days(as_of)
-
-    # Quarantine reasons, first that applies wins; 0 = fine.
-    reason = np.zeros(n_in, dtype=np.int8)
-    reasons = ["", "missing citizen_id", "missing occurred_on", "unknown citizen_id",
-               "missing event_type", "per-unit rule needs a non-negative amount"]
-    reason[(reason == 0) & cid_raw.is_null().to_numpy()] = 1
-    reason[(reason == 0) & occ_raw.is_null().to_numpy()] = 2
-    reason[(reason == 0) & (cidx < 0)] = 3
-    if "" in cat_pos:
-        reason[(reason == 0) & (codes == cat_pos[""])] = 4
 
     # Rule lookup per event-type code; an event type can feed several rules (slots).
     by_type: dict[int, list[int]] = {}
-    for r_i, rule in enumerate(policy.rules):
+    for r_i, rule in enumerate(rules):
         if rule.event_type in cat_pos:
             by_type.setdefault(cat_pos[rule.event_type], []).append(r_i)
     n_slots = max((len(v) for v in by_type.values()), default=0)
     if n_slots > 2**SLOT_BITS:
         raise ValueError(f"at most {2**SLOT_BITS} rules may score the same event type")
-
-    fixed = np.array([r.points if r.points is not None else 0 for r in policy.rules], dtype=np.int64)
-    per_unit = np.array([r.points_per_unit or 0.0 for r in policy.rules], dtype=np.float64)
-    is_unit = np.array([r.points_per_unit is not None for r in policy.rules])
-    exp_m = np.array([policy.expiry_months(r) or 0 for r in policy.rules], dtype=np.int32)  # bounded
-    vfrom = np.array([to_days(r.valid_from) if r.valid_from else -NEVER for r in policy.rules], dtype=np.int32)
-    vuntil = np.array([to_days(r.valid_until) if r.valid_until else NEVER for r in policy.rules], dtype=np.int32)
-
-    # Per-unit rules need an amount: quarantine the event rather than guess.
-    unit_types = np.zeros(len(cats), dtype=bool)
+    lut = np.full((len(cats), n_slots), -1, dtype=np.int16)
     for code, rs in by_type.items():
-        unit_types[code] = any(is_unit[r] for r in rs)
-    bad_amount = unit_types[codes] & ~(amount >= 0)  # NaN compares False
-    reason[(reason == 0) & bad_amount] = 5
+        lut[code, :len(rs)] = rs
 
-    ok = reason == 0
-    rule_type = np.zeros(len(cats), dtype=bool)
-    rule_type[list(by_type)] = True
-    closure_type = np.zeros(len(cats), dtype=bool)
-    closure_type[[cat_pos[c.event_type] for c in policy.closures if c.event_type in cat_pos]] = True
-    is_rule, is_closure = rule_type[codes], closure_type[codes]
-    future = ok & (is_rule | is_closure) & (occ > asof)
+    fixed = np.clip([r.points if r.points is not None else 0 for r in rules], -32768, 32767).astype(np.int16)
+    per_unit = np.array([r.points_per_unit or 0.0 for r in rules], dtype=np.float64)
+    is_unit = np.array([r.points_per_unit is not None for r in rules], dtype=np.bool_)
+    exp_m = np.array([policy.expiry_months(r) or 0 for r in rules], dtype=np.int32)  # bounded
+    vfrom = np.array([to_days(r.valid_from) if r.valid_from else -NEVER for r in rules], dtype=np.int32)
+    vuntil = np.array([to_days(r.valid_until) if r.valid_until else NEVER for r in rules], dtype=np.int32)
 
-    parts = []
-    for s in range(n_slots):
-        lut = np.full(len(cats), -1, dtype=np.int16)
-        for code, rs in by_type.items():
-            if s < len(rs):
-                lut[code] = rs[s]
-        r_all = lut[codes]
-        sel = ok & (r_all >= 0) & (occ <= asof)
-        rows = np.flatnonzero(sel)
-        r = r_all[rows]
-        o = occ[rows]
-        in_dates = (o >= vfrom[r]) & (o < vuntil[r])
-        rows, r, o = rows[in_dates], r[in_dates], o[in_dates]
-        parts.append((rows, r, o, np.full(len(rows), s, dtype=np.int8)))
+    cat_flags = np.zeros(len(cats), dtype=np.uint8)
+    for code, rs in by_type.items():
+        cat_flags[code] |= K.RULE_TYPE | (K.UNIT_TYPE if is_unit[rs].any() else 0)
+    for c in policy.closures:
+        if c.event_type in cat_pos:
+            cat_flags[cat_pos[c.event_type]] |= K.CLOSURE_TYPE
+    if "" in cat_pos:
+        cat_flags[cat_pos[""]] = K.EMPTY_TYPE
 
-    if parts:
-        rows = np.concatenate([p[0] for p in parts])
-        r = np.concatenate([p[1] for p in parts]).astype(np.int16)
-        o = np.concatenate([p[2] for p in parts]).astype(np.int32)
-        slot = np.concatenate([p[3] for p in parts])
+    reason = np.empty(n_in, dtype=np.int8)
+    parts = K.chunks(n_in)
+    cnt = np.array(K.run_chunks(K.classify, parts, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off,
+                                amount, amt_bits, amt_off, dense, citizens, cat_flags, lut, vfrom, vuntil,
+                                asof, reason), dtype=np.int64).reshape(len(parts), K.N_COUNTERS)
+    per_chunk = cnt[:, K.C_ENTRIES]
+    n_e = int(per_chunk.sum())
+    at = np.concatenate([[0], np.cumsum(per_chunk)[:-1]])
+    day_lo = int(cnt[:, K.C_DAY_MIN].min()) if n_e else asof
+    day_hi = int(cnt[:, K.C_DAY_MAX].max()) if n_e else asof
+    months_after = max(int(exp_m.max(initial=0)), policy.rating.level_window_months)
+    mi_t, dom_t, m_lo, mstart = date_tables(day_lo, day_hi, months_after)
+
+    e_row = np.empty(n_e, np.int64)
+    ci = np.empty(n_e, np.int32)
+    r = np.empty(n_e, np.int16)
+    o = np.empty(n_e, np.int32)
+    raw = np.empty(n_e, np.int16)
+    expires = np.empty(n_e, np.int32)
+    slot = np.zeros(n_e, np.int8)
+    K.run_chunks(K.emit, [(lo, hi, int(a)) for (lo, hi), a in zip(parts, at)], codes, occ, amount, cid, reason, dense,
+                 citizens, lut, vfrom, vuntil, asof, fixed, per_unit, is_unit, exp_m, day_lo, mi_t, dom_t, m_lo, mstart,
+                 NEVER, e_row, ci, r, o, raw, expires, slot)
+
+    provenance = K.in_background(provenance_columns, events, e_row, n_slots) if with_provenance else None
+    closing = K.in_background(apply_closures, policy, cat_pos, codes, reason, occ, cid, citizens, asof, ci, r, o,
+                              expires)
+    pts = apply_caps(policy, ci, r, o, raw, n_cit, (day_lo, day_hi, mi_t), cap_prior)
+    closed, closed_by = closing.result()
+
+    tot = cnt.sum(axis=0)
+    n_q = n_in - int(tot[K.C_ACCEPTED])
+    if n_q:
+        q_rows = np.flatnonzero(reason)
+        why = np.array(K.REASONS, dtype=object)[reason[q_rows]].tolist()
+        quarantine = events[q_rows].with_columns(reason=pl.Series(why, dtype=pl.String))
     else:
-        rows = np.zeros(0, np.int64); r = np.zeros(0, np.int16); o = np.zeros(0, np.int32); slot = np.zeros(0, np.int8)
-    if n_slots > 1:  # keep entries in event order, whatever the slot
-        order = np.lexsort((slot, rows))
-        rows, r, o, slot = rows[order], r[order], o[order], slot[order]
-
-    raw = fixed[r]
-    if is_unit.any():
-        u = np.flatnonzero(is_unit[r])
-        raw[u] = np.trunc(amount[rows[u]] * per_unit[r[u]])
-    raw = np.clip(raw, -32768, 32767).astype(np.int16)
-    ci = cidx[rows]
-    pts = apply_caps(policy, ci, r, o, rows, raw, cap_prior)
-    expires = np.where(exp_m[r] > 0, add_months(o, exp_m[r]), NEVER).astype(np.int32)
-    closed, closed_by = apply_closures(policy, cats, codes, ok, occ, cidx, asof, ci, r, o, expires)
-
-    q_rows = np.flatnonzero(~ok)
-    quarantine = events[q_rows].with_columns(
-        reason=pl.Series(np.array(reasons, dtype=object)[reason[q_rows]].tolist(), dtype=pl.String)
-    ) if len(q_rows) else events.clear().with_columns(reason=pl.lit(None, pl.String))
-    scored = int(len(rows) and 1 + np.count_nonzero(rows[1:] != rows[:-1]))
+        quarantine = events.clear().with_columns(reason=pl.lit(None, pl.String))
     counts = {
         "events_in": n_in,
-        "quarantined": int(len(q_rows)),
-        "accepted": int(ok.sum()),
-        "accepted_scored": scored,
-        "accepted_closing": int((ok & is_closure & ~is_rule & ~future).sum()),
-        "accepted_no_rule": int((ok & ~is_rule & ~is_closure).sum()),
-        "accepted_after_as_of": int(future.sum()),
-        "accepted_outside_rule_dates": int((ok & is_rule & ~future).sum()) - scored,
-        "entries": int(len(rows)),
+        "quarantined": n_q,
+        "accepted": int(tot[K.C_ACCEPTED]),
+        "accepted_scored": int(tot[K.C_SCORED]),
+        "accepted_closing": int(tot[K.C_CLOSING]),
+        "accepted_no_rule": int(tot[K.C_NO_RULE]),
+        "accepted_after_as_of": int(tot[K.C_FUTURE]),
+        "accepted_outside_rule_dates": int(tot[K.C_RULE_NOW] - tot[K.C_SCORED]),
+        "entries": n_e,
     }
+    occ_in = occ if not len(occ_bits) else np.where(reason == 2, NEVER, occ).astype(np.int32)
     return LedgerArrays(
-        event_row=rows.astype(np.int64), citizen_idx=ci, rule_idx=r, occurred=o,
+        event_row=e_row, citizen_idx=ci, rule_idx=r, occurred=o,
         points_raw=raw, points=pts, expires=expires, closed=closed, closed_by_row=closed_by,
         slot=slot, counts=counts, quarantine=quarantine,
-        inputs={"codes": codes, "cats": cats, "occ": occ, "cidx": cidx, "ok": ok},
+        dates=(day_lo, mi_t, dom_t, m_lo, mstart), slots=n_slots, provenance=provenance,
+        inputs={"codes": codes, "cats": cats, "occ": occ_in, "cid": cid, "reason": reason, "citizens": citizens},
     )
 
 
-def apply_caps(policy: Policy, ci, r, o, rows, raw, prior: dict[int, np.ndarray] | None = None) -> np.ndarray:
+def apply_caps(policy: Policy, ci, r, o, raw, n_cit: int, days, prior: dict[int, np.ndarray] | None = None) -> np.ndarray:
     """Cap each capped rule's points per citizen per calendar period, in event order.
 
     Within a (citizen, rule, period) group, entries are taken in date order (then input
     order); an entry gets what is left under the cap, so the first events score in full
-    and later ones are cut, and the group total is exactly min(sum, cap). Only groups
-    whose total exceeds the cap need ordering, so only their entries are sorted.
+    and later ones are cut, and the group total is exactly min(sum, cap). A compiled pass
+    totals every group; only the entries of groups over the cap are then sorted.
     """
-    pts = raw.astype(np.int64)
     capped = [(i, rule.cap) for i, rule in enumerate(policy.rules) if rule.cap is not None]
-    for r_i, cap in capped:
-        sel = np.flatnonzero(r == r_i)
-        if not len(sel):
-            continue
-        period = month_index(o[sel]) // cap.period_months
-        p0 = int(period.min())
-        n_p = int(period.max()) - p0 + 1
-        group = ci[sel].astype(np.int64) * n_p + (period - p0)
-        sign = 1 if cap.points > 0 else -1
-        lim = abs(cap.points)
-        used = prior[r_i][ci[sel]].astype(np.int64) if prior and r_i in prior else np.zeros(len(sel), np.int64)
-        totals = np.bincount(group, weights=pts[sel] * sign)
-        over = np.flatnonzero(totals[group] + used > lim)
-        if not len(over):
-            continue
-        sel, group, used = sel[over], group[over], used[over]
-        # stable sort by (group, date); input order breaks ties
-        order = np.lexsort((o[sel], group))
-        idx, key = sel[order], group[order]
-        v = pts[idx] * sign  # work with magnitudes
-        cs = np.cumsum(v)
-        start = np.ones(len(idx), dtype=bool)
-        start[1:] = key[1:] != key[:-1]
-        grp = np.cumsum(start) - 1
-        cum = cs - (cs - v)[start][grp] + used[order]
-        got = np.minimum(cum, lim) - np.minimum(cum - v, lim)
-        pts[idx] = got * sign
-    return pts.astype(np.int16)
+    if not capped or not len(r):
+        return raw.copy()
+    day_lo, day_hi, mi_t = days
+    capk = np.full(len(policy.rules), -1, np.int8)
+    pm = np.array([cap.period_months for _, cap in capped], np.int64)
+    period = mi_t[None, :] // pm[:, None]
+    period -= period[:, :1]
+    n_p = int(period[:, -1].max()) + 1
+    period_t = (period + np.arange(len(capped))[:, None] * n_p).astype(np.int32)  # row of the totals table
+    lim = np.array([abs(cap.points) for _, cap in capped], np.int64)
+    sign = np.array([1 if cap.points > 0 else -1 for _, cap in capped], np.int64)
+    used = np.zeros((len(capped), n_cit), np.int64)
+    for k, (i, _) in enumerate(capped):
+        capk[i] = k
+        if prior and i in prior:
+            used[k] = prior[i]
+    totals = np.zeros((len(capped) * n_p, n_cit), np.int64)
+    big = len(r) >= K.MIN_CHUNK
+    K.run_chunks(K.cap_totals, K.chunks(n_cit) if big else [(0, n_cit)], r, ci, o, raw, capk, period_t, day_lo,
+                 sign, totals)
+    over = np.empty(len(r), np.bool_)
+    K.run_chunks(K.cap_over, K.chunks(len(r)), r, ci, o, capk, period_t, day_lo, totals, used, lim, over)
+    pts = raw.copy()
+    K.cap_points(np.flatnonzero(over), r, ci, o, pts, capk, period_t, day_lo, lim, sign, used, n_cit)
+    return pts
 
 
-def apply_closures(policy: Policy, cats, codes, ok, occ, cidx, asof, ci, r, o, expires):
+def apply_closures(policy: Policy, cat_pos: dict, codes, reason, occ, cid, citizens, asof, ci, r, o, expires):
     """End open entries when a closing event (e.g. the debt paid) follows them.
 
     An entry of a closed type ends `within_days` after the first closing event for the
@@ -229,40 +257,35 @@ def apply_closures(policy: Policy, cats, codes, ok, occ, cidx, asof, ci, r, o, e
     """
     closed = np.full(len(ci), NEVER, dtype=np.int32)
     closed_by = np.full(len(ci), -1, dtype=np.int64)
-    if not policy.closures:
-        return closed, closed_by
-    cat_pos = {c: i for i, c in enumerate(cats)}
-    rule_type = np.array([cat_pos.get(x.event_type, -1) for x in policy.rules], dtype=np.int32)
+    mark = None
     for cl in policy.closures:
         if cl.event_type not in cat_pos:
             continue
-        crow = np.flatnonzero(ok & (codes == cat_pos[cl.event_type]) & (occ <= asof))
+        if mark is None:
+            mark = np.empty(len(codes), np.bool_)
+        K.run_chunks(K.mark_rows, K.chunks(len(codes)), codes, cat_pos[cl.event_type], reason, occ, asof, mark)
+        crow = np.flatnonzero(mark)
         if not len(crow):
             continue
-        key_close = (cidx[crow].astype(np.int64) << 32) | occ[crow].astype(np.int64)
+        key_close = K.day_keys(citizen_index(cid[crow], citizens), occ[crow])
         order = np.argsort(key_close, kind="stable")
-        key_close, crow = key_close[order], crow[order]
-        targets = [cat_pos[t] for t in cl.closes if t in cat_pos]
-        tsel = np.flatnonzero(np.isin(rule_type[r], targets))
-        if not len(tsel):
-            continue
-        key_t = (ci[tsel].astype(np.int64) << 32) | o[tsel].astype(np.int64)
-        j = np.searchsorted(key_close, key_t, side="left")
-        jc = np.minimum(j, len(key_close) - 1)
-        hit = (j < len(key_close)) & ((key_close[jc] >> 32) == ci[tsel])
-        when = (key_close[jc] & 0xFFFFFFFF).astype(np.int64) + cl.within_days
-        better = hit & (when < closed[tsel]) & (when < expires[tsel])
-        closed[tsel[better]] = when[better]
-        closed_by[tsel[better]] = crow[jc[better]]
+        targets = np.array([x.event_type in cl.closes for x in policy.rules], dtype=np.bool_)
+        K.close_entries(ci, r, o, expires, targets, key_close[order], crow[order], cl.within_days,
+                        closed, closed_by)
     return closed, closed_by
+
+
+def accepted_citizen_index(led: LedgerArrays) -> np.ndarray:
+    """Per events row: the citizen's index if the row was accepted, else -1."""
+    inp = led.inputs
+    return np.where(inp["reason"] == 0, citizen_index(inp["cid"], inp["citizens"]), -1).astype(np.int32)
 
 
 def entry_states(led: LedgerArrays, as_of: dt.date) -> np.ndarray:
     """State codes (index into STATES) as of the date, before any contest or review."""
-    asof = to_days(as_of)
-    state = np.zeros(len(led), dtype=np.int8)  # active
-    state[led.expires <= asof] = 1
-    state[(led.closed <= asof) & (led.closed < led.expires)] = 2
+    n = len(led)
+    state = np.empty(n, dtype=np.int8)
+    K.run_chunks(K.states_at, K.chunks(n), led.expires, led.closed, to_days(as_of), state)
     return state
 
 
@@ -272,33 +295,92 @@ def enum_from_codes(codes: np.ndarray, categories: list[str]) -> pl.Series:
 
 
 def nullable_dates(days: np.ndarray, missing: np.ndarray) -> pl.Series:
-    return pl.from_arrow(pa.array(days, mask=missing).cast(pa.date32()))
+    """A Date column from int32 day numbers, null where `missing`, built on the same buffer."""
+    days = np.ascontiguousarray(days, dtype=np.int32)
+    n = len(days)
+    if not missing.any():
+        return pl.Series(days, dtype=pl.Int32).cast(pl.Date)
+    bits = pa.py_buffer(np.packbits(~missing, bitorder="little"))
+    arr = pa.Array.from_buffers(pa.date32(), n, [bits, pa.py_buffer(days)], null_count=int(missing.sum()))
+    return pl.from_arrow(arr)
+
+
+def provenance_columns(events: pl.DataFrame, rows: np.ndarray, slots: int) -> pl.DataFrame:
+    """source and record_id of the events rows behind each entry."""
+    if slots <= 1:  # at most one entry per record, in record order: a filter is cheaper than a gather
+        scored = np.zeros(events.height, np.bool_)
+        scored[rows] = True
+        return events.select("source", "record_id").filter(pl.Series(scored))
+    idx = pl.Series(rows)
+    return events.select(pl.col("source").gather(idx), pl.col("record_id").gather(idx))
+
+
+def citizen_ids(idx: np.ndarray, citizens: np.ndarray) -> pl.Series:
+    """citizens[idx] as an Int64 column; with dense ids 0..n-1 that is idx itself, cast."""
+    n = len(citizens)
+    if n and citizens[0] == 0 and citizens[-1] == n - 1:
+        return pl.Series(idx).cast(pl.Int64)
+    return pl.Series(citizens[idx], dtype=pl.Int64)
+
+
+def _code_dtype(n: int):
+    return np.uint8 if n <= 255 else np.uint32
 
 
 def ledger_frame(led: LedgerArrays, events: pl.DataFrame, policy: Policy, citizens: np.ndarray,
                  states: np.ndarray, row_offset: int = 0) -> pl.DataFrame:
-    """The ledger as a table with provenance columns (what is written to ledger.parquet)."""
+    """The ledger as a table with provenance columns (what is written to ledger.parquet).
+
+    Codes and ids come from one compiled pass; the Enum conversions and the gathers of
+    source and record_id run as one polars query so they share the threads.
+    """
     rules = policy.rules
     types = sorted({x.event_type for x in rules})
     cats = sorted({x.category for x in rules})
-    type_of_rule = np.array([types.index(x.event_type) for x in rules], dtype=np.uint32)
-    cat_of_rule = np.array([cats.index(x.category) for x in rules], dtype=np.uint32)
-    r = led.rule_idx
-    src = events.select("source", "record_id")[led.event_row]
-    closing = pl.from_arrow(pa.array(led.closed_by_row, mask=led.closed_by_row < 0))
-    return pl.DataFrame({
-        "entry_id": (led.event_row + row_offset) * (1 << SLOT_BITS) + led.slot,
-        "citizen_id": citizens[led.citizen_idx],
-        "rule_id": enum_from_codes(r, [x.id for x in rules]),
-        "event_type": enum_from_codes(type_of_rule[r], types),
-        "category": enum_from_codes(cat_of_rule[r], cats),
+    n = len(led)
+    type_of_rule = np.array([types.index(x.event_type) for x in rules], dtype=_code_dtype(len(types)))
+    cat_of_rule = np.array([cats.index(x.category) for x in rules], dtype=_code_dtype(len(cats)))
+    entry_id = np.empty(n, np.int64)
+    type_code = np.empty(n, type_of_rule.dtype)
+    cat_code = np.empty(n, cat_of_rule.dtype)
+    K.run_chunks(K.ledger_codes, K.chunks(n), led.event_row, led.slot, led.rule_idx, row_offset, SLOT_BITS,
+                 type_of_rule, cat_of_rule, entry_id, type_code, cat_code)
+    rule_code = led.rule_idx.astype(_code_dtype(len(rules)))
+    state_code = states.view(np.uint8)
+    closing = np.flatnonzero(led.closed_by_row >= 0)
+    # few entries are closed: start from all-null columns and fill those in
+    closed_by = pl.Series("closed_by", [None] * min(n, 1), dtype=pl.String).extend_constant(None, max(n - 1, 0))
+    closed_on = pl.Series("closed_on", [None] * min(n, 1), dtype=pl.Date).extend_constant(None, max(n - 1, 0))
+    if len(closing):
+        closed_by = closed_by.scatter(closing, events["record_id"].cast(pl.String).gather(led.closed_by_row[closing]))
+    ended = np.flatnonzero(led.closed != NEVER)  # also closed by a record of an earlier batch (monthly)
+    if len(ended):
+        closed_on = closed_on.scatter(ended, pl.Series(led.closed[ended], dtype=pl.Int32).cast(pl.Date))
+    if led.provenance is not None:
+        provenance = led.provenance.result()
+    else:
+        provenance = provenance_columns(events, led.event_row, led.slots)
+    frame = pl.DataFrame({
+        "entry_id": entry_id,
+        "citizen_id": citizen_ids(led.citizen_idx, citizens),
+        "rule_id": rule_code,
+        "event_type": type_code,
+        "category": cat_code,
         "occurred_on": pl.Series(led.occurred, dtype=pl.Int32).cast(pl.Date),
         "points": pl.Series(led.points, dtype=pl.Int16),
         "points_raw": pl.Series(led.points_raw, dtype=pl.Int16),
         "expires_on": nullable_dates(led.expires, led.expires == NEVER),
-        "closed_on": nullable_dates(led.closed, led.closed == NEVER),
-        "closed_by": events["record_id"].cast(pl.String).gather(closing),
-        "source": src["source"],
-        "record_id": src["record_id"],
-        "state": enum_from_codes(states, STATES),
-    })
+        "closed_on": closed_on,
+        "closed_by": closed_by,
+        "state": state_code,
+    }).with_columns(
+        pl.col("rule_id").cat.to(pl.Enum([x.id for x in rules])),
+        pl.col("event_type").cat.to(pl.Enum(types)),
+        pl.col("category").cat.to(pl.Enum(cats)),
+        pl.col("state").cat.to(STATE_DTYPE),
+    )
+    return pl.concat([frame, provenance], how="horizontal").select(LEDGER_COLUMNS)
+
+
+LEDGER_COLUMNS = ["entry_id", "citizen_id", "rule_id", "event_type", "category", "occurred_on", "points",
+                  "points_raw", "expires_on", "closed_on", "closed_by", "source", "record_id", "state"]

@@ -24,7 +24,7 @@ import polars as pl
 from ..policy.model import Policy
 from .dates import add_months, month_index, to_days
 from .evaluate import derive, evaluate
-from .ledger import NEVER, SLOT_BITS, build_ledger, entry_states, ledger_frame
+from .ledger import NEVER, SLOT_BITS, accepted_citizen_index, build_ledger, entry_states, ledger_frame
 
 
 def month_ends(start: dt.date, months: int) -> list[dt.date]:
@@ -199,7 +199,7 @@ class MonthlyEngine:
         if not self.policy.closures or not events.height:
             return
         inp = led.inputs
-        codes, cats, occ, cidx = inp["codes"], inp["cats"], inp["occ"], np.where(inp["ok"], inp["cidx"], -1)
+        codes, cats, occ, cidx = inp["codes"], inp["cats"], inp["occ"], accepted_citizen_index(led)
         cat_pos = {c: i for i, c in enumerate(cats)}
         self._remember_closings(codes, cat_pos, occ, cidx, asof)
         if self.open is None or not len(self.open["ci"]):

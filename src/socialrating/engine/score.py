@@ -16,9 +16,10 @@ import polars as pl
 from ..policy.conditions import describe
 from ..policy.model import Policy
 from .dates import add_months, to_days
+from . import kernels as K
 from .evaluate import derive, evaluate
 from .ledger import (
-    NEVER, STATES, LedgerArrays, build_ledger, entry_states, ledger_frame, nullable_dates,
+    NEVER, SLOT_BITS, STATES, LedgerArrays, build_ledger, entry_states, ledger_frame, nullable_dates,
 )
 from .spells import BASE_DAY, spells, timeline
 
@@ -49,15 +50,16 @@ def score(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens: np.nda
     if citizens is None:
         citizens = np.unique(events["citizen_id"].drop_nulls().to_numpy()).astype(np.int64)
     citizens = np.asarray(citizens, dtype=np.int64)
-    led = build_ledger(events, policy, as_of, citizens)
+    led = build_ledger(events, policy, as_of, citizens, with_provenance=True)
     states = entry_states(led, as_of)
-    entry_ids = (led.event_row + row_offset) * 8 + led.slot
     if overrides is not None and overrides.height:
+        entry_ids = (led.event_row + row_offset) * (1 << SLOT_BITS) + led.slot
         states = _apply_overrides(states, entry_ids, overrides)
+    table = K.in_background(ledger_frame, led, events, policy, citizens, states, row_offset, waits=True)
     counting = counts_toward_rating(states, policy)
     ratings, ctx = rate(led, counting, policy, as_of, citizens)
     consequences = consequences_at(led, counting, ctx, policy, as_of, citizens, households)
-    ledger = ledger_frame(led, events, policy, citizens, states, row_offset)
+    ledger = table.result()
     counts = dict(led.counts)
     counts.update(citizens=len(citizens), ledger_entries=ledger.height,
                   consequences=consequences.height)
@@ -94,15 +96,16 @@ def rate(led: LedgerArrays, counting: np.ndarray, policy: Policy, as_of: dt.date
     n = len(citizens)
     asof = to_days(as_of)
     rs = policy.rating
-    w = np.where(counting, led.points, 0).astype(np.int64)
-    in_window = add_months(led.occurred, rs.level_window_months) > asof
-    bal_s = rs.base_status + np.bincount(led.citizen_idx, weights=w, minlength=n).astype(np.int64)
-    bal_l = rs.base_level + np.bincount(led.citizen_idx, weights=w * in_window, minlength=n).astype(np.int64)
-    flags = {}
-    for t in policy.flag_event_types:
-        is_t = np.array([r.event_type == t for r in policy.rules])
-        m = counting & is_t[led.rule_idx]
-        flags[t] = np.bincount(led.citizen_idx[m], minlength=n).astype(np.int32)
+    flag_types = list(policy.flag_event_types)
+    flag_of_rule = np.array([flag_types.index(r.event_type) if r.event_type in flag_types else -1
+                             for r in policy.rules], dtype=np.int8)
+    bal_s = np.full(n, rs.base_status, np.int64)
+    bal_l = np.full(n, rs.base_level, np.int64)
+    flag_counts = np.zeros((len(flag_types), n), np.int32)
+    K.balances(0, n, led.citizen_idx, led.points,
+               counting, led.occurred, window_after(asof, rs.level_window_months), flag_of_rule, led.rule_idx,
+               bal_s, bal_l, flag_counts)
+    flags = {t: flag_counts[k] for k, t in enumerate(flag_types)}
     ctx = derive(bal_s, bal_l, flags, policy)
     cols = {
         "citizen_id": citizens,
@@ -117,6 +120,16 @@ def rate(led: LedgerArrays, counting: np.ndarray, policy: Policy, as_of: dt.date
     return pl.DataFrame(cols), ctx
 
 
+def window_after(asof: int, months: int) -> int:
+    """The last day whose entries have left the level window by `asof`.
+
+    An entry is inside the window iff add_months(occurred, months) > asof; add_months never
+    decreases as the date grows, so that is the same as occurred > this day.
+    """
+    days = np.arange(asof - 31 * months - 62, asof + 1, dtype=np.int32)
+    return int(days[add_months(days, months) <= asof].max())
+
+
 def consequences_at(led: LedgerArrays, counting: np.ndarray, ctx: dict, policy: Policy, as_of: dt.date,
                     citizens: np.ndarray, households: np.ndarray | None) -> pl.DataFrame:
     """One row per (citizen, consequence) in force on the as-of date, with since and until."""
@@ -126,16 +139,18 @@ def consequences_at(led: LedgerArrays, counting: np.ndarray, ctx: dict, policy: 
     frames = []
     if masks and any(m.any() for m in masks):
         holders_all = np.flatnonzero(np.logical_or.reduce(masks))
-        ends = np.minimum(led.expires, led.closed)
-        row_cit, row_day, tctx = timeline(policy, holders_all, led.citizen_idx, led.rule_idx,
-                                          led.occurred, led.points, ends, counting)
+        row_cit, row_day, tctx = timeline(policy, holders_all, led, counting)
         start = to_days(policy.effective_from)
+        bounds: dict[str, tuple] = {}  # consequences sharing a condition share its spells
         for cons, mask in zip(policy.consequences, masks):
             holders = np.flatnonzero(mask)
             if not len(holders):
                 continue
             pos = np.searchsorted(holders_all, holders)
-            since_all, until_all = spells(cons, policy, row_cit, row_day, tctx, asof)
+            key = cons.when.model_dump_json()
+            if key not in bounds:
+                bounds[key] = spells(cons, policy, row_cit, row_day, tctx, asof)
+            since_all, until_all = bounds[key]
             since, until = since_all[pos], until_all[pos]
             since = np.where(since == BASE_DAY, min(start, asof), since)
             if cons.term_months:

@@ -1,0 +1,544 @@
+"""Compiled loops for the engine's hot paths: one pass over whole columns, no Python per row.
+
+NumPy needs a temporary array for every step of an expression, and at ten million events
+the engine spends its time writing and re-reading those temporaries. These kernels fuse
+the steps (validate an event, look up its rules, price it, date its expiry) into one pass
+that reads each input once. They are compiled by numba with `nogil`, so the engine splits
+the rows into chunks and runs them on a small thread pool: that is safe however many
+threads call the engine at once (the simulation scores scenarios in parallel), which
+numba's own `parallel=True` threading layers do not all promise.
+
+Every kernel is deterministic: chunk results are written to disjoint slices at offsets
+fixed by a prefix sum, so the output does not depend on which thread finished first.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numba as nb
+import numpy as np
+
+THREADS = max(1, min(os.cpu_count() or 1, 8))
+MIN_CHUNK = 1 << 18  # below this many rows a single chunk is faster than threads
+_POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="socialrating-kernel")
+# Independent stages (e.g. the ledger table while consequences are worked out) run on
+# their own pools: a stage may wait on chunks queued on _POOL, so it must not hold one of
+# its workers. Stages that wait on other stages (_WAITING) are kept apart from those that
+# never do (_LEAVES), so a waiting stage can never hold the worker its input needs.
+_LEAVES = ThreadPoolExecutor(THREADS, thread_name_prefix="socialrating-stage")
+_WAITING = ThreadPoolExecutor(THREADS, thread_name_prefix="socialrating-stage-w")
+
+# quarantine reasons, in the order they are tested (0 = accepted)
+REASONS = ["", "missing citizen_id", "missing occurred_on", "unknown citizen_id",
+           "missing event_type", "per-unit rule needs a non-negative amount"]
+# per event-type flags (bits of `cat_flags`)
+RULE_TYPE, CLOSURE_TYPE, UNIT_TYPE, EMPTY_TYPE = 1, 2, 4, 8
+# classify() counters
+(C_ENTRIES, C_ACCEPTED, C_CLOSING, C_NO_RULE, C_FUTURE, C_RULE_NOW, C_SCORED,
+ C_DAY_MIN, C_DAY_MAX) = range(9)
+N_COUNTERS = 9
+ROW_BITS = 22  # timeline_rows: a citizen's change rows are numbered in the low bits of a sort key
+_JIT = dict(nogil=True, cache=True)
+
+
+def chunks(n: int) -> list[tuple[int, int]]:
+    """Split 0..n into at most THREADS contiguous chunks (one when n is small)."""
+    k = 1 if n < MIN_CHUNK else THREADS
+    edges = np.linspace(0, n, k + 1).astype(np.int64)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def run_chunks(fn, parts: list[tuple], *args) -> list:
+    """fn(*part, *args) for every part (lo, hi[, ...]), on the pool when there is more than one."""
+    if len(parts) == 1:
+        return [fn(*parts[0], *args)]
+    futures = [_POOL.submit(fn, *part, *args) for part in parts]
+    return [f.result() for f in futures]
+
+
+def in_background(fn, *args, waits: bool = False):
+    """Start fn(*args) on another thread; returns a Future (its .result() re-raises errors).
+
+    waits: fn itself waits on a Future from in_background (e.g. the ledger table waits on
+    its provenance columns)."""
+    return (_WAITING if waits else _LEAVES).submit(fn, *args)
+
+
+@nb.njit(inline="always")
+def _valid(bits: np.ndarray, off: int, i: int) -> bool:
+    """Arrow validity bit of row i (an empty bitmap means no nulls)."""
+    if bits.shape[0] == 0:
+        return True
+    j = off + i
+    return (bits[j >> 3] >> (j & 7)) & 1 == 1
+
+
+@nb.njit(inline="always")
+def _cidx(c: int, dense: int, citizens: np.ndarray) -> int:
+    """Position of citizen id c in the sorted citizens array, -1 if absent."""
+    if dense >= 0:
+        return c if 0 <= c < dense else -1
+    n = citizens.shape[0]
+    p = np.searchsorted(citizens, c)
+    return p if p < n and citizens[p] == c else -1
+
+
+@nb.njit(**_JIT)
+def classify(lo, hi, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off, amount, amt_bits, amt_off,
+             dense, citizens, cat_flags, lut, vfrom, vuntil, asof, reason):
+    """Validate rows lo..hi, write each row's quarantine reason, and count.
+
+    Returns the chunk's counters (see C_*): entries it will produce, accepted rows,
+    closing-only rows, rows no rule reads, rows dated after as_of, rows of a rule type on
+    or before as_of, rows that produce at least one entry, and the day range of entries.
+    """
+    n_entries = accepted = closing = no_rule = future = rule_now = scored = 0
+    day_min, day_max = 2**31 - 1, -(2**31)
+    n_slots = lut.shape[1]
+    for i in range(lo, hi):
+        code = codes[i]
+        f = cat_flags[code]
+        c = -1
+        why = 0
+        if not _valid(cid_bits, cid_off, i):
+            why = 1
+        elif not _valid(occ_bits, occ_off, i):
+            why = 2
+        else:
+            c = _cidx(cid[i], dense, citizens)
+            if c < 0:
+                why = 3
+            elif f & EMPTY_TYPE:
+                why = 4
+            elif f & UNIT_TYPE:
+                a = amount[i]
+                if not _valid(amt_bits, amt_off, i) or not (a >= 0):
+                    why = 5
+        reason[i] = why
+        if why:
+            continue
+        accepted += 1
+        o = occ[i]
+        if not f & RULE_TYPE:
+            if f & CLOSURE_TYPE:
+                if o > asof:
+                    future += 1
+                else:
+                    closing += 1
+            else:
+                no_rule += 1
+            continue
+        if o > asof:
+            future += 1
+            continue
+        rule_now += 1
+        k = 0
+        for s in range(n_slots):
+            r = lut[code, s]
+            if r >= 0 and vfrom[r] <= o < vuntil[r]:
+                k += 1
+        if k:
+            n_entries += k
+            scored += 1
+            day_min = min(day_min, o)
+            day_max = max(day_max, o)
+    out = np.empty(N_COUNTERS, np.int64)
+    out[C_ENTRIES], out[C_ACCEPTED], out[C_CLOSING], out[C_NO_RULE] = n_entries, accepted, closing, no_rule
+    out[C_FUTURE], out[C_RULE_NOW], out[C_SCORED] = future, rule_now, scored
+    out[C_DAY_MIN], out[C_DAY_MAX] = day_min, day_max
+    return out
+
+
+@nb.njit(inline="always")
+def _add_months(o, m, day_lo, mi_t, dom_t, m_lo, mstart):
+    """Civil month arithmetic by table: same day of month, clamped to the month's end."""
+    d = o - day_lo
+    k = mi_t[d] + m - m_lo
+    first = mstart[k]
+    length = mstart[k + 1] - first
+    dom = dom_t[d]
+    return first + (dom if dom < length else length - 1)
+
+
+@nb.njit(**_JIT)
+def emit(lo, hi, at, codes, occ, amount, cid, reason, dense, citizens, lut, vfrom, vuntil, asof,
+         fixed, per_unit, is_unit, exp_m, day_lo, mi_t, dom_t, m_lo, mstart, never,
+         e_row, e_ci, e_rule, e_occ, e_raw, e_exp, e_slot):
+    """Write the entries of rows lo..hi from position `at`, in row order then slot order."""
+    n_slots = lut.shape[1]
+    j = at
+    for i in range(lo, hi):
+        if reason[i]:
+            continue
+        o = occ[i]
+        if o > asof:
+            continue
+        code = codes[i]
+        for s in range(n_slots):
+            r = lut[code, s]
+            if r < 0 or not (vfrom[r] <= o < vuntil[r]):
+                continue
+            if is_unit[r]:
+                v = np.trunc(amount[i] * per_unit[r])
+                v = -32768.0 if v < -32768.0 else (32767.0 if v > 32767.0 else v)
+                p = np.int16(v)
+            else:
+                p = fixed[r]
+            e_row[j] = i
+            e_ci[j] = _cidx(cid[i], dense, citizens)
+            e_rule[j] = r
+            e_occ[j] = o
+            e_raw[j] = p
+            e_exp[j] = _add_months(o, exp_m[r], day_lo, mi_t, dom_t, m_lo, mstart) if exp_m[r] > 0 else never
+            if n_slots > 1:  # else the slot array is all zeros already
+                e_slot[j] = s
+            j += 1
+    return j
+
+
+@nb.njit(inline="always")
+def _sort_slice(keys, perm, a, b):
+    """Sort keys[a:b] ascending in place, carrying perm[a:b] along; ties keep their order.
+
+    Segments here are one citizen's entries, almost always a handful: insertion sort
+    without allocating; a long one goes to a stable mergesort.
+    """
+    if b - a > 32:
+        o = np.argsort(keys[a:b], kind="mergesort")
+        k2 = keys[a:b][o]
+        p2 = perm[a:b][o]
+        keys[a:b] = k2
+        perm[a:b] = p2
+        return
+    for i in range(a + 1, b):
+        k = keys[i]
+        p = perm[i]
+        j = i
+        while j > a and keys[j - 1] > k:
+            keys[j] = keys[j - 1]
+            perm[j] = perm[j - 1]
+            j -= 1
+        keys[j] = k
+        perm[j] = p
+
+
+@nb.njit(**_JIT)
+def by_citizen(sel, ci, n_groups, group_of):
+    """Counting sort of the entries `sel` by group_of[ci[e]] (stable): (offsets, entries)."""
+    start = np.zeros(n_groups + 1, np.int64)
+    for e in sel:
+        start[group_of[ci[e]] + 1] += 1
+    for g in range(n_groups):
+        start[g + 1] += start[g]
+    fill = start[:-1].copy()
+    out = np.empty(sel.shape[0], np.int64)
+    for e in sel:
+        g = group_of[ci[e]]
+        out[fill[g]] = e
+        fill[g] += 1
+    return start, out
+
+
+@nb.njit(**_JIT)
+def where_rule(rule, wanted):
+    """Entries whose rule is marked in `wanted`, in entry order."""
+    cnt = 0
+    for e in range(rule.shape[0]):
+        if wanted[rule[e]]:
+            cnt += 1
+    out = np.empty(cnt, np.int64)
+    j = 0
+    for e in range(rule.shape[0]):
+        if wanted[rule[e]]:
+            out[j] = e
+            j += 1
+    return out
+
+
+@nb.njit(inline="always")
+def _cap_group(k, o, period_t, day_lo):
+    """Row of the totals table: capped rule k's period of day o (period_t is per rule, per day)."""
+    return period_t[k, o - day_lo]
+
+
+@nb.njit(**_JIT)
+def cap_totals(c_lo, c_hi, rule, ci, occ, raw, capk, period_t, day_lo, sign, totals):
+    """Per (capped rule and period, citizen) for citizens c_lo..c_hi: the group's total
+    magnitude. One streaming pass; each thread owns a citizen range."""
+    for e in range(rule.shape[0]):
+        k = capk[rule[e]]
+        if k < 0:
+            continue
+        c = ci[e]
+        if c < c_lo or c >= c_hi:
+            continue
+        totals[_cap_group(k, occ[e], period_t, day_lo), c] += np.int64(raw[e]) * sign[k]
+
+
+@nb.njit(**_JIT)
+def cap_over(lo, hi, rule, ci, occ, capk, period_t, day_lo, totals, used, lim, over):
+    """Mark entries lo..hi in groups whose total (after what was used before) exceeds the
+    cap: the only ones that need ordering, and usually few."""
+    for e in range(lo, hi):
+        k = capk[rule[e]]
+        over[e] = k >= 0 and totals[_cap_group(k, occ[e], period_t, day_lo), ci[e]] + used[k, ci[e]] > lim[k]
+
+
+@nb.njit(**_JIT)
+def cap_points(sel, rule, ci, occ, pts, capk, period_t, day_lo, lim, sign, used, n_cit):
+    """Cut the points of entries `sel` (in place) per (citizen, capped rule, period), in date
+    then entry order: an entry gets what is left under the cap, so the group total is
+    exactly min(sum, cap); groups within the cap are left as they are."""
+    m = sel.shape[0]
+    if m == 0:
+        return
+    s_ci = ci[sel]  # compact copies: the grouping below then stays in cache
+    local = np.arange(m)
+    start, order = by_citizen(local, s_ci, n_cit, np.arange(n_cit))
+    span = period_t.shape[1] + 1
+    keys = np.empty(m, np.int64)
+    for j in range(m):
+        e = sel[order[j]]
+        keys[j] = _cap_group(capk[rule[e]], occ[e], period_t, day_lo) * span + (occ[e] - day_lo)
+    for c in range(n_cit):
+        a, b = start[c], start[c + 1]
+        if b - a > 1:
+            _sort_slice(keys, order, a, b)
+        j = a
+        while j < b:
+            g = keys[j] // span
+            k = capk[rule[sel[order[j]]]]
+            jend = j
+            total = 0
+            while jend < b and keys[jend] // span == g:
+                total += np.int64(pts[sel[order[jend]]]) * sign[k]
+                jend += 1
+            cum = used[k, c]
+            if total + cum > lim[k]:
+                for q in range(j, jend):
+                    e = sel[order[q]]
+                    v = np.int64(pts[e]) * sign[k]
+                    cum += v
+                    pts[e] = (min(cum, lim[k]) - min(cum - v, lim[k])) * sign[k]
+            j = jend
+
+
+@nb.njit(**_JIT)
+def mark_rows(lo, hi, codes, code, reason, occ, asof, out):
+    """out[i]: row i is an accepted record of event-type `code` dated on or before as_of."""
+    for i in range(lo, hi):
+        out[i] = codes[i] == code and reason[i] == 0 and occ[i] <= asof
+
+
+@nb.njit(inline="always")
+def day_key(ci, day):
+    """(citizen, day) as one sortable int64: the day is shifted to be non-negative."""
+    return (np.int64(ci) << 32) | (np.int64(day) + 2**31)
+
+
+@nb.njit(**_JIT)
+def day_keys(ci, day):
+    out = np.empty(ci.shape[0], np.int64)
+    for i in range(ci.shape[0]):
+        out[i] = day_key(ci[i], day[i])
+    return out
+
+
+@nb.njit(**_JIT)
+def close_entries(ci, rule, occ, expires, targets, key_close, close_row, within, closed, closed_by):
+    """For entries of a target rule: the first closing record of the same citizen on or after
+    the entry's date ends it `within` days later, if that is earlier than what ends it now.
+    key_close: sorted day_key of the closing records; close_row: their events rows."""
+    m = key_close.shape[0]
+    for e in range(ci.shape[0]):
+        if not targets[rule[e]]:
+            continue
+        j = np.searchsorted(key_close, day_key(ci[e], occ[e]))
+        if j >= m or (key_close[j] >> 32) != ci[e]:
+            continue
+        when = (key_close[j] & 0xFFFFFFFF) - 2**31 + within
+        if when < closed[e] and when < expires[e]:
+            closed[e] = when
+            closed_by[e] = close_row[j]
+
+
+@nb.njit(**_JIT)
+def states_at(lo, hi, expires, closed, asof, out):
+    """0 active, 1 expired, 2 closed (closed on or before as_of and before it expired)."""
+    for e in range(lo, hi):
+        if closed[e] <= asof and closed[e] < expires[e]:
+            out[e] = 2
+        elif expires[e] <= asof:
+            out[e] = 1
+        else:
+            out[e] = 0
+
+
+@nb.njit(**_JIT)
+def balances(c_lo, c_hi, ci, points, counting, occ, window_after, flag_of_rule, rule, bal_s, bal_l, flags):
+    """Add the counting entries of citizens c_lo..c_hi to their status and level balances
+    and in-force flag counts (each thread owns a citizen range, so no two write one cell).
+
+    window_after: an entry is inside the level window iff its date is after this day.
+    """
+    for e in range(ci.shape[0]):
+        c = ci[e]
+        if c < c_lo or c >= c_hi or not counting[e]:
+            continue
+        p = points[e]
+        bal_s[c] += p
+        if occ[e] > window_after:
+            bal_l[c] += p
+        f = flag_of_rule[rule[e]]
+        if f >= 0:
+            flags[f, c] += 1
+
+
+@nb.njit(**_JIT)
+def timeline_rows(holders, hpos, sel, ci, rule, occ, points, expires, closed, flag_of_rule, n_flags,
+                  window, day_lo, mi_t, dom_t, m_lo, mstart, never, base_day):
+    """Each holder's balances after every day on which one changes, in (citizen, day) order.
+
+    sel: the holders' counting entries. Change days: the holder's start (base_day), each
+    entry's date (+points), its end by expiry or closure (-points from status, flags), and
+    its exit from the level window (-points from level). Returns (row citizen, row day, status delta sums, level, flags),
+    the last three as running totals from the citizen's start.
+    """
+    n_h = holders.shape[0]
+    # compact copies in entry order (a streaming gather), so the per-holder walk stays in cache
+    s_ci, s_rule, s_occ, s_pts = ci[sel], rule[sel], occ[sel], points[sel]
+    s_end = np.minimum(expires[sel], closed[sel])
+    start, order = by_citizen(np.arange(sel.shape[0]), s_ci, n_h, hpos)
+    n_rows = n_h + 3 * sel.shape[0]
+    # a change row is packed as (day - base_day) << ROW_BITS | its place among the holder's
+    # rows: sorting the packed keys sorts by day and carries the row along, in one array
+    key = np.empty(n_rows, np.int64)
+    ds = np.zeros(n_rows, np.int64)
+    dl = np.zeros(n_rows, np.int64)
+    df = np.zeros((n_flags, n_rows), np.int8)
+    r_cit = np.empty(n_rows, np.int64)
+    r_day = np.empty(n_rows, np.int64)
+    r_s = np.empty(n_rows, np.int64)
+    r_l = np.empty(n_rows, np.int64)
+    r_f = np.empty((n_flags, n_rows), np.int64)
+    f_run = np.zeros(n_flags, np.int64)
+    low = (np.int64(1) << ROW_BITS) - 1
+    out = 0
+    for h in range(n_h):
+        a = h + 3 * start[h]  # this holder's change rows are a..j
+        if 1 + 3 * (start[h + 1] - start[h]) > low:
+            raise ValueError("too many entries for one citizen")
+        key[a] = 0
+        j = a + 1
+        for q in range(start[h], start[h + 1]):
+            e = order[q]
+            p = np.int64(s_pts[e])
+            o = s_occ[e]
+            end = s_end[e]
+            f = flag_of_rule[s_rule[e]]
+            key[j] = ((np.int64(o) - base_day) << ROW_BITS) | (j - a)
+            ds[j] = p
+            dl[j] = p
+            if f >= 0:
+                df[f, j] = 1
+            j += 1
+            if end != never:
+                key[j] = ((np.int64(end) - base_day) << ROW_BITS) | (j - a)
+                ds[j] = -p
+                if f >= 0:
+                    df[f, j] = -1
+                j += 1
+            lvl = min(end, _add_months(o, window, day_lo, mi_t, dom_t, m_lo, mstart))
+            key[j] = ((np.int64(lvl) - base_day) << ROW_BITS) | (j - a)
+            dl[j] = -p
+            j += 1
+        if j - a > 32:
+            key[a:j] = np.sort(key[a:j])
+        else:
+            for i in range(a + 1, j):
+                k = key[i]
+                m = i
+                while m > a and key[m - 1] > k:
+                    key[m] = key[m - 1]
+                    m -= 1
+                key[m] = k
+        s_run = 0
+        l_run = 0
+        f_run[:] = 0
+        q = a
+        while q < j:
+            d = key[q] >> ROW_BITS
+            while q < j and key[q] >> ROW_BITS == d:
+                x = a + (key[q] & low)
+                s_run += ds[x]
+                l_run += dl[x]
+                for k in range(n_flags):
+                    f_run[k] += df[k, x]
+                q += 1
+            r_cit[out] = holders[h]
+            r_day[out] = d + base_day
+            r_s[out] = s_run
+            r_l[out] = l_run
+            for k in range(n_flags):
+                r_f[k, out] = f_run[k]
+            out += 1
+    return r_cit[:out], r_day[:out], r_s[:out], r_l[:out], r_f[:, :out]
+
+
+@nb.njit(**_JIT)
+def spell_bounds(row_cit, row_day, holds, asof, base_day, never):
+    """Per citizen in the timeline: (since, until) of the spell in force on as_of.
+
+    since: the day of the first row of the current run of rows where the condition holds
+    (base_day if it has held from the start); until: the first later row where it fails
+    (never if none). Meaningful only for citizens for whom it holds on as_of.
+    """
+    n = row_cit.shape[0]
+    n_c = 0
+    for i in range(n):
+        if i == 0 or row_cit[i] != row_cit[i - 1]:
+            n_c += 1
+    since = np.empty(n_c, np.int64)
+    until = np.empty(n_c, np.int64)
+    c = -1
+    for i in range(n):
+        if i == 0 or row_cit[i] != row_cit[i - 1]:
+            c += 1
+            since[c] = base_day
+            until[c] = never
+        if row_day[i] <= asof:
+            if not holds[i] and i + 1 < n and row_cit[i + 1] == row_cit[i]:
+                since[c] = row_day[i + 1]
+            elif not holds[i]:
+                since[c] = base_day
+        elif not holds[i] and until[c] == never:
+            until[c] = row_day[i]
+    return since, until
+
+
+@nb.njit(**_JIT)
+def mark_entries(lo, hi, ci, counting, holder_bits, out):
+    """out[e]: entry e counts and its citizen's bit is set (a bitset stays in cache)."""
+    for e in range(lo, hi):
+        c = ci[e]
+        out[e] = counting[e] and (holder_bits[c >> 3] >> (c & 7)) & 1 == 1
+
+
+def entries_of(ci: np.ndarray, counting: np.ndarray, is_holder: np.ndarray) -> np.ndarray:
+    """Indices of counting entries whose citizen is marked."""
+    mark = np.empty(len(ci), np.bool_)
+    bits = np.packbits(is_holder, bitorder="little")
+    run_chunks(mark_entries, chunks(len(ci)), ci, counting, bits, mark)
+    return np.flatnonzero(mark)
+
+
+@nb.njit(**_JIT)
+def ledger_codes(lo, hi, row, slot, rule, offset, slot_bits, type_of_rule, cat_of_rule,
+                 entry_id, type_code, cat_code):
+    """Per entry: its stable id and its event-type and category codes (for the ledger table)."""
+    for e in range(lo, hi):
+        entry_id[e] = (row[e] + offset) * (1 << slot_bits) + slot[e]
+        type_code[e] = type_of_rule[rule[e]]
+        cat_code[e] = cat_of_rule[rule[e]]
