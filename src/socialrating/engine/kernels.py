@@ -87,8 +87,9 @@ def _cidx(c: int, dense: int, citizens: np.ndarray) -> int:
 
 @nb.njit(**_JIT)
 def classify(lo, hi, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off, amount, amt_bits, amt_off,
-             dense, citizens, cat_flags, lut, vfrom, vuntil, asof, reason):
-    """Validate rows lo..hi, write each row's quarantine reason, and count.
+             dense, citizens, cat_flags, lut, vfrom, vuntil, asof, reason, closes):
+    """Validate rows lo..hi, write each row's quarantine reason, mark accepted closing
+    records dated on or before as_of (`closes`), and count.
 
     Returns the chunk's counters (see C_*): entries it will produce, accepted rows,
     closing-only rows, rows no rule reads, rows dated after as_of, rows of a rule type on
@@ -117,6 +118,7 @@ def classify(lo, hi, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off, amou
                 if not _valid(amt_bits, amt_off, i) or not (a >= 0):
                     why = 5
         reason[i] = why
+        closes[i] = why == 0 and (f & CLOSURE_TYPE) != 0 and occ[i] <= asof
         if why:
             continue
         accepted += 1
@@ -198,32 +200,6 @@ def emit(lo, hi, at, codes, occ, amount, cid, reason, dense, citizens, lut, vfro
     return j
 
 
-@nb.njit(inline="always")
-def _sort_slice(keys, perm, a, b):
-    """Sort keys[a:b] ascending in place, carrying perm[a:b] along; ties keep their order.
-
-    Segments here are one citizen's entries, almost always a handful: insertion sort
-    without allocating; a long one goes to a stable mergesort.
-    """
-    if b - a > 32:
-        o = np.argsort(keys[a:b], kind="mergesort")
-        k2 = keys[a:b][o]
-        p2 = perm[a:b][o]
-        keys[a:b] = k2
-        perm[a:b] = p2
-        return
-    for i in range(a + 1, b):
-        k = keys[i]
-        p = perm[i]
-        j = i
-        while j > a and keys[j - 1] > k:
-            keys[j] = keys[j - 1]
-            perm[j] = perm[j - 1]
-            j -= 1
-        keys[j] = k
-        perm[j] = p
-
-
 @nb.njit(**_JIT)
 def by_citizen(sel, ci, n_groups, group_of):
     """Counting sort of the entries `sel` by group_of[ci[e]] (stable): (offsets, entries)."""
@@ -239,22 +215,6 @@ def by_citizen(sel, ci, n_groups, group_of):
         out[fill[g]] = e
         fill[g] += 1
     return start, out
-
-
-@nb.njit(**_JIT)
-def where_rule(rule, wanted):
-    """Entries whose rule is marked in `wanted`, in entry order."""
-    cnt = 0
-    for e in range(rule.shape[0]):
-        if wanted[rule[e]]:
-            cnt += 1
-    out = np.empty(cnt, np.int64)
-    j = 0
-    for e in range(rule.shape[0]):
-        if wanted[rule[e]]:
-            out[j] = e
-            j += 1
-    return out
 
 
 @nb.njit(inline="always")
@@ -294,42 +254,34 @@ def cap_points(sel, rule, ci, occ, pts, capk, period_t, day_lo, lim, sign, used,
     m = sel.shape[0]
     if m == 0:
         return
-    s_ci = ci[sel]  # compact copies: the grouping below then stays in cache
-    local = np.arange(m)
-    start, order = by_citizen(local, s_ci, n_cit, np.arange(n_cit))
+    # one stable sort of (citizen, group, day) keys; entry order breaks ties
+    n_g = period_t.max() + 1
     span = period_t.shape[1] + 1
     keys = np.empty(m, np.int64)
     for j in range(m):
-        e = sel[order[j]]
-        keys[j] = _cap_group(capk[rule[e]], occ[e], period_t, day_lo) * span + (occ[e] - day_lo)
-    for c in range(n_cit):
-        a, b = start[c], start[c + 1]
-        if b - a > 1:
-            _sort_slice(keys, order, a, b)
-        j = a
-        while j < b:
-            g = keys[j] // span
-            k = capk[rule[sel[order[j]]]]
-            jend = j
-            total = 0
-            while jend < b and keys[jend] // span == g:
-                total += np.int64(pts[sel[order[jend]]]) * sign[k]
-                jend += 1
-            cum = used[k, c]
-            if total + cum > lim[k]:
-                for q in range(j, jend):
-                    e = sel[order[q]]
-                    v = np.int64(pts[e]) * sign[k]
-                    cum += v
-                    pts[e] = (min(cum, lim[k]) - min(cum - v, lim[k])) * sign[k]
-            j = jend
-
-
-@nb.njit(**_JIT)
-def mark_rows(lo, hi, codes, code, reason, occ, asof, out):
-    """out[i]: row i is an accepted record of event-type `code` dated on or before as_of."""
-    for i in range(lo, hi):
-        out[i] = codes[i] == code and reason[i] == 0 and occ[i] <= asof
+        e = sel[j]
+        keys[j] = (np.int64(ci[e]) * n_g + _cap_group(capk[rule[e]], occ[e], period_t, day_lo)) * span \
+            + (occ[e] - day_lo)
+    order = np.argsort(keys, kind="mergesort")
+    j = 0
+    while j < m:
+        g = keys[order[j]] // span  # citizen and group
+        e0 = sel[order[j]]
+        k = capk[rule[e0]]
+        c = ci[e0]
+        jend = j
+        total = 0
+        while jend < m and keys[order[jend]] // span == g:
+            total += np.int64(pts[sel[order[jend]]]) * sign[k]
+            jend += 1
+        cum = used[k, c]
+        if total + cum > lim[k]:
+            for q in range(j, jend):
+                e = sel[order[q]]
+                v = np.int64(pts[e]) * sign[k]
+                cum += v
+                pts[e] = (min(cum, lim[k]) - min(cum - v, lim[k])) * sign[k]
+        j = jend
 
 
 @nb.njit(inline="always")
@@ -367,13 +319,10 @@ def close_entries(ci, rule, occ, expires, targets, key_close, close_row, within,
 @nb.njit(**_JIT)
 def states_at(lo, hi, expires, closed, asof, out):
     """0 active, 1 expired, 2 closed (closed on or before as_of and before it expired)."""
-    for e in range(lo, hi):
-        if closed[e] <= asof and closed[e] < expires[e]:
-            out[e] = 2
-        elif expires[e] <= asof:
-            out[e] = 1
-        else:
-            out[e] = 0
+    for e in range(lo, hi):  # branch-free: states are interleaved
+        cl = np.int8((closed[e] <= asof) & (closed[e] < expires[e]))
+        ex = np.int8(expires[e] <= asof)
+        out[e] = 2 * cl + (1 - cl) * ex
 
 
 @nb.njit(**_JIT)
@@ -383,35 +332,44 @@ def balances(c_lo, c_hi, ci, points, counting, occ, window_after, flag_of_rule, 
 
     window_after: an entry is inside the level window iff its date is after this day.
     """
+    whole = c_lo <= 0 and c_hi >= bal_s.shape[0]
     for e in range(ci.shape[0]):
         c = ci[e]
-        if c < c_lo or c >= c_hi or not counting[e]:
+        if not whole and (c < c_lo or c >= c_hi):
             continue
-        p = points[e]
+        # branch-free on `counting`: expired entries are interleaved with active ones
+        w = np.int64(counting[e])
+        p = np.int64(points[e]) * w
         bal_s[c] += p
-        if occ[e] > window_after:
-            bal_l[c] += p
+        bal_l[c] += p * np.int64(occ[e] > window_after)
         f = flag_of_rule[rule[e]]
         if f >= 0:
-            flags[f, c] += 1
+            flags[f, c] += w
 
 
 @nb.njit(**_JIT)
-def timeline_rows(holders, hpos, sel, ci, rule, occ, points, expires, closed, flag_of_rule, n_flags,
-                  window, day_lo, mi_t, dom_t, m_lo, mstart, never, base_day):
-    """Each holder's balances after every day on which one changes, in (citizen, day) order.
-
-    sel: the holders' counting entries. Change days: the holder's start (base_day), each
-    entry's date (+points), its end by expiry or closure (-points from status, flags), and
-    its exit from the level window (-points from level). Returns (row citizen, row day, status delta sums, level, flags),
-    the last three as running totals from the citizen's start.
-    """
-    n_h = holders.shape[0]
-    # compact copies in entry order (a streaming gather), so the per-holder walk stays in cache
+def timeline_entries(sel, ci, rule, occ, points, expires, closed, n_h, hpos):
+    """The holders' counting entries `sel`, compacted (a streaming gather, so the per-holder
+    walk stays in cache) and bucketed by holder: (start, order, rule, date, points, end)."""
     s_ci, s_rule, s_occ, s_pts = ci[sel], rule[sel], occ[sel], points[sel]
     s_end = np.minimum(expires[sel], closed[sel])
     start, order = by_citizen(np.arange(sel.shape[0]), s_ci, n_h, hpos)
-    n_rows = n_h + 3 * sel.shape[0]
+    return start, order, s_rule, s_occ, s_pts, s_end
+
+
+@nb.njit(**_JIT)
+def timeline_rows(h_lo, h_hi, holders, start, order, s_rule, s_occ, s_pts, s_end, flag_of_rule, n_flags,
+                  window, day_lo, mi_t, dom_t, m_lo, mstart, never, base_day):
+    """Balances of holders h_lo..h_hi after every day on which one changes, in (citizen, day)
+    order (threads take disjoint holder ranges).
+
+    Change days: the holder's start (base_day), each entry's date (+points), its end by
+    expiry or closure (-points from status, flags), and its exit from the level window
+    (-points from level). Returns (row citizen, row day, status, level, flags), the last
+    three as running totals from the citizen's start.
+    """
+    n_rows = (h_hi - h_lo) + 3 * (start[h_hi] - start[h_lo])
+    base = h_lo + 3 * start[h_lo]
     # a change row is packed as (day - base_day) << ROW_BITS | its place among the holder's
     # rows: sorting the packed keys sorts by day and carries the row along, in one array
     key = np.empty(n_rows, np.int64)
@@ -426,8 +384,8 @@ def timeline_rows(holders, hpos, sel, ci, rule, occ, points, expires, closed, fl
     f_run = np.zeros(n_flags, np.int64)
     low = (np.int64(1) << ROW_BITS) - 1
     out = 0
-    for h in range(n_h):
-        a = h + 3 * start[h]  # this holder's change rows are a..j
+    for h in range(h_lo, h_hi):
+        a = h + 3 * start[h] - base  # this holder's change rows are a..j
         if 1 + 3 * (start[h + 1] - start[h]) > low:
             raise ValueError("too many entries for one citizen")
         key[a] = 0
@@ -523,7 +481,7 @@ def mark_entries(lo, hi, ci, counting, holder_bits, out):
     """out[e]: entry e counts and its citizen's bit is set (a bitset stays in cache)."""
     for e in range(lo, hi):
         c = ci[e]
-        out[e] = counting[e] and (holder_bits[c >> 3] >> (c & 7)) & 1 == 1
+        out[e] = counting[e] & ((holder_bits[c >> 3] >> (c & 7)) & 1 == 1)
 
 
 def entries_of(ci: np.ndarray, counting: np.ndarray, is_holder: np.ndarray) -> np.ndarray:

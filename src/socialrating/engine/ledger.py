@@ -30,7 +30,7 @@ SLOT_BITS = 3  # entry_id = event_row * 8 + rule slot: stable for a given events
 class LedgerArrays:
     """The ledger as NumPy columns (the engine's working form), plus the input's encodings."""
 
-    event_row: np.ndarray      # int64 row in the events table
+    event_row: np.ndarray      # int32 row in the events table (entry_ids() for ids)
     citizen_idx: np.ndarray    # int32 position in the citizens array
     rule_idx: np.ndarray       # int16 position in policy.rules
     occurred: np.ndarray       # int32 days
@@ -38,7 +38,7 @@ class LedgerArrays:
     points: np.ndarray         # int16 (after caps)
     expires: np.ndarray        # int32 days, NEVER if none
     closed: np.ndarray         # int32 days, NEVER if not closed
-    closed_by_row: np.ndarray  # int64 events row of the closing event, -1 if none
+    closed_by_row: np.ndarray  # int32 events row of the closing event, -1 if none
     slot: np.ndarray           # int8 rule slot for the event type
     counts: dict = field(default_factory=dict)
     quarantine: pl.DataFrame | None = None
@@ -49,6 +49,10 @@ class LedgerArrays:
 
     def __len__(self) -> int:
         return len(self.event_row)
+
+    def entry_ids(self, row_offset: int = 0, sel=slice(None)) -> np.ndarray:
+        """entry_id = (events row + row_offset) * 8 + slot, in int64, for entries `sel`."""
+        return (self.event_row[sel].astype(np.int64) + row_offset) * (1 << SLOT_BITS) + self.slot[sel]
 
 
 def citizen_index(ids: np.ndarray, citizens: np.ndarray) -> np.ndarray:
@@ -111,6 +115,8 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
     """
     check_columns(events)
     n_in = events.height
+    if n_in >= 2**31 - 1:
+        raise ValueError(f"{n_in:,} events in one call; score at most 2,147,483,646 at a time (in shards)")
     codes, cats = event_type_codes(events)
     refuse_categories(cats, codes)
     cat_pos = {c: i for i, c in enumerate(cats)}
@@ -155,10 +161,11 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
         cat_flags[cat_pos[""]] = K.EMPTY_TYPE
 
     reason = np.empty(n_in, dtype=np.int8)
+    closes = np.empty(n_in, dtype=np.bool_)
     parts = K.chunks(n_in)
     cnt = np.array(K.run_chunks(K.classify, parts, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off,
                                 amount, amt_bits, amt_off, dense, citizens, cat_flags, lut, vfrom, vuntil,
-                                asof, reason), dtype=np.int64).reshape(len(parts), K.N_COUNTERS)
+                                asof, reason, closes), dtype=np.int64).reshape(len(parts), K.N_COUNTERS)
     per_chunk = cnt[:, K.C_ENTRIES]
     n_e = int(per_chunk.sum())
     at = np.concatenate([[0], np.cumsum(per_chunk)[:-1]])
@@ -167,20 +174,19 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
     months_after = max(int(exp_m.max(initial=0)), policy.rating.level_window_months)
     mi_t, dom_t, m_lo, mstart = date_tables(day_lo, day_hi, months_after)
 
-    e_row = np.empty(n_e, np.int64)
+    e_row = np.empty(n_e, np.int32)  # rows < 2**31 per call (checked above)
     ci = np.empty(n_e, np.int32)
     r = np.empty(n_e, np.int16)
     o = np.empty(n_e, np.int32)
     raw = np.empty(n_e, np.int16)
     expires = np.empty(n_e, np.int32)
     slot = np.zeros(n_e, np.int8)
-    K.run_chunks(K.emit, [(lo, hi, int(a)) for (lo, hi), a in zip(parts, at)], codes, occ, amount, cid, reason, dense,
-                 citizens, lut, vfrom, vuntil, asof, fixed, per_unit, is_unit, exp_m, day_lo, mi_t, dom_t, m_lo, mstart,
+    K.run_chunks(K.emit, [(lo, hi, int(a)) for (lo, hi), a in zip(parts, at)], codes, occ,
+                 amount, cid, reason, dense, citizens, lut, vfrom, vuntil, asof, fixed, per_unit, is_unit, exp_m, day_lo, mi_t, dom_t, m_lo, mstart,
                  NEVER, e_row, ci, r, o, raw, expires, slot)
 
     provenance = K.in_background(provenance_columns, events, e_row, n_slots) if with_provenance else None
-    closing = K.in_background(apply_closures, policy, cat_pos, codes, reason, occ, cid, citizens, asof, ci, r, o,
-                              expires)
+    closing = K.in_background(apply_closures, policy, cat_pos, codes, closes, occ, cid, citizens, ci, r, o, expires)
     pts = apply_caps(policy, ci, r, o, raw, n_cit, (day_lo, day_hi, mi_t), cap_prior)
     closed, closed_by = closing.result()
 
@@ -221,24 +227,26 @@ def apply_caps(policy: Policy, ci, r, o, raw, n_cit: int, days, prior: dict[int,
     and later ones are cut, and the group total is exactly min(sum, cap). A compiled pass
     totals every group; only the entries of groups over the cap are then sorted.
     """
-    capped = [(i, rule.cap) for i, rule in enumerate(policy.rules) if rule.cap is not None]
-    if not capped or not len(r):
+    rules = policy.rules
+    capped_rules = [i for i, rule in enumerate(rules) if rule.cap is not None]
+    if not capped_rules or not len(r):
         return raw.copy()
     day_lo, day_hi, mi_t = days
-    capk = np.full(len(policy.rules), -1, np.int8)
-    pm = np.array([cap.period_months for _, cap in capped], np.int64)
+    caps = [rules[i].cap for i in capped_rules]
+    capk = np.full(len(rules), -1, np.int8)
+    capk[capped_rules] = np.arange(len(capped_rules))
+    pm = np.array([cap.period_months for cap in caps], np.int64)
     period = mi_t[None, :] // pm[:, None]
     period -= period[:, :1]
     n_p = int(period[:, -1].max()) + 1
-    period_t = (period + np.arange(len(capped))[:, None] * n_p).astype(np.int32)  # row of the totals table
-    lim = np.array([abs(cap.points) for _, cap in capped], np.int64)
-    sign = np.array([1 if cap.points > 0 else -1 for _, cap in capped], np.int64)
-    used = np.zeros((len(capped), n_cit), np.int64)
-    for k, (i, _) in enumerate(capped):
-        capk[i] = k
+    period_t = (period + np.arange(len(caps))[:, None] * n_p).astype(np.int32)  # row of the totals table
+    lim = np.array([abs(cap.points) for cap in caps], np.int64)
+    sign = np.array([1 if cap.points > 0 else -1 for cap in caps], np.int64)
+    used = np.zeros((len(caps), n_cit), np.int64)
+    for k, i in enumerate(capped_rules):
         if prior and i in prior:
             used[k] = prior[i]
-    totals = np.zeros((len(capped) * n_p, n_cit), np.int64)
+    totals = np.zeros((len(caps) * n_p, n_cit), np.int64)
     big = len(r) >= K.MIN_CHUNK
     K.run_chunks(K.cap_totals, K.chunks(n_cit) if big else [(0, n_cit)], r, ci, o, raw, capk, period_t, day_lo,
                  sign, totals)
@@ -249,22 +257,20 @@ def apply_caps(policy: Policy, ci, r, o, raw, n_cit: int, days, prior: dict[int,
     return pts
 
 
-def apply_closures(policy: Policy, cat_pos: dict, codes, reason, occ, cid, citizens, asof, ci, r, o, expires):
+def apply_closures(policy: Policy, cat_pos: dict, codes, closes, occ, cid, citizens, ci, r, o, expires):
     """End open entries when a closing event (e.g. the debt paid) follows them.
 
     An entry of a closed type ends `within_days` after the first closing event for the
-    same citizen on or after the entry's date (and on or before as_of).
+    same citizen on or after the entry's date (and on or before as_of). closes: the rows
+    that are accepted closing records dated on or before as_of (marked by classify).
     """
     closed = np.full(len(ci), NEVER, dtype=np.int32)
-    closed_by = np.full(len(ci), -1, dtype=np.int64)
-    mark = None
+    closed_by = np.full(len(ci), -1, dtype=np.int32)
+    rows = np.flatnonzero(closes) if policy.closures else np.zeros(0, np.int64)
     for cl in policy.closures:
         if cl.event_type not in cat_pos:
             continue
-        if mark is None:
-            mark = np.empty(len(codes), np.bool_)
-        K.run_chunks(K.mark_rows, K.chunks(len(codes)), codes, cat_pos[cl.event_type], reason, occ, asof, mark)
-        crow = np.flatnonzero(mark)
+        crow = rows[codes[rows] == cat_pos[cl.event_type]]
         if not len(crow):
             continue
         key_close = K.day_keys(citizen_index(cid[crow], citizens), occ[crow])

@@ -24,7 +24,7 @@ import polars as pl
 from ..policy.model import Policy
 from .dates import add_months, month_index, to_days
 from .evaluate import derive, evaluate
-from .ledger import NEVER, SLOT_BITS, accepted_citizen_index, build_ledger, entry_states, ledger_frame
+from .ledger import NEVER, accepted_citizen_index, build_ledger, entry_states, ledger_frame
 
 
 def month_ends(start: dt.date, months: int) -> list[dt.date]:
@@ -159,7 +159,7 @@ class MonthlyEngine:
             # entries whose schedule is the ordinary one can still be ended by a closure
             untouched = ~c | (~o & (not policy.contest.suspend_while_contested))
             n_contested, n_overturned = int(c.sum()), int(o.sum())
-            ids = (led.event_row[sel][c] + self.row_offset) * (1 << SLOT_BITS) + led.slot[sel][c]
+            ids = led.entry_ids(self.row_offset, sel[c])
             self.appeals.append((ids, np.full(len(ids), review, np.int32), o[c], np.full(len(ids), k, np.int32)))
         self._schedule(led.citizen_idx[sel], led.points[sel], led.rule_idx[sel], start, end_row, lvl_row)
         self._remember_open(led, sel[untouched], ends, lvl_end)
@@ -187,7 +187,7 @@ class MonthlyEngine:
             "ci": led.citizen_idx[keep].astype(np.int64), "occ": led.occurred[keep].astype(np.int64),
             "end": ends[keep].astype(np.int64), "lvl_end": lvl_end[keep].astype(np.int64),
             "pts": led.points[keep].astype(np.int64), "rule": led.rule_idx[keep].astype(np.int64),
-            "entry_id": (led.event_row[keep] + self.row_offset) * (1 << SLOT_BITS) + led.slot[keep],
+            "entry_id": led.entry_ids(self.row_offset, keep),
         }
         if self.open is None:
             self.open = new

@@ -19,7 +19,7 @@ from .dates import add_months, to_days
 from . import kernels as K
 from .evaluate import derive, evaluate
 from .ledger import (
-    NEVER, SLOT_BITS, STATES, LedgerArrays, build_ledger, entry_states, ledger_frame, nullable_dates,
+    NEVER, STATES, LedgerArrays, build_ledger, entry_states, ledger_frame, nullable_dates,
 )
 from .spells import BASE_DAY, spells, timeline
 
@@ -53,7 +53,7 @@ def score(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens: np.nda
     led = build_ledger(events, policy, as_of, citizens, with_provenance=True)
     states = entry_states(led, as_of)
     if overrides is not None and overrides.height:
-        entry_ids = (led.event_row + row_offset) * (1 << SLOT_BITS) + led.slot
+        entry_ids = led.entry_ids(row_offset)
         states = _apply_overrides(states, entry_ids, overrides)
     table = K.in_background(ledger_frame, led, events, policy, citizens, states, row_offset, waits=True)
     counting = counts_toward_rating(states, policy)
@@ -193,8 +193,8 @@ def _rows(cons, cit, since, until, via, policy=None) -> pl.DataFrame:
         "since": nullable_dates(since.astype(np.int32), np.zeros(n, bool)),
         "until": nullable_dates(np.where(until == NEVER, 0, until).astype(np.int32), until == NEVER),
         "because": pl.Series([describe(cons.when)] * min(n, 1), dtype=pl.String).extend_constant(describe(cons.when), max(n - 1, 0)),
-        "via_citizen_id": pl.Series(via if via is not None else np.zeros(n, np.int64), dtype=pl.Int64)
-        if via is not None else pl.Series([None] * n, dtype=pl.Int64),
+        "via_citizen_id": pl.Series(via, dtype=pl.Int64) if via is not None
+        else pl.Series([None] * min(n, 1), dtype=pl.Int64).extend_constant(None, max(n - 1, 0)),
     })
 
 

@@ -35,9 +35,19 @@ def timeline(policy: Policy, holders: np.ndarray, led, counts: np.ndarray):
                              for r in policy.rules], dtype=np.int8)
     rs = policy.rating
     sel = K.entries_of(ci, counts, hpos >= 0)
-    cit, day, bal_s, bal_l, flags = K.timeline_rows(
-        holders.astype(np.int64), hpos, sel, ci, led.rule_idx, led.occurred, led.points, led.expires,
-        led.closed, flag_of_rule, len(flag_types), rs.level_window_months, *led.dates, NEVER, BASE_DAY)
+    n_h = len(holders)
+    start, order, *compact = K.timeline_entries(sel, ci, led.rule_idx, led.occurred, led.points, led.expires,
+                                                led.closed, n_h, hpos)
+    # split the holders where half the entries are done, one range per thread
+    parts = [(0, n_h)]
+    if len(sel) >= K.MIN_CHUNK // 4 and K.THREADS > 1:
+        cuts = np.searchsorted(start, np.linspace(0, len(sel), K.THREADS + 1)[1:-1])
+        edges = np.unique(np.concatenate([[0], np.minimum(cuts, n_h), [n_h]]))
+        parts = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+    out = K.run_chunks(K.timeline_rows, parts, holders.astype(np.int64), start, order, *compact, flag_of_rule,
+                       len(flag_types), rs.level_window_months, *led.dates, NEVER, BASE_DAY)
+    cit, day, bal_s, bal_l = (np.concatenate([o[i] for o in out]) for i in range(4))
+    flags = np.concatenate([o[4] for o in out], axis=1)
     ctx = derive(rs.base_status + bal_s, rs.base_level + bal_l,
                  {t: flags[k] for k, t in enumerate(flag_types)}, policy)
     return cit, day, ctx
