@@ -348,13 +348,24 @@ def balances(c_lo, c_hi, ci, points, counting, occ, window_after, flag_of_rule, 
 
 
 @nb.njit(**_JIT)
-def timeline_entries(sel, ci, rule, occ, points, expires, closed, n_h, hpos):
-    """The holders' counting entries `sel`, compacted (a streaming gather, so the per-holder
-    walk stays in cache) and bucketed by holder: (start, order, rule, date, points, end)."""
-    s_ci, s_rule, s_occ, s_pts = ci[sel], rule[sel], occ[sel], points[sel]
-    s_end = np.minimum(expires[sel], closed[sel])
-    start, order = by_citizen(np.arange(sel.shape[0]), s_ci, n_h, hpos)
-    return start, order, s_rule, s_occ, s_pts, s_end
+def holder_entries(lo, hi, at, ci, counting, holder_bits, rule, occ, points, expires, closed,
+                   s_ci, s_rule, s_occ, s_pts, s_end):
+    """Copy the counting entries lo..hi of marked citizens (a bitset) to the compact arrays
+    from position `at`; with empty compact arrays, only count them. The copies keep the
+    per-holder walk in cache."""
+    j = at
+    write = s_ci.shape[0] > 0
+    for e in range(lo, hi):
+        c = ci[e]
+        if counting[e] and (holder_bits[c >> 3] >> (c & 7)) & 1:
+            if write:
+                s_ci[j] = c
+                s_rule[j] = rule[e]
+                s_occ[j] = occ[e]
+                s_pts[j] = points[e]
+                s_end[j] = min(expires[e], closed[e])
+            j += 1
+    return j - at
 
 
 @nb.njit(**_JIT)
@@ -474,22 +485,6 @@ def spell_bounds(row_cit, row_day, holds, asof, base_day, never):
         elif not holds[i] and until[c] == never:
             until[c] = row_day[i]
     return since, until
-
-
-@nb.njit(**_JIT)
-def mark_entries(lo, hi, ci, counting, holder_bits, out):
-    """out[e]: entry e counts and its citizen's bit is set (a bitset stays in cache)."""
-    for e in range(lo, hi):
-        c = ci[e]
-        out[e] = counting[e] & ((holder_bits[c >> 3] >> (c & 7)) & 1 == 1)
-
-
-def entries_of(ci: np.ndarray, counting: np.ndarray, is_holder: np.ndarray) -> np.ndarray:
-    """Indices of counting entries whose citizen is marked."""
-    mark = np.empty(len(ci), np.bool_)
-    bits = np.packbits(is_holder, bitorder="little")
-    run_chunks(mark_entries, chunks(len(ci)), ci, counting, bits, mark)
-    return np.flatnonzero(mark)
 
 
 @nb.njit(**_JIT)

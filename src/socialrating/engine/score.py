@@ -109,15 +109,22 @@ def rate(led: LedgerArrays, counting: np.ndarray, policy: Policy, as_of: dt.date
     ctx = derive(bal_s, bal_l, flags, policy)
     cols = {
         "citizen_id": citizens,
-        "as_of": pl.Series([as_of], dtype=pl.Date).extend_constant(as_of, n - 1) if n else pl.Series([], dtype=pl.Date),
-        "balance_status": pl.Series(bal_s, dtype=pl.Int32),
-        "balance_level": pl.Series(bal_l, dtype=pl.Int32),
+        "as_of": pl.Series(np.full(n, asof, np.int32)).cast(pl.Date),
+        "balance_status": _int32(bal_s),
+        "balance_level": _int32(bal_l),
         "status": pl.Series(ctx["status"], dtype=pl.Int8),
         "level": pl.Series(ctx["level"], dtype=pl.Int8),
     }
     if rs.bands is not None:
         cols["band"] = pl.Series(ctx["band"].astype(np.uint32)).cat.to(pl.Enum(rs.bands.names))
     return pl.DataFrame(cols), ctx
+
+
+def _int32(x: np.ndarray) -> pl.Series:
+    """An Int32 column from int64 balances (checked: a silent wrap-around would be a wrong rating)."""
+    if len(x) and (x.min() < -(2**31) or x.max() >= 2**31):
+        raise OverflowError("a balance does not fit in 32 bits")
+    return pl.Series(x.astype(np.int32))
 
 
 def window_after(asof: int, months: int) -> int:

@@ -34,14 +34,24 @@ def timeline(policy: Policy, holders: np.ndarray, led, counts: np.ndarray):
     flag_of_rule = np.array([flag_types.index(r.event_type) if r.event_type in flag_types else -1
                              for r in policy.rules], dtype=np.int8)
     rs = policy.rating
-    sel = K.entries_of(ci, counts, hpos >= 0)
+    bits = np.packbits(hpos >= 0, bitorder="little")
+    parts = K.chunks(len(ci))
+    none = np.zeros(0, np.int32)
+    sizes = K.run_chunks(K.holder_entries, [(lo, hi, 0) for lo, hi in parts], ci, counts, bits, led.rule_idx,
+                         led.occurred, led.points, led.expires, led.closed, none, none, none, none, none)
+    m = int(sum(sizes))
+    compact = (np.empty(m, np.int32), np.empty(m, led.rule_idx.dtype), np.empty(m, np.int32),
+               np.empty(m, led.points.dtype), np.empty(m, np.int32))
+    at = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    K.run_chunks(K.holder_entries, [(lo, hi, int(a)) for (lo, hi), a in zip(parts, at)], ci, counts, bits,
+                 led.rule_idx, led.occurred, led.points, led.expires, led.closed, *compact)
     n_h = len(holders)
-    start, order, *compact = K.timeline_entries(sel, ci, led.rule_idx, led.occurred, led.points, led.expires,
-                                                led.closed, n_h, hpos)
+    start, order = K.by_citizen(np.arange(m), compact[0], n_h, hpos)
+    compact = compact[1:]
     # split the holders where half the entries are done, one range per thread
     parts = [(0, n_h)]
-    if len(sel) >= K.MIN_CHUNK // 4 and K.THREADS > 1:
-        cuts = np.searchsorted(start, np.linspace(0, len(sel), K.THREADS + 1)[1:-1])
+    if m >= K.MIN_CHUNK // 4 and K.THREADS > 1:
+        cuts = np.searchsorted(start, np.linspace(0, m, K.THREADS + 1)[1:-1])
         edges = np.unique(np.concatenate([[0], np.minimum(cuts, n_h), [n_h]]))
         parts = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
     out = K.run_chunks(K.timeline_rows, parts, holders.astype(np.int64), start, order, *compact, flag_of_rule,
