@@ -219,6 +219,9 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
     )
 
 
+MAX_CAP_CELLS = 2**27  # largest (capped rule and period, citizen) totals table: 1 GiB of int64
+
+
 def apply_caps(policy: Policy, ci, r, o, raw, n_cit: int, days, prior: dict[int, np.ndarray] | None = None) -> np.ndarray:
     """Cap each capped rule's points per citizen per calendar period, in event order.
 
@@ -246,13 +249,16 @@ def apply_caps(policy: Policy, ci, r, o, raw, n_cit: int, days, prior: dict[int,
     for k, i in enumerate(capped_rules):
         if prior and i in prior:
             used[k] = prior[i]
+    pts = raw.copy()
+    if len(caps) * n_p * n_cit > MAX_CAP_CELLS:  # entries spread over many periods (stray dates): sort them all
+        K.cap_points(np.flatnonzero(capk[r] >= 0), r, ci, o, pts, capk, period_t, day_lo, lim, sign, used, n_cit)
+        return pts
     totals = np.zeros((len(caps) * n_p, n_cit), np.int64)
     big = len(r) >= K.MIN_CHUNK
     K.run_chunks(K.cap_totals, K.chunks(n_cit) if big else [(0, n_cit)], r, ci, o, raw, capk, period_t, day_lo,
                  sign, totals)
     over = np.empty(len(r), np.bool_)
     K.run_chunks(K.cap_over, K.chunks(len(r)), r, ci, o, capk, period_t, day_lo, totals, used, lim, over)
-    pts = raw.copy()
     K.cap_points(np.flatnonzero(over), r, ci, o, pts, capk, period_t, day_lo, lim, sign, used, n_cit)
     return pts
 
