@@ -181,9 +181,9 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
     raw = np.empty(n_e, np.int16)
     expires = np.empty(n_e, np.int32)
     slot = np.zeros(n_e, np.int8)
-    K.run_chunks(K.emit, [(lo, hi, int(a)) for (lo, hi), a in zip(parts, at)], codes, occ,
-                 amount, cid, reason, dense, citizens, lut, vfrom, vuntil, asof, fixed, per_unit, is_unit, exp_m, day_lo, mi_t, dom_t, m_lo, mstart,
-                 NEVER, e_row, ci, r, o, raw, expires, slot)
+    K.run_chunks(K.emit, [(lo, hi, int(a)) for (lo, hi), a in zip(parts, at)], codes, occ, amount, cid, reason,
+                 dense, citizens, lut, vfrom, vuntil, asof, fixed, per_unit, is_unit, exp_m, day_lo, mi_t, dom_t,
+                 m_lo, mstart, NEVER, e_row, ci, r, o, raw, expires, slot)
 
     provenance = K.in_background(provenance_columns, events, e_row, n_slots) if with_provenance else None
     closing = K.in_background(apply_closures, policy, cat_pos, codes, closes, occ, cid, citizens, ci, r, o, expires)
@@ -222,7 +222,8 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
 MAX_CAP_CELLS = 2**27  # largest (capped rule and period, citizen) totals table: 1 GiB of int64
 
 
-def apply_caps(policy: Policy, ci, r, o, raw, n_cit: int, days, prior: dict[int, np.ndarray] | None = None) -> np.ndarray:
+def apply_caps(policy: Policy, ci, r, o, raw, n_cit: int, days,
+               prior: dict[int, np.ndarray] | None = None) -> np.ndarray:
     """Cap each capped rule's points per citizen per calendar period, in event order.
 
     Within a (citizen, rule, period) group, entries are taken in date order (then input
