@@ -302,11 +302,6 @@ def entry_states(led: LedgerArrays, as_of: dt.date) -> np.ndarray:
     return state
 
 
-def enum_from_codes(codes: np.ndarray, categories: list[str]) -> pl.Series:
-    """A polars Enum column from integer codes into `categories`, without Python objects."""
-    return pl.Series(np.asarray(codes, dtype=np.uint32)).cat.to(pl.Enum(categories))
-
-
 def nullable_dates(days: np.ndarray, missing: np.ndarray) -> pl.Series:
     """A Date column from int32 day numbers, null where `missing`, built on the same buffer."""
     days = np.ascontiguousarray(days, dtype=np.int32)
