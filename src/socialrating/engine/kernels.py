@@ -66,23 +66,36 @@ def in_background(fn, *args, waits: bool = False):
     return (_WAITING if waits else _LEAVES).submit(fn, *args)
 
 
+# Helpers take scalars only. A helper that takes an array is inlined with a reference
+# count taken and dropped on every call: an atomic write to the array's header, which two
+# threads scanning the same column then fight over. Array lookups stay in the kernels.
+
 @nb.njit(inline="always")
-def _valid(bits: np.ndarray, off: int, i: int) -> bool:
-    """Arrow validity bit of row i (an empty bitmap means no nulls)."""
-    if bits.shape[0] == 0:
-        return True
-    j = off + i
-    return (bits[j >> 3] >> (j & 7)) & 1 == 1
+def _bit(byte, j) -> bool:
+    """Arrow validity bit j (0..7) of a bitmap byte."""
+    return (byte >> (j & 7)) & 1 == 1
 
 
 @nb.njit(inline="always")
-def _cidx(c: int, dense: int, citizens: np.ndarray) -> int:
-    """Position of citizen id c in the sorted citizens array, -1 if absent."""
-    if dense >= 0:
-        return c if 0 <= c < dense else -1
+def _dense_idx(c, dense):
+    """Position of citizen id c when the ids are 0..dense-1, -1 if out of range."""
+    return c if 0 <= c < dense else -1
+
+
+@nb.njit
+def _sparse_idx(citizens, c):
+    """Position of citizen id c in the sorted citizens array, -1 if absent (not inlined: it
+    is the rare path, and its array argument must not cost the dense path a reference)."""
     n = citizens.shape[0]
     p = np.searchsorted(citizens, c)
     return p if p < n and citizens[p] == c else -1
+
+
+@nb.njit(inline="always")
+def _month_clamp(first, following, dom):
+    """Day `dom` (0-based) of the month starting on `first`, clamped to its last day."""
+    length = following - first
+    return first + (dom if dom < length else length - 1)
 
 
 @nb.njit(**_JIT)
@@ -98,24 +111,25 @@ def classify(lo, hi, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off, amou
     n_entries = accepted = closing = no_rule = future = rule_now = scored = 0
     day_min, day_max = 2**31 - 1, -(2**31)
     n_slots = lut.shape[1]
+    cid_nulls, occ_nulls, amt_nulls = cid_bits.shape[0] > 0, occ_bits.shape[0] > 0, amt_bits.shape[0] > 0
     for i in range(lo, hi):
         code = codes[i]
         f = cat_flags[code]
         c = -1
         why = 0
-        if not _valid(cid_bits, cid_off, i):
+        if cid_nulls and not _bit(cid_bits[(cid_off + i) >> 3], cid_off + i):
             why = 1
-        elif not _valid(occ_bits, occ_off, i):
+        elif occ_nulls and not _bit(occ_bits[(occ_off + i) >> 3], occ_off + i):
             why = 2
         else:
-            c = _cidx(cid[i], dense, citizens)
+            c = _dense_idx(cid[i], dense) if dense >= 0 else _sparse_idx(citizens, cid[i])
             if c < 0:
                 why = 3
             elif f & EMPTY_TYPE:
                 why = 4
             elif f & UNIT_TYPE:
                 a = amount[i]
-                if not _valid(amt_bits, amt_off, i) or not (a >= 0):
+                if (amt_nulls and not _bit(amt_bits[(amt_off + i) >> 3], amt_off + i)) or not (a >= 0):
                     why = 5
         reason[i] = why
         closes[i] = why == 0 and (f & CLOSURE_TYPE) != 0 and occ[i] <= asof
@@ -153,17 +167,6 @@ def classify(lo, hi, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off, amou
     return out
 
 
-@nb.njit(inline="always")
-def _add_months(o, m, day_lo, mi_t, dom_t, m_lo, mstart):
-    """Civil month arithmetic by table: same day of month, clamped to the month's end."""
-    d = o - day_lo
-    k = mi_t[d] + m - m_lo
-    first = mstart[k]
-    length = mstart[k + 1] - first
-    dom = dom_t[d]
-    return first + (dom if dom < length else length - 1)
-
-
 @nb.njit(**_JIT)
 def emit(lo, hi, at, codes, occ, amount, cid, reason, dense, citizens, lut, vfrom, vuntil, asof,
          fixed, per_unit, is_unit, exp_m, day_lo, mi_t, dom_t, m_lo, mstart, never,
@@ -189,11 +192,17 @@ def emit(lo, hi, at, codes, occ, amount, cid, reason, dense, citizens, lut, vfro
             else:
                 p = fixed[r]
             e_row[j] = i
-            e_ci[j] = _cidx(cid[i], dense, citizens)
+            e_ci[j] = _dense_idx(cid[i], dense) if dense >= 0 else _sparse_idx(citizens, cid[i])
             e_rule[j] = r
             e_occ[j] = o
             e_raw[j] = p
-            e_exp[j] = _add_months(o, exp_m[r], day_lo, mi_t, dom_t, m_lo, mstart) if exp_m[r] > 0 else never
+            m = exp_m[r]
+            if m > 0:
+                d = o - day_lo
+                k = mi_t[d] + m - m_lo
+                e_exp[j] = _month_clamp(mstart[k], mstart[k + 1], dom_t[d])
+            else:
+                e_exp[j] = never
             if n_slots > 1:  # else the slot array is all zeros already
                 e_slot[j] = s
             j += 1
@@ -217,12 +226,6 @@ def by_citizen(sel, ci, n_groups, group_of):
     return start, out
 
 
-@nb.njit(inline="always")
-def _cap_group(k, o, period_t, day_lo):
-    """Row of the totals table: capped rule k's period of day o (period_t is per rule, per day)."""
-    return period_t[k, o - day_lo]
-
-
 @nb.njit(**_JIT)
 def cap_totals(c_lo, c_hi, rule, ci, occ, raw, capk, period_t, day_lo, sign, totals):
     """Per (capped rule and period, citizen) for citizens c_lo..c_hi: the group's total
@@ -234,7 +237,7 @@ def cap_totals(c_lo, c_hi, rule, ci, occ, raw, capk, period_t, day_lo, sign, tot
         c = ci[e]
         if c < c_lo or c >= c_hi:
             continue
-        totals[_cap_group(k, occ[e], period_t, day_lo), c] += np.int64(raw[e]) * sign[k]
+        totals[period_t[k, occ[e] - day_lo], c] += np.int64(raw[e]) * sign[k]
 
 
 @nb.njit(**_JIT)
@@ -243,7 +246,7 @@ def cap_over(lo, hi, rule, ci, occ, capk, period_t, day_lo, totals, used, lim, o
     cap: the only ones that need ordering, and usually few."""
     for e in range(lo, hi):
         k = capk[rule[e]]
-        over[e] = k >= 0 and totals[_cap_group(k, occ[e], period_t, day_lo), ci[e]] + used[k, ci[e]] > lim[k]
+        over[e] = k >= 0 and totals[period_t[k, occ[e] - day_lo], ci[e]] + used[k, ci[e]] > lim[k]
 
 
 @nb.njit(**_JIT)
@@ -260,7 +263,7 @@ def cap_points(sel, rule, ci, occ, pts, capk, period_t, day_lo, lim, sign, used,
     keys = np.empty(m, np.int64)
     for j in range(m):
         e = sel[j]
-        keys[j] = (np.int64(ci[e]) * n_g + _cap_group(capk[rule[e]], occ[e], period_t, day_lo)) * span \
+        keys[j] = (np.int64(ci[e]) * n_g + period_t[capk[rule[e]], occ[e] - day_lo]) * span \
             + (occ[e] - day_lo)
     order = np.argsort(keys, kind="mergesort")
     j = 0
@@ -307,7 +310,14 @@ def close_entries(ci, rule, occ, expires, targets, key_close, close_row, within,
     for e in range(ci.shape[0]):
         if not targets[rule[e]]:
             continue
-        j = np.searchsorted(key_close, day_key(ci[e], occ[e]))
+        key = day_key(ci[e], occ[e])
+        j, hi = 0, m  # first closing key >= key (a search written out: see _bit)
+        while j < hi:
+            mid = (j + hi) >> 1
+            if key_close[mid] < key:
+                j = mid + 1
+            else:
+                hi = mid
         if j >= m or (key_close[j] >> 32) != ci[e]:
             continue
         when = (key_close[j] & 0xFFFFFFFF) - 2**31 + within
@@ -419,7 +429,9 @@ def timeline_rows(h_lo, h_hi, holders, start, order, s_rule, s_occ, s_pts, s_end
                 if f >= 0:
                     df[f, j] = -1
                 j += 1
-            lvl = min(end, _add_months(o, window, day_lo, mi_t, dom_t, m_lo, mstart))
+            d = o - day_lo
+            k = mi_t[d] + window - m_lo
+            lvl = min(end, _month_clamp(mstart[k], mstart[k + 1], dom_t[d]))
             key[j] = ((np.int64(lvl) - base_day) << ROW_BITS) | (j - a)
             dl[j] = -p
             j += 1
