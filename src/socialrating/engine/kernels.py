@@ -100,15 +100,16 @@ def _month_clamp(first, following, dom):
 
 @nb.njit(**_JIT)
 def classify(lo, hi, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off, amount, amt_bits, amt_off,
-             dense, citizens, cat_flags, lut, vfrom, vuntil, asof, reason, closes):
+             dense, citizens, cat_flags, lut, vfrom, vuntil, asof, reason, closes, scored):
     """Validate rows lo..hi, write each row's quarantine reason, mark accepted closing
-    records dated on or before as_of (`closes`), and count.
+    records dated on or before as_of (`closes`) and the rows that produce entries
+    (`scored`), and count.
 
     Returns the chunk's counters (see C_*): entries it will produce, accepted rows,
     closing-only rows, rows no rule reads, rows dated after as_of, rows of a rule type on
     or before as_of, rows that produce at least one entry, and the day range of entries.
     """
-    n_entries = accepted = closing = no_rule = future = rule_now = scored = 0
+    n_entries = accepted = closing = no_rule = future = rule_now = n_scored = 0
     day_min, day_max = 2**31 - 1, -(2**31)
     n_slots = lut.shape[1]
     cid_nulls, occ_nulls, amt_nulls = cid_bits.shape[0] > 0, occ_bits.shape[0] > 0, amt_bits.shape[0] > 0
@@ -133,6 +134,7 @@ def classify(lo, hi, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off, amou
                     why = 5
         reason[i] = why
         closes[i] = why == 0 and (f & CLOSURE_TYPE) != 0 and occ[i] <= asof
+        scored[i] = False
         if why:
             continue
         accepted += 1
@@ -157,29 +159,28 @@ def classify(lo, hi, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off, amou
                 k += 1
         if k:
             n_entries += k
-            scored += 1
+            n_scored += 1
+            scored[i] = True
             day_min = min(day_min, o)
             day_max = max(day_max, o)
     out = np.empty(N_COUNTERS, np.int64)
     out[C_ENTRIES], out[C_ACCEPTED], out[C_CLOSING], out[C_NO_RULE] = n_entries, accepted, closing, no_rule
-    out[C_FUTURE], out[C_RULE_NOW], out[C_SCORED] = future, rule_now, scored
+    out[C_FUTURE], out[C_RULE_NOW], out[C_SCORED] = future, rule_now, n_scored
     out[C_DAY_MIN], out[C_DAY_MAX] = day_min, day_max
     return out
 
 
 @nb.njit(**_JIT)
-def emit(lo, hi, at, codes, occ, amount, cid, reason, dense, citizens, lut, vfrom, vuntil, asof,
+def emit(lo, hi, at, codes, occ, amount, cid, scored, dense, citizens, lut, vfrom, vuntil, asof,
          fixed, per_unit, is_unit, exp_m, day_lo, mi_t, dom_t, m_lo, mstart, never,
          e_row, e_ci, e_rule, e_occ, e_raw, e_exp, e_slot):
     """Write the entries of rows lo..hi from position `at`, in row order then slot order."""
     n_slots = lut.shape[1]
     j = at
     for i in range(lo, hi):
-        if reason[i]:
+        if not scored[i]:
             continue
         o = occ[i]
-        if o > asof:
-            continue
         code = codes[i]
         for s in range(n_slots):
             r = lut[code, s]
@@ -500,10 +501,12 @@ def spell_bounds(row_cit, row_day, holds, asof, base_day, never):
 
 
 @nb.njit(**_JIT)
-def ledger_codes(lo, hi, row, slot, rule, offset, slot_bits, type_of_rule, cat_of_rule,
-                 entry_id, type_code, cat_code):
-    """Per entry: its stable id and its event-type and category codes (for the ledger table)."""
+def ledger_codes(lo, hi, row, slot, rule, ci, citizens, dense, offset, slot_bits, type_of_rule, cat_of_rule,
+                 entry_id, citizen_id, type_code, cat_code):
+    """Per entry: its stable id, citizen id, and event-type and category codes (for the
+    ledger table; written here so that the table's columns are views, not copies)."""
     for e in range(lo, hi):
+        citizen_id[e] = ci[e] if dense else citizens[ci[e]]
         entry_id[e] = (row[e] + offset) * (1 << slot_bits) + slot[e]
         type_code[e] = type_of_rule[rule[e]]
         cat_code[e] = cat_of_rule[rule[e]]

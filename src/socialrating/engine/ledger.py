@@ -162,10 +162,11 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
 
     reason = np.empty(n_in, dtype=np.int8)
     closes = np.empty(n_in, dtype=np.bool_)
+    scored = np.empty(n_in, dtype=np.bool_)
     parts = K.chunks(n_in)
     cnt = np.array(K.run_chunks(K.classify, parts, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off,
                                 amount, amt_bits, amt_off, dense, citizens, cat_flags, lut, vfrom, vuntil,
-                                asof, reason, closes), dtype=np.int64).reshape(len(parts), K.N_COUNTERS)
+                                asof, reason, closes, scored), dtype=np.int64).reshape(len(parts), K.N_COUNTERS)
     per_chunk = cnt[:, K.C_ENTRIES]
     n_e = int(per_chunk.sum())
     at = np.concatenate([[0], np.cumsum(per_chunk)[:-1]])
@@ -181,11 +182,11 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
     raw = np.empty(n_e, np.int16)
     expires = np.empty(n_e, np.int32)
     slot = np.zeros(n_e, np.int8)
-    K.run_chunks(K.emit, [(lo, hi, int(a)) for (lo, hi), a in zip(parts, at)], codes, occ, amount, cid, reason,
+    K.run_chunks(K.emit, [(lo, hi, int(a)) for (lo, hi), a in zip(parts, at)], codes, occ, amount, cid, scored,
                  dense, citizens, lut, vfrom, vuntil, asof, fixed, per_unit, is_unit, exp_m, day_lo, mi_t, dom_t,
                  m_lo, mstart, NEVER, e_row, ci, r, o, raw, expires, slot)
 
-    provenance = K.in_background(provenance_columns, events, e_row, n_slots) if with_provenance else None
+    provenance = K.in_background(provenance_columns, events, e_row, n_slots, scored) if with_provenance else None
     closing = K.in_background(apply_closures, policy, cat_pos, codes, closes, occ, cid, citizens, ci, r, o, expires)
     pts = apply_caps(policy, ci, r, o, raw, n_cit, (day_lo, day_hi, mi_t), cap_prior)
     closed, closed_by = closing.result()
@@ -313,22 +314,17 @@ def nullable_dates(days: np.ndarray, missing: np.ndarray) -> pl.Series:
     return pl.from_arrow(arr)
 
 
-def provenance_columns(events: pl.DataFrame, rows: np.ndarray, slots: int) -> pl.DataFrame:
-    """source and record_id of the events rows behind each entry."""
+def provenance_columns(events: pl.DataFrame, rows: np.ndarray, slots: int,
+                       scored: np.ndarray | None = None) -> pl.DataFrame:
+    """source and record_id of the events rows behind each entry (scored: per events row,
+    whether it produced an entry, as classify marks it)."""
     if slots <= 1:  # at most one entry per record, in record order: a filter is cheaper than a gather
-        scored = np.zeros(events.height, np.bool_)
-        scored[rows] = True
+        if scored is None:
+            scored = np.zeros(events.height, np.bool_)
+            scored[rows] = True
         return events.select("source", "record_id").filter(pl.Series(scored))
     idx = pl.Series(rows)
     return events.select(pl.col("source").gather(idx), pl.col("record_id").gather(idx))
-
-
-def citizen_ids(idx: np.ndarray, citizens: np.ndarray) -> pl.Series:
-    """citizens[idx] as an Int64 column; with dense ids 0..n-1 that is idx itself, cast."""
-    n = len(citizens)
-    if n and citizens[0] == 0 and citizens[-1] == n - 1:
-        return pl.Series(idx).cast(pl.Int64)
-    return pl.Series(citizens[idx], dtype=pl.Int64)
 
 
 def _code_dtype(n: int):
@@ -349,10 +345,13 @@ def ledger_frame(led: LedgerArrays, events: pl.DataFrame, policy: Policy, citize
     type_of_rule = np.array([types.index(x.event_type) for x in rules], dtype=_code_dtype(len(types)))
     cat_of_rule = np.array([cats.index(x.category) for x in rules], dtype=_code_dtype(len(cats)))
     entry_id = np.empty(n, np.int64)
+    citizen_id = np.empty(n, np.int64)
     type_code = np.empty(n, type_of_rule.dtype)
     cat_code = np.empty(n, cat_of_rule.dtype)
-    K.run_chunks(K.ledger_codes, K.chunks(n), led.event_row, led.slot, led.rule_idx, row_offset, SLOT_BITS,
-                 type_of_rule, cat_of_rule, entry_id, type_code, cat_code)
+    n_cit = len(citizens)
+    dense = bool(n_cit and citizens[0] == 0 and citizens[-1] == n_cit - 1)
+    K.run_chunks(K.ledger_codes, K.chunks(n), led.event_row, led.slot, led.rule_idx, led.citizen_idx, citizens,
+                 dense, row_offset, SLOT_BITS, type_of_rule, cat_of_rule, entry_id, citizen_id, type_code, cat_code)
     rule_code = led.rule_idx.astype(_code_dtype(len(rules)))
     state_code = states.view(np.uint8)
     closing = np.flatnonzero(led.closed_by_row >= 0)
@@ -370,7 +369,7 @@ def ledger_frame(led: LedgerArrays, events: pl.DataFrame, policy: Policy, citize
         provenance = provenance_columns(events, led.event_row, led.slots)
     frame = pl.DataFrame({
         "entry_id": entry_id,
-        "citizen_id": citizen_ids(led.citizen_idx, citizens),
+        "citizen_id": citizen_id,
         "rule_id": rule_code,
         "event_type": type_code,
         "category": cat_code,
