@@ -228,9 +228,14 @@ def by_citizen(sel, ci, n_groups, group_of):
 
 
 @nb.njit(**_JIT)
-def cap_totals(c_lo, c_hi, rule, ci, occ, raw, capk, period_t, day_lo, sign, totals):
+def cap_totals(c_lo, c_hi, rule, ci, occ, raw, capk, period_t, day_lo, sign, sat, totals):
     """Per (capped rule and period, citizen) for citizens c_lo..c_hi: the group's total
-    magnitude. One streaming pass; each thread owns a citizen range."""
+    magnitude. One streaming pass; each thread owns a citizen range.
+
+    The totals are int32 (half the memory the random updates touch) and saturate at
+    +-sat; returns whether any did, in which case they are not to be trusted.
+    """
+    hit = False
     for e in range(rule.shape[0]):
         k = capk[rule[e]]
         if k < 0:
@@ -238,7 +243,13 @@ def cap_totals(c_lo, c_hi, rule, ci, occ, raw, capk, period_t, day_lo, sign, tot
         c = ci[e]
         if c < c_lo or c >= c_hi:
             continue
-        totals[period_t[k, occ[e] - day_lo], c] += np.int64(raw[e]) * sign[k]
+        g = period_t[k, occ[e] - day_lo]
+        t = np.int64(totals[g, c]) + np.int64(raw[e]) * sign[k]
+        if t > sat or t < -sat:
+            hit = True
+            t = sat if t > 0 else -sat
+        totals[g, c] = t
+    return hit
 
 
 @nb.njit(**_JIT)
@@ -359,22 +370,19 @@ def balances(c_lo, c_hi, ci, points, counting, occ, window_after, flag_of_rule, 
 
 
 @nb.njit(**_JIT)
-def holder_entries(lo, hi, at, ci, counting, holder_bits, rule, occ, points, expires, closed,
-                   s_ci, s_rule, s_occ, s_pts, s_end):
+def holder_entries(lo, hi, at, s_ci, s_rule, s_occ, s_pts, s_end, ci, counting, holder_bits, rule, occ, points,
+                   expires, closed):
     """Copy the counting entries lo..hi of marked citizens (a bitset) to the compact arrays
-    from position `at`; with empty compact arrays, only count them. The copies keep the
-    per-holder walk in cache."""
+    from position `at`; returns how many. The copies keep the per-holder walk in cache."""
     j = at
-    write = s_ci.shape[0] > 0
     for e in range(lo, hi):
         c = ci[e]
         if counting[e] and (holder_bits[c >> 3] >> (c & 7)) & 1:
-            if write:
-                s_ci[j] = c
-                s_rule[j] = rule[e]
-                s_occ[j] = occ[e]
-                s_pts[j] = points[e]
-                s_end[j] = min(expires[e], closed[e])
+            s_ci[j] = c
+            s_rule[j] = rule[e]
+            s_occ[j] = occ[e]
+            s_pts[j] = points[e]
+            s_end[j] = min(expires[e], closed[e])
             j += 1
     return j - at
 

@@ -220,7 +220,8 @@ def build_ledger(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens:
     )
 
 
-MAX_CAP_CELLS = 2**27  # largest (capped rule and period, citizen) totals table: 1 GiB of int64
+MAX_CAP_CELLS = 2**28  # largest (capped rule and period, citizen) totals table: 1 GiB of int32
+CAP_SATURATED = 2**30  # int32 group totals stop here; if one does, every capped entry is sorted
 
 
 def apply_caps(policy: Policy, ci, r, o, raw, n_cit: int, days,
@@ -252,16 +253,21 @@ def apply_caps(policy: Policy, ci, r, o, raw, n_cit: int, days,
         if prior and i in prior:
             used[k] = prior[i]
     pts = raw.copy()
-    if len(caps) * n_p * n_cit > MAX_CAP_CELLS:  # entries spread over many periods (stray dates): sort them all
-        K.cap_points(np.flatnonzero(capk[r] >= 0), r, ci, o, pts, capk, period_t, day_lo, lim, sign, used, n_cit)
-        return pts
-    totals = np.zeros((len(caps) * n_p, n_cit), np.int64)
-    big = len(r) >= K.MIN_CHUNK
-    K.run_chunks(K.cap_totals, K.chunks(n_cit) if big else [(0, n_cit)], r, ci, o, raw, capk, period_t, day_lo,
-                 sign, totals)
-    over = np.empty(len(r), np.bool_)
-    K.run_chunks(K.cap_over, K.chunks(len(r)), r, ci, o, capk, period_t, day_lo, totals, used, lim, over)
-    K.cap_points(np.flatnonzero(over), r, ci, o, pts, capk, period_t, day_lo, lim, sign, used, n_cit)
+    capped = capk[r] >= 0 if len(caps) * n_p * n_cit > MAX_CAP_CELLS or lim.max() >= CAP_SATURATED else None
+    if capped is None:
+        totals = np.zeros((len(caps) * n_p, n_cit), np.int32)
+        big = len(r) >= K.MIN_CHUNK
+        parts = K.chunks(n_cit) if big else [(0, n_cit)]
+        if any(K.run_chunks(K.cap_totals, parts, r, ci, o, raw, capk, period_t, day_lo, sign, CAP_SATURATED, totals)):
+            capped = capk[r] >= 0  # a group total left int32's safe range: sort them all
+        else:
+            capped = np.empty(len(r), np.bool_)  # entries in groups over the cap
+            K.run_chunks(K.cap_over, K.chunks(len(r)), r, ci, o, capk, period_t, day_lo, totals, used, lim, capped)
+    # entries of a group are all on one side of the citizen split, so the halves run at once
+    sel = np.flatnonzero(capped)
+    mid = n_cit // 2
+    halves = [sel] if len(sel) < K.MIN_CHUNK // 4 else [sel[ci[sel] < mid], sel[ci[sel] >= mid]]
+    K.run_chunks(K.cap_points, [(h,) for h in halves], r, ci, o, pts, capk, period_t, day_lo, lim, sign, used, n_cit)
     return pts
 
 
@@ -350,7 +356,9 @@ def ledger_frame(led: LedgerArrays, events: pl.DataFrame, policy: Policy, citize
     cat_code = np.empty(n, cat_of_rule.dtype)
     n_cit = len(citizens)
     dense = bool(n_cit and citizens[0] == 0 and citizens[-1] == n_cit - 1)
-    K.run_chunks(K.ledger_codes, K.chunks(n), led.event_row, led.slot, led.rule_idx, led.citizen_idx, citizens,
+    # one chunk, on this (background) thread: the kernel pool is left to the ratings and
+    # consequences, which are on the critical path while this table is built beside them
+    K.ledger_codes(0, n, led.event_row, led.slot, led.rule_idx, led.citizen_idx, citizens,
                  dense, row_offset, SLOT_BITS, type_of_rule, cat_of_rule, entry_id, citizen_id, type_code, cat_code)
     rule_code = led.rule_idx.astype(_code_dtype(len(rules)))
     state_code = states.view(np.uint8)

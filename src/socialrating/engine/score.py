@@ -143,13 +143,13 @@ def consequences_at(led: LedgerArrays, counting: np.ndarray, ctx: dict, policy: 
     asof = to_days(as_of)
     names = policy.rating.bands.names if policy.rating.bands else None
     masks = [evaluate(c.when, ctx, names) for c in policy.consequences]
-    frames = []
+    parts = []  # (consequence index, via a household member, citizen ids, since, until, via ids)
     if masks and any(m.any() for m in masks):
         holders_all = np.flatnonzero(np.logical_or.reduce(masks))
         row_cit, row_day, tctx = timeline(policy, holders_all, led, counting)
         start = to_days(policy.effective_from)
         bounds: dict[str, tuple] = {}  # consequences sharing a condition share its spells
-        for cons, mask in zip(policy.consequences, masks):
+        for k, (cons, mask) in enumerate(zip(policy.consequences, masks)):
             holders = np.flatnonzero(mask)
             if not len(holders):
                 continue
@@ -162,14 +162,10 @@ def consequences_at(led: LedgerArrays, counting: np.ndarray, ctx: dict, policy: 
             since = np.where(since == BASE_DAY, min(start, asof), since)
             if cons.term_months:
                 until = _term_end(since, until, asof, cons.term_months)
-            frames.append(_rows(cons, citizens[holders], since, until, None))
+            parts.append((k, False, citizens[holders], since, until, None))
             if cons.applies_to_household and households is not None:
-                frames.append(_household_rows(cons, citizens, households, holders, since, until))
-    if not frames:
-        return _rows(None, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), None, policy)
-    out = pl.concat(frames, how="vertical")
-    ids = pl.Enum([c.id for c in policy.consequences])
-    return out.with_columns(pl.col("consequence_id").cast(ids)).sort(["consequence_id", "citizen_id", "via_citizen_id"], nulls_last=False)
+                parts.append((k, True, *_household_members(citizens, households, holders, since, until)))
+    return consequence_table(policy, parts)
 
 
 def _term_end(since: np.ndarray, until: np.ndarray, asof: int, term: int) -> np.ndarray:
@@ -184,29 +180,51 @@ def _term_end(since: np.ndarray, until: np.ndarray, asof: int, term: int) -> np.
     return add_months(since, k * term).astype(np.int64)
 
 
-def _rows(cons, cit, since, until, via, policy=None) -> pl.DataFrame:
-    n = len(cit)
-    if cons is None:
-        return pl.DataFrame(schema={
-            "citizen_id": pl.Int64, "consequence_id": pl.String, "kind": CONSEQUENCE_KIND,
-            "context": pl.String, "since": pl.Date, "until": pl.Date, "because": pl.String,
-            "via_citizen_id": pl.Int64,
-        }).with_columns(pl.col("consequence_id").cast(pl.Enum([c.id for c in policy.consequences])))
+def consequence_table(policy: Policy, parts: list[tuple]) -> pl.DataFrame:
+    """The consequences table from per-consequence arrays, sorted by consequence, citizen,
+    then via (direct rows first). The text columns are gathered from one row per
+    (consequence, direct or via household), so they cost one lookup per row."""
+    conss = policy.consequences
+    n_k = len(conss)
+    code = np.concatenate([np.full(len(p[2]), 2 * p[0] + p[1], np.int32) for p in parts] or [np.zeros(0, np.int32)])
+    cit = np.concatenate([p[2] for p in parts] or [np.zeros(0, np.int64)]).astype(np.int64)
+    since = np.concatenate([p[3] for p in parts] or [np.zeros(0, np.int64)])
+    until = np.concatenate([p[4] for p in parts] or [np.zeros(0, np.int64)])
+    via = np.concatenate([p[5] if p[5] is not None else np.full(len(p[2]), -1, np.int64) for p in parts]
+                         or [np.zeros(0, np.int64)]).astype(np.int64)
+    has_via = (code & 1).astype(np.bool_)
+    order = np.lexsort((via, has_via, cit, code >> 1))  # null via (direct rows) first
+    code, cit, since, until, via, has_via = (x[order] for x in (code, cit, since, until, via, has_via))
+    code_s = pl.Series(code, dtype=pl.Int32)
+    ids = [c.id for c in conss]
+    by_code = lambda values, dtype: pl.Series(values, dtype=dtype).gather(code_s)  # noqa: E731
     return pl.DataFrame({
         "citizen_id": pl.Series(cit, dtype=pl.Int64),
-        "consequence_id": pl.Series([cons.id], dtype=pl.String).extend_constant(cons.id, n - 1) if n else pl.Series([], dtype=pl.String),
-        "kind": pl.Series([cons.kind] * min(n, 1), dtype=CONSEQUENCE_KIND).extend_constant(cons.kind, max(n - 1, 0)),
-        "context": pl.Series([cons.context] * min(n, 1), dtype=pl.String).extend_constant(cons.context, max(n - 1, 0)),
-        "since": nullable_dates(since.astype(np.int32), np.zeros(n, bool)),
+        "consequence_id": by_code([c.id for c in conss for _ in (0, 1)], pl.Enum(ids)),
+        "kind": by_code([c.kind for c in conss for _ in (0, 1)], CONSEQUENCE_KIND),
+        "context": by_code([c.context for c in conss for _ in (0, 1)], pl.String),
+        "since": nullable_dates(since.astype(np.int32), np.zeros(len(code), bool)),
         "until": nullable_dates(np.where(until == NEVER, 0, until).astype(np.int32), until == NEVER),
-        "because": pl.Series([describe(cons.when)] * min(n, 1), dtype=pl.String).extend_constant(describe(cons.when), max(n - 1, 0)),
-        "via_citizen_id": pl.Series(via, dtype=pl.Int64) if via is not None
-        else pl.Series([None] * min(n, 1), dtype=pl.Int64).extend_constant(None, max(n - 1, 0)),
-    })
+        "because": by_code([pre + describe(c.when) for c in conss for pre in ("", "household member: ")],
+                           pl.String),
+        "via_citizen_id": nullable_ints(via, ~has_via),
+    }) if n_k else pl.DataFrame(schema=CONSEQUENCE_SCHEMA)
 
 
-def _household_rows(cons, citizens, households, holders, since, until) -> pl.DataFrame:
-    """Joint punishment: every other member of a holder's household gets it too, via them."""
+CONSEQUENCE_SCHEMA = {"citizen_id": pl.Int64, "consequence_id": pl.Enum([]), "kind": CONSEQUENCE_KIND,
+                      "context": pl.String, "since": pl.Date, "until": pl.Date, "because": pl.String,
+                      "via_citizen_id": pl.Int64}
+
+
+def nullable_ints(values: np.ndarray, missing: np.ndarray) -> pl.Series:
+    """An Int64 column, null where `missing`."""
+    s = pl.Series(values, dtype=pl.Int64)
+    return s.scatter(np.flatnonzero(missing), None) if missing.any() else s
+
+
+def _household_members(citizens, households, holders, since, until) -> tuple:
+    """Joint punishment: every other member of a holder's household gets it too, via them.
+    Returns (member ids, since, until, via holder ids)."""
     holder_tab = pl.DataFrame({
         "household": households[holders], "via": citizens[holders],
         "since": since, "until": until,
@@ -215,6 +233,5 @@ def _household_rows(cons, citizens, households, holders, since, until) -> pl.Dat
     joined = members.join(holder_tab, on="household").filter(pl.col("citizen_id") != pl.col("via"))
     # members who hold it in their own right are already listed
     joined = joined.join(pl.DataFrame({"citizen_id": citizens[holders]}), on="citizen_id", how="anti")
-    rows = _rows(cons, joined["citizen_id"].to_numpy(), joined["since"].to_numpy(),
-                 joined["until"].to_numpy(), joined["via"].to_numpy())
-    return rows.with_columns(because=pl.lit("household member: " + describe(cons.when)))
+    return (joined["citizen_id"].to_numpy(), joined["since"].to_numpy(), joined["until"].to_numpy(),
+            joined["via"].to_numpy())

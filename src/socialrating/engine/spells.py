@@ -35,16 +35,15 @@ def timeline(policy: Policy, holders: np.ndarray, led, counts: np.ndarray):
                              for r in policy.rules], dtype=np.int8)
     rs = policy.rating
     bits = np.packbits(hpos >= 0, bitorder="little")
+    # one pass: each chunk copies its holders' entries into a buffer of its own (sized for
+    # the whole chunk, though only the holders' few entries are written), then they join
     parts = K.chunks(len(ci))
-    none = np.zeros(0, np.int32)
-    sizes = K.run_chunks(K.holder_entries, [(lo, hi, 0) for lo, hi in parts], ci, counts, bits, led.rule_idx,
-                         led.occurred, led.points, led.expires, led.closed, none, none, none, none, none)
-    m = int(sum(sizes))
-    compact = (np.empty(m, np.int32), np.empty(m, led.rule_idx.dtype), np.empty(m, np.int32),
-               np.empty(m, led.points.dtype), np.empty(m, np.int32))
-    at = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    K.run_chunks(K.holder_entries, [(lo, hi, int(a)) for (lo, hi), a in zip(parts, at)], ci, counts, bits,
-                 led.rule_idx, led.occurred, led.points, led.expires, led.closed, *compact)
+    bufs = [(np.empty(hi - lo, np.int32), np.empty(hi - lo, led.rule_idx.dtype), np.empty(hi - lo, np.int32),
+             np.empty(hi - lo, led.points.dtype), np.empty(hi - lo, np.int32)) for lo, hi in parts]
+    sizes = K.run_chunks(K.holder_entries, [(lo, hi, 0, *b) for (lo, hi), b in zip(parts, bufs)], ci, counts, bits,
+                         led.rule_idx, led.occurred, led.points, led.expires, led.closed)
+    compact = tuple(np.concatenate([b[i][:k] for b, k in zip(bufs, sizes)]) for i in range(5))
+    m = len(compact[0])
     n_h = len(holders)
     start, order = K.by_citizen(np.arange(m), compact[0], n_h, hpos)
     compact = compact[1:]
