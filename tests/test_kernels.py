@@ -84,6 +84,25 @@ def test_caps_sorted_without_the_totals_table_agree(world):
     assert_same(a, b)
 
 
+def test_caps_when_a_group_total_saturates_agree(world):
+    """The int32 group totals saturate; a saturated total sends every capped entry to the
+    exact sort. With the bound lowered so that volunteering totals hit it, same result."""
+    from socialrating.engine import ledger as L
+    pop, events = world
+    policy = load_policy("we-platform")
+    cit = pop["citizen_id"].to_numpy()
+    a = score(events, policy, AS_OF, cit)
+    assert (a.ledger["points"] != a.ledger["points_raw"]).sum() > 20
+    calls = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(L, "CAP_SATURATED", 60)  # above every cap (50, 30), below many group totals
+        real = K.cap_totals
+        mp.setattr(K, "cap_totals", lambda *args: calls.append(real(*args)) or calls[-1])
+        b = score(events, policy, AS_OF, cit)
+    assert any(calls)  # the saturation was seen, and the sort path ran
+    assert_same(a, b)
+
+
 def _with_nulls(events: pl.DataFrame) -> pl.DataFrame:
     i = pl.int_range(pl.len())
     return events.with_columns(

@@ -71,6 +71,14 @@ def in_background(fn, *args, waits: bool = False):
 # threads scanning the same column then fight over. Array lookups stay in the kernels.
 
 @nb.njit(inline="always")
+def _u(i):
+    """An index as unsigned. numba compiles a signed index with code for negative ones
+    (counting from the end), which the kernels never use and which costs the hot loops
+    a third of their time; every index in a kernel is known to be >= 0 where it is used."""
+    return np.uint64(i)
+
+
+@nb.njit(inline="always")
 def _bit(byte, j) -> bool:
     """Arrow validity bit j (0..7) of a bitmap byte."""
     return (byte >> (j & 7)) & 1 == 1
@@ -114,31 +122,31 @@ def classify(lo, hi, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off, amou
     n_slots = lut.shape[1]
     cid_nulls, occ_nulls, amt_nulls = cid_bits.shape[0] > 0, occ_bits.shape[0] > 0, amt_bits.shape[0] > 0
     for i in range(lo, hi):
-        code = codes[i]
-        f = cat_flags[code]
+        code = codes[_u(i)]
+        f = cat_flags[_u(code)]
         c = -1
         why = 0
-        if cid_nulls and not _bit(cid_bits[(cid_off + i) >> 3], cid_off + i):
+        if cid_nulls and not _bit(cid_bits[_u((cid_off + i) >> 3)], cid_off + i):
             why = 1
-        elif occ_nulls and not _bit(occ_bits[(occ_off + i) >> 3], occ_off + i):
+        elif occ_nulls and not _bit(occ_bits[_u((occ_off + i) >> 3)], occ_off + i):
             why = 2
         else:
-            c = _dense_idx(cid[i], dense) if dense >= 0 else _sparse_idx(citizens, cid[i])
+            c = _dense_idx(cid[_u(i)], dense) if dense >= 0 else _sparse_idx(citizens, cid[_u(i)])
             if c < 0:
                 why = 3
             elif f & EMPTY_TYPE:
                 why = 4
             elif f & UNIT_TYPE:
-                a = amount[i]
-                if (amt_nulls and not _bit(amt_bits[(amt_off + i) >> 3], amt_off + i)) or not (a >= 0):
+                a = amount[_u(i)]
+                if (amt_nulls and not _bit(amt_bits[_u((amt_off + i) >> 3)], amt_off + i)) or not (a >= 0):
                     why = 5
-        reason[i] = why
-        closes[i] = why == 0 and (f & CLOSURE_TYPE) != 0 and occ[i] <= asof
-        scored[i] = False
+        reason[_u(i)] = why
+        closes[_u(i)] = why == 0 and (f & CLOSURE_TYPE) != 0 and occ[_u(i)] <= asof
+        scored[_u(i)] = False
         if why:
             continue
         accepted += 1
-        o = occ[i]
+        o = occ[_u(i)]
         if not f & RULE_TYPE:
             if f & CLOSURE_TYPE:
                 if o > asof:
@@ -154,13 +162,13 @@ def classify(lo, hi, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off, amou
         rule_now += 1
         k = 0
         for s in range(n_slots):
-            r = lut[code, s]
-            if r >= 0 and vfrom[r] <= o < vuntil[r]:
+            r = lut[_u(code), _u(s)]
+            if r >= 0 and vfrom[_u(r)] <= o < vuntil[_u(r)]:
                 k += 1
         if k:
             n_entries += k
             n_scored += 1
-            scored[i] = True
+            scored[_u(i)] = True
             day_min = min(day_min, o)
             day_max = max(day_max, o)
     out = np.empty(N_COUNTERS, np.int64)
@@ -178,34 +186,34 @@ def emit(lo, hi, at, codes, occ, amount, cid, scored, dense, citizens, lut, vfro
     n_slots = lut.shape[1]
     j = at
     for i in range(lo, hi):
-        if not scored[i]:
+        if not scored[_u(i)]:
             continue
-        o = occ[i]
-        code = codes[i]
+        o = occ[_u(i)]
+        code = codes[_u(i)]
         for s in range(n_slots):
-            r = lut[code, s]
-            if r < 0 or not (vfrom[r] <= o < vuntil[r]):
+            r = lut[_u(code), _u(s)]
+            if r < 0 or not (vfrom[_u(r)] <= o < vuntil[_u(r)]):
                 continue
-            if is_unit[r]:
-                v = np.trunc(amount[i] * per_unit[r])
+            if is_unit[_u(r)]:
+                v = np.trunc(amount[_u(i)] * per_unit[_u(r)])
                 v = -32768.0 if v < -32768.0 else (32767.0 if v > 32767.0 else v)
                 p = np.int16(v)
             else:
-                p = fixed[r]
-            e_row[j] = i
-            e_ci[j] = _dense_idx(cid[i], dense) if dense >= 0 else _sparse_idx(citizens, cid[i])
-            e_rule[j] = r
-            e_occ[j] = o
-            e_raw[j] = p
-            m = exp_m[r]
+                p = fixed[_u(r)]
+            e_row[_u(j)] = i
+            e_ci[_u(j)] = _dense_idx(cid[_u(i)], dense) if dense >= 0 else _sparse_idx(citizens, cid[_u(i)])
+            e_rule[_u(j)] = r
+            e_occ[_u(j)] = o
+            e_raw[_u(j)] = p
+            m = exp_m[_u(r)]
             if m > 0:
                 d = o - day_lo
-                k = mi_t[d] + m - m_lo
-                e_exp[j] = _month_clamp(mstart[k], mstart[k + 1], dom_t[d])
+                k = mi_t[_u(d)] + m - m_lo
+                e_exp[_u(j)] = _month_clamp(mstart[_u(k)], mstart[_u(k + 1)], dom_t[_u(d)])
             else:
-                e_exp[j] = never
+                e_exp[_u(j)] = never
             if n_slots > 1:  # else the slot array is all zeros already
-                e_slot[j] = s
+                e_slot[_u(j)] = s
             j += 1
     return j
 
@@ -215,15 +223,15 @@ def by_citizen(sel, ci, n_groups, group_of):
     """Counting sort of the entries `sel` by group_of[ci[e]] (stable): (offsets, entries)."""
     start = np.zeros(n_groups + 1, np.int64)
     for e in sel:
-        start[group_of[ci[e]] + 1] += 1
+        start[_u(group_of[_u(ci[_u(e)])] + 1)] += 1
     for g in range(n_groups):
-        start[g + 1] += start[g]
+        start[_u(g + 1)] += start[_u(g)]
     fill = start[:-1].copy()
     out = np.empty(sel.shape[0], np.int64)
     for e in sel:
-        g = group_of[ci[e]]
-        out[fill[g]] = e
-        fill[g] += 1
+        g = group_of[_u(ci[_u(e)])]
+        out[_u(fill[_u(g)])] = e
+        fill[_u(g)] += 1
     return start, out
 
 
@@ -237,18 +245,18 @@ def cap_totals(c_lo, c_hi, rule, ci, occ, raw, capk, period_t, day_lo, sign, sat
     """
     hit = False
     for e in range(rule.shape[0]):
-        k = capk[rule[e]]
+        k = capk[_u(rule[_u(e)])]
         if k < 0:
             continue
-        c = ci[e]
+        c = ci[_u(e)]
         if c < c_lo or c >= c_hi:
             continue
-        g = period_t[k, occ[e] - day_lo]
-        t = np.int64(totals[g, c]) + np.int64(raw[e]) * sign[k]
+        g = period_t[_u(k), _u(occ[_u(e)] - day_lo)]
+        t = np.int64(totals[_u(g), _u(c)]) + np.int64(raw[_u(e)]) * sign[_u(k)]
         if t > sat or t < -sat:
             hit = True
             t = sat if t > 0 else -sat
-        totals[g, c] = t
+        totals[_u(g), _u(c)] = t
     return hit
 
 
@@ -257,8 +265,13 @@ def cap_over(lo, hi, rule, ci, occ, capk, period_t, day_lo, totals, used, lim, o
     """Mark entries lo..hi in groups whose total (after what was used before) exceeds the
     cap: the only ones that need ordering, and usually few."""
     for e in range(lo, hi):
-        k = capk[rule[e]]
-        over[e] = k >= 0 and totals[period_t[k, occ[e] - day_lo], ci[e]] + used[k, ci[e]] > lim[k]
+        k = capk[_u(rule[_u(e)])]
+        if k < 0:
+            over[_u(e)] = False
+            continue
+        c = ci[_u(e)]
+        g = period_t[_u(k), _u(occ[_u(e)] - day_lo)]
+        over[_u(e)] = totals[_u(g), _u(c)] + used[_u(k), _u(c)] > lim[_u(k)]
 
 
 @nb.njit(**_JIT)
@@ -274,28 +287,28 @@ def cap_points(sel, rule, ci, occ, pts, capk, period_t, day_lo, lim, sign, used,
     span = period_t.shape[1] + 1
     keys = np.empty(m, np.int64)
     for j in range(m):
-        e = sel[j]
-        keys[j] = (np.int64(ci[e]) * n_g + period_t[capk[rule[e]], occ[e] - day_lo]) * span \
-            + (occ[e] - day_lo)
+        e = sel[_u(j)]
+        g = period_t[_u(capk[_u(rule[_u(e)])]), _u(occ[_u(e)] - day_lo)]
+        keys[_u(j)] = (np.int64(ci[_u(e)]) * n_g + g) * span + (occ[_u(e)] - day_lo)
     order = np.argsort(keys, kind="mergesort")
     j = 0
     while j < m:
-        g = keys[order[j]] // span  # citizen and group
-        e0 = sel[order[j]]
-        k = capk[rule[e0]]
-        c = ci[e0]
+        g = keys[_u(order[_u(j)])] // span  # citizen and group
+        e0 = sel[_u(order[_u(j)])]
+        k = capk[_u(rule[_u(e0)])]
+        c = ci[_u(e0)]
         jend = j
         total = 0
-        while jend < m and keys[order[jend]] // span == g:
-            total += np.int64(pts[sel[order[jend]]]) * sign[k]
+        while jend < m and keys[_u(order[_u(jend)])] // span == g:
+            total += np.int64(pts[_u(sel[_u(order[_u(jend)])])]) * sign[_u(k)]
             jend += 1
-        cum = used[k, c]
-        if total + cum > lim[k]:
+        cum = used[_u(k), _u(c)]
+        if total + cum > lim[_u(k)]:
             for q in range(j, jend):
-                e = sel[order[q]]
-                v = np.int64(pts[e]) * sign[k]
+                e = sel[_u(order[_u(q)])]
+                v = np.int64(pts[_u(e)]) * sign[_u(k)]
                 cum += v
-                pts[e] = (min(cum, lim[k]) - min(cum - v, lim[k])) * sign[k]
+                pts[_u(e)] = (min(cum, lim[_u(k)]) - min(cum - v, lim[_u(k)])) * sign[_u(k)]
         j = jend
 
 
@@ -309,7 +322,7 @@ def day_key(ci, day):
 def day_keys(ci, day):
     out = np.empty(ci.shape[0], np.int64)
     for i in range(ci.shape[0]):
-        out[i] = day_key(ci[i], day[i])
+        out[_u(i)] = day_key(ci[_u(i)], day[_u(i)])
     return out
 
 
@@ -320,31 +333,31 @@ def close_entries(ci, rule, occ, expires, targets, key_close, close_row, within,
     key_close: sorted day_key of the closing records; close_row: their events rows."""
     m = key_close.shape[0]
     for e in range(ci.shape[0]):
-        if not targets[rule[e]]:
+        if not targets[_u(rule[_u(e)])]:
             continue
-        key = day_key(ci[e], occ[e])
+        key = day_key(ci[_u(e)], occ[_u(e)])
         j, hi = 0, m  # first closing key >= key (a search written out: see _bit)
         while j < hi:
             mid = (j + hi) >> 1
-            if key_close[mid] < key:
+            if key_close[_u(mid)] < key:
                 j = mid + 1
             else:
                 hi = mid
-        if j >= m or (key_close[j] >> 32) != ci[e]:
+        if j >= m or (key_close[_u(j)] >> 32) != ci[_u(e)]:
             continue
-        when = (key_close[j] & 0xFFFFFFFF) - 2**31 + within
-        if when < closed[e] and when < expires[e]:
-            closed[e] = when
-            closed_by[e] = close_row[j]
+        when = (key_close[_u(j)] & 0xFFFFFFFF) - 2**31 + within
+        if when < closed[_u(e)] and when < expires[_u(e)]:
+            closed[_u(e)] = when
+            closed_by[_u(e)] = close_row[_u(j)]
 
 
 @nb.njit(**_JIT)
 def states_at(lo, hi, expires, closed, asof, out):
     """0 active, 1 expired, 2 closed (closed on or before as_of and before it expired)."""
     for e in range(lo, hi):  # branch-free: states are interleaved
-        cl = np.int8((closed[e] <= asof) & (closed[e] < expires[e]))
-        ex = np.int8(expires[e] <= asof)
-        out[e] = 2 * cl + (1 - cl) * ex
+        cl = np.int8((closed[_u(e)] <= asof) & (closed[_u(e)] < expires[_u(e)]))
+        ex = np.int8(expires[_u(e)] <= asof)
+        out[_u(e)] = 2 * cl + (1 - cl) * ex
 
 
 @nb.njit(**_JIT)
@@ -356,17 +369,17 @@ def balances(c_lo, c_hi, ci, points, counting, occ, window_after, flag_of_rule, 
     """
     whole = c_lo <= 0 and c_hi >= bal_s.shape[0]
     for e in range(ci.shape[0]):
-        c = ci[e]
+        c = ci[_u(e)]
         if not whole and (c < c_lo or c >= c_hi):
             continue
         # branch-free on `counting`: expired entries are interleaved with active ones
-        w = np.int64(counting[e])
-        p = np.int64(points[e]) * w
-        bal_s[c] += p
-        bal_l[c] += p * np.int64(occ[e] > window_after)
-        f = flag_of_rule[rule[e]]
+        w = np.int64(counting[_u(e)])
+        p = np.int64(points[_u(e)]) * w
+        bal_s[_u(c)] += p
+        bal_l[_u(c)] += p * np.int64(occ[_u(e)] > window_after)
+        f = flag_of_rule[_u(rule[_u(e)])]
         if f >= 0:
-            flags[f, c] += w
+            flags[_u(f), _u(c)] += w
 
 
 @nb.njit(**_JIT)
@@ -376,13 +389,13 @@ def holder_entries(lo, hi, at, s_ci, s_rule, s_occ, s_pts, s_end, ci, counting, 
     from position `at`; returns how many. The copies keep the per-holder walk in cache."""
     j = at
     for e in range(lo, hi):
-        c = ci[e]
-        if counting[e] and (holder_bits[c >> 3] >> (c & 7)) & 1:
-            s_ci[j] = c
-            s_rule[j] = rule[e]
-            s_occ[j] = occ[e]
-            s_pts[j] = points[e]
-            s_end[j] = min(expires[e], closed[e])
+        c = ci[_u(e)]
+        if counting[_u(e)] and (holder_bits[_u(c >> 3)] >> (c & 7)) & 1:
+            s_ci[_u(j)] = c
+            s_rule[_u(j)] = rule[_u(e)]
+            s_occ[_u(j)] = occ[_u(e)]
+            s_pts[_u(j)] = points[_u(e)]
+            s_end[_u(j)] = min(expires[_u(e)], closed[_u(e)])
             j += 1
     return j - at
 
@@ -398,8 +411,8 @@ def timeline_rows(h_lo, h_hi, holders, start, order, s_rule, s_occ, s_pts, s_end
     (-points from level). Returns (row citizen, row day, status, level, flags), the last
     three as running totals from the citizen's start.
     """
-    n_rows = (h_hi - h_lo) + 3 * (start[h_hi] - start[h_lo])
-    base = h_lo + 3 * start[h_lo]
+    n_rows = (h_hi - h_lo) + 3 * (start[_u(h_hi)] - start[_u(h_lo)])
+    base = h_lo + 3 * start[_u(h_lo)]
     # a change row is packed as (day - base_day) << ROW_BITS | its place among the holder's
     # rows: sorting the packed keys sorts by day and carries the row along, in one array
     key = np.empty(n_rows, np.int64)
@@ -415,64 +428,64 @@ def timeline_rows(h_lo, h_hi, holders, start, order, s_rule, s_occ, s_pts, s_end
     low = (np.int64(1) << ROW_BITS) - 1
     out = 0
     for h in range(h_lo, h_hi):
-        a = h + 3 * start[h] - base  # this holder's change rows are a..j
-        if 1 + 3 * (start[h + 1] - start[h]) > low:
+        a = h + 3 * start[_u(h)] - base  # this holder's change rows are a..j
+        if 1 + 3 * (start[_u(h + 1)] - start[_u(h)]) > low:
             raise ValueError("too many entries for one citizen")
-        key[a] = 0
+        key[_u(a)] = 0
         j = a + 1
-        for q in range(start[h], start[h + 1]):
-            e = order[q]
-            p = np.int64(s_pts[e])
-            o = s_occ[e]
-            end = s_end[e]
-            f = flag_of_rule[s_rule[e]]
-            key[j] = ((np.int64(o) - base_day) << ROW_BITS) | (j - a)
-            ds[j] = p
-            dl[j] = p
+        for q in range(start[_u(h)], start[_u(h + 1)]):
+            e = order[_u(q)]
+            p = np.int64(s_pts[_u(e)])
+            o = s_occ[_u(e)]
+            end = s_end[_u(e)]
+            f = flag_of_rule[_u(s_rule[_u(e)])]
+            key[_u(j)] = ((np.int64(o) - base_day) << ROW_BITS) | (j - a)
+            ds[_u(j)] = p
+            dl[_u(j)] = p
             if f >= 0:
-                df[f, j] = 1
+                df[_u(f), _u(j)] = 1
             j += 1
             if end != never:
-                key[j] = ((np.int64(end) - base_day) << ROW_BITS) | (j - a)
-                ds[j] = -p
+                key[_u(j)] = ((np.int64(end) - base_day) << ROW_BITS) | (j - a)
+                ds[_u(j)] = -p
                 if f >= 0:
-                    df[f, j] = -1
+                    df[_u(f), _u(j)] = -1
                 j += 1
             d = o - day_lo
-            k = mi_t[d] + window - m_lo
-            lvl = min(end, _month_clamp(mstart[k], mstart[k + 1], dom_t[d]))
-            key[j] = ((np.int64(lvl) - base_day) << ROW_BITS) | (j - a)
-            dl[j] = -p
+            k = mi_t[_u(d)] + window - m_lo
+            lvl = min(end, _month_clamp(mstart[_u(k)], mstart[_u(k + 1)], dom_t[_u(d)]))
+            key[_u(j)] = ((np.int64(lvl) - base_day) << ROW_BITS) | (j - a)
+            dl[_u(j)] = -p
             j += 1
         if j - a > 32:
             key[a:j] = np.sort(key[a:j])
         else:
             for i in range(a + 1, j):
-                k = key[i]
+                k = key[_u(i)]
                 m = i
-                while m > a and key[m - 1] > k:
-                    key[m] = key[m - 1]
+                while m > a and key[_u(m - 1)] > k:
+                    key[_u(m)] = key[_u(m - 1)]
                     m -= 1
-                key[m] = k
+                key[_u(m)] = k
         s_run = 0
         l_run = 0
         f_run[:] = 0
         q = a
         while q < j:
-            d = key[q] >> ROW_BITS
-            while q < j and key[q] >> ROW_BITS == d:
-                x = a + (key[q] & low)
-                s_run += ds[x]
-                l_run += dl[x]
+            d = key[_u(q)] >> ROW_BITS
+            while q < j and key[_u(q)] >> ROW_BITS == d:
+                x = a + (key[_u(q)] & low)
+                s_run += ds[_u(x)]
+                l_run += dl[_u(x)]
                 for k in range(n_flags):
-                    f_run[k] += df[k, x]
+                    f_run[_u(k)] += df[_u(k), _u(x)]
                 q += 1
-            r_cit[out] = holders[h]
-            r_day[out] = d + base_day
-            r_s[out] = s_run
-            r_l[out] = l_run
+            r_cit[_u(out)] = holders[_u(h)]
+            r_day[_u(out)] = d + base_day
+            r_s[_u(out)] = s_run
+            r_l[_u(out)] = l_run
             for k in range(n_flags):
-                r_f[k, out] = f_run[k]
+                r_f[_u(k), _u(out)] = f_run[_u(k)]
             out += 1
     return r_cit[:out], r_day[:out], r_s[:out], r_l[:out], r_f[:, :out]
 
@@ -488,23 +501,23 @@ def spell_bounds(row_cit, row_day, holds, asof, base_day, never):
     n = row_cit.shape[0]
     n_c = 0
     for i in range(n):
-        if i == 0 or row_cit[i] != row_cit[i - 1]:
+        if i == 0 or row_cit[_u(i)] != row_cit[_u(i - 1)]:
             n_c += 1
     since = np.empty(n_c, np.int64)
     until = np.empty(n_c, np.int64)
     c = -1
     for i in range(n):
-        if i == 0 or row_cit[i] != row_cit[i - 1]:
+        if i == 0 or row_cit[_u(i)] != row_cit[_u(i - 1)]:
             c += 1
-            since[c] = base_day
-            until[c] = never
-        if row_day[i] <= asof:
-            if not holds[i] and i + 1 < n and row_cit[i + 1] == row_cit[i]:
-                since[c] = row_day[i + 1]
-            elif not holds[i]:
-                since[c] = base_day
-        elif not holds[i] and until[c] == never:
-            until[c] = row_day[i]
+            since[_u(c)] = base_day
+            until[_u(c)] = never
+        if row_day[_u(i)] <= asof:
+            if not holds[_u(i)] and i + 1 < n and row_cit[_u(i + 1)] == row_cit[_u(i)]:
+                since[_u(c)] = row_day[_u(i + 1)]
+            elif not holds[_u(i)]:
+                since[_u(c)] = base_day
+        elif not holds[_u(i)] and until[_u(c)] == never:
+            until[_u(c)] = row_day[_u(i)]
     return since, until
 
 
@@ -514,7 +527,7 @@ def ledger_codes(lo, hi, row, slot, rule, ci, citizens, dense, offset, slot_bits
     """Per entry: its stable id, citizen id, and event-type and category codes (for the
     ledger table; written here so that the table's columns are views, not copies)."""
     for e in range(lo, hi):
-        citizen_id[e] = ci[e] if dense else citizens[ci[e]]
-        entry_id[e] = (row[e] + offset) * (1 << slot_bits) + slot[e]
-        type_code[e] = type_of_rule[rule[e]]
-        cat_code[e] = cat_of_rule[rule[e]]
+        citizen_id[_u(e)] = ci[_u(e)] if dense else citizens[_u(ci[_u(e)])]
+        entry_id[_u(e)] = (row[_u(e)] + offset) * (1 << slot_bits) + slot[_u(e)]
+        type_code[_u(e)] = type_of_rule[_u(rule[_u(e)])]
+        cat_code[_u(e)] = cat_of_rule[_u(rule[_u(e)])]
