@@ -148,16 +148,15 @@ def consequences_at(led: LedgerArrays, counting: np.ndarray, ctx: dict, policy: 
         holders_all = np.flatnonzero(np.logical_or.reduce(masks))
         row_cit, row_day, tctx = timeline(policy, holders_all, led, counting)
         start = to_days(policy.effective_from)
-        bounds: dict[str, tuple] = {}  # consequences sharing a condition share its spells
-        for k, (cons, mask) in enumerate(zip(policy.consequences, masks)):
+        # consequences sharing a condition share its spells; distinct conditions run at once
+        held = [(k, cons, mask) for k, (cons, mask) in enumerate(zip(policy.consequences, masks)) if mask.any()]
+        conds = {cons.when.model_dump_json(): cons for _, cons, _ in held}
+        found = K.run_chunks(spells, [(cons,) for cons in conds.values()], policy, row_cit, row_day, tctx, asof)
+        bounds = dict(zip(conds, found))
+        for k, cons, mask in held:
             holders = np.flatnonzero(mask)
-            if not len(holders):
-                continue
             pos = np.searchsorted(holders_all, holders)
-            key = cons.when.model_dump_json()
-            if key not in bounds:
-                bounds[key] = spells(cons, policy, row_cit, row_day, tctx, asof)
-            since_all, until_all = bounds[key]
+            since_all, until_all = bounds[cons.when.model_dump_json()]
             since, until = since_all[pos], until_all[pos]
             since = np.where(since == BASE_DAY, min(start, asof), since)
             if cons.term_months:
