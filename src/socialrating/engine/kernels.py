@@ -383,11 +383,11 @@ def balances(c_lo, c_hi, ci, points, counting, occ, window_after, flag_of_rule, 
 
 
 @nb.njit(**_JIT)
-def holder_entries(lo, hi, at, s_ci, s_rule, s_occ, s_pts, s_end, ci, counting, holder_bits, rule, occ, points,
+def holder_entries(lo, hi, s_ci, s_rule, s_occ, s_pts, s_end, ci, counting, holder_bits, rule, occ, points,
                    expires, closed):
-    """Copy the counting entries lo..hi of marked citizens (a bitset) to the compact arrays
-    from position `at`; returns how many. The copies keep the per-holder walk in cache."""
-    j = at
+    """Copy the counting entries lo..hi of marked citizens (a bitset) to the compact arrays;
+    returns how many. The copies keep the per-holder walk in cache."""
+    j = 0
     for e in range(lo, hi):
         c = ci[_u(e)]
         if counting[_u(e)] and (holder_bits[_u(c >> 3)] >> (c & 7)) & 1:
@@ -397,7 +397,7 @@ def holder_entries(lo, hi, at, s_ci, s_rule, s_occ, s_pts, s_end, ci, counting, 
             s_pts[_u(j)] = points[_u(e)]
             s_end[_u(j)] = min(expires[_u(e)], closed[_u(e)])
             j += 1
-    return j - at
+    return j
 
 
 @nb.njit(**_JIT)

@@ -237,7 +237,7 @@ def apply_caps(policy: Policy, ci, r, o, raw, n_cit: int, days,
     capped_rules = [i for i, rule in enumerate(rules) if rule.cap is not None]
     if not capped_rules or not len(r):
         return raw.copy()
-    day_lo, day_hi, mi_t = days
+    day_lo, _, mi_t = days
     caps = [rules[i].cap for i in capped_rules]
     capk = np.full(len(rules), -1, np.int8)
     capk[capped_rules] = np.arange(len(capped_rules))
@@ -252,23 +252,28 @@ def apply_caps(policy: Policy, ci, r, o, raw, n_cit: int, days,
     for k, i in enumerate(capped_rules):
         if prior and i in prior:
             used[k] = prior[i]
+    if len(caps) * n_p * n_cit > MAX_CAP_CELLS or lim.max() >= CAP_SATURATED:
+        capped = capk[r] >= 0  # stray dates (too many periods) or a huge cap: sort every capped entry
+    else:
+        capped = _over_cap(r, ci, o, raw, capk, period_t, day_lo, sign, lim, used, n_cit)
     pts = raw.copy()
-    capped = capk[r] >= 0 if len(caps) * n_p * n_cit > MAX_CAP_CELLS or lim.max() >= CAP_SATURATED else None
-    if capped is None:
-        totals = np.zeros((len(caps) * n_p, n_cit), np.int32)
-        big = len(r) >= K.MIN_CHUNK
-        parts = K.chunks(n_cit) if big else [(0, n_cit)]
-        if any(K.run_chunks(K.cap_totals, parts, r, ci, o, raw, capk, period_t, day_lo, sign, CAP_SATURATED, totals)):
-            capped = capk[r] >= 0  # a group total left int32's safe range: sort them all
-        else:
-            capped = np.empty(len(r), np.bool_)  # entries in groups over the cap
-            K.run_chunks(K.cap_over, K.chunks(len(r)), r, ci, o, capk, period_t, day_lo, totals, used, lim, capped)
     # entries of a group are all on one side of the citizen split, so the halves run at once
     sel = np.flatnonzero(capped)
     mid = n_cit // 2
     halves = [sel] if len(sel) < K.MIN_CHUNK // 4 else [sel[ci[sel] < mid], sel[ci[sel] >= mid]]
     K.run_chunks(K.cap_points, [(h,) for h in halves], r, ci, o, pts, capk, period_t, day_lo, lim, sign, used, n_cit)
     return pts
+
+
+def _over_cap(r, ci, o, raw, capk, period_t, day_lo, sign, lim, used, n_cit: int) -> np.ndarray:
+    """Entries in groups whose total exceeds the cap (every capped entry if a total saturated)."""
+    totals = np.zeros((period_t.max() + 1, n_cit), np.int32)
+    parts = K.chunks(n_cit) if len(r) >= K.MIN_CHUNK else [(0, n_cit)]
+    if any(K.run_chunks(K.cap_totals, parts, r, ci, o, raw, capk, period_t, day_lo, sign, CAP_SATURATED, totals)):
+        return capk[r] >= 0  # a group total left int32's safe range: sort them all
+    over = np.empty(len(r), np.bool_)
+    K.run_chunks(K.cap_over, K.chunks(len(r)), r, ci, o, capk, period_t, day_lo, totals, used, lim, over)
+    return over
 
 
 def apply_closures(policy: Policy, cat_pos: dict, codes, closes, occ, cid, citizens, ci, r, o, expires):
@@ -358,8 +363,8 @@ def ledger_frame(led: LedgerArrays, events: pl.DataFrame, policy: Policy, citize
     dense = bool(n_cit and citizens[0] == 0 and citizens[-1] == n_cit - 1)
     # one chunk, on this (background) thread: the kernel pool is left to the ratings and
     # consequences, which are on the critical path while this table is built beside them
-    K.ledger_codes(0, n, led.event_row, led.slot, led.rule_idx, led.citizen_idx, citizens,
-                 dense, row_offset, SLOT_BITS, type_of_rule, cat_of_rule, entry_id, citizen_id, type_code, cat_code)
+    K.ledger_codes(0, n, led.event_row, led.slot, led.rule_idx, led.citizen_idx, citizens, dense, row_offset,
+                   SLOT_BITS, type_of_rule, cat_of_rule, entry_id, citizen_id, type_code, cat_code)
     rule_code = led.rule_idx.astype(_code_dtype(len(rules)))
     state_code = states.view(np.uint8)
     closing = np.flatnonzero(led.closed_by_row >= 0)

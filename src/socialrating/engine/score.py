@@ -196,7 +196,10 @@ def consequence_table(policy: Policy, parts: list[tuple]) -> pl.DataFrame:
     code, cit, since, until, via, has_via = (x[order] for x in (code, cit, since, until, via, has_via))
     code_s = pl.Series(code, dtype=pl.Int32)
     ids = [c.id for c in conss]
-    by_code = lambda values, dtype: pl.Series(values, dtype=dtype).gather(code_s)  # noqa: E731
+
+    def by_code(values: list, dtype) -> pl.Series:  # values: one per code (consequence, via household)
+        return pl.Series(values, dtype=dtype).gather(code_s)
+
     return pl.DataFrame({
         "citizen_id": pl.Series(cit, dtype=pl.Int64),
         "consequence_id": by_code([c.id for c in conss for _ in (0, 1)], pl.Enum(ids)),

@@ -40,7 +40,7 @@ def timeline(policy: Policy, holders: np.ndarray, led, counts: np.ndarray):
     parts = K.chunks(len(ci))
     bufs = [(np.empty(hi - lo, np.int32), np.empty(hi - lo, led.rule_idx.dtype), np.empty(hi - lo, np.int32),
              np.empty(hi - lo, led.points.dtype), np.empty(hi - lo, np.int32)) for lo, hi in parts]
-    sizes = K.run_chunks(K.holder_entries, [(lo, hi, 0, *b) for (lo, hi), b in zip(parts, bufs)], ci, counts, bits,
+    sizes = K.run_chunks(K.holder_entries, [(lo, hi, *b) for (lo, hi), b in zip(parts, bufs)], ci, counts, bits,
                          led.rule_idx, led.occurred, led.points, led.expires, led.closed)
     compact = tuple(np.concatenate([b[i][:k] for b, k in zip(bufs, sizes)]) for i in range(5))
     m = len(compact[0])
