@@ -134,7 +134,39 @@ def test_overall_and_headline(tiny_audit):
     assert (o["n"], o["affected"], o["rate"], o["mean_months"]) == (10, 4, 0.4, 2.25)
     assert o["ratio_overall"] == 1.0 and o["four_fifths"] is None and o["harm_flag"] is None
     h = tiny_audit.headline
-    assert h["restricted_people"] == 4 and h["restricted_share"] == 0.4 and h["privileged_people"] == 2
+    # no child (citizen 8) is under any restriction in their own right: adults are the denominator
+    assert h["restricted_people"] == 4 and h["restricted_share"] == 4 / 9 and h["privileged_people"] == 2
+    assert h["restricted_share_of"] == "adults" and h["restricted_at_end_people"] == 3
+
+
+def test_figures_by_hand(tiny_audit):
+    """Every figure of audit/figures.py on the tiny run, worked out from the table above:
+    no-credit in the actual run: 1 in months 0-1, 2 in 1-3 (own and via 1), 3 in 0 and 2-3,
+    5 in 3; with correct records: 1 in 0-1, 3 in 2-3, 5 in 3; without feedback: 1 in 0,
+    2 in 1-3, 3 in 0."""
+    f = tiny_audit["figures"].filter(pl.col("consequence_id") == NC).row(0, named=True)
+    assert (f["at_end"], f["at_end_via_household"], f["ever"], f["person_months"]) == (3, 0, 4, 9)
+    assert (f["wrongly"], f["wrongful_months"]) == (1, 3)  # citizen 2, never under it with correct records
+    assert (f["longer"], f["longer_months"]) == (1, 1)  # citizen 3, month 0
+    assert f["feedback_months"] == 4  # 1: month 1; 3: months 2, 3; 5: month 3
+    assert f["prevented_by_appeals"] is None  # the run has no no-appeals scenario
+    assert f["adult_only"] and f["population"] == 9
+    w = tiny_audit["figures"].filter(pl.col("consequence_id") == WP).row(0, named=True)
+    assert (w["at_end"], w["ever"], w["person_months"], w["wrongly"], w["feedback_months"]) == (1, 2, 6, 0, 0)
+    j = tiny_audit.figures["consequences"][NC]
+    assert j["wrongly"] == {"value": 1, "label": "people wrongly under no-credit"}
+    assert tiny_audit.figures["consequences"]["any-restriction"]["ever"]["label"] == \
+        "people ever under any restriction"
+    ot = tiny_audit["wrongly_over_time"].filter(pl.col("consequence_id") == NC).sort("t")
+    assert ot["people"].to_list() == [1, 1, 1, 1]  # 3 in month 0, then 2 in months 1-3
+
+
+def test_via_household_at_end(tmp_path):
+    spells = [_spell(1, "actual", NC, 0, 4), _spell(2, "actual", NC, 2, 2, via=1), _spell(3, "actual", NC, 3, 1),
+              _spell(3, "actual", NC, 3, 1, via=1)]
+    a = audit_run(tiny_run(tmp_path / "r", spells=spells), min_group_size=1, replicates=10, write=False)
+    f = a["figures"].filter(pl.col("consequence_id") == NC).row(0, named=True)
+    assert (f["at_end"], f["at_end_via_household"], f["ever"], f["person_months"]) == (3, 1, 3, 7)
 
 
 def test_district_rates_ratios_flags(tiny_audit):
@@ -401,7 +433,7 @@ def test_audits_the_simulation_output(tmp_path):
     with a direct count."""
     sim = pytest.importorskip("socialrating.simulate.simulation")
     out = tmp_path / "sim"
-    sim.simulate(sim.SimConfig(people=1500, years=1.0, seed=3, store=False), out)
+    sim.simulate(sim.SimConfig(people=1500, years=1.0, seed=3, store=False, world="synthetic"), out)
     a = audit_run(out, replicates=50)
     c = pl.read_parquet(out / "consequences.parquet").filter(
         (pl.col("scenario") == "actual") & (pl.col("kind") == "restriction"))
@@ -410,10 +442,28 @@ def test_audits_the_simulation_output(tmp_path):
     run = load_run(out)
     assert run.scenarios[0] == "actual" and set(run.scenarios) <= {"actual", "perfect_data", "no_feedback",
                                                                    "no_appeals"}
-    w = pl.read_parquet(out / "wrongful.parquet")
-    wholly = w.filter((pl.col("wrongful_months") > 0) & (pl.col("months_perfect_data") == 0)
-                      & (pl.col("kind") == "restriction"))
-    assert a.headline["wrongly_restricted_people"] == wholly["citizen_id"].n_unique()
+    # an independent oracle: the simulation's own monthly counters (wrongful.parquet) give, per
+    # consequence, the same figures as the spells of consequences.parquet do
+    w = pl.read_parquet(out / "wrongful.parquet").with_columns(
+        ((pl.col("wrongful_months") > 0) & (pl.col("months_perfect_data") == 0)).alias("wholly"))
+    oracle = w.group_by("consequence_id").agg(
+        pl.col("citizen_id").filter(pl.col("wholly")).n_unique().alias("wrongly"),
+        pl.col("wrongful_months").filter(pl.col("wholly")).sum().alias("wrongful_months"),
+        pl.col("citizen_id").filter(~pl.col("wholly") & (pl.col("wrongful_months") > 0)).n_unique().alias("longer"),
+        pl.col("wrongful_months").filter(~pl.col("wholly")).sum().alias("longer_months"),
+        pl.col("feedback_months").sum(), pl.col("appeals_prevented_months").sum().alias("prevented_by_appeals"),
+        pl.col("months_actual").sum().alias("person_months"))
+    cols = list(oracle.columns)
+    got = a["figures"].filter(~pl.col("consequence_id").str.starts_with("any-")).select(cols)
+    want = got.select("consequence_id").join(oracle, on="consequence_id", how="left").fill_null(0)
+    assert got.sort("consequence_id").rows() == want.cast({c: pl.Int64 for c in cols[1:]}).sort(
+        "consequence_id").rows()
+    assert w["wrongful_months"].sum() > 0  # the comparison is not vacuous
+    # any restriction: under one in the run, under none with correct records
+    perfect = pl.read_parquet(out / "consequences.parquet").filter(
+        (pl.col("scenario") == "perfect_data") & (pl.col("kind") == "restriction"))
+    wrongly = set(c["citizen_id"].to_list()) - set(perfect["citizen_id"].to_list())
+    assert a.headline["wrongly_restricted_people"] == len(wrongly)
 
 
 def test_extra_scenarios_are_reported(tmp_path):

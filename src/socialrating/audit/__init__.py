@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from ._run import KINDS, RunData, RunFormatError, load_run, person_totals
+from .figures import FIGURES, counts, definitions, figure_table, figures_json, wrongly_over_time
 from .compare import CompareResult, RunMismatchError, compare_runs
 from .groups import DIMENSIONS, INTERSECTIONS, MIN_GROUP_SIZE, REPLICATES, disparity_summary, group_table
 from .mobility import recovery, transition_first_last, transition_monthly, traps
@@ -29,10 +30,12 @@ from .wrongful import wrongful_by_group, wrongful_by_source, wrongful_summary
 __all__ = ["AuditResult", "audit_run", "compare_runs", "CompareResult", "RunMismatchError", "RunFormatError",
            "load_run", "group_table", "disparity_summary"]
 
-AUDIT_VERSION = 1
+AUDIT_VERSION = 2  # 2: figures from audit/figures.py; wrongful months exclude lengthened ones
 
 #: what each table holds (written into audit.json next to the files)
 TABLE_NOTES = {
+    "figures": "per consequence: every quotable figure (see audit/figures.py and audit.json 'definitions')",
+    "wrongly_over_time": "people under each consequence each month who would not be that month with correct records",
     "consequences": "per consequence: people ever under it, share of the population, mean months (actual run)",
     "groups": "per consequence and group: size, rate with 95% CI, ratio to overall, four-fifths and harm flags",
     "disparities": "per consequence and dimension: lowest and highest group rate, min/max ratio, flagged groups",
@@ -56,6 +59,7 @@ class AuditResult:
     headline: dict[str, Any]
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)  # figures_json(): counts and per-consequence figures
 
     def __getitem__(self, name: str) -> pl.DataFrame:
         return self.tables[name]
@@ -97,6 +101,8 @@ def audit_run(run_dir: str | Path, *, min_group_size: int = MIN_GROUP_SIZE, repl
                 replicates=replicates, seed=seed)
     totals = person_totals(run.consequences, "actual")
     t: dict[str, pl.DataFrame] = {}
+    t["figures"] = figure_table(run)
+    t["wrongly_over_time"] = wrongly_over_time(run)
     t["consequences"] = _consequence_table(run, totals)
     t["groups"] = group_table(run.citizens, totals, kinds_any, **opts)
     t["disparities"] = disparity_summary(t["groups"])
@@ -115,7 +121,7 @@ def audit_run(run_dir: str | Path, *, min_group_size: int = MIN_GROUP_SIZE, repl
     params = {"min_group_size": min_group_size, "replicates": replicates, "seed": seed, "level": 0.95,
               "dimensions": list(dimensions), "intersections": [list(x) for x in intersections],
               "audit_version": AUDIT_VERSION}
-    result = AuditResult(run.path, headline, t, params)
+    result = AuditResult(run.path, headline, t, params, figures_json(t["figures"], counts(run)))
     if write:
         _write(result)
     return result
@@ -127,23 +133,26 @@ def _f(x) -> float | None:
 
 def _headline(run: RunData, t: dict[str, pl.DataFrame]) -> dict[str, Any]:
     N = run.citizens.height
-    cons = t["consequences"]
-
-    def cval(cid: str, col: str):
-        r = cons.filter(pl.col("consequence_id") == cid)
-        return r[col].item() if r.height else None
-
     scen_present = list(run.scenarios)
+    f = {r["consequence_id"]: r for r in t["figures"].iter_rows(named=True)}
+    r, p = f["any-restriction"], f["any-privilege"]
+
+    def share(num, den):
+        return None if num is None or not den else num / den
+
     h: dict[str, Any] = {
         "citizens": N, "adults": int(run.citizens.filter(pl.col("age_band") != "under 18").height),
         "months": run.n_months, "first_month": run.months[0].isoformat(), "last_month": run.months[-1].isoformat(),
         "policy": (run.manifest.get("policy") or {}).get("name") or (run.policy.name if run.policy else None),
         "seed": run.manifest.get("seed"), "scenarios": scen_present,
-        "restricted_people": cval("any-restriction", "people"),
-        "restricted_share": _f(cval("any-restriction", "share")),
-        "privileged_people": cval("any-privilege", "people"),
-        "privileged_share": _f(cval("any-privilege", "share")),
-        "restricted_mean_months": _f(cval("any-restriction", "mean_months")),
+        # every count below is a figure of audit/figures.py (any-restriction / any-privilege rows)
+        "restricted_people": r["ever"], "restricted_share": share(r["ever"], r["population"]),
+        "restricted_share_of": "adults" if r["adult_only"] else "everyone",
+        "restricted_at_end_people": r["at_end"], "restricted_at_end_share": share(r["at_end"], r["population"]),
+        "privileged_people": p["ever"], "privileged_share": share(p["ever"], p["population"]),
+        "privileged_share_of": "adults" if p["adult_only"] else "everyone",
+        "restricted_mean_months": share(r["person_months"], r["ever"]),
+        "restriction_months": r["person_months"],
     }
     last = run.ratings.filter(pl.col("t") == run.ratings["t"].max())
     h["status_mean_last_month"] = _f(last["status"].mean())
@@ -152,22 +161,20 @@ def _headline(run: RunData, t: dict[str, pl.DataFrame]) -> dict[str, Any]:
     if "perfect_data" in scen_present:
         h["restricted_people_perfect_data"] = sc["people_perfect_data"]
         h["restricted_people_added_by_errors"] = sc["people_added_by_errors"]
+        h["wrongly_restricted_people"] = r["wrongly"]
+        h["wrongly_restricted_share_of_restricted"] = share(r["wrongly"], r["ever"])
+        h["wrongful_restriction_months"] = r["wrongful_months"]
+        h["restricted_longer_people"] = r["longer"]
+        h["restriction_months_added_by_errors"] = r["longer_months"]
     if "no_feedback" in scen_present:
         h["restricted_people_no_feedback"] = sc["people_no_feedback"]
+        h["restriction_months_added_by_feedback"] = r["feedback_months"]
+        h["restriction_months_feedback_share"] = share(r["feedback_months"], r["person_months"])
     if "no_appeals" in scen_present:
         h["restricted_people_no_appeals"] = sc["people_no_appeals"]
-    if "wrongful" in t:
-        w = t["wrongful"].filter(pl.col("consequence_id") == "any-restriction").row(0, named=True)
-        h["wrongly_restricted_people"] = w["wrongful_people"]
-        h["wrongly_restricted_share_of_restricted"] = _f(w["wrongful_share"])
-        h["wrongful_restriction_months"] = w["wrongful_person_months"]
-        h["restriction_months"] = w["person_months"]
-        h["restriction_months_added_by_feedback"] = w["feedback_person_months"]
-        h["restriction_months_feedback_share"] = _f(w["feedback_months_share"])
-        h["restricted_only_by_feedback_people"] = w["feedback_only_people"]
-        if "appeals_prevented_months" in w:
-            h["wrongful_restriction_months_prevented_by_appeals"] = w["appeals_prevented_months"]
-            h["people_spared_wrongful_restriction_months_by_appeals"] = w["appeals_prevented_people"]
+        if r["prevented_by_appeals"] is not None:
+            h["wrongful_restriction_months_prevented_by_appeals"] = r["prevented_by_appeals"]
+    if "wrongful_sources" in t:
         src = t["wrongful_sources"].filter(pl.col("consequence_id") == "any-restriction")
         if src.height:
             top = src.sort("wrongful_people", descending=True).row(0, named=True)
@@ -198,7 +205,8 @@ def _write(result: AuditResult) -> None:
     out.mkdir(exist_ok=True)
     for name, frame in result.tables.items():
         frame.write_parquet(out / f"{name}.parquet", compression="zstd")
-    doc = {"headline": result.headline, "parameters": result.parameters,
+    doc = {"headline": result.headline, "parameters": result.parameters, "figures": result.figures,
+           "definitions": definitions(),
            "tables": {n: {"file": f"audit/{n}.parquet", "rows": f.height, "about": TABLE_NOTES.get(n, "")}
                       for n, f in result.tables.items()}}
     (result.run_dir / "audit.json").write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
