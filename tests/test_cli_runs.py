@@ -39,8 +39,12 @@ def test_compare_audit_report_and_ingest(tmp_path):
     summary = json.loads(cli("compare", a, b, "--json").stdout)
     assert summary["winners"] + summary["losers"] + summary["unchanged"] == 2500
     assert (b / f"compare-{a.name}" / "summary.json").exists()
+    fa = summary["figures"]["any-restriction"]["ever"]
+    assert fa["label"] == "people ever under any restriction" and fa["b"] == 0  # bonus-only restricts nobody
     head = json.loads(cli("audit", a, "--json").stdout)
-    assert head["citizens"] == 2500 and (a / "audit.json").exists()
+    assert head["counts"]["citizens"]["value"] == 2500 and (a / "audit.json").exists()
+    assert head["figures"]["any-restriction"]["ever"]["value"] == fa["a"]
+    assert set(head["definitions"]) >= {"at_end", "ever", "wrongly", "wrongful_months", "prevented_by_appeals"}
     assert "report.html" in cli("report", a).stdout
     html = (a / "report.html").read_text()
     assert "we-platform" in html and "<script src=\"http" not in html

@@ -126,19 +126,36 @@ def report(run_dir: Path = typer.Argument(..., help="run folder")) -> None:
 
 @app.command()
 def audit(run_dir: Path = typer.Argument(..., help="run folder"),
-          as_json: bool = typer.Option(False, "--json", help="print the headline numbers as JSON")) -> None:
+          as_json: bool = typer.Option(False, "--json", help="print the figures and headline numbers as JSON")) -> None:
     """Audit a run: who is restricted, how many wrongly, which groups, traps (writes audit/ and audit.json)."""
     from .audit import audit_run
+    from .audit.figures import definitions
+    from .report.summary import figure_rows, standing_and_errors
 
     try:
         result = audit_run(run_dir)
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     if as_json:
-        sys.stdout.write(json.dumps(result.headline, indent=2, default=str) + "\n")
+        doc = {"counts": result.figures["counts"], "figures": result.figures["consequences"],
+               "headline": result.headline, "definitions": definitions()}
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
         return
-    console.print(_figures(f"Audit of {run_dir}", result.headline))
-    console.print(f"Tables: {run_dir / 'audit'}/*.parquet; headline: {run_dir / 'audit.json'}")
+    t = Table(title=f"Audit of {run_dir}: the run's figures")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    for lab, value in figure_rows(result.figures, ("any-restriction", "any-privilege")):
+        t.add_row(lab, value)
+    console.print(t, highlight=False)
+    for part in standing_and_errors(result.tables["figures"], result.headline["months"]):
+        console.print(part, highlight=False)
+    figure_keys = {"citizens", "adults", "months", "restricted_people", "restricted_at_end_people",
+                   "privileged_people", "restriction_months", "wrongly_restricted_people",
+                   "wrongful_restriction_months", "restricted_longer_people", "restriction_months_added_by_errors",
+                   "restriction_months_added_by_feedback", "wrongful_restriction_months_prevented_by_appeals"}
+    console.print(_figures("Other findings", {k: v for k, v in result.headline.items() if k not in figure_keys}))
+    console.print(f"Tables: {run_dir / 'audit'}/*.parquet; figures, definitions and headline: "
+                  f"{run_dir / 'audit.json'}")
 
 
 @app.command()
@@ -160,9 +177,16 @@ def compare(run_a: Path = typer.Argument(..., help="run folder A"),
     if as_json:
         sys.stdout.write(json.dumps(res.summary, indent=2, default=str) + "\n")
         return
+    scalars = {k: v for k, v in res.summary.items() if k not in ("figures", "changes")}
     console.print(_figures(f"{res.summary.get('policy_a')} (A) vs {res.summary.get('policy_b')} (B), "
-                           "status on the last month", res.summary))
-    for name in ("band_transitions", "changes_by_group"):
+                           "status on the last month", scalars))
+    tf = Table(title="The figures of both runs")
+    for col in ("figure", "A", "B", "B - A"):
+        tf.add_column(col, justify="left" if col == "figure" else "right")
+    for r in res.tables["figures"].filter(pl.col("consequence_id").str.starts_with("any-")).iter_rows(named=True):
+        tf.add_row(r["label"], *("–" if v is None else f"{v:,}" for v in (r["a"], r["b"], r["difference"])))
+    console.print(tf, highlight=False)
+    for name in ("band_transitions", "changes_by_group", "figures"):
         if name in res.tables:
             console.print(f"{name}: {out / (name + '.parquet')}")
 
@@ -195,59 +219,11 @@ def ingest(
 
 
 def print_summary(out: Path) -> None:
-    from .report.summary import bands, consequence_counts, distribution, headline
-    from .store.runfolder import RunFolder
+    """The run's summary (report/summary.py gathers it; the figures are audit/figures.py's)."""
+    from .report.summary import render, summary
 
-    folder = RunFolder(out)
-    m = folder.manifest()
-    h = headline(folder)
-    c = m["counts"]
-    console.print(
-        f"[bold]{m['policy']['name']}[/] {m['policy']['version']}: {h['citizens']:,} citizens rated as of "
-        f"{m['as_of']} from {c['events_in']:,} events ({c['accepted']:,} accepted, "
-        f"{c['quarantined']:,} quarantined; {c['entries']:,} ledger entries)"
-    )
-    t = Table(title="Distribution of the two numbers (people)")
-    t.add_column("score"); t.add_column("status", justify="right"); t.add_column("level", justify="right")
-    for rng, s, lv in distribution(folder).iter_rows():
-        t.add_row(rng, f"{s:,}", f"{lv:,}")
-    console.print(t)
-    console.print(f"status mean {h['status_mean']:.1f}, median {h['status_median']:.0f}; "
-                  f"level mean {h['level_mean']:.1f}, median {h['level_median']:.0f}")
-    b = bands(folder)
-    if b is not None:
-        tb = Table(title="Grades")
-        tb.add_column("band"); tb.add_column("people", justify="right")
-        for name, n in b.iter_rows():
-            tb.add_row(str(name), f"{n:,}")
-        console.print(tb)
-    tc = Table(title="People under each consequence")
-    for col in ("consequence", "kind", "context", "people", "share %", "via household"):
-        tc.add_column(col, justify="right" if col in ("people", "share %", "via household") else "left")
-    for cid, kind, ctx, n, via, share in consequence_counts(folder, h["citizens"]).select(
-            "consequence_id", "kind", "context", "people", "via_household", "share_pct").iter_rows():
-        tc.add_row(str(cid), str(kind), ctx, f"{n:,}", f"{share:.2f}", f"{via:,}")
-    tc.caption = (f"{h['restricted_people']:,} people under at least one restriction; "
-                  f"{h['privileged_people']:,} with at least one privilege")
-    console.print(tc)
-    wpath = folder.path / "wrongful.parquet"
-    if wpath.exists():
-        w = pl.read_parquet(wpath).filter(pl.col("kind") == "restriction")
-        if w.height:
-            tw = Table(title=f"Restrictions over the {m['months']} months: caused by data errors, added by feedback")
-            for col in ("consequence", "people ever", "person-months", "wrongful people", "wrongful months",
-                        "feedback months"):
-                tw.add_column(col, justify="left" if col == "consequence" else "right")
-            agg = w.group_by("consequence_id", maintain_order=True).agg(
-                pl.len().alias("people"), pl.col("months_actual").sum().alias("months"),
-                (pl.col("months_perfect_data") == 0).sum().alias("wrong_people"),
-                pl.col("wrongful_months").sum().alias("wrong_months"),
-                pl.col("feedback_months").sum().alias("fb_months"))
-            for row in agg.iter_rows():
-                tw.add_row(str(row[0]), *[f"{v:,}" for v in row[1:]])
-            tw.caption = ("wrongful: in force in the actual run but not with error-free data; "
-                          "feedback: in force only because earlier consequences changed behaviour")
-            console.print(tw)
+    for part in render(summary(out)):
+        console.print(part, highlight=False)
 
 
 @app.command()

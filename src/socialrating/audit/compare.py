@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from ._run import KINDS, RunData, load_run
+from .figures import FIGURES, figure_table, label
 from .groups import DIMENSIONS, INTERSECTIONS, MIN_GROUP_SIZE, REPLICATES, group_table
 
 
@@ -159,7 +160,34 @@ def compare_runs(dir_a: str | Path, dir_b: str | Path, *, min_group_size: int = 
     t["winners_by_group"] = wg.select(
         pl.col("consequence_id").alias("outcome"), "dimension", "group", "n", "affected", "rate", "rate_lo",
         "rate_hi", "ratio_overall", pl.col("mean_months").alias("mean_points_moved"), "suppressed")
+    t["figures"], summary["figures"] = _figures(a, b)
     return CompareResult(a.path, b.path, summary, t)
+
+
+def _figures(a: RunData, b: RunData) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Every figure of audit/figures.py for A and B, for any-restriction, any-privilege and
+    the consequence ids both policies have: a long table and {id: {figure: {label, a, b}}}."""
+    fa, fb = figure_table(a), figure_table(b)
+    shared = [c for c in fa["consequence_id"].to_list() if c in set(fb["consequence_id"].to_list())]
+    ids = [c for c in shared if c.startswith("any-")] + [c for c in shared if not c.startswith("any-")]
+    names = [f.name for f in FIGURES]
+    long = (fa.select("consequence_id", *names).unpivot(index="consequence_id", variable_name="figure",
+                                                        value_name="a")
+            .join(fb.select("consequence_id", *names).unpivot(index="consequence_id", variable_name="figure",
+                                                              value_name="b"), on=["consequence_id", "figure"])
+            .filter(pl.col("consequence_id").is_in(ids)))
+    order = {c: i for i, c in enumerate(ids)}
+    forder = {n: i for i, n in enumerate(names)}
+    long = long.with_columns(
+        pl.struct("figure", "consequence_id").map_elements(lambda r: label(r["figure"], r["consequence_id"]),
+                                                           return_dtype=pl.String).alias("label"),
+        (pl.col("b") - pl.col("a")).alias("difference"),
+    ).sort(pl.col("consequence_id").replace_strict(order, return_dtype=pl.Int32),
+           pl.col("figure").replace_strict(forder, return_dtype=pl.Int32))
+    out: dict[str, Any] = {}
+    for r in long.iter_rows(named=True):
+        out.setdefault(r["consequence_id"], {})[r["figure"]] = {"label": r["label"], "a": r["a"], "b": r["b"]}
+    return long.select("consequence_id", "figure", "label", "a", "b", "difference"), out
 
 
 def _kind_of(key: str, a: RunData, b: RunData) -> str:

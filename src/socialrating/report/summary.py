@@ -1,14 +1,43 @@
-"""The summary a run prints: how the two numbers are spread and who is under what.
+"""The summary a run prints: how the two numbers are spread, and the run's figures.
 
-Computed lazily from the run folder's Parquet files (Polars scans), so it works the same
-for a 1,000-person test and a national run.
+The figures (who is under what at the end and ever, how many wrongly, what feedback and
+appeals did) come from socialrating.audit.figures, the one place they are defined, so
+the summary, `audit`, the report and `compare` print the same numbers with the same
+labels. `summary(run_dir)` gathers everything the summary prints; `render(summary)`
+turns it into rich renderables (cli.print_summary prints them).
 """
 
 from __future__ import annotations
 
-import polars as pl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import polars as pl
+from rich.table import Table
+from rich.text import Text
+
+from ..audit._run import load_run
+from ..audit.figures import BY_NAME, COUNTS, FIGURES, counts, figure_table, figures_json, label
 from ..store.runfolder import RunFolder
+
+#: the figures of the two summary tables, in column order
+STANDING = ("at_end", "at_end_via_household", "ever", "person_months")
+ERRORS = ("ever", "wrongly", "wrongful_months", "longer", "longer_months", "feedback_months", "prevented_by_appeals")
+
+
+@dataclass
+class Summary:
+    manifest: dict[str, Any]
+    counts: dict[str, Any]
+    figures: pl.DataFrame  # audit.figures.figure_table
+    distribution: pl.DataFrame
+    bands: pl.DataFrame | None
+    scores: dict[str, float]
+
+    def as_json(self) -> dict[str, Any]:
+        """The figures the summary shows, in the structure of `audit --json` ('figures')."""
+        return figures_json(self.figures, self.counts)
 
 
 def distribution(folder: RunFolder) -> pl.DataFrame:
@@ -24,16 +53,6 @@ def distribution(folder: RunFolder) -> pl.DataFrame:
     return out.with_columns(pl.Series("range", bins)).select("range", "status", "level")
 
 
-def consequence_counts(folder: RunFolder, citizens: int) -> pl.DataFrame:
-    """People under each consequence (own condition and via household), with shares."""
-    c = folder.scan("current_consequences")
-    return (c.group_by("consequence_id", "kind", "context")
-            .agg(pl.len().alias("people"),
-                 pl.col("via_citizen_id").is_not_null().sum().alias("via_household"))
-            .with_columns((pl.col("people") / max(citizens, 1) * 100).round(2).alias("share_pct"))
-            .sort("consequence_id").collect())
-
-
 def bands(folder: RunFolder) -> pl.DataFrame | None:
     r = folder.scan("current_ratings")
     if "band" not in r.collect_schema().names():
@@ -41,15 +60,95 @@ def bands(folder: RunFolder) -> pl.DataFrame | None:
     return r.group_by("band").agg(pl.len().alias("people")).sort("band").collect()
 
 
-def headline(folder: RunFolder) -> dict:
-    m = folder.manifest()
-    r = folder.scan("current_ratings").select(
+def summary(run_dir: str | Path) -> Summary:
+    """Everything the run summary prints, from the run folder."""
+    folder = RunFolder(run_dir)
+    run = load_run(run_dir)
+    scores = folder.scan("current_ratings").select(
         pl.col("status").mean().alias("status_mean"), pl.col("level").mean().alias("level_mean"),
         pl.col("status").median().alias("status_median"), pl.col("level").median().alias("level_median"),
     ).collect().row(0, named=True)
-    restricted = (folder.scan("current_consequences").filter(pl.col("kind") == "restriction")
-                  .select(pl.col("citizen_id").n_unique()).collect().item())
-    privileged = (folder.scan("current_consequences").filter(pl.col("kind") == "privilege")
-                  .select(pl.col("citizen_id").n_unique()).collect().item())
-    return {**r, "restricted_people": restricted, "privileged_people": privileged,
-            "citizens": m["people"]}
+    return Summary(run.manifest, counts(run), figure_table(run), distribution(folder), bands(folder), scores)
+
+
+def _n(v: Any) -> str:
+    return "–" if v is None else f"{v:,}"
+
+
+def _header(s: Summary) -> Text:
+    m, c = s.manifest, s.counts
+    pol = m.get("policy") or {}
+
+    def part(k: str) -> str:
+        return f"{_n(c[k])} {COUNTS[k][0]}"
+
+    return Text.assemble(
+        (f"{pol.get('name')}", "bold"),
+        f" {pol.get('version')}: {part('citizens')} ({part('adults')}) rated over {part('months')}, as of "
+        f"{m.get('as_of')}; {part('events_in')} ({part('accepted')}, {part('quarantined')}); {part('entries')}")
+
+
+def _figure_table(figures: pl.DataFrame, title: str, names: tuple[str, ...], kind: str | None,
+                  caption: str) -> Table:
+    t = Table(title=title, caption=caption, caption_justify="left")
+    t.add_column("consequence")
+    for n in names:
+        t.add_column(BY_NAME[n].short, justify="right")
+    rows = figures if kind is None else figures.filter(pl.col("kind") == kind)
+    for r in rows.iter_rows(named=True):
+        t.add_row(r["consequence_id"], *[_n(r[n]) for n in names])
+    return t
+
+
+def _caption(names: tuple[str, ...], scope: str) -> str:
+    return "; ".join(f"{BY_NAME[n].short}: {BY_NAME[n].definition}" for n in names) + f" ({scope})."
+
+
+HEADLINE = ("at_end", "ever", "wrongly", "wrongful_months", "longer", "feedback_months", "prevented_by_appeals")
+
+
+def standing_and_errors(figures: pl.DataFrame, months: int) -> list[Table]:
+    """The two per-consequence tables of figures (the summary and `audit` print both)."""
+    out = [_figure_table(figures, f"People under each consequence (the run as it happened, {months} months)",
+                         STANDING, None, _caption(STANDING, "any-*: at least one of that kind"))]
+    if figures.filter(pl.col("kind") == "restriction").height:
+        out.append(_figure_table(figures, f"Restrictions over the {months} months: wrong records, feedback, appeals",
+                                 ERRORS, "restriction",
+                                 _caption(ERRORS[1:], "months count once a person a month; wrongly and longer "
+                                                      "are different people")))
+    return out
+
+
+def figure_rows(figs: dict[str, Any], ids: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(label, value) rows: the run-wide counts, then every figure of the given consequences
+    (figs: the structure of `figures_json`)."""
+    rows = [(v["label"], _n(v["value"])) for v in figs["counts"].values()]
+    for cid in ids:
+        c = figs["consequences"].get(cid)
+        if c is None:
+            continue
+        rows += [(c[f.name]["label"], _n(c[f.name]["value"])) for f in FIGURES if c[f.name]["value"] is not None]
+    return rows
+
+
+def render(s: Summary) -> list[Any]:
+    """The summary as rich renderables, in print order."""
+    out: list[Any] = [_header(s)]
+    t = Table(title="Distribution of the two numbers (people)")
+    t.add_column("score"); t.add_column("status", justify="right"); t.add_column("level", justify="right")
+    for rng, st, lv in s.distribution.iter_rows():
+        t.add_row(rng, f"{st:,}", f"{lv:,}")
+    out.append(t)
+    sc = s.scores
+    out.append(f"status mean {sc['status_mean']:.1f}, median {sc['status_median']:.0f}; "
+               f"level mean {sc['level_mean']:.1f}, median {sc['level_median']:.0f}")
+    if s.bands is not None:
+        tb = Table(title="Grades")
+        tb.add_column("band"); tb.add_column("people", justify="right")
+        for name, n in s.bands.iter_rows():
+            tb.add_row(str(name), f"{n:,}")
+        out.append(tb)
+    out.extend(standing_and_errors(s.figures, s.counts["months"]))
+    r = s.as_json()["consequences"]["any-restriction"]
+    out.append("\n".join(f"{r[n]['label']}: {_n(r[n]['value'])}" for n in HEADLINE if r[n]["value"] is not None))
+    return out
