@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from ._run import KINDS, RunData, RunFormatError, load_run, person_totals
-from .figures import FIGURES, counts, definitions, figure_table, figures_json, wrongly_over_time
+from .figures import FIGURES, counts, definitions, figure_table, figures_json, settling, wrongly_over_time
 from .compare import CompareResult, RunMismatchError, compare_runs
 from .groups import DIMENSIONS, INTERSECTIONS, MIN_GROUP_SIZE, REPLICATES, disparity_summary, group_table
 from .mobility import recovery, transition_first_last, transition_monthly, traps
@@ -36,6 +36,7 @@ AUDIT_VERSION = 2  # 2: figures from audit/figures.py; wrongful months exclude l
 TABLE_NOTES = {
     "figures": "per consequence: every quotable figure (see audit/figures.py and audit.json 'definitions')",
     "wrongly_over_time": "people under each consequence each month who would not be that month with correct records",
+    "settling": "per consequence and headline series: level and trend over the last 6 months, settled or not",
     "consequences": "per consequence: people ever under it, share of the population, mean months (actual run)",
     "groups": "per consequence and group: size, rate with 95% CI, ratio to overall, four-fifths and harm flags",
     "disparities": "per consequence and dimension: lowest and highest group rate, min/max ratio, flagged groups",
@@ -109,6 +110,7 @@ def audit_run(run_dir: str | Path, *, min_group_size: int = MIN_GROUP_SIZE, repl
     merged = merged_spells(run)
     t["over_time"] = over_time(run, merged)
     t["scenarios"] = scenario_totals(run, merged)
+    t["settling"] = settling(t["over_time"], t["wrongly_over_time"], run.n_months)
     if run.wrongful is not None:
         t["wrongful"] = wrongful_summary(run)
         t["wrongful_groups"] = wrongful_by_group(run, **opts)

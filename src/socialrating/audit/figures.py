@@ -16,6 +16,7 @@ never have been under it) or under it longer (would have been, for fewer months)
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -75,11 +76,15 @@ BY_NAME = {f.name: f for f in FIGURES}
 #: run-wide counts: name -> (label, definition)
 COUNTS: dict[str, tuple[str, str]] = {
     "citizens": ("citizens", "synthetic people in the run"),
-    "adults": ("adults", "people aged 18 or over at the start"),
+    "adults": ("adults", "people aged 18 or over"),
     "months": ("months", "months the rating was in force"),
-    "events_in": ("records in", "records the operator received"),
-    "accepted": ("records accepted", "records linked to a person and scored"),
-    "quarantined": ("records quarantined", "records set aside because they could not be linked or were invalid"),
+    "records_in": ("records from the sources", "records the 16 agencies sent (linkage.json)"),
+    "records_linked": ("records linked to a person", "of those, records matched to a citizen"),
+    "records_set_aside": ("records set aside", "of those, records that matched nobody, kept in quarantine with a reason"),
+    "records_after_end": ("records reported after the last month", "linked records that arrived too late to count"),
+    "events_in": ("records the engine read", "linked records that arrived within the run, plus the records "
+                                             "the feedback model added"),
+    "events_rejected": ("records the engine rejected", "records the engine quarantined as invalid"),
     "entries": ("ledger entries", "entries in the ledger on the last day"),
 }
 ANY = {f"any-{k}": f"any {k}" for k in KINDS}
@@ -205,13 +210,22 @@ def wrongly_over_time(run: RunData) -> pl.DataFrame:
 
 
 def counts(run: RunData) -> dict[str, int | None]:
-    """The run-wide counts (records from the manifest when it has them)."""
+    """The run-wide counts: records from linkage.json and the manifest when the run has them."""
     c = run.manifest.get("counts") or {}
+    link: dict[str, Any] = {}
+    lp = run.path / "linkage.json"
+    if lp.exists():
+        try:
+            link = json.loads(lp.read_text())
+        except ValueError:
+            link = {}
     return {"citizens": run.citizens.height,
             "adults": run.citizens.filter(pl.col("age_band") != "under 18").height,
             "months": run.n_months,
-            "events_in": c.get("events_in"), "accepted": c.get("accepted"), "quarantined": c.get("quarantined"),
-            "entries": c.get("entries")}
+            "records_in": link.get("records_in"), "records_linked": link.get("records_linked"),
+            "records_set_aside": link.get("records_quarantined"),
+            "records_after_end": c.get("records_reported_after_last_month"),
+            "events_in": c.get("events_in"), "events_rejected": c.get("quarantined"), "entries": c.get("entries")}
 
 
 def figures_json(table: pl.DataFrame, run_counts: dict[str, Any]) -> dict[str, Any]:
@@ -224,3 +238,50 @@ def figures_json(table: pl.DataFrame, run_counts: dict[str, Any]) -> dict[str, A
                    **{f.name: {"value": r[f.name], "label": label(f.name, cid)} for f in FIGURES}}
     return {"counts": {k: {"value": v, "label": COUNTS[k][0]} for k, v in run_counts.items()},
             "consequences": by}
+
+
+SETTLE_MONTHS = 6
+SETTLE_TOLERANCE = 0.05  # the trend over the last 6 months within 5% of the level: settled
+
+
+def _trend(y: list[float]) -> tuple[float, float]:
+    """(level, change): the mean of the last SETTLE_MONTHS values and the change over them
+    along their least-squares line."""
+    import numpy as np
+
+    v = np.asarray(y[-SETTLE_MONTHS:], dtype=float)
+    x = np.arange(len(v), dtype=float)
+    slope = float(np.polyfit(x, v, 1)[0]) if len(v) > 1 else 0.0
+    return float(v.mean()), slope * (len(v) - 1)
+
+
+def settling(over_time: pl.DataFrame, wrongly: pl.DataFrame, n_months: int) -> pl.DataFrame:
+    """Has each headline series settled? Per consequence and series ('under it' each month
+    in the run as it happened; 'wrongly under it' each month): the level (mean of the last
+    6 months), the change over those 6 months along a straight-line fit, and settled =
+    |change| <= 5% of the level (null when the run is shorter than 7 months: too short to
+    tell). A series still rising or falling means the figures at the end depend on when
+    the run stopped."""
+    series = [("under it", over_time.filter(pl.col("scenario") == "actual")), ("wrongly under it", wrongly)]
+    rows = []
+    for name, frame in series:
+        for cid, part in frame.sort("t").group_by("consequence_id", maintain_order=True):
+            level, change = _trend(part["people"].to_list())
+            ok = None if n_months <= SETTLE_MONTHS else abs(change) <= SETTLE_TOLERANCE * level or (
+                level == 0 and change == 0)
+            rows.append({"consequence_id": cid[0], "series": name, "level": level, "change_6_months": change,
+                         "change_share": change / level if level else None, "settled": ok})
+    return pl.DataFrame(rows, schema={"consequence_id": pl.String, "series": pl.String, "level": pl.Float64,
+                                      "change_6_months": pl.Float64, "change_share": pl.Float64,
+                                      "settled": pl.Boolean})
+
+
+def settling_note(row: dict[str, Any] | None) -> str:
+    """A short phrase for a series' settling row: '' when settled, else what it did."""
+    if row is None or row["settled"] is None:
+        return "the run is too short to tell whether this has settled"
+    if row["settled"]:
+        return ""
+    word = "rising" if row["change_6_months"] > 0 else "falling"
+    size = f"{abs(row['change_share']):.0%}" if row["change_share"] is not None else "from zero"
+    return f"not settled: still {word} ({size} over the last {SETTLE_MONTHS} months)"

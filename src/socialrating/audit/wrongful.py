@@ -107,13 +107,48 @@ def wrongful_outcomes(run: RunData) -> pl.DataFrame:
     return pl.concat([per, anyk], how="vertical_relaxed")
 
 
+MIN_EXPECTED = 5  # a group is flagged only if at least this many would be affected at the overall rate
+
+
 def wrongful_by_group(run: RunData, **kw) -> pl.DataFrame:
     """The group table (see groups.py) of wholly wrongful consequences: rate = share of the
-    group wrongly under it; mean_months = mean wrongful months per wrongly affected person."""
+    group wrongly under it; mean_months = mean wrongful months per wrongly affected person.
+
+    Adult-only consequences (no child under them in their own right, see
+    figures.adult_only) are measured on adults: the overall rate is then a share of adults,
+    and under-18 rows are absent. Two extra columns:
+    expected
+        people the group would have wrongly affected at the overall rate (n x rate).
+    flag_clear
+        the group's 95% interval lies wholly on the worse side of the overall rate (above
+        it for a restriction, below for a privilege) and expected >= MIN_EXPECTED (5): a
+        difference neither chance nor a tiny cell explains. Never true when both rates
+        are 0."""
     if run.wrongful is None:
         return pl.DataFrame()
+    from .figures import adult_only
+
     kinds = {**run.kinds, **{f"any-{k}": k for k in KINDS}}
-    return group_table(run.citizens, wrongful_outcomes(run), kinds, **kw)
+    adults = adult_only(run)
+    outcomes = wrongful_outcomes(run)
+    parts = []
+    for only_adults in (True, False):
+        ks = {c: k for c, k in kinds.items() if adults.get(c, False) == only_adults}
+        if not ks:
+            continue
+        people = run.citizens.filter(pl.col("age_band") != "under 18") if only_adults else run.citizens
+        parts.append(group_table(people, outcomes.join(people.select("citizen_id"), on="citizen_id", how="semi"),
+                                 ks, **kw))
+    order = {c: i for i, c in enumerate(kinds)}
+    t = pl.concat(parts, how="vertical_relaxed").with_row_index("_i").with_columns(
+        pl.col("consequence_id").replace_strict(order, return_dtype=pl.Int32).alias("_c")).sort("_c", "_i")
+    overall = t.filter(pl.col("dimension") == "overall").select("consequence_id", pl.col("rate").alias("_o"))
+    t = t.join(overall, on="consequence_id", how="left")
+    worse = (pl.when(pl.col("kind") == "restriction").then(pl.col("rate_lo") > pl.col("_o"))
+             .otherwise(pl.col("rate_hi") < pl.col("_o")))
+    return t.with_columns((pl.col("n") * pl.col("_o")).alias("expected")).with_columns(
+        pl.when((pl.col("dimension") != "overall") & ~pl.col("suppressed"))
+        .then(worse & (pl.col("expected") >= MIN_EXPECTED)).alias("flag_clear")).drop("_i", "_c", "_o")
 
 
 def wrongful_by_source(run: RunData) -> pl.DataFrame:
@@ -137,3 +172,37 @@ def wrongful_by_source(run: RunData) -> pl.DataFrame:
     return (out.with_columns(pl.col("consequence_id").replace_strict(order, default=len(order),
                                                                       return_dtype=pl.Int32).alias("_c"))
             .sort("_c", pl.col("wrongful_people"), "source", descending=[False, True, False]).drop("_c"))
+
+
+def worked_example(run: RunData, wrongly: pl.DataFrame) -> dict | None:
+    """One (synthetic) person wrongly under a restriction, with the wrong record that caused it.
+
+    wrongly: citizen_id of the people wrongly under any restriction (audit/figures.py).
+    Picks, deterministically, the lowest citizen_id whose wrong records (truth.parquet:
+    erroneous, or linked to someone else) include one that scored negative points in the
+    ledger. None when the run lacks events, truth or ledger files, or nobody qualifies."""
+    paths = {n: run.path / f"{n}.parquet" for n in ("events", "truth", "ledger")}
+    if wrongly.height == 0 or not all(p.exists() for p in paths.values()):
+        return None
+    ids = wrongly["citizen_id"]
+    ev = (pl.scan_parquet(paths["events"]).filter(pl.col("citizen_id").is_in(ids.implode()))
+          .select("citizen_id", pl.col("source").cast(pl.String), "record_id").collect())
+    truth = pl.read_parquet(paths["truth"], columns=["source", "record_id", "true_citizen_id", "erroneous",
+                                                      "error_kind"])
+    bad = (ev.join(truth.with_columns(pl.col("source").cast(pl.String)), on=["source", "record_id"])
+           .filter(pl.col("erroneous") | (pl.col("true_citizen_id") != pl.col("citizen_id"))))
+    led = (pl.scan_parquet(paths["ledger"]).filter(pl.col("citizen_id").is_in(ids.implode()) & (pl.col("points") < 0))
+           .select("citizen_id", pl.col("source").cast(pl.String), "record_id", "entry_id", pl.col("rule_id")
+                   .cast(pl.String), pl.col("event_type").cast(pl.String), "occurred_on", "points", "expires_on",
+                   pl.col("state").cast(pl.String)).collect())
+    cause = led.join(bad.select("citizen_id", "source", "record_id", "true_citizen_id",
+                                pl.col("error_kind").cast(pl.String)), on=["citizen_id", "source", "record_id"])
+    if cause.height == 0:
+        return None
+    who = int(cause["citizen_id"].min())
+    spells = (run.consequences.filter((pl.col("citizen_id") == who) & (pl.col("kind") == "restriction"))
+              .select("scenario", "consequence_id", "start_month", "months").sort("scenario", "start_month"))
+    person = run.citizens.filter(pl.col("citizen_id") == who).row(0, named=True)
+    return {"citizen_id": who, "person": person,
+            "records": cause.filter(pl.col("citizen_id") == who).drop("citizen_id").sort("occurred_on"),
+            "spells": spells}

@@ -19,6 +19,8 @@ from typing import Any, Callable
 import polars as pl
 
 from ..audit import AuditResult, audit_run
+from ..audit.figures import BY_NAME, FIGURES, SETTLE_MONTHS, SETTLE_TOLERANCE, label, settling_note
+from ..audit.wrongful import MIN_EXPECTED, worked_example
 
 try:  # plotly is needed to draw; the import error says how to get it
     import plotly.graph_objects as go
@@ -52,6 +54,7 @@ details{margin:.5rem 0} summary{cursor:pointer;font-weight:600}
 .chart{margin:.8rem 0 1.4rem;border:1px solid #eee} .note{font-size:.88rem;color:#444}
 pre{background:#f6f6f6;padding:.8rem;overflow:auto;font-size:.8rem;max-height:32rem}
 nav ol{columns:2;font-size:.95rem} code{background:#f3f3f3;padding:0 .2rem}
+.unsettled{color:#b35900;font-weight:600}
 .sev-error{color:#b2182b;font-weight:700} .sev-warning{color:#b35900;font-weight:600}
 """
 
@@ -99,8 +102,28 @@ def _table(frame: pl.DataFrame, cols: list[Col], *, row_class: Callable[[dict], 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
 
 
+def _data(fid: str) -> str:
+    return f' data-figure="{_e(fid)}"' if fid else ""
+
+
 def _t(x: Any) -> str:
     return _e(x)
+
+
+MENU_TOP = 130  # px above the plot: the title on top, the menu under it, clear of the toolbar
+
+
+def _title(text: str) -> dict:
+    """A chart title at the top left of the figure, above the menu row."""
+    return dict(text=text, x=0, xref="paper", xanchor="left", y=1, yref="container", yanchor="top",
+                pad=dict(t=12))
+
+
+def _menu(buttons: list[dict], active: int) -> dict:
+    """A drop-down menu on its own row between the title and the plot, at the left: the
+    toolbar (top right) and the title (top) stay clear of it."""
+    return dict(buttons=buttons, active=active, x=0, xanchor="left", y=1.03, yanchor="bottom", direction="down",
+                pad=dict(t=0, b=0))
 
 
 class _Charts:
@@ -111,7 +134,8 @@ class _Charts:
 
     def __call__(self, fig: "go.Figure", name: str, height: int = 420) -> str:
         self.n += 1
-        fig.update_layout(template="plotly_white", height=height, margin=dict(l=60, r=30, t=60, b=60),
+        top = fig.layout.margin.t if fig.layout.margin.t is not None else 60  # a chart with a menu sets its own
+        fig.update_layout(template="plotly_white", height=height, margin=dict(l=60, r=30, t=top, b=60),
                           font=dict(family="system-ui, Arial, sans-serif", size=13))
         div = fig.to_html(include_plotlyjs=False, full_html=False, div_id=f"chart-{self.n}-{name}",
                           config=PLOT_CONFIG, default_height=f"{height}px", default_width="100%")
@@ -133,6 +157,18 @@ def write_report(run_dir: str | Path, *, audit: AuditResult | None = None, out: 
     path = Path(out) if out is not None else run_dir / "report.html"
     path.write_text(page.render(), encoding="utf-8")
     return path
+
+
+# ------------------------------------------------------------------ extra sections
+def extra_sections(run, audit: AuditResult) -> list[tuple[str, str, str]]:
+    """(id, title, html) of sections other modules add, placed before "The run".
+
+    Each block below is delimited and owned by the work that adds it; a block returns
+    nothing when its inputs are absent from the run folder."""
+    out: list[tuple[str, str, str]] = []
+    # >>> calibration section (the calibration table; owned by the calibration work) >>>
+    # <<< calibration section <<<
+    return out
 
 
 class _Page:
@@ -157,6 +193,7 @@ class _Page:
         sections = [
             ("how", "How to read this report", self.how_to_read()),
             ("headline", "The main numbers", self.headline()),
+            ("figures", "Every figure, defined once", self.figures()),
             ("distribution", "Status and level", self.distribution()),
             ("consequences", "Who is under which consequence", self.consequences()),
             ("groups", "Which groups bear it", self.groups()),
@@ -164,8 +201,9 @@ class _Page:
             ("mobility", "Traps: moving between bands and getting out", self.mobility()),
             ("policy", "The policy: rules, consequences and their sources", self.policy()),
             ("lint", "Problems the policy linter found", self.lint()),
-            ("run", "The run: manifest, record linkage and files", self.manifest()),
         ]
+        sections += extra_sections(self.run, self.a)
+        sections.append(("run", "The run: manifest, record linkage and files", self.manifest()))
         nav = "".join(f'<li><a href="#{k}">{_e(t)}</a></li>' for k, t, _ in sections)
         body = "".join(f'<section id="{k}"><h2>{_e(t)}</h2>{s}</section>' for k, t, s in sections)
         m = self.run.manifest
@@ -234,42 +272,59 @@ and could single out individuals); the group size is still given.</li>
 (a "Kaplan-Meier" estimate), so the curve is not biased by the end of the run.</li>
 </ul>"""
 
+    # -------------------------------------------------------------- figures
+    def fig(self, cid: str) -> dict[str, Any]:
+        """The figures of one consequence (audit/figures.py), as {name: value}."""
+        r = self.a.tables["figures"].filter(pl.col("consequence_id") == cid)
+        return r.row(0, named=True) if r.height else {}
+
+    def settle(self, cid: str, series: str) -> str:
+        """'' when the series has settled, else a warning to print next to the figure."""
+        st = self.a.tables.get("settling")
+        if st is None:
+            return ""
+        r = st.filter((pl.col("consequence_id") == cid) & (pl.col("series") == series))
+        note = settling_note(r.row(0, named=True) if r.height else None)
+        return f' <span class="unsettled">({_e(note)})</span>' if note else ""
+
+    def _share(self, f: dict[str, Any], name: str) -> str:
+        den = BY_NAME[name].denominator
+        if not den or f.get(name) is None:
+            return ""
+        d = f["population"] if den == "population" else f.get(den)
+        if not d:
+            return ""
+        what = {"population": "adults" if f.get("adult_only") else "everyone",
+                "ever": label("ever", f["consequence_id"]), "at_end": label("at_end", f["consequence_id"]),
+                "person_months": label("person_months", f["consequence_id"])}[den]
+        return f" That is {_pct(f[name] / d, 2)} of {_e(what)} ({_int(d)})."
+
     def headline(self) -> str:
         h = self.h
-        cards: list[tuple[str, str, str]] = []
+        cards: list[tuple[str, str, str, str]] = []
 
-        def add(value: str, key: str, desc: str) -> None:
-            cards.append((value, key, desc))
+        def add(value: str, key: str, desc: str, fid: str = "") -> None:
+            cards.append((value, key, desc, fid))
 
-        add(_int(h.get("restricted_people")), "people restricted",
-            f"{_pct(h.get('restricted_share'))} of the population were under at least one restriction in some month; "
-            f"on average for {_num(h.get('restricted_mean_months'), 1)} months.")
-        add(_int(h.get("privileged_people")), "people privileged",
-            f"{_pct(h.get('privileged_share'))} of the population held at least one privilege in some month.")
-        if "wrongly_restricted_people" in h:
-            add(_int(h["wrongly_restricted_people"]), "people wrongly restricted",
-                f"restricted only because of wrong records: {_pct(h.get('wrongly_restricted_share_of_restricted'))} "
-                f"of everyone restricted; {_int(h.get('wrongful_restriction_months'))} restriction-months in all.")
-        if "restricted_people_perfect_data" in h:
-            add(_int(h["restricted_people_perfect_data"]), "restricted with error-free data",
-                f"against {_int(h['restricted_people'])} as run: errors change the count by "
-                f"{_int(h.get('restricted_people_added_by_errors'))} people.")
-        if "restriction_months_feedback_share" in h:
-            add(_pct(h["restriction_months_feedback_share"]), "of restriction-months come from feedback",
-                f"{_int(h.get('restriction_months_added_by_feedback'))} of {_int(h.get('restriction_months'))} "
-                "months under a restriction would not have happened if the score did not feed back into "
-                f"people's lives; {_int(h.get('restricted_only_by_feedback_people'))} people were restricted only "
-                "because of it.")
-        if "restricted_people_no_feedback" in h:
-            add(_int(h["restricted_people_no_feedback"]), "restricted without feedback",
-                f"against {_int(h['restricted_people'])} as run.")
-        if "wrongful_restriction_months_prevented_by_appeals" in h:
-            add(_int(h["wrongful_restriction_months_prevented_by_appeals"]), "wrongful months appeals prevented",
-                f"restriction-months that wrong records would have caused had nobody appealed; "
-                f"{_int(h.get('people_spared_wrongful_restriction_months_by_appeals'))} people were spared some.")
+        r = self.fig("any-restriction")
+        notes = {"at_end": self.settle("any-restriction", "under it"),
+                 "wrongly": self.settle("any-restriction", "wrongly under it")}
+        for name in ("at_end", "ever", "wrongly", "wrongful_months", "longer", "feedback_months",
+                     "prevented_by_appeals"):
+            if r.get(name) is None:
+                continue
+            f = BY_NAME[name]
+            add(_int(r[name]), label(name, "any-restriction"),
+                f"{_e(f.definition[0].upper() + f.definition[1:])}.{self._share(r, name)}{notes.get(name, '')}",
+                f"any-restriction:{name}")
+        p = self.fig("any-privilege")
+        if p:
+            add(_int(p["ever"]), label("ever", "any-privilege"),
+                f"{_e(BY_NAME['ever'].definition.capitalize())}.{self._share(p, 'ever')}", "any-privilege:ever")
         if h.get("top_error_source"):
             add(_e(h["top_error_source"]), "source behind most wrongful restrictions",
-                f"its wrong records are behind {_int(h.get('top_error_source_people'))} wrongful restrictions.")
+                f"its wrong records are behind {_int(h.get('top_error_source_people'))} people wrongly under a "
+                "restriction (a person with wrong records from several sources counts under each).")
         ld = h.get("largest_disparity")
         if ld:
             add(f"{ld['times']:.1f}×", "largest gap between groups",
@@ -290,9 +345,27 @@ and could single out individuals); the group size is still given.</li>
                 "this share was still there at the end.")
         add(_num(h.get("status_mean_last_month"), 1), "average status in the last month",
             f"median {_num(h.get('status_median_last_month'), 0)}, on the 00-99 scale.")
-        html_cards = "".join(f'<div class="card"><div class="v">{v}</div><div class="k">{_e(k)}</div>'
-                             f'<div class="d">{d}</div></div>' for v, k, d in cards)
+        html_cards = "".join(f'<div class="card"{_data(fid)}><div class="v">{v}</div>'
+                             f'<div class="k">{_e(k)}</div><div class="d">{d}</div></div>' for v, k, d, fid in cards)
         return f'<div class="cards">{html_cards}</div>'
+
+    def figures(self) -> str:
+        """Every figure for every consequence, with its definition: the numbers to quote."""
+        t = self.a.tables["figures"]
+        cols: list[Col] = [("consequence_id", "consequence", _t, False)] + [
+            (f.name, f.short, _int, True) for f in FIGURES]
+        gloss = "".join(
+            f"<li><b>{_e(f.short)}</b> ({_e(f.unit)}; {_e(f.scenario.replace('_', ' '))}): {_e(f.definition)}."
+            + (f" A share of it is a share of {_e(f.denominator.replace('_', ' '))}." if f.denominator else "")
+            + "</li>" for f in FIGURES)
+        return ("<p>These are the figures to quote. Each is defined once (in <code>audit/figures.py</code>) and the "
+                "terminal summary, <code>socialrating audit</code>, <code>socialrating compare</code> and this "
+                "report all print the same numbers under the same names. <b>any-restriction</b> counts a person "
+                "once for all restrictions together: \"wrongly under any restriction\" means restricted in the "
+                "run and under no restriction at all with correct records. The population of an adult-only "
+                "consequence (no child under it in their own right) is the adults.</p>"
+                + _table(t.with_columns(pl.col("consequence_id").alias("consequence_id")), cols)
+                + f"<ul>{gloss}</ul>")
 
     def distribution(self) -> str:
         r = self.run.ratings
@@ -338,28 +411,35 @@ and could single out individuals); the group size is still given.</li>
             buttons.append(dict(label=self.name(cid)[:60], method="update",
                                 args=[{"visible": vis}, {"title": f"People under: {self.name(cid)}"}]))
         default = ids.index("any-restriction") if "any-restriction" in ids else 0
-        fig.update_layout(title=f"People under: {self.name(ids[default])}", yaxis_title="people", xaxis_title="month",
-                          updatemenus=[dict(buttons=buttons, active=default, x=0, xanchor="left", y=1.22,
-                                            yanchor="top", direction="down")],
-                          legend=dict(orientation="h", y=-0.2), margin=dict(t=110))
-        chart = self.chart(fig, "over-time", 480)
-        cons = self.a.tables["consequences"].join(
+        fig.update_layout(title=_title(f"People under: {self.name(ids[default])}"), yaxis_title="people",
+                          xaxis_title="month", updatemenus=[_menu(buttons, default)],
+                          legend=dict(orientation="h", y=-0.2), margin=dict(t=MENU_TOP))
+        chart = self.chart(fig, "over-time", 500)
+        f = self.a.tables["figures"].with_columns(
+            pl.when(pl.col("population") > 0).then(pl.col("ever") / pl.col("population")).alias("share"),
+            pl.when(pl.col("adult_only")).then(pl.lit("adults")).otherwise(pl.lit("everyone")).alias("of"))
+        cons = self.a.tables["consequences"].select("consequence_id", "description").join(
+            f, on="consequence_id", how="right").join(
             self.a.tables["scenarios"].drop("kind"), on="consequence_id", how="left")
         table = _table(cons, [
             ("consequence_id", "consequence", _t, False), ("kind", "kind", _t, False), ("context", "area of life", _t, False),
-            ("description", "what it means", _t, False), ("people", "people affected", _int, True),
-            ("share", "share of population", _pct, True), ("mean_months", "mean months", lambda x: _num(x, 1), True),
+            ("description", "what it means", _t, False), ("at_end", BY_NAME["at_end"].short, _int, True),
+            ("ever", BY_NAME["ever"].short, _int, True), ("share", "ever, share of", _pct, True),
+            ("of", "(population)", _t, False), ("person_months", BY_NAME["person_months"].short, _int, True),
             ("people_perfect_data", "people, error-free data", _int, True),
             ("people_no_feedback", "people, without feedback", _int, True),
         ] + ([("people_no_appeals", "people, if nobody appealed", _int, True)] if "no_appeals" in present else []))
         missing = [SCENARIO_LABEL[s] for s in ("perfect_data", "no_feedback") if s not in present]
         note = (f'<p class="note">This run has no "{", ".join(missing)}" scenario, so those lines and columns '
                 "are empty.</p>") if missing else ""
+        unsettled = self.settle("any-restriction", "under it")
+        if unsettled:
+            unsettled = f"<p>People under any restriction{unsettled}: the figures at the end depend on when the run stopped.</p>"
         return ("<p>How many people were under each consequence, month by month. Pick a consequence in the menu. "
                 "The red line is the rating as run; the blue dashed line the same people with error-free data; "
                 "the green dotted line the same people if the score did not feed back into their lives; where the run "
                 "has it, the purple line shows what would have happened if nobody had appealed.</p>"
-                + chart + note + "<h3>Every consequence, over the whole run</h3>" + table)
+                + chart + unsettled + note + "<h3>Every consequence, over the whole run</h3>" + table)
 
     def _group_chart(self, table: pl.DataFrame, dim: str, ids: list[str], title: str) -> str:
         fig = go.Figure()
@@ -387,10 +467,9 @@ and could single out individuals); the group size is still given.</li>
             for j in vis_groups[i]:
                 vis[j] = True
             buttons.append(dict(label=self.name(cid)[:60], method="update", args=[{"visible": vis}]))
-        fig.update_layout(title=title, yaxis_title="% of the group", showlegend=False,
-                          updatemenus=[dict(buttons=buttons, x=1, xanchor="right", y=1.25, yanchor="top")],
-                          margin=dict(t=100))
-        return self.chart(fig, f"groups-{dim}", 400)
+        fig.update_layout(title=_title(title), yaxis_title="% of the group", showlegend=False,
+                          updatemenus=[_menu(buttons, 0)], margin=dict(t=MENU_TOP))
+        return self.chart(fig, f"groups-{dim}", 440)
 
     def groups(self) -> str:
         g = self.a.tables["groups"]

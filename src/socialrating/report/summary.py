@@ -82,10 +82,14 @@ def _header(s: Summary) -> Text:
     def part(k: str) -> str:
         return f"{_n(c[k])} {COUNTS[k][0]}"
 
+    records = ""
+    if c["records_in"] is not None:
+        records = (f"{part('records_in')} ({part('records_linked')}, {part('records_set_aside')}; "
+                   f"{part('records_after_end')}); ")
     return Text.assemble(
         (f"{pol.get('name')}", "bold"),
         f" {pol.get('version')}: {part('citizens')} ({part('adults')}) rated over {part('months')}, as of "
-        f"{m.get('as_of')}; {part('events_in')} ({part('accepted')}, {part('quarantined')}); {part('entries')}")
+        f"{m.get('as_of')}; {records}{part('events_in')} ({part('events_rejected')}); {part('entries')}")
 
 
 def _figure_table(figures: pl.DataFrame, title: str, names: tuple[str, ...], kind: str | None,
