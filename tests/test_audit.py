@@ -244,7 +244,9 @@ def test_default_threshold_suppresses_small_groups(tiny):
 
 # ---------------------------------------------------------------- wrongful
 def test_wrongful_counts(tiny_audit):
-    w = tiny_audit["wrongful"].filter(pl.col("consequence_id") == NC).row(0, named=True)
+    # the simulation's own monthly counters (wrongful.parquet), summarised directly
+    from socialrating.audit.wrongful import wrongful_summary
+    w = wrongful_summary(load_run(tiny_audit.run_dir)).filter(pl.col("consequence_id") == NC).row(0, named=True)
     assert (w["people"], w["person_months"]) == (4, 9)
     assert (w["wrongful_people"], w["wrongful_person_months"]) == (1, 3)
     assert (w["extended_people"], w["extended_person_months"], w["all_wrongful_months"]) == (1, 1, 4)

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from ._run import KINDS, RunData, RunFormatError, load_run, person_totals
-from .figures import FIGURES, counts, definitions, figure_table, figures_json, settling, wrongly_over_time
+from .figures import FIGURES, counts, person_months, wrong_people, definitions, figure_table, figures_json, settling, wrongly_over_time
 from .compare import CompareResult, RunMismatchError, compare_runs
 from .groups import DIMENSIONS, INTERSECTIONS, MIN_GROUP_SIZE, REPLICATES, disparity_summary, group_table
 from .mobility import recovery, transition_first_last, transition_monthly, traps
@@ -42,7 +42,6 @@ TABLE_NOTES = {
     "disparities": "per consequence and dimension: lowest and highest group rate, min/max ratio, flagged groups",
     "over_time": "people under each consequence each month, in each scenario",
     "scenarios": "people and person-months per consequence in each scenario, and what errors/feedback added",
-    "wrongful": "per consequence: people wrongly under it (only erroneous records caused it), months, feedback",
     "wrongful_groups": "group table of wholly wrongful consequences",
     "wrongful_sources": "wholly and partly wrongful consequences by the source of the erroneous records",
     "transitions_first_last": "people by band in the first month (from) and last month (to)",
@@ -102,8 +101,10 @@ def audit_run(run_dir: str | Path, *, min_group_size: int = MIN_GROUP_SIZE, repl
                 replicates=replicates, seed=seed)
     totals = person_totals(run.consequences, "actual")
     t: dict[str, pl.DataFrame] = {}
-    t["figures"] = figure_table(run)
-    t["wrongly_over_time"] = wrongly_over_time(run)
+    grid = person_months(run)  # one person-month grid for every figure
+    wrong = wrong_people(run, grid)
+    t["figures"] = figure_table(run, grid)
+    t["wrongly_over_time"] = wrongly_over_time(run, grid)
     t["consequences"] = _consequence_table(run, totals)
     t["groups"] = group_table(run.citizens, totals, kinds_any, **opts)
     t["disparities"] = disparity_summary(t["groups"])
@@ -112,9 +113,8 @@ def audit_run(run_dir: str | Path, *, min_group_size: int = MIN_GROUP_SIZE, repl
     t["scenarios"] = scenario_totals(run, merged)
     t["settling"] = settling(t["over_time"], t["wrongly_over_time"], run.n_months)
     if run.wrongful is not None:
-        t["wrongful"] = wrongful_summary(run)
-        t["wrongful_groups"] = wrongful_by_group(run, **opts)
-        t["wrongful_sources"] = wrongful_by_source(run)
+        t["wrongful_groups"] = wrongful_by_group(run, wrong, **opts)
+        t["wrongful_sources"] = wrongful_by_source(run, wrong)
     t["transitions_first_last"] = transition_first_last(run)
     t["transitions_monthly"] = transition_monthly(run)
     t["recovery_curve"], t["recovery"] = recovery(run)

@@ -100,7 +100,7 @@ def definitions() -> dict[str, dict[str, str]]:
     return {f.name: {k: v for k, v in asdict(f).items() if k != "name"} for f in FIGURES}
 
 
-def _grid(run: RunData) -> pl.DataFrame:
+def person_months(run: RunData) -> pl.DataFrame:
     """scenario, consequence_id, citizen_id, t: one row per person-month under a consequence."""
     s = merged_spells(run).filter(pl.col("t1") > pl.col("t0"))
     return (s.with_columns(pl.int_ranges("t0", "t1", dtype=pl.Int32).alias("t")).explode("t")
@@ -139,14 +139,32 @@ def _via_at_end(run: RunData) -> pl.DataFrame:
     return via.group_by("consequence_id").agg(pl.len().alias("at_end_via_household"))
 
 
-def figure_table(run: RunData) -> pl.DataFrame:
+def wrong_people(run: RunData, grid: pl.DataFrame | None = None) -> pl.DataFrame:
+    """consequence_id, citizen_id, wholly, months: everyone wrong records put under a
+    consequence for some month (actual but not perfect_data that month). wholly: never
+    under it with correct records (then months = all their months under it: "wrongly");
+    else months = the months wrong records added ("longer")."""
+    if "perfect_data" not in run.scenarios:
+        return pl.DataFrame(schema={"consequence_id": pl.String, "citizen_id": pl.Int64, "wholly": pl.Boolean,
+                                    "months": pl.UInt32})
+    grid = person_months(run) if grid is None else grid
+    key = ["consequence_id", "citizen_id"]
+    perf = _months(grid, "perfect_data")
+    extra = _months(grid, "actual").join(perf, on=[*key, "t"], how="anti")
+    ever_perfect = perf.select(key).unique().with_columns(pl.lit(False).alias("wholly"))
+    return (extra.group_by(key).agg(pl.len().alias("months"))
+            .join(ever_perfect, on=key, how="left").with_columns(pl.col("wholly").fill_null(True))
+            .select(*key, "wholly", "months").sort(key))
+
+
+def figure_table(run: RunData, grid: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per consequence (the policy's, then any-restriction, any-privilege): every figure.
 
     Columns: consequence_id, kind, context, population (the denominator of at_end/ever:
     adults for adult-only consequences, else everyone), adult_only, then one column per
     figure (null when the run lacks the scenario it needs)."""
     ids = list(run.kinds) + list(ANY)
-    grid = _grid(run)
+    grid = person_months(run) if grid is None else grid
     key = ["consequence_id", "citizen_id"]
     act = _months(grid, "actual")
     last = run.n_months - 1
@@ -155,15 +173,14 @@ def figure_table(run: RunData) -> pl.DataFrame:
         pl.col("citizen_id").n_unique().alias("ever"), pl.len().alias("person_months")),
            _via_at_end(run)]
     if "perfect_data" in run.scenarios:
-        perf = _months(grid, "perfect_data")
-        extra = act.join(perf, on=[*key, "t"], how="anti")  # months only errors caused
-        never = extra.join(perf.select(key).unique(), on=key, how="anti")
-        longer = extra.join(never.select(key).unique(), on=key, how="anti")
-        agg.append(never.group_by("consequence_id").agg(pl.col("citizen_id").n_unique().alias("wrongly"),
-                                                        pl.len().alias("wrongful_months")))
-        agg.append(longer.group_by("consequence_id").agg(pl.col("citizen_id").n_unique().alias("longer"),
-                                                         pl.len().alias("longer_months")))
+        wp = wrong_people(run, grid)
+        agg.append(wp.group_by("consequence_id").agg(
+            pl.col("citizen_id").filter(pl.col("wholly")).n_unique().alias("wrongly"),
+            pl.col("months").filter(pl.col("wholly")).sum().alias("wrongful_months"),
+            pl.col("citizen_id").filter(~pl.col("wholly")).n_unique().alias("longer"),
+            pl.col("months").filter(~pl.col("wholly")).sum().alias("longer_months")))
         if "no_appeals" in run.scenarios:
+            perf = _months(grid, "perfect_data")
             na = _months(grid, "no_appeals").join(perf, on=[*key, "t"], how="anti")
             prevented = na.join(act, on=[*key, "t"], how="anti")
             agg.append(prevented.group_by("consequence_id").agg(pl.len().alias("prevented_by_appeals")))
@@ -191,13 +208,13 @@ def figure_table(run: RunData) -> pl.DataFrame:
                       *exprs)
 
 
-def wrongly_over_time(run: RunData) -> pl.DataFrame:
+def wrongly_over_time(run: RunData, grid: pl.DataFrame | None = None) -> pl.DataFrame:
     """consequence_id, t, month, people: under it that month in the run but not that month
     with correct records (only the any-* rows and the policy's consequences)."""
     if "perfect_data" not in run.scenarios:
         return pl.DataFrame(schema={"consequence_id": pl.String, "t": pl.Int32, "month": pl.Date,
                                     "people": pl.Int64})
-    grid = _grid(run)
+    grid = person_months(run) if grid is None else grid
     extra = _months(grid, "actual").join(_months(grid, "perfect_data"), on=["consequence_id", "citizen_id", "t"],
                                           how="anti")
     ids = list(run.kinds) + list(ANY)

@@ -96,21 +96,19 @@ def wrongful_summary(run: RunData) -> pl.DataFrame:
     )
 
 
-def wrongful_outcomes(run: RunData) -> pl.DataFrame:
-    """citizen_id, consequence_id, months: wholly wrongful consequences (incl. any-*)."""
-    if run.wrongful is None:
-        return pl.DataFrame(schema={"citizen_id": pl.Int64, "consequence_id": pl.String, "months": pl.Int32})
-    w = _flags(_with_kind(run.wrongful, run.kinds)).filter(pl.col("wholly"))
-    per = w.select("citizen_id", "consequence_id", pl.col("wrongful_months").alias("months"))
-    anyk = (w.group_by("citizen_id", "kind").agg(pl.col("wrongful_months").sum().alias("months"))
-            .select("citizen_id", pl.concat_str(pl.lit("any-"), pl.col("kind")).alias("consequence_id"), "months"))
-    return pl.concat([per, anyk], how="vertical_relaxed")
+def wrongful_outcomes(run: RunData, wrong: pl.DataFrame | None = None) -> pl.DataFrame:
+    """citizen_id, consequence_id, months: people wrongly under each consequence (incl.
+    any-*), as figures.wrong_people defines them (wrong: its result, if computed)."""
+    from .figures import wrong_people
+
+    w = wrong_people(run) if wrong is None else wrong
+    return w.filter(pl.col("wholly")).select("citizen_id", "consequence_id", pl.col("months").cast(pl.Int32))
 
 
 MIN_EXPECTED = 5  # a group is flagged only if at least this many would be affected at the overall rate
 
 
-def wrongful_by_group(run: RunData, **kw) -> pl.DataFrame:
+def wrongful_by_group(run: RunData, wrong: pl.DataFrame | None = None, **kw) -> pl.DataFrame:
     """The group table (see groups.py) of wholly wrongful consequences: rate = share of the
     group wrongly under it; mean_months = mean wrongful months per wrongly affected person.
 
@@ -130,7 +128,7 @@ def wrongful_by_group(run: RunData, **kw) -> pl.DataFrame:
 
     kinds = {**run.kinds, **{f"any-{k}": k for k in KINDS}}
     adults = adult_only(run)
-    outcomes = wrongful_outcomes(run)
+    outcomes = wrongful_outcomes(run, wrong)
     parts = []
     for only_adults in (True, False):
         ks = {c: k for c, k in kinds.items() if adults.get(c, False) == only_adults}
@@ -151,27 +149,36 @@ def wrongful_by_group(run: RunData, **kw) -> pl.DataFrame:
         .then(worse & (pl.col("expected") >= MIN_EXPECTED)).alias("flag_clear")).drop("_i", "_c", "_o")
 
 
-def wrongful_by_source(run: RunData) -> pl.DataFrame:
-    """Per error source and consequence: wholly wrongful people and months, and people
-    whose consequence the source's errors lengthened (partly wrongful)."""
+def wrongful_by_source(run: RunData, wrong: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per error source and consequence: people wrongly under it and their months, people
+    under it longer and the months added (figures.wrong_people), counted under every
+    source that sent the person an erroneous record (wrongful.parquet error_sources)."""
     if run.wrongful is None:
         return pl.DataFrame()
-    w = _with_any(_flags(_with_kind(run.wrongful, run.kinds)).filter(pl.col("wrongful_months") > 0))
-    w = (w.with_row_index("_row").with_columns(pl.col("error_sources").str.split(",")).explode("error_sources")
+    from .figures import wrong_people
+
+    w = wrong_people(run) if wrong is None else wrong
+    src = run.wrongful.group_by("citizen_id").agg(pl.col("error_sources").first())
+    w = (w.join(src, on="citizen_id", how="left").with_row_index("_row")
+         .with_columns(pl.col("error_sources").fill_null("").str.split(",")).explode("error_sources")
          .with_columns(pl.col("error_sources").str.strip_chars())
          .with_columns(pl.when(pl.col("error_sources") == "").then(pl.lit(NO_SOURCE))
-                       .otherwise(pl.col("error_sources")).fill_null(NO_SOURCE).alias("source"))
+                       .otherwise(pl.col("error_sources")).alias("source"))
          .unique(["_row", "source"], keep="first", maintain_order=True))  # 'bank,bank' counts once
-    out = w.group_by("source", "consequence_id", "kind").agg(
+    kinds = {**run.kinds, **{f"any-{k}": k for k in KINDS}}
+    out = w.group_by("source", "consequence_id").agg(
         pl.col("citizen_id").filter(pl.col("wholly")).n_unique().alias("wrongful_people"),
-        pl.col("wrongful_months").filter(pl.col("wholly")).sum().alias("wrongful_person_months"),
-        pl.col("citizen_id").filter(pl.col("partly")).n_unique().alias("extended_people"),
-        pl.col("wrongful_months").filter(pl.col("partly")).sum().alias("extended_person_months"),
-    ).with_columns(pl.exclude("source", "consequence_id", "kind").cast(pl.Int64))
+        pl.col("months").filter(pl.col("wholly")).sum().alias("wrongful_person_months"),
+        pl.col("citizen_id").filter(~pl.col("wholly")).n_unique().alias("extended_people"),
+        pl.col("months").filter(~pl.col("wholly")).sum().alias("extended_person_months"),
+    ).with_columns(pl.exclude("source", "consequence_id").cast(pl.Int64),
+                   pl.col("consequence_id").replace_strict(kinds, default=None, return_dtype=pl.String).alias("kind"))
     order = _order(run.kinds)
     return (out.with_columns(pl.col("consequence_id").replace_strict(order, default=len(order),
                                                                       return_dtype=pl.Int32).alias("_c"))
-            .sort("_c", pl.col("wrongful_people"), "source", descending=[False, True, False]).drop("_c"))
+            .sort("_c", pl.col("wrongful_people"), "source", descending=[False, True, False])
+            .drop("_c").select("source", "consequence_id", "kind", "wrongful_people", "wrongful_person_months",
+                               "extended_people", "extended_person_months"))
 
 
 def worked_example(run: RunData, wrongly: pl.DataFrame) -> dict | None:

@@ -29,6 +29,7 @@ try:  # plotly is needed to draw; the import error says how to get it
 except ImportError as exc:  # pragma: no cover
     raise ImportError("the HTML report needs plotly: pip install plotly") from exc
 
+ANY_NAME = {"any-restriction": "any restriction", "any-privilege": "any privilege"}
 SCENARIO_LABEL = {"actual": "as run (with data errors and feedback)", "perfect_data": "with error-free data",
                   "no_feedback": "without feedback", "no_appeals": "if nobody appealed"}
 SCENARIO_STYLE = {"actual": dict(color="#b2182b", width=3), "perfect_data": dict(color="#2166ac", dash="dash"),
@@ -526,19 +527,12 @@ and could single out individuals); the group size is still given.</li>
 
     def wrongful(self) -> str:
         t = self.a.tables
-        if "wrongful" not in t:
+        if "wrongful_sources" not in t:
             return "<p>This run has no wrongful.parquet, so wrongful consequences cannot be counted.</p>"
-        ws = t["wrongful"]
-        table = _table(ws, [
-            ("consequence_id", "consequence", _t, False), ("people", "people under it", _int, True),
-            ("wrongful_people", "wrongly (only errors)", _int, True), ("wrongful_share", "share of those under it", _pct, True),
-            ("wrongful_person_months", "wrongful months", _int, True),
-            ("extended_people", "lengthened by errors", _int, True), ("extended_person_months", "months added", _int, True),
-            ("feedback_people", "lengthened by feedback", _int, True),
-            ("feedback_only_people", "only because of feedback", _int, True),
-            ("feedback_months_share", "share of months from feedback", _pct, True),
-        ] + ([("appeals_prevented_months", "wrongful months appeals prevented", _int, True)]
-             if "appeals_prevented_months" in ws.columns else []))
+        names = ("ever", "wrongly", "wrongful_months", "longer", "longer_months", "feedback_months",
+                 "prevented_by_appeals")
+        table = _table(t["figures"], [("consequence_id", "consequence", _t, False)]
+                       + [(n, BY_NAME[n].short, _int, True) for n in names])
         src = t["wrongful_sources"].filter(pl.col("consequence_id") == "any-restriction").sort("wrongful_people")
         fig = make_subplots(rows=1, cols=2, subplot_titles=("people wrongly restricted", "wrongful restriction-months"),
                             horizontal_spacing=0.18)
@@ -555,21 +549,92 @@ and could single out individuals); the group size is still given.</li>
             ("extended_people", "people whose time was lengthened", _int, True),
             ("extended_person_months", "months added", _int, True),
         ], limit=200)
-        g = t["wrongful_groups"].filter((pl.col("consequence_id") == "any-restriction")
-                                        & ~pl.col("dimension").str.contains(" x ", literal=True))
-        gtable = _table(g.with_columns(pl.col("dimension").replace(DIM_LABEL)), [
+        return ("<p>A person is <b>wrongly</b> under a consequence when wrong records alone caused it: with every "
+                "record correct they would never have been under it. A person is under it <b>longer</b> when they "
+                "would have been under it anyway but wrong records kept it in force for more months; the two are "
+                "different people and their months are counted apart. <b>Feedback months</b> would not have "
+                "happened if the score did not change people's lives. A person counts once a month.</p>" + table
+                + self._wrongly_over_time() + self._example()
+                + "<h3>Which sources' errors</h3><p>A wrong record can come from several sources; it is counted "
+                "under each, so the bars do not add up to the total.</p>" + chart + stable
+                + "<h3>Who is wrongly restricted</h3>" + self._wrongful_groups())
+
+    def _wrongly_over_time(self) -> str:
+        w = self.a.tables.get("wrongly_over_time")
+        if w is None or w.height == 0:
+            return ""
+        fig = go.Figure()
+        for cid in ["any-restriction"] + [c for c in self.run.kinds if self.run.kinds[c] == "restriction"]:
+            d = w.filter(pl.col("consequence_id") == cid).sort("t")
+            fig.add_scatter(x=[m.isoformat() for m in d["month"].to_list()], y=d["people"].to_list(), mode="lines",
+                            name=ANY_NAME.get(cid, cid), line=dict(width=4 if cid == "any-restriction" else 1.5),
+                            visible=True if cid == "any-restriction" else "legendonly")
+        fig.update_layout(title=_title("People restricted that month only because of wrong records"),
+                          yaxis_title="people", xaxis_title="month", yaxis_rangemode="tozero",
+                          legend=dict(orientation="h", y=-0.25))
+        note = self.settle("any-restriction", "wrongly under it")
+        return ("<h3>Wrongly restricted, month by month</h3><p>Each month, the people under a restriction that month "
+                "who would not have been under it that month with correct records (this includes months that wrong "
+                "records added for people restricted anyway). Next to the thousands restricted in the chart above, "
+                f"this gap is small, so it gets a chart of its own.{note}</p>" + self.chart(fig, "wrongly-over-time", 420))
+
+    def _example(self) -> str:
+        wr = self._wrongly_ids()
+        ex = worked_example(self.run, wr) if wr is not None else None
+        if ex is None:
+            return ""
+        p = ex["person"]
+        recs = _table(ex["records"], [
+            ("occurred_on", "date", _t, False), ("source", "source", _t, False), ("record_id", "record", _t, False),
+            ("event_type", "record type", _t, False), ("error_kind", "what was wrong", _t, False),
+            ("true_citizen_id", "whose record it really was", _int, True), ("rule_id", "rule", _t, False),
+            ("points", "points", _t, True), ("expires_on", "counts until", _t, False), ("state", "state now", _t, False)])
+        sp = _table(ex["spells"].with_columns(pl.col("scenario").replace(SCENARIO_LABEL)), [
+            ("scenario", "version of the run", _t, False), ("consequence_id", "restriction", _t, False),
+            ("start_month", "from", _t, False), ("months", "months", _int, True)])
+        return (f"<h3>One example: citizen {ex['citizen_id']}</h3><p>Citizen {ex['citizen_id']} (synthetic: "
+                f"{_e(p.get('sex'))}, aged {_e(p.get('age_band'))}, {_e(p.get('area'))}, {_e(p.get('district'))} "
+                "district) was restricted in the run, and would not have been under any restriction with correct "
+                "records. These wrong records scored against them (from the run's ground truth, "
+                "<code>truth.parquet</code>, which the rating never sees):</p>" + recs
+                + "<p>Their restrictions in each version of the run (none with error-free data):</p>" + sp
+                + f'<p class="note">See every entry and the arithmetic: <code>socialrating explain '
+                f'{_e(self.run.path)} --citizen {ex["citizen_id"]}</code></p>')
+
+    def _wrongly_ids(self) -> pl.DataFrame | None:
+        c = self.run.consequences.filter(pl.col("kind") == "restriction")
+        if "perfect_data" not in self.run.scenarios:
+            return None
+        act = c.filter(pl.col("scenario") == "actual").select("citizen_id").unique()
+        return act.join(c.filter(pl.col("scenario") == "perfect_data").select("citizen_id"), on="citizen_id",
+                        how="anti")
+
+    def _wrongful_groups(self) -> str:
+        t = self.a.tables["wrongful_groups"]
+        g = t.filter((pl.col("consequence_id") == "any-restriction")
+                     & ~pl.col("dimension").str.contains(" x ", literal=True))
+        o = g.filter(pl.col("dimension") == "overall")
+        base = "adults" if self.fig("any-restriction").get("adult_only") else "everyone"
+        rate = _pct(o["rate"][0], 2) if o.height else "–"
+        flagged = t.filter(pl.col("flag_clear").fill_null(False))
+        fl = flagged.filter(pl.col("consequence_id") == "any-restriction")
+        gtable = _table(g.with_columns(pl.col("dimension").replace(DIM_LABEL),
+                                       pl.struct("rate_lo", "rate_hi").map_elements(
+                                           lambda x: "–" if x["rate_lo"] is None else
+                                           f"{_pct(x['rate_lo'], 2)} – {_pct(x['rate_hi'], 2)}",
+                                           return_dtype=pl.String).alias("interval")), [
             ("dimension", "by", _t, False), ("group", "group", _t, False), ("n", "people in group", _int, True),
             ("affected", "wrongly restricted", _int, True), ("rate", "share of group", lambda x: _pct(x, 2), True),
-            ("ratio_overall", "ratio to overall", _num, True), ("harm_flag", "harm flag", _flag, True),
-        ], row_class=lambda r: "sup" if r["suppressed"] else ("flag" if r.get("harm_flag") else ""))
-        return ("<p>A consequence is <b>wrongful</b> when wrong records alone caused it: with every record correct "
-                "it would never have applied. A consequence is <b>lengthened</b> when it would have applied anyway "
-                "but wrong records kept it in force longer. <b>Feedback</b> counts months that would not have "
-                "happened if the score did not change people's lives. Months are added up over consequences: two "
-                "restrictions for three months count six.</p>" + table +
-                "<h3>Which sources' errors</h3><p>A wrong record can come from several sources; it is counted "
-                "under each, so the bars do not add up to the total.</p>" + chart + stable +
-                "<h3>Who is wrongly restricted</h3>" + gtable)
+            ("interval", "95% interval", _t, True), ("expected", "expected at the overall rate", lambda x: _num(x, 1), True),
+            ("flag_clear", "differs beyond chance", _flag, True),
+        ], row_class=lambda r: "sup" if r["suppressed"] else ("flag" if r.get("flag_clear") else ""))
+        return (f"<p>The share of each group wrongly under any restriction, against the overall {rate} of {base}"
+                f"{' (no child is restricted in their own right, so adults are the denominator)' if base == 'adults' else ''}. "
+                f"A group is flagged (shaded) only when its 95% interval lies wholly above the overall rate "
+                f"<b>and</b> the group is large enough: at least {self.min_n} people, and at least {MIN_EXPECTED} "
+                f"people expected to be wrongly restricted at the overall rate. Two rates of 0.0% are never "
+                f"flagged. {fl.height} group(s) flagged here; {flagged.height} across all consequences and "
+                "two-way combinations (in <code>audit/wrongful_groups.parquet</code>).</p>" + gtable)
 
     def _heatmap(self, m: pl.DataFrame, value: str, title: str, fmt: str, name: str,
                  from_labels: list[str] | None = None, to_labels: list[str] | None = None,
