@@ -160,6 +160,44 @@ def write_report(run_dir: str | Path, *, audit: AuditResult | None = None, out: 
     return path
 
 
+# ------------------------------------------------------------------ record linkage
+def _linkage(data: dict) -> str:
+    """The record-linkage tables: one row per source (linkage.json 'sources') plus all
+    sources together ('overall'), then what happened to each kind of generated error."""
+    def row(name: str, v: dict) -> dict:
+        q = v.get("quarantined_by_reason") or {}
+        return {"source": name, "records": v.get("records", (v.get("linked") or 0) + (v.get("quarantined") or 0)),
+                "linked": v.get("linked"), "quarantined": v.get("quarantined"),
+                "reasons": ", ".join(f"{k}: {n:,}" for k, n in sorted(q.items())),
+                "wrong": v.get("wrongly_linked", (v.get("linked") or 0) - (v.get("correct") or 0)),
+                "precision": v.get("precision"), "recall": v.get("recall")}
+
+    sources = data.get("sources") or {}
+    rows = [row(k, v) for k, v in sorted(sources.items()) if isinstance(v, dict)]
+    if isinstance(data.get("overall"), dict):
+        rows.append(row("all sources", data["overall"]))
+    if not rows:
+        return ""
+    out = ("<h3>Record linkage</h3><p>Each source's records have to be matched to a person (by SNILS, INN, passport, "
+           "phone or name). Precision is the share of matches that were right; recall the share of records that "
+           f"found their right person. Wrong matches are one source of wrong records. {len(sources)} sources.</p>"
+           + _table(pl.DataFrame(rows, infer_schema_length=None), [
+               ("source", "source", _t, False), ("records", "records", _int, True), ("linked", "linked", _int, True),
+               ("wrong", "linked to the wrong person", _int, True), ("quarantined", "set aside", _int, True),
+               ("reasons", "why set aside", _t, False), ("precision", "precision", lambda x: _pct(x, 2), True),
+               ("recall", "recall", lambda x: _pct(x, 2), True)]))
+    kinds = data.get("by_error_kind") or {}
+    if kinds:
+        ek = pl.DataFrame([{"kind": k, **{c: v.get(c) for c in ("linked_correct", "linked_wrong", "quarantined")}}
+                           for k, v in sorted(kinds.items()) if isinstance(v, dict)], infer_schema_length=None)
+        out += ("<p>What became of each kind of error the synthetic sources made (\"none\": correct records):</p>"
+                + _table(ek, [("kind", "kind of error", _t, False),
+                              ("linked_correct", "linked to the right person", _int, True),
+                              ("linked_wrong", "linked to the wrong person", _int, True),
+                              ("quarantined", "set aside", _int, True)]))
+    return out
+
+
 # ------------------------------------------------------------------ extra sections
 def extra_sections(run, audit: AuditResult) -> list[tuple[str, str, str]]:
     """(id, title, html) of sections other modules add, placed before "The run".
@@ -376,7 +414,7 @@ and could single out individuals); the group size is still given.</li>
             c = last.group_by(col).agg(pl.len().alias("people")).sort(col)
             fig.add_bar(x=c[col].to_list(), y=c["people"].to_list(), name=col, marker_color=color, opacity=0.75)
         fig.update_layout(barmode="overlay", title=f"Status and level in the last month ({self.h['last_month']})",
-                          xaxis_title="score (00 worst, 99 best)", yaxis_title="people")
+                          xaxis_title="score (00 worst, 99 best)", yaxis_title="people (log scale)", yaxis_type="log")
         out = self.chart(fig, "distribution")
         bands = last.group_by("band").agg(pl.len().alias("people")).sort("band")
         names = list(self.run.bands)
@@ -384,10 +422,19 @@ and could single out individuals); the group size is still given.</li>
                                 y=bands.filter(pl.col("band").is_not_null())["people"].to_list(),
                                 marker_color="#555"))
         what = "the policy's named bands" if self.run.named_bands else "20-point status bands"
-        fig2.update_layout(title=f"People by band in the last month ({what})", yaxis_title="people")
+        fig2.update_layout(title=f"People by band in the last month ({what})", yaxis_title="people (log scale)",
+                           yaxis_type="log")
         out += self.chart(fig2, "bands", 340)
+        counts = {names[i]: n for i, n in zip(bands["band"].to_list(), bands["people"].to_list()) if i is not None}
+        n = max(last.height, 1)
+        bt = pl.DataFrame({"band": names, "people": [counts.get(b, 0) for b in names]}).with_columns(
+            (pl.col("people") / n).alias("share"))
+        table = _table(bt, [("band", "band", _t, False), ("people", "people", _int, True),
+                            ("share", "share", lambda x: _pct(x, 2), True)])
         return ('<p>How the scores are spread in the last month of the run. Each bar counts the people with that '
-                'score. Children have scores too in this model but few records.</p>' + out)
+                'score. Children have scores too in this model but few records. The axes are logarithmic (each '
+                'gridline ten times the last), so that the few people at the bottom of the scale stay visible next '
+                'to the many in the middle; the table gives the exact counts.</p>' + out + table)
 
     def consequences(self) -> str:
         ot = self.a.tables["over_time"]
@@ -793,23 +840,7 @@ and could single out individuals); the group size is still given.</li>
         lp = self.run.path / "linkage.json"
         if lp.exists():
             try:
-                data = json.loads(lp.read_text())
-                rows = [{"source": s, "records": v.get("records"), "linked": v.get("linked"),
-                         "quarantined": sum((v.get("quarantined") or {}).values())
-                         if isinstance(v.get("quarantined"), dict) else v.get("quarantined"),
-                         "reasons": ", ".join(f"{k}: {n:,}" for k, n in (v.get("quarantined") or {}).items())
-                         if isinstance(v.get("quarantined"), dict) else "",
-                         "precision": v.get("precision"), "recall": v.get("recall")}
-                        for s, v in data.items() if isinstance(v, dict)]
-                if rows:
-                    link = ("<h3>Record linkage</h3><p>Each source's records have to be matched to a person (by "
-                            "SNILS, INN, passport, phone or name). Precision is the share of matches that were "
-                            "right; recall the share of records that found their person. Wrong matches are one "
-                            "source of wrong records.</p>" + _table(pl.DataFrame(rows, infer_schema_length=None), [
-                                ("source", "source", _t, False), ("records", "records", _int, True),
-                                ("linked", "linked", _int, True), ("quarantined", "set aside", _int, True),
-                                ("reasons", "why set aside", _t, False), ("precision", "precision", _pct, True),
-                                ("recall", "recall", _pct, True)]))
+                link = _linkage(json.loads(lp.read_text()))
             except (ValueError, TypeError, AttributeError):
                 link = "<p class=\"note\">linkage.json could not be read.</p>"
         files = "".join(f"<li><code>audit/{_e(n)}.parquet</code>: {f.height:,} rows</li>"
