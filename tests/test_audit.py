@@ -478,3 +478,33 @@ def test_extra_scenarios_are_reported(tmp_path):
     assert "people_perfect_data" not in sc
     ot = a["over_time"].filter((pl.col("scenario") == "no_appeals") & (pl.col("consequence_id") == NC))
     assert ot.sort("t")["people"].to_list() == [1, 2, 2, 2]
+
+
+def test_wrongful_group_flags(synth):
+    """Flags need the interval above the overall rate and a large enough cell; adult-only
+    consequences are measured on adults (no under-18 rows, overall n = adults)."""
+    from socialrating.audit.wrongful import MIN_EXPECTED
+
+    a = audit_run(synth, replicates=100, write=False)
+    g = a["wrongful_groups"]
+    o = g.filter(pl.col("dimension") == "overall").select("consequence_id", pl.col("rate").alias("o"),
+                                                           pl.col("n").alias("on"))
+    j = g.join(o, on="consequence_id")
+    flagged = j.filter(pl.col("flag_clear").fill_null(False))
+    assert flagged.filter((pl.col("rate_lo") <= pl.col("o")) & (pl.col("kind") == "restriction")).height == 0
+    assert flagged.filter(pl.col("n") * pl.col("o") < MIN_EXPECTED).height == 0
+    assert flagged.filter(pl.col("rate") == 0).height == 0 and flagged.filter(pl.col("suppressed")).height == 0
+    # an unflagged, unsuppressed restriction row with the interval above and a big enough cell does not exist
+    missed = j.filter(~pl.col("flag_clear").fill_null(False) & ~pl.col("suppressed") & (pl.col("dimension") != "overall")
+                      & (pl.col("kind") == "restriction") & (pl.col("rate_lo") > pl.col("o"))
+                      & (pl.col("n") * pl.col("o") >= MIN_EXPECTED))
+    assert missed.height == 0
+    f = a["figures"]
+    adults = a.headline["adults"]
+    for cid in f.filter(pl.col("adult_only"))["consequence_id"].to_list():
+        rows = j.filter(pl.col("consequence_id") == cid)
+        assert rows["on"][0] == adults and rows.filter(pl.col("group").str.contains("under 18")).height == 0
+    # the group table's overall count is the figure 'wrongly'
+    w = f.select("consequence_id", "wrongly").join(
+        g.filter(pl.col("dimension") == "overall").select("consequence_id", "affected"), on="consequence_id")
+    assert (w["wrongly"] == w["affected"]).all()

@@ -4,6 +4,8 @@ chart draws in a real browser (headless Chromium; skipped locally without it, FA
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
 import shutil
@@ -17,7 +19,7 @@ import pytest
 from socialrating.audit.fixture import synthetic_run
 from socialrating.report.html import write_report
 
-SECTIONS = ("how", "headline", "distribution", "consequences", "groups", "wrongful", "mobility", "policy", "lint", "run")
+SECTIONS = ("how", "headline", "figures", "distribution", "consequences", "groups", "wrongful", "mobility", "policy", "lint", "run")
 
 
 class _Refs(HTMLParser):
@@ -57,6 +59,39 @@ def test_report_renders(report):
     assert (report.parent / "audit.json").exists()
 
 
+def _rows(text: str, start: str, end: str) -> list[list[str]]:
+    part = text.split(start, 1)[1].split(end, 1)[0]
+    return [[re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
+            for r in re.findall(r"<tr>(.*?)</tr>", part, re.S) if "<td" in r]
+
+
+def test_linkage_table_lists_sources_not_json_keys(report):
+    text = report.read_text(encoding="utf-8")
+    rows = _rows(text, "<h3>Record linkage</h3>", "What became of each kind of error")
+    names = [r[0] for r in rows]
+    assert names == ["bailiffs", "bank", "courts", "tax", "traffic_police", "utilities", "all sources"]
+    assert rows[0][1:5] == ["10,000", "9,700", "48", "300"] and rows[-1][1] == "60,000"
+    assert not {"by_error_kind", "quarantine_by_reason", "sources", "overall"} & set(names)
+    kinds = _rows(text, "What became of each kind of error", "</table>")
+    assert [r[0] for r in kinds] == ["namesake_merge", "none"] and kinds[0][2] == "288"
+
+
+def test_wrongful_groups_flag_only_beyond_chance(report):
+    """A flagged row's interval lies above the overall rate and its cell is large enough;
+    no row with a 0.00% share is flagged."""
+    text = report.read_text(encoding="utf-8")
+    part = text.split("<h3>Who is wrongly restricted</h3>", 1)[1].split("</table>", 1)[0]
+    overall = float(re.search(r"against the overall ([\d.]+)%", part).group(1))
+    rows = re.findall(r'<tr( class="flag")?>(.*?)</tr>', part, re.S)
+    assert rows
+    for flag, r in rows:
+        cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
+        if flag:
+            lo = float(cells[5].split("–")[0].strip().rstrip("%"))
+            assert lo > overall and float(cells[6]) >= 5 and cells[7] == "yes", cells
+            assert cells[4] != "0.00%"
+
+
 def test_report_is_offline(report):
     text = report.read_text(encoding="utf-8")
     p = _Refs()
@@ -90,17 +125,24 @@ def _chromium() -> str | None:
 
 
 def test_every_chart_draws_in_chromium(report, tmp_path):
+    """Every chart draws, and every chart's title is shown inside its chart with no menu,
+    toolbar, legend or annotation over it, and no menu over a toolbar (tests/report_layout.js,
+    injected into a copy of the report, measures the drawn page)."""
     exe = _chromium()
     if exe is None:
         msg = "headless Chromium not found (apt-get install -y chromium)"
         if os.environ.get("CI") == "true":
             pytest.fail(msg)
         pytest.skip(msg)
+    script = (Path(__file__).parent / "report_layout.js").read_text(encoding="utf-8")
+    page = tmp_path / "report.html"
+    page.write_text(report.read_text(encoding="utf-8").replace("</body>", f"<script>{script}</script></body>"),
+                    encoding="utf-8")
     cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            "--host-resolver-rules=MAP * ~NOTFOUND",  # any network request would fail
-           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000", "--dump-dom",
-           report.resolve().as_uri()]
+           "--window-size=1280,900", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000",
+           "--dump-dom", page.resolve().as_uri()]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     dom = out.stdout
     assert out.returncode == 0 and "</html>" in dom, out.stderr[-2000:]
@@ -112,3 +154,9 @@ def test_every_chart_draws_in_chromium(report, tmp_path):
         if 'class="main-svg"' not in dom[pos:end]:
             undrawn.append(div_id)
     assert undrawn == [], f"charts that did not draw: {undrawn}"
+    found = re.search(r'<pre id="layout-check">(.*?)</pre>', dom, re.S)
+    assert found, "the layout check did not run"
+    checks = json.loads(html.unescape(found.group(1)))
+    assert sorted(c["id"] for c in checks) == sorted(d for _, d in starts)
+    assert all(c.get("title") for c in checks)
+    assert {c["id"]: c["problems"] for c in checks if c["problems"]} == {}

@@ -207,8 +207,20 @@ def synthetic_run(path: str | Path, *, people: int = 2000, months: int = 24, see
         "lint": lint_findings, "synthetic_fixture": True,
         "data_sha256": hashlib.sha256(ratings["status"].to_numpy().tobytes()).hexdigest(),
     }
-    linkage = {s: {"records": 10_000, "linked": 9_700, "quarantined": {"no_match": 200, "ambiguous": 100},
-                   "precision": 0.995, "recall": 0.97} for s in ERROR_SOURCES}
+    # linkage.json as the simulation writes it: per source, overall, by error kind, totals
+    per = {"records": 10_000, "linked": 9_700, "correct": 9_652, "wrongly_linked": 48, "quarantined": 300,
+           "quarantined_by_reason": {"below match threshold": 200, "ambiguous": 100}, "precision": 0.995,
+           "recall": 0.9652}
+    k = len(ERROR_SOURCES)
+    linkage = {"sources": {s: dict(per) for s in ERROR_SOURCES},
+               "overall": {**{c: k * per[c] for c in ("records", "linked", "correct", "wrongly_linked",
+                                                      "quarantined")},
+                           "quarantined_by_reason": {"below match threshold": k * 200, "ambiguous": k * 100},
+                           "precision": 0.995, "recall": 0.9652},
+               "by_error_kind": {"none": {"linked_correct": k * 9_652, "linked_wrong": 0, "quarantined": k * 250},
+                                 "namesake_merge": {"linked_correct": 0, "linked_wrong": k * 48, "quarantined": k * 50}},
+               "records_in": k * 10_000, "records_linked": k * 9_700, "records_quarantined": k * 300,
+               "records_in == linked + quarantined": True}
     band = None
     if pol.rating.bands is not None:
         names = pol.rating.bands.names
