@@ -1,0 +1,36 @@
+"""The README's sample output is the output of `socialrating demo` (abridged by
+scripts/readme_sample.py: the middle of the score table and the figures' definitions
+left out). Runs the real demo (100,000 people, about 20-30 s)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("readme_sample", ROOT / "scripts" / "readme_sample.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_readme_sample_is_the_demo_output():
+    rs = _script()
+    sample = rs.abridge(rs.demo_output())
+    block = rs.readme_block((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert "people wrongly under any restriction: " in sample and "Report: runs/demo/report.html" in sample
+    assert block == sample, "the README's sample is not the demo's output: run python scripts/readme_sample.py --write"
+
+
+def test_abridge_keeps_figures_and_drops_definitions():
+    rs = _script()
+    text = "\n".join([
+        "title line", "┏━━━┓", "│ 00-09 │ 1 │ 2 │", "│ 20-29 │ 3 │ 4 │", "│ 30-39 │ 5 │ 6 │", "│ 50-59 │ 7 │ 8 │",
+        "└───┘", "status mean 1.0", "  A table", "┏━━━┓", "│ x │ 1 │", "└───┘", "ever: people under it in at",
+        "least one month.", "people ever under any restriction: 1,234", "", "Report: r"])
+    assert rs.abridge(text).splitlines() == [
+        "title line", "┏━━━┓", "│ 00-09 │ 1 │ 2 │", " ...", "│ 50-59 │ 7 │ 8 │", "└───┘", "status mean 1.0",
+        "  A table", "┏━━━┓", "│ x │ 1 │", "└───┘", "people ever under any restriction: 1,234", "", "Report: r"]
