@@ -115,6 +115,22 @@ def test_missing_column_is_a_clear_error(tmp_path):
         load_run(p)
 
 
+def test_unreadable_files_are_one_clear_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from socialrating.cli import app
+
+    p = tiny_run(tmp_path / "r")
+    (p / "consequences.parquet").write_bytes(b"not parquet")
+    res = CliRunner().invoke(app, ["audit", str(p)])
+    assert res.exit_code == 2 and res.exception is None or isinstance(res.exception, SystemExit)
+    out = " ".join(res.output.split())
+    assert "consequences.parquet: not a readable Parquet file" in out and "Traceback" not in out
+    (p / "manifest.json").write_text("{")
+    with pytest.raises(ValueError, match=r"manifest.json: not valid JSON"):
+        load_run(p)
+
+
 def test_merge_spells_overlap_and_any():
     s = pl.DataFrame({"k": [1, 1, 1, 2], "t0": [0, 1, 5, 0], "t1": [3, 2, 6, 1]})
     m = merge_spells(s, ["k"])

@@ -37,7 +37,7 @@ def _startup() -> None:
 
 
 def _fail(msg: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {msg}", highlight=False)
+    err.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)  # one line, however long
     raise typer.Exit(code)
 
 

@@ -65,8 +65,16 @@ def _ok(dtype: pl.DataType, want: Any) -> bool:
     return dtype == want
 
 
+def _unreadable(path: Path, exc: Exception) -> RunFormatError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return RunFormatError(f"{path}: not a readable Parquet file ({first})")
+
+
 def check_schema(path: Path, table: str) -> None:
-    schema = pl.scan_parquet(path).collect_schema()
+    try:
+        schema = pl.scan_parquet(path).collect_schema()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _unreadable(path, exc) from None
     problems = []
     for col, want in SCHEMAS[table].items():
         if col not in schema:
@@ -123,7 +131,10 @@ class RunData:
 
 def _read(path: Path, table: str) -> pl.DataFrame:
     check_schema(path, table)
-    df = pl.read_parquet(path)
+    try:
+        df = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _unreadable(path, exc) from None
     casts = {c: pl.String for c, want in SCHEMAS[table].items()
              if want == "text" and df.schema[c] != pl.String}
     return df.with_columns(pl.col(c).cast(t) for c, t in casts.items()) if casts else df
@@ -173,7 +184,12 @@ def load_run(run_dir: str | Path) -> RunData:
     mpath = path / "manifest.json"
     if not mpath.exists():
         raise RunFormatError(f"{path}: not a run folder (no manifest.json)")
-    manifest = json.loads(mpath.read_text())
+    try:
+        manifest = json.loads(mpath.read_text())
+    except ValueError as exc:
+        raise RunFormatError(f"{mpath}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise RunFormatError(f"{mpath}: expected a JSON object, got {type(manifest).__name__}")
     for t in SCHEMAS:
         if not (path / f"{t}.parquet").exists() and t not in OPTIONAL_TABLES:
             raise RunFormatError(f"{path}: {t}.parquet is missing")
@@ -189,7 +205,10 @@ def load_run(run_dir: str | Path) -> RunData:
 
     rpath = path / "ratings.parquet"
     check_schema(rpath, "ratings")
-    ratings = pl.read_parquet(rpath)
+    try:
+        ratings = pl.read_parquet(rpath)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _unreadable(rpath, exc) from None
     keys = sorted(ratings.select(month_key("month").unique()).to_series().to_list())
     if not keys:
         raise RunFormatError(f"{rpath}: no rows")

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import polars as pl
 
-from ..audit import AuditResult, audit_run
+from ..audit import AuditResult, audit_run, replace_file
 from ..audit.figures import BY_NAME, FIGURES, SETTLE_MONTHS, SETTLE_TOLERANCE, label, settling_note
 from ..audit.wrongful import MIN_EXPECTED, worked_example
 
@@ -156,7 +156,8 @@ def write_report(run_dir: str | Path, *, audit: AuditResult | None = None, out: 
     run = load_run(run_dir)
     page = _Page(run, audit)
     path = Path(out) if out is not None else run_dir / "report.html"
-    path.write_text(page.render(), encoding="utf-8")
+    text = page.render()
+    replace_file(path, lambda p: p.write_text(text, encoding="utf-8"))
     return path
 
 
