@@ -93,3 +93,51 @@ def test_every_figure_printed_with_its_label(run):
         assert html.escape(f.definition) in page or f.definition in page
     assert doc["counts"]["citizens"] == {"value": 3000, "label": "citizens"}
     assert doc["headline"]["restricted_people"] == doc["figures"]["any-restriction"]["ever"]["value"]
+
+
+def test_worked_example_is_a_wrongly_restricted_person_and_a_wrong_record(run):
+    import polars as pl
+
+    out, _, doc, page = run
+    if doc["figures"]["any-restriction"]["wrongly"]["value"] == 0:
+        pytest.fail("the fixture run has nobody wrongly restricted; pick another seed")
+    m = re.search(r"<h3>One example: citizen (\d+)</h3>(.*?)<h3>", page, re.S)
+    assert m, "the report shows no worked example"
+    who, part = int(m.group(1)), m.group(2)
+    records = re.findall(r"<tr><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td><td[^>]*>([^<]*)</td>", part)
+    assert records
+    c = pl.read_parquet(out / "consequences.parquet").filter(
+        (pl.col("citizen_id") == who) & (pl.col("kind") == "restriction"))
+    assert c.filter(pl.col("scenario") == "actual").height > 0
+    assert c.filter(pl.col("scenario") == "perfect_data").height == 0
+    truth = pl.read_parquet(out / "truth.parquet").with_columns(pl.col("source").cast(pl.String))
+    for source, record in records:
+        t = truth.filter((pl.col("source") == source) & (pl.col("record_id") == record)).row(0, named=True)
+        assert t["erroneous"] or t["true_citizen_id"] != who, (source, record)
+
+
+def test_settling_by_hand():
+    import datetime as dt
+
+    import polars as pl
+
+    from socialrating.audit.figures import settling, settling_note
+
+    def frame(values, cid="x"):
+        return pl.DataFrame({"scenario": ["actual"] * len(values), "consequence_id": [cid] * len(values),
+                             "t": list(range(len(values))), "month": [dt.date(2025, 1, 31)] * len(values),
+                             "people": values})
+
+    flat = frame([50, 90, 100, 100, 101, 99, 100, 100, 100])  # last 6: 100 101 99 100 100 100
+    rising = frame([0, 0, 0, 100, 110, 120, 130, 140, 150], "y")  # +50 over 6 months on a level of 125
+    ot = pl.concat([flat, rising])
+    s = settling(ot, ot.drop("scenario"), 9)
+    r = {(x["consequence_id"], x["series"]): x for x in s.iter_rows(named=True)}
+    assert r[("x", "under it")]["settled"] is True and r[("x", "under it")]["level"] == 100
+    y = r[("y", "under it")]
+    assert y["settled"] is False and y["level"] == 125 and y["change_6_months"] == pytest.approx(50)
+    assert settling_note(y) == "not settled: still rising (40% over the last 6 months)"
+    assert settling_note(r[("x", "under it")]) == ""
+    short = settling(frame([1, 2, 3]), frame([1, 2, 3]).drop("scenario"), 3)
+    assert short["settled"].to_list() == [None, None]
+    assert "too short" in settling_note(short.row(0, named=True))

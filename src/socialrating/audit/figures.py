@@ -66,7 +66,7 @@ FIGURES: tuple[Figure, ...] = (
            "months under it in the run that would not have happened had the rating not fed back into "
            "people's lives (the no-feedback scenario)", "actual vs no_feedback", "person_months", "person-months",
            ("actual", "no_feedback")),
-    Figure("prevented_by_appeals", "wrongful months of {x} prevented by appeals", "prevented by appeals",
+    Figure("prevented_by_appeals", "wrongful months of {x} prevented by appeals", "spared by appeals",
            "months people would have been under it wrongly had nobody appealed, and were not in the run",
            "no_appeals vs actual and perfect_data", "", "person-months",
            ("actual", "perfect_data", "no_appeals")),

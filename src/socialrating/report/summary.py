@@ -94,11 +94,12 @@ def _header(s: Summary) -> Text:
 
 def _figure_table(figures: pl.DataFrame, title: str, names: tuple[str, ...], kind: str | None,
                   caption: str) -> Table:
-    t = Table(title=title, caption=caption, caption_justify="left")
-    t.add_column("consequence")
-    for n in names:
-        t.add_column(BY_NAME[n].short, justify="right")
+    t = Table(title=title, caption=caption, caption_justify="left", pad_edge=False, collapse_padding=True)
     rows = figures if kind is None else figures.filter(pl.col("kind") == kind)
+    widest = max((len(c) for c in rows["consequence_id"].to_list()), default=11)
+    t.add_column("consequence", no_wrap=True, min_width=min(widest, 24))  # names stay whole at 80 columns
+    for n in names:  # headers wrap between words, never inside one
+        t.add_column(BY_NAME[n].short, justify="right", min_width=max(len(w) for w in BY_NAME[n].short.split()))
     for r in rows.iter_rows(named=True):
         t.add_row(r["consequence_id"], *[_n(r[n]) for n in names])
     return t
