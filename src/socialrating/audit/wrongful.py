@@ -182,34 +182,41 @@ def wrongful_by_source(run: RunData, wrong: pl.DataFrame | None = None) -> pl.Da
 
 
 def worked_example(run: RunData, wrongly: pl.DataFrame) -> dict | None:
-    """One (synthetic) person wrongly under a restriction, with the wrong record that caused it.
+    """One (synthetic) person wrongly under a restriction, with the wrong records behind it.
 
     wrongly: citizen_id of the people wrongly under any restriction (audit/figures.py).
-    Picks, deterministically, the lowest citizen_id whose wrong records (truth.parquet:
-    erroneous, or linked to someone else) include one that scored negative points in the
-    ledger. None when the run lacks events, truth or ledger files, or nobody qualifies."""
+    A wrong record (from truth.parquet) is erroneous, linked to the wrong person, or
+    flawed in another way the generator recorded (error_kind other than 'none', such as
+    a debt repayment that arrived late). Picks, deterministically, the lowest citizen_id
+    with a wrong record that scored negative points, else the lowest with any wrong
+    record. None when the run lacks events, truth or ledger files, or nobody qualifies."""
     paths = {n: run.path / f"{n}.parquet" for n in ("events", "truth", "ledger")}
     if wrongly.height == 0 or not all(p.exists() for p in paths.values()):
         return None
-    ids = wrongly["citizen_id"]
-    ev = (pl.scan_parquet(paths["events"]).filter(pl.col("citizen_id").is_in(ids.implode()))
-          .select("citizen_id", pl.col("source").cast(pl.String), "record_id").collect())
+    ids = wrongly["citizen_id"].implode()
+    ev = (pl.scan_parquet(paths["events"]).filter(pl.col("citizen_id").is_in(ids))
+          .select("citizen_id", pl.col("source").cast(pl.String), "record_id",
+                  pl.col("event_type").cast(pl.String), "occurred_on").collect())
     truth = pl.read_parquet(paths["truth"], columns=["source", "record_id", "true_citizen_id", "erroneous",
-                                                      "error_kind"])
-    bad = (ev.join(truth.with_columns(pl.col("source").cast(pl.String)), on=["source", "record_id"])
-           .filter(pl.col("erroneous") | (pl.col("true_citizen_id") != pl.col("citizen_id"))))
-    led = (pl.scan_parquet(paths["ledger"]).filter(pl.col("citizen_id").is_in(ids.implode()) & (pl.col("points") < 0))
-           .select("citizen_id", pl.col("source").cast(pl.String), "record_id", "entry_id", pl.col("rule_id")
-                   .cast(pl.String), pl.col("event_type").cast(pl.String), "occurred_on", "points", "expires_on",
-                   pl.col("state").cast(pl.String)).collect())
-    cause = led.join(bad.select("citizen_id", "source", "record_id", "true_citizen_id",
-                                pl.col("error_kind").cast(pl.String)), on=["citizen_id", "source", "record_id"])
-    if cause.height == 0:
+                                                      "error_kind"]).with_columns(
+        pl.col("source").cast(pl.String), pl.col("error_kind").cast(pl.String))
+    bad = (ev.join(truth, on=["source", "record_id"])
+           .filter(pl.col("erroneous") | (pl.col("true_citizen_id") != pl.col("citizen_id"))
+                   | (pl.col("error_kind") != "none")))
+    if bad.height == 0:
         return None
-    who = int(cause["citizen_id"].min())
+    led = (pl.scan_parquet(paths["ledger"]).filter(pl.col("citizen_id").is_in(ids))
+           .select("citizen_id", pl.col("source").cast(pl.String), "record_id", "entry_id",
+                   pl.col("rule_id").cast(pl.String), "points", "expires_on", pl.col("state").cast(pl.String))
+           .collect())
+    cause = bad.join(led, on=["citizen_id", "source", "record_id"], how="left")
+    rank = cause.group_by("citizen_id").agg((pl.col("points") < 0).any().alias("neg")).sort(
+        "neg", "citizen_id", descending=[True, False], nulls_last=True)
+    who = int(rank["citizen_id"][0])
     spells = (run.consequences.filter((pl.col("citizen_id") == who) & (pl.col("kind") == "restriction"))
               .select("scenario", "consequence_id", "start_month", "months").sort("scenario", "start_month"))
     person = run.citizens.filter(pl.col("citizen_id") == who).row(0, named=True)
     return {"citizen_id": who, "person": person,
-            "records": cause.filter(pl.col("citizen_id") == who).drop("citizen_id").sort("occurred_on"),
+            "records": cause.filter(pl.col("citizen_id") == who).drop("citizen_id", "erroneous").sort(
+                "occurred_on", "record_id"),
             "spells": spells}

@@ -635,7 +635,8 @@ and could single out individuals); the group size is still given.</li>
         recs = _table(ex["records"], [
             ("occurred_on", "date", _t, False), ("source", "source", _t, False), ("record_id", "record", _t, False),
             ("event_type", "record type", _t, False), ("error_kind", "what was wrong", _t, False),
-            ("true_citizen_id", "whose record it really was", _int, True), ("rule_id", "rule", _t, False),
+            ("true_citizen_id", "whose record it really was", _t, True), ("entry_id", "ledger entry", _t, True),
+            ("rule_id", "rule", _t, False),
             ("points", "points", _t, True), ("expires_on", "counts until", _t, False), ("state", "state now", _t, False)])
         sp = _table(ex["spells"].with_columns(pl.col("scenario").replace(SCENARIO_LABEL)), [
             ("scenario", "version of the run", _t, False), ("consequence_id", "restriction", _t, False),
@@ -643,8 +644,9 @@ and could single out individuals); the group size is still given.</li>
         return (f"<h3>One example: citizen {ex['citizen_id']}</h3><p>Citizen {ex['citizen_id']} (synthetic: "
                 f"{_e(p.get('sex'))}, aged {_e(p.get('age_band'))}, {_e(p.get('area'))}, {_e(p.get('district'))} "
                 "district) was restricted in the run, and would not have been under any restriction with correct "
-                "records. These wrong records scored against them (from the run's ground truth, "
-                "<code>truth.parquet</code>, which the rating never sees):</p>" + recs
+                "records. These are their wrong records (from the run's ground truth, <code>truth.parquet</code>, "
+                "which the rating never sees; a record with no rule scored nothing itself, for example a repayment "
+                "that arrived late and so ended a debt entry late):</p>" + recs
                 + "<p>Their restrictions in each version of the run (none with error-free data):</p>" + sp
                 + f'<p class="note">See every entry and the arithmetic: <code>socialrating explain '
                 f'{_e(self.run.path)} --citizen {ex["citizen_id"]}</code></p>')
