@@ -280,9 +280,11 @@ for jobs or housing). This report follows a synthetic population month by month 
 <ul>
 <li><b>Status</b> and <b>level</b> are the two scores, from 00 (worst) to 99 (best). Status counts every
 record still in force; level only the recent ones.</li>
-<li><b>People affected</b> counts a person once if a consequence applied to them in any month of the run.
-<b>Share</b> is that count divided by everyone in the group (children included, unless the row is a
-children's group). <b>Mean months</b> is how long it lasted on average for those affected, counting
+<li><b>People affected</b> ("ever") counts a person once if a consequence applied to them in any month of
+the run; "at the end" counts those under it in the last month. Every such figure is defined once, in the
+section "Every figure, defined once". <b>Share</b> is that count divided by everyone in the group
+(children included, unless the row is a children's group); in the figures and in "Who is wrongly
+restricted", a consequence no child is under in their own right is a share of the adults. <b>Mean months</b> is how long it lasted on average for those affected, counting
 only months inside the run.</li>
 <li><b>Three versions of the same run.</b> "As run" is the rating as it would operate: some records are
 wrong (a debt that was paid, a fine of someone with the same name), and the rating feeds back into life
@@ -307,6 +309,9 @@ move by chance alone in a population of this size: we re-draw the people of each
 intervals mean small groups; do not read much into differences whose intervals overlap a lot.</li>
 <li><b>Suppressed</b>: groups with fewer than {n} people are not shown (rates of tiny groups jump around
 and could single out individuals); the group size is still given.</li>
+<li><b>Settled</b>: a run that starts with nobody restricted fills up month by month. A headline figure is
+marked "not settled" when its series still moved by more than {int(SETTLE_TOLERANCE * 100)}% of its level over
+the last {SETTLE_MONTHS} months (along a straight-line fit): the figure then depends on when the run stopped.</li>
 <li><b>Recovery</b>: of the people who enter a restriction, the share still restricted after 3, 6, 12 and
 24 months. People still restricted when the run ends are counted for the months we saw and no further
 (a "Kaplan-Meier" estimate), so the curve is not biased by the end of the run.</li>
