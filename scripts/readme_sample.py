@@ -42,7 +42,7 @@ def _caption_end(lines: list[str], i: int) -> bool:
     """Does line i end a table's caption (is it the next title, a figure line or blank)?"""
     line = lines[i]
     nxt = lines[i + 1] if i + 1 < len(lines) else ""
-    return (not line.strip() or nxt.startswith("┏") or bool(re.search(r": [\d,–]+$", line))
+    return (not line.strip() or nxt.startswith("┏") or bool(re.search(r": [\d,–]+( \(.*\))?$", line))
             or line.startswith(("status mean", "Run folder", "Report:")))
 
 

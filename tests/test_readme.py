@@ -30,7 +30,9 @@ def test_abridge_keeps_figures_and_drops_definitions():
     text = "\n".join([
         "title line", "┏━━━┓", "│ 00-09 │ 1 │ 2 │", "│ 20-29 │ 3 │ 4 │", "│ 30-39 │ 5 │ 6 │", "│ 50-59 │ 7 │ 8 │",
         "└───┘", "status mean 1.0", "  A table", "┏━━━┓", "│ x │ 1 │", "└───┘", "ever: people under it in at",
-        "least one month.", "people ever under any restriction: 1,234", "", "Report: r"])
+        "least one month.", "people ever under any restriction: 1,234 (not settled: still rising (5% over the last 6 months))",
+        "", "Report: r"])
     assert rs.abridge(text).splitlines() == [
         "title line", "┏━━━┓", "│ 00-09 │ 1 │ 2 │", " ...", "│ 50-59 │ 7 │ 8 │", "└───┘", "status mean 1.0",
-        "  A table", "┏━━━┓", "│ x │ 1 │", "└───┘", "people ever under any restriction: 1,234", "", "Report: r"]
+        "  A table", "┏━━━┓", "│ x │ 1 │", "└───┘",
+        "people ever under any restriction: 1,234 (not settled: still rising (5% over the last 6 months))", "", "Report: r"]

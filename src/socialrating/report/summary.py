@@ -18,7 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ..audit._run import load_run
-from ..audit.figures import BY_NAME, COUNTS, FIGURES, counts, figure_table, figures_json, label
+from ..audit.figures import (BY_NAME, COUNTS, FIGURES, counts, figure_table, figures_json, label, person_months,
+                              settling, settling_note, wrongly_over_time)
+from ..audit.timeline import over_time
 from ..store.runfolder import RunFolder
 
 #: the figures of the two summary tables, in column order
@@ -34,6 +36,7 @@ class Summary:
     distribution: pl.DataFrame
     bands: pl.DataFrame | None
     scores: dict[str, float]
+    settling: pl.DataFrame | None = None  # audit.figures.settling
 
     def as_json(self) -> dict[str, Any]:
         """The figures the summary shows, in the structure of `audit --json` ('figures')."""
@@ -68,7 +71,10 @@ def summary(run_dir: str | Path) -> Summary:
         pl.col("status").mean().alias("status_mean"), pl.col("level").mean().alias("level_mean"),
         pl.col("status").median().alias("status_median"), pl.col("level").median().alias("level_median"),
     ).collect().row(0, named=True)
-    return Summary(run.manifest, counts(run), figure_table(run), distribution(folder), bands(folder), scores)
+    grid = person_months(run)
+    settle = settling(over_time(run), wrongly_over_time(run, grid), run.n_months)
+    return Summary(run.manifest, counts(run), figure_table(run, grid), distribution(folder), bands(folder), scores,
+                   settle)
 
 
 def _n(v: Any) -> str:
@@ -136,6 +142,15 @@ def figure_rows(figs: dict[str, Any], ids: tuple[str, ...]) -> list[tuple[str, s
     return rows
 
 
+def _note(s: Summary, series: str) -> str:
+    """' (not settled: ...)' after a headline figure whose series is still moving."""
+    if s.settling is None:
+        return ""
+    rows = s.settling.filter((pl.col("consequence_id") == "any-restriction") & (pl.col("series") == series))
+    note = settling_note(rows.row(0, named=True) if rows.height else None)
+    return f" ({note})" if note else ""
+
+
 def render(s: Summary) -> list[Any]:
     """The summary as rich renderables, in print order."""
     out: list[Any] = [_header(s)]
@@ -155,5 +170,7 @@ def render(s: Summary) -> list[Any]:
         out.append(tb)
     out.extend(standing_and_errors(s.figures, s.counts["months"]))
     r = s.as_json()["consequences"]["any-restriction"]
-    out.append("\n".join(f"{r[n]['label']}: {_n(r[n]['value'])}" for n in HEADLINE if r[n]["value"] is not None))
+    notes = {"at_end": _note(s, "under it"), "wrongly": _note(s, "wrongly under it")}
+    out.append("\n".join(f"{r[n]['label']}: {_n(r[n]['value'])}{notes.get(n, '')}" for n in HEADLINE
+                         if r[n]["value"] is not None))
     return out
