@@ -143,3 +143,17 @@ def test_settling_by_hand():
     short = settling(frame([1, 2, 3]), frame([1, 2, 3]).drop("scenario"), 3)
     assert short["settled"].to_list() == [None, None]
     assert "too short" in settling_note(short.row(0, named=True))
+
+
+def test_audit_files_are_byte_identical_when_rerun(run):
+    import hashlib
+
+    out = run[0]
+    files = sorted([out / "audit.json", *(out / "audit").glob("*.parquet")])
+
+    def digest():
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+    before = digest()
+    cli("audit", out, "--json")
+    assert digest() == before and len(before) > 10

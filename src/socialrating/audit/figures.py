@@ -282,7 +282,7 @@ def settling(over_time: pl.DataFrame, wrongly: pl.DataFrame, n_months: int) -> p
     series = [("under it", over_time.filter(pl.col("scenario") == "actual")), ("wrongly under it", wrongly)]
     rows = []
     for name, frame in series:
-        for cid, part in frame.sort("t").group_by("consequence_id", maintain_order=True):
+        for cid, part in frame.sort("consequence_id", "t").group_by("consequence_id", maintain_order=True):
             level, change = _trend(part["people"].to_list())
             ok = None if n_months <= SETTLE_MONTHS else abs(change) <= SETTLE_TOLERANCE * level or (
                 level == 0 and change == 0)
