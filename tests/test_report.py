@@ -138,25 +138,31 @@ def test_every_chart_draws_in_chromium(report, tmp_path):
     page = tmp_path / "report.html"
     page.write_text(report.read_text(encoding="utf-8").replace("</body>", f"<script>{script}</script></body>"),
                     encoding="utf-8")
+    for width in (1280, 760):  # a desktop window and a narrow one (the toolbar then reaches the titles first)
+        dom = _dump_dom(exe, page, tmp_path / f"profile-{width}", width)
+        starts = [(m.start(), m.group(1))
+                  for m in re.finditer(r'<div id="(chart-[^"]+)" class="plotly-graph-div', dom)]
+        assert len(starts) >= 10
+        undrawn = []
+        for i, (pos, div_id) in enumerate(starts):
+            end = starts[i + 1][0] if i + 1 < len(starts) else len(dom)
+            if 'class="main-svg"' not in dom[pos:end]:
+                undrawn.append(div_id)
+        assert undrawn == [], f"charts that did not draw: {undrawn}"
+        found = re.search(r'<pre id="layout-check">(.*?)</pre>', dom, re.S)
+        assert found, "the layout check did not run"
+        checks = json.loads(html.unescape(found.group(1)))
+        assert sorted(c["id"] for c in checks) == sorted(d for _, d in starts)
+        assert all(c.get("title") for c in checks)
+        assert {c["id"]: c["problems"] for c in checks if c["problems"]} == {}, f"at {width} px"
+
+
+def _dump_dom(exe: str, page: Path, profile: Path, width: int) -> str:
     cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            "--host-resolver-rules=MAP * ~NOTFOUND",  # any network request would fail
-           "--window-size=1280,900", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000",
+           f"--window-size={width},900", f"--user-data-dir={profile}", "--virtual-time-budget=20000",
            "--dump-dom", page.resolve().as_uri()]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-    dom = out.stdout
-    assert out.returncode == 0 and "</html>" in dom, out.stderr[-2000:]
-    starts = [(m.start(), m.group(1)) for m in re.finditer(r'<div id="(chart-[^"]+)" class="plotly-graph-div', dom)]
-    assert len(starts) >= 10
-    undrawn = []
-    for i, (pos, div_id) in enumerate(starts):
-        end = starts[i + 1][0] if i + 1 < len(starts) else len(dom)
-        if 'class="main-svg"' not in dom[pos:end]:
-            undrawn.append(div_id)
-    assert undrawn == [], f"charts that did not draw: {undrawn}"
-    found = re.search(r'<pre id="layout-check">(.*?)</pre>', dom, re.S)
-    assert found, "the layout check did not run"
-    checks = json.loads(html.unescape(found.group(1)))
-    assert sorted(c["id"] for c in checks) == sorted(d for _, d in starts)
-    assert all(c.get("title") for c in checks)
-    assert {c["id"]: c["problems"] for c in checks if c["problems"]} == {}
+    assert out.returncode == 0 and "</html>" in out.stdout, out.stderr[-2000:]
+    return out.stdout

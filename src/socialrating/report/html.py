@@ -111,13 +111,15 @@ def _t(x: Any) -> str:
     return _e(x)
 
 
-MENU_TOP = 130  # px above the plot: the title on top, the menu under it, clear of the toolbar
+TOOLBAR = 30  # px: plotly's toolbar row at the top right of every chart
+TITLE_TOP = 80  # px above the plot: the toolbar row, then the title
+MENU_TOP = 150  # px above the plot when there is a menu: toolbar row, title, menu
 
 
 def _title(text: str) -> dict:
-    """A chart title at the top left of the figure, above the menu row."""
+    """A chart title at the left, in its own row under the toolbar's and above the menu's."""
     return dict(text=text, x=0, xref="paper", xanchor="left", y=1, yref="container", yanchor="top",
-                pad=dict(t=12))
+                pad=dict(t=TOOLBAR + 4))
 
 
 def _menu(buttons: list[dict], active: int) -> dict:
@@ -135,7 +137,11 @@ class _Charts:
 
     def __call__(self, fig: "go.Figure", name: str, height: int = 420) -> str:
         self.n += 1
-        top = fig.layout.margin.t if fig.layout.margin.t is not None else 60  # a chart with a menu sets its own
+        if fig.layout.title.text and fig.layout.title.yref is None:
+            fig.update_layout(title=_title(fig.layout.title.text))
+        # the title sits under the toolbar's row (so they never meet, however narrow the page); a chart with
+        # a menu or subplot titles asks for more room
+        top = max(fig.layout.margin.t if fig.layout.margin.t is not None else 0, TITLE_TOP)
         fig.update_layout(template="plotly_white", height=height, margin=dict(l=60, r=30, t=top, b=60),
                           font=dict(family="system-ui, Arial, sans-serif", size=13))
         div = fig.to_html(include_plotlyjs=False, full_html=False, div_id=f"chart-{self.n}-{name}",
@@ -593,7 +599,8 @@ the last {SETTLE_MONTHS} months (along a straight-line fit): the figure then dep
                     marker_color="#b2182b", row=1, col=1, name="people")
         fig.add_bar(y=src["source"].to_list(), x=src["wrongful_person_months"].to_list(), orientation="h",
                     marker_color="#e08a00", row=1, col=2, name="months")
-        fig.update_layout(title="Wrongful restrictions by the source of the wrong records", showlegend=False)
+        fig.update_layout(title="Wrongful restrictions by the source of the wrong records", showlegend=False,
+                          margin=dict(t=TITLE_TOP + 30))  # room for the subplot titles under the title
         chart = self.chart(fig, "wrongful-sources", max(320, 40 * src.height + 140))
         stable = _table(t["wrongful_sources"], [
             ("source", "source of wrong records", _t, False), ("consequence_id", "consequence", _t, False),
