@@ -169,7 +169,8 @@ def _figures(a: RunData, b: RunData) -> tuple[pl.DataFrame, dict[str, Any]]:
     the consequence ids both policies have: a long table and {id: {figure: {label, a, b}}}."""
     fa, fb = figure_table(a), figure_table(b)
     shared = [c for c in fa["consequence_id"].to_list() if c in set(fb["consequence_id"].to_list())]
-    ids = [c for c in shared if c.startswith("any-")] + [c for c in shared if not c.startswith("any-")]
+    ids = [f"any-{k}" for k in reversed(KINDS) if f"any-{k}" in shared] + [c for c in shared
+                                                                           if not c.startswith("any-")]
     names = [f.name for f in FIGURES]
     long = (fa.select("consequence_id", *names).unpivot(index="consequence_id", variable_name="figure",
                                                         value_name="a")
