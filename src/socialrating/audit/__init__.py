@@ -26,10 +26,10 @@ from .compare import CompareResult, RunMismatchError, compare_runs
 from .groups import DIMENSIONS, INTERSECTIONS, MIN_GROUP_SIZE, REPLICATES, disparity_summary, group_table
 from .mobility import recovery, transition_first_last, transition_monthly, traps
 from .timeline import merged_spells, over_time, scenario_totals
-from .wrongful import wrongful_by_group, wrongful_by_source, wrongful_summary
+from .wrongful import wrongful_by_group, wrongful_by_source
 
 __all__ = ["AuditResult", "audit_run", "compare_runs", "CompareResult", "RunMismatchError", "RunFormatError",
-           "load_run", "group_table", "disparity_summary"]
+           "load_run", "group_table", "disparity_summary", "FIGURES", "figure_table", "definitions"]
 
 AUDIT_VERSION = 2  # 2: figures from audit/figures.py; wrongful months exclude lengthened ones
 

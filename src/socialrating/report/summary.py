@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..audit._run import load_run
-from ..audit.figures import (BY_NAME, COUNTS, FIGURES, counts, figure_table, figures_json, label, person_months,
+from ..audit.figures import (BY_NAME, COUNTS, FIGURES, counts, figure_table, figures_json, person_months,
                               settling, settling_note, wrongly_over_time)
 from ..audit.timeline import over_time
 from ..store.runfolder import RunFolder
