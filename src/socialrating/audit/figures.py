@@ -72,6 +72,16 @@ FIGURES: tuple[Figure, ...] = (
            ("actual", "perfect_data", "no_appeals")),
 )
 BY_NAME = {f.name: f for f in FIGURES}
+#: plain words for the denominators and scenarios of FIGURES (the report's glossary)
+DENOMINATOR_WORDS = {"population": "everyone in the run (the adults, for a consequence no child is under in their "
+                                   "own right)", "ever": "the people ever under it",
+                     "at_end": "the people under it at the end", "person_months": "the person-months under it"}
+SCENARIO_WORDS = {"actual": "the run as it happened",
+                  "actual vs perfect_data": "the run against the same run with every record correct",
+                  "actual vs no_feedback": "the run against the same run where the rating changes nothing in "
+                                           "people's lives",
+                  "no_appeals vs actual and perfect_data": "the same run had nobody appealed, against the run "
+                                                           "and the run with correct records"}
 
 #: run-wide counts: name -> (label, definition)
 COUNTS: dict[str, tuple[str, str]] = {

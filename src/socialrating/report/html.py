@@ -19,7 +19,8 @@ from typing import Any, Callable
 import polars as pl
 
 from ..audit import AuditResult, audit_run, replace_file
-from ..audit.figures import BY_NAME, FIGURES, SETTLE_MONTHS, SETTLE_TOLERANCE, label, settling_note
+from ..audit.figures import (BY_NAME, DENOMINATOR_WORDS, FIGURES, SCENARIO_WORDS, SETTLE_MONTHS, SETTLE_TOLERANCE,
+                             label, settling_note)
 from ..audit.wrongful import MIN_EXPECTED, worked_example
 
 try:  # plotly is needed to draw; the import error says how to get it
@@ -406,8 +407,9 @@ the last {SETTLE_MONTHS} months (along a straight-line fit): the figure then dep
         cols: list[Col] = [("consequence_id", "consequence", _t, False)] + [
             (f.name, f.short, _int, True) for f in FIGURES]
         gloss = "".join(
-            f"<li><b>{_e(f.short)}</b> ({_e(f.unit)}; {_e(f.scenario.replace('_', ' '))}): {_e(f.definition)}."
-            + (f" A share of it is a share of {_e(f.denominator.replace('_', ' '))}." if f.denominator else "")
+            f"<li><b>{_e(f.short)}</b> ({_e(f.unit)}; {_e(SCENARIO_WORDS.get(f.scenario, f.scenario))}): "
+            f"{_e(f.definition)}."
+            + (f" Its share is of {_e(DENOMINATOR_WORDS.get(f.denominator, f.denominator))}." if f.denominator else "")
             + "</li>" for f in FIGURES)
         return ("<p>These are the figures to quote. Each is defined once (in <code>audit/figures.py</code>) and the "
                 "terminal summary, <code>socialrating audit</code>, <code>socialrating compare</code> and this "
