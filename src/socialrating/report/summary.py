@@ -122,7 +122,7 @@ def standing_and_errors(figures: pl.DataFrame, months: int) -> list[Table]:
     """The two per-consequence tables of figures (the summary and `audit` print both)."""
     out = [_figure_table(figures, f"People under each consequence (the run as it happened, {months} months)",
                          STANDING, None, _caption(STANDING, "any-*: at least one of that kind"))]
-    if figures.filter(pl.col("kind") == "restriction").height:
+    if figures.filter((pl.col("kind") == "restriction") & ~pl.col("consequence_id").str.starts_with("any-")).height:
         out.append(_figure_table(figures, f"Restrictions over the {months} months: wrong records, feedback, appeals",
                                  ERRORS, "restriction",
                                  _caption(ERRORS[1:], "months count once a person a month; wrongly and longer "
@@ -142,11 +142,11 @@ def figure_rows(figs: dict[str, Any], ids: tuple[str, ...]) -> list[tuple[str, s
     return rows
 
 
-def _note(s: Summary, series: str) -> str:
+def _note(s: Summary, cid: str, series: str) -> str:
     """' (not settled: ...)' after a headline figure whose series is still moving."""
     if s.settling is None:
         return ""
-    rows = s.settling.filter((pl.col("consequence_id") == "any-restriction") & (pl.col("series") == series))
+    rows = s.settling.filter((pl.col("consequence_id") == cid) & (pl.col("series") == series))
     note = settling_note(rows.row(0, named=True) if rows.height else None)
     return f" ({note})" if note else ""
 
@@ -169,8 +169,11 @@ def render(s: Summary) -> list[Any]:
             tb.add_row(str(name), f"{n:,}")
         out.append(tb)
     out.extend(standing_and_errors(s.figures, s.counts["months"]))
-    r = s.as_json()["consequences"]["any-restriction"]
-    notes = {"at_end": _note(s, "under it"), "wrongly": _note(s, "wrongly under it")}
+    restricts = s.figures.filter((pl.col("kind") == "restriction")
+                                 & ~pl.col("consequence_id").str.starts_with("any-")).height > 0
+    cid = "any-restriction" if restricts else "any-privilege"  # a bonus-only policy restricts nobody
+    r = s.as_json()["consequences"][cid]
+    notes = {"at_end": _note(s, cid, "under it"), "wrongly": _note(s, cid, "wrongly under it")}
     out.append("\n".join(f"{r[n]['label']}: {_n(r[n]['value'])}{notes.get(n, '')}" for n in HEADLINE
                          if r[n]["value"] is not None))
     return out
