@@ -141,7 +141,7 @@ MAX_EXPIRY_MONTHS_BANKRUPTCY = 120
 
 #: category -> restriction contexts that draw on the same domain of life.
 RELATED_CONTEXTS: dict[str, frozenset[str]] = {
-    "finance": frozenset({"credit", "housing"}),  # lenders and landlords check payment history
+    "finance": frozenset({"credit", "housing", "finance"}),  # lenders, landlords, brokers check payment history
     "housing": frozenset({"housing", "services"}),  # rent / utility arrears -> tenancy, supply
     "law": frozenset(),  # offences are punished by courts, not by the score (see EVENT_TYPE_CONTEXTS)
     "civic": frozenset({"public_office"}),
