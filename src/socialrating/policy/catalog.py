@@ -55,8 +55,8 @@ CATALOG: tuple[EventType, ...] = (
     EventType("education.olympiad_win", "education", "education", None, "a win or prize at an olympiad or competition"),
     EventType("education.honours", "education", "education", None, "a diploma or certificate with honours"),
     # issue 14: an online marketplace (Sesame-style commercial score, the UK claim)
-    EventType("market.order_completed", "marketplace", "finance", "orders", "orders received and paid for in a month"),
-    EventType("market.return", "marketplace", "finance", "orders", "orders returned in a month"),
+    EventType("market.order_completed", "marketplace", "finance", "orders", "orders received and kept in a year (the account's yearly statement)"),
+    EventType("market.return", "marketplace", "finance", "orders", "orders returned in a year"),
     EventType("market.bnpl_default", "marketplace", "finance", "roubles", "a buy-now-pay-later instalment 60+ days overdue"),
     EventType("market.bnpl_repaid", "marketplace", "finance", None, "a buy-now-pay-later plan repaid on time"),
     # issue 14: the conscription register (We platform, later stage)
