@@ -597,7 +597,7 @@ def print_league(rows) -> None:
     t = Table(title="All schemes on the same synthetic people", box=box.SIMPLE_HEAD, pad_edge=False,
               padding=(0, 1))
     for name, justify in (("scheme", "left"), ("now", "right"), ("ever", "right"), ("wrong", "right"),
-                          ("most affected (x all)", "left"), ("fb %", "right"), ("lint E", "right")):
+                          ("most affected", "left"), ("fb %", "right"), ("lint E", "right")):
         t.add_column(name, justify=justify, overflow="fold")
     for r in rows:
         grp = "-" if r.group is None else f"{r.group} x{r.group_ratio:.2f}"
@@ -606,8 +606,9 @@ def print_league(rows) -> None:
                   str(r.lint_errors))
     out.print(t)
     out.print("now/ever: people under any restriction on the last day / at any month end; wrong: "
-              "restricted only because of wrong records; fb %: share of restriction-months added by "
-              "feedback; lint E: linter errors.")
+              "restricted only because of wrong records; most affected: the group most often "
+              "restricted, x its rate over everyone's (20+ restricted, groups of 100+); fb %: share of "
+              "restriction-months added by feedback; lint E: linter errors.")
     for r in rows:
         out.print(f"\n[bold]{escape(r.name)}[/] {escape(r.version)}: {len(r.rules)} rule(s)")
         for line in r.rules:
