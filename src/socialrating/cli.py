@@ -528,3 +528,64 @@ def main() -> None:  # pragma: no cover
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# ------------------------------------------------------------------ issue 14: the league
+@app.command()
+def league(
+    people: int = typer.Option(100_000, min=1, help="synthetic citizens (the same for every scheme)"),
+    years: float = typer.Option(1.0, min=0.1, max=20, help="years each scheme is in force (monthly steps)"),
+    seed: int = typer.Option(20240701, help="seed of all randomness (numpy SeedSequence)"),
+    out: Path = typer.Option(Path("runs/league"), help="league folder: one sub-folder per scheme, league.html"),
+    start: str = typer.Option("2026-01-01", help="first month (YYYY-MM-DD); from 2026 every scheme is in force"),
+    world: str = typer.Option(DEFAULT_WORLD, help="synthetic (Synthetic Russia, with source errors) or basic"),
+) -> None:
+    """Run every built-in policy on the same synthetic population; one HTML page and a table."""
+    from .audit.league import run_league
+    from .report.league import write_league_page
+
+    try:
+        start_d = dt.date.fromisoformat(start)
+    except ValueError:
+        _fail(f"--start: expected a date YYYY-MM-DD, got {start!r}")
+    if world not in ("synthetic", "basic"):
+        _fail(f"--world: expected 'synthetic' or 'basic', got {world!r}")
+    if out.exists() and not out.is_dir():
+        _fail(f"--out: {out} exists and is not a folder")
+    try:
+        with Progress(TextColumn("[bold]league[/] {task.fields[scheme]}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err, transient=True) as prog:
+            task = prog.add_task("league", total=len(builtin_names()), scheme="building the world")
+            rows = run_league(out, people=people, years=years, seed=seed, start=start_d, world=world,
+                              progress=lambda name, i, n: prog.update(task, completed=i, scheme=name))
+        page = write_league_page(out)
+    except (PolicyError, ValueError, OSError) as exc:
+        _fail(str(exc))
+    print_league(rows)
+    console.print(f"League page: [bold]{escape(str(page))}[/]  (one self-contained HTML file; opens offline)",
+                  highlight=False)
+
+
+def print_league(rows) -> None:
+    """The league as a table of at most 80 columns, then each scheme's rules, one line each."""
+    width = min(80, console.size.width) if console.is_terminal else 80
+    out = Console(width=width, highlight=False, file=console.file)
+    t = Table(title="All schemes on the same synthetic people", box=box.SIMPLE_HEAD, pad_edge=False,
+              padding=(0, 1))
+    for name, justify in (("scheme", "left"), ("now", "right"), ("ever", "right"), ("wrong", "right"),
+                          ("most affected", "left"), ("fb %", "right"), ("lint E", "right")):
+        t.add_column(name, justify=justify, overflow="fold")
+    for r in rows:
+        grp = "-" if r.group is None else f"{r.group} x{r.group_ratio:.2f}"
+        fb = "-" if r.feedback_share is None else f"{100 * r.feedback_share:.1f}"
+        t.add_row(r.name, f"{r.restricted_end:,}", f"{r.restricted_ever:,}", f"{r.wrongful:,}", grp, fb,
+                  str(r.lint_errors))
+    out.print(t)
+    out.print("now/ever: people under any restriction on the last day / at any month end; wrong: "
+              "restricted only because of wrong records; most affected: the group most often "
+              "restricted, x its rate over everyone's (20+ restricted, groups of 100+); fb %: share of "
+              "restriction-months added by feedback; lint E: linter errors.")
+    for r in rows:
+        out.print(f"\n[bold]{escape(r.name)}[/] {escape(r.version)}: {len(r.rules)} rule(s)")
+        for line in r.rules:
+            out.print(f"  {escape(line)}", overflow="ellipsis", no_wrap=True, crop=True)

@@ -47,6 +47,24 @@ CATALOG: tuple[EventType, ...] = (
     EventType("family.child_born", "civil_registry", "family", None, "a child's birth registered"),
     EventType("education.academic_record", "education", "education", "grade", "a year's academic record (mean grade 2-5)"),
     EventType("education.language_certificate", "education", "education", None, "a foreign-language certificate"),
+    # issue 14: the student's "personal development trajectory" (digital profile)
+    EventType("education.term_result", "education", "education", "grade", "a term's results (mean grade 2-5)"),
+    EventType("education.exam_failed", "education", "education", None, "an examination failed"),
+    EventType("education.resit_passed", "education", "education", None, "a failed examination passed at a resit"),
+    EventType("education.expelled", "education", "education", None, "expelled from a school, college or university"),
+    EventType("education.olympiad_win", "education", "education", None, "a win or prize at an olympiad or competition"),
+    EventType("education.honours", "education", "education", None, "a diploma or certificate with honours"),
+    # issue 14: an online marketplace (Sesame-style commercial score, the UK claim)
+    EventType("market.order_completed", "marketplace", "finance", "orders", "orders received and kept in a year (the account's yearly statement)"),
+    EventType("market.return", "marketplace", "finance", "orders", "orders returned in a year"),
+    EventType("market.bnpl_default", "marketplace", "finance", "roubles", "a buy-now-pay-later instalment 60+ days overdue"),
+    EventType("market.bnpl_repaid", "marketplace", "finance", None, "a buy-now-pay-later plan repaid on time"),
+    # issue 14: the conscription register (We platform, later stage)
+    EventType("conscription.failure_to_appear", "conscription", "law", None, "failed to appear at the military commissariat when summoned (KoAP 21.5)"),
+    EventType("conscription.travel_ban", "conscription", "law", None, "barred from leaving the country after a summons was deemed delivered"),
+    EventType("conscription.service_completed", "conscription", "civic", None, "military or alternative civil service completed"),
+    # issue 14: standing of one's household (China's "interpersonal relationships")
+    EventType("household.member_sanctioned", "residence", "family", None, "another adult of one's registered household was convicted or listed as a debtor that year"),
 )
 
 BY_NAME = {e.name: e for e in CATALOG}

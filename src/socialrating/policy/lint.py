@@ -66,6 +66,10 @@ automated-decision              error     a restriction takes effect without a p
 household-spillover             error     a consequence also hits the citizen's household:
                                           people are treated by others' behaviour (Art.
                                           5(1)(c)(i); personal liability).
+household-points                error     a rule scores an event about *another* member of
+                                          the citizen's household (event types under
+                                          ``household.``): points for others' behaviour
+                                          (Art. 5(1)(c)(i); personal liability).
 unknown-event-type              warning   a condition tests an event type that no rule
                                           scores: it can never hold as intended (typo?).
 unsourced-restriction           warning   a restriction's reference has neither a URL nor a
@@ -141,7 +145,7 @@ MAX_EXPIRY_MONTHS_BANKRUPTCY = 120
 
 #: category -> restriction contexts that draw on the same domain of life.
 RELATED_CONTEXTS: dict[str, frozenset[str]] = {
-    "finance": frozenset({"credit", "housing"}),  # lenders and landlords check payment history
+    "finance": frozenset({"credit", "housing", "finance"}),  # lenders, landlords, brokers check payment history
     "housing": frozenset({"housing", "services"}),  # rent / utility arrears -> tenancy, supply
     "law": frozenset(),  # offences are punished by courts, not by the score (see EVENT_TYPE_CONTEXTS)
     "civic": frozenset({"public_office"}),
@@ -230,6 +234,7 @@ def lint(policy: Policy, *, today: dt.date | None = None) -> list[Finding]:
         out += _relatedness(policy, c, target)
         if c.kind == "restriction":
             out += an.disproportion(c, target)
+    out += _household_points(policy)
     out += _unknown_types(policy)
     if policy.effective_to is not None and policy.effective_to < today:
         out.append(Finding(
@@ -239,6 +244,21 @@ def lint(policy: Policy, *, today: dt.date | None = None) -> list[Finding]:
             "policy effective dates",
         ))
     return sorted(out, key=lambda f: SEVERITY_RANK[f.severity])
+
+
+def _household_points(policy: Policy) -> list[Finding]:
+    """Rules whose event is about someone else in the household: the citizen is scored for
+    behaviour that is not theirs, which the consequence-level household-spillover check
+    cannot see because the points arrive as the citizen's own entries."""
+    return [
+        Finding(
+            "error", "household-points", f"rules[{i}] {r.id}",
+            f"scores '{r.event_type}', an event about another member of the citizen's household: "
+            "points for someone else's behaviour. Fix: drop the rule.",
+            "EU AI Act Art. 5(1)(c)(i); personal liability",
+        )
+        for i, r in enumerate(policy.rules) if _parts(r.event_type)[0] == "household"
+    ]
 
 
 # ---------------------------------------------------------------- checks 1, 4, 5

@@ -25,7 +25,7 @@ Category = Literal[
 ]
 Context = Literal[
     "travel", "credit", "housing", "employment", "education", "services",
-    "social_benefits", "leisure", "public_office", "family",
+    "social_benefits", "leisure", "public_office", "family", "internet", "finance",
 ]
 Kind = Literal["privilege", "restriction"]
 

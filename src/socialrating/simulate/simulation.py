@@ -128,11 +128,13 @@ class SpellTracker:
         return tuple(np.concatenate([r[i] for r in self.rows]) for i in range(5))
 
 
-def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], None] | None = None) -> dict:
-    """Run the simulation and write the run folder; returns the manifest."""
+def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], None] | None = None,
+             *, world: World | None = None) -> dict:
+    """Run the simulation and write the run folder; returns the manifest. `world`, when
+    given, must be `make_world(cfg)`'s (the league builds it once for every policy)."""
     text, origin = read_policy_text(cfg.policy)
     policy = parse_policy(text, origin)
-    world = make_world(cfg)
+    world = world if world is not None else make_world(cfg)
     folder = RunFolder(out)
     folder.path.mkdir(parents=True, exist_ok=True)
     (folder.path / "policy.yaml").write_text(text, encoding="utf-8")

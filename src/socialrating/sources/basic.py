@@ -45,6 +45,27 @@ RATES = (
     ("education.diploma", 0.02, "adult", None, None),
     ("taxi.unpaid_fare", 0.01, "adult", "risk", ("lognormal", 600, 0.5)),
 )
+# issue 14: the new schemes' event types, each on a stream of its own (appended streams, so
+# the events above do not change). "student": ages 12-22. In this basic world
+# household.member_sanctioned is drawn per person; the synthetic world derives it from
+# the household (sources/agencies/residence.py). Rates are assumptions (see
+# population/calibration.yaml, sources.education/marketplace/conscription).
+RATES_14 = (
+    ("education.term_result", 2.0, "student", None, ("grade",)),
+    ("education.exam_failed", 0.3, "student", "risk", None),
+    ("education.resit_passed", 0.24, "student", "civic", None),
+    ("education.expelled", 0.01, "student", "risk", None),
+    ("education.olympiad_win", 0.02, "student", "civic", None),
+    ("education.honours", 0.03, "student", "civic", None),
+    ("market.order_completed", 0.6, "adult", None, ("hours", 18)),
+    ("market.return", 0.3, "adult", None, ("hours", 2)),
+    ("market.bnpl_default", 0.01, "adult", "risk", ("lognormal", 8_000, 0.7)),
+    ("market.bnpl_repaid", 0.25, "adult", None, None),
+    ("conscription.failure_to_appear", 0.003, "adult", "risk", None),
+    ("conscription.travel_ban", 0.02, "adult", None, None),
+    ("conscription.service_completed", 0.01, "adult", None, None),
+    ("household.member_sanctioned", 0.005, "adult", "risk", None),
+)
 DEBT_PAID_SHARE = 0.55  # assumption: over half of listed debtors pay within 18 months
 
 
@@ -68,6 +89,7 @@ def basic_events(people: pl.DataFrame, start: dt.date, years: float,
         "adult": adult,
         "driver": people["driver"].to_numpy(),
         "borrower": people["borrower"].to_numpy(),
+        "student": (people["age"].to_numpy() >= 12) & (people["age"].to_numpy() <= 22),
     }
     low_income = 1.0 + (5 - np.minimum(people["income_decile"].to_numpy(), 5)) * 0.15
     prop = {
@@ -78,10 +100,12 @@ def basic_events(people: pl.DataFrame, start: dt.date, years: float,
     d0 = (start - dt.date(1970, 1, 1)).days
     span = int(round(years * 365.25))
     frames = []
-    for k, (etype, rate, who, pk, amt) in enumerate(RATES):
+    extra = [np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (1000 + k,))
+             for k in range(len(RATES_14))]  # not spawned from ss: its other children stay as they were
+    for k, (etype, rate, who, pk, amt) in enumerate(RATES + RATES_14):
         if only is not None and etype not in only:
             continue
-        rng = np.random.default_rng(streams[k])
+        rng = np.random.default_rng(streams[k] if k < len(RATES) else extra[k - len(RATES)])
         lam = np.where(elig[who], rate * years * prop[pk], 0.0)
         cnt = rng.poisson(lam)
         cit = np.repeat(ids, cnt)
@@ -105,6 +129,8 @@ def _amounts(rng: np.random.Generator, spec, m: int) -> np.ndarray:
         return np.round(spec[1] * np.exp(rng.normal(0, spec[2], m)), 2)
     if spec[0] == "hours":
         return np.maximum(1, rng.poisson(spec[1], m)).astype(np.float64)
+    if spec[0] == "grade":  # a term's mean grade, 2-5
+        return np.round(np.clip(rng.normal(3.8, 0.5, m), 2.0, 5.0), 2)
     if spec[0] == "badge":
         return rng.choice([1.0, 2.0, 3.0], m, p=[0.31, 0.33, 0.36])  # GTO 2022 shares
     raise ValueError(spec)

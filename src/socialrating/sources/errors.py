@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 ERROR_KINDS: tuple[str, ...] = (
     "none", "late_arrival", "name_variant", "duplicate", "camera_error", "misattributed_owner",
     "namesake_merge", "stale_unpaid", "wrong_status", "mistyped_id",
+    "recycled_phone",  # issue 14: marketplace accounts (sources/agencies/marketplace.py)
 )
 ERROR_KIND = pl.Enum(list(ERROR_KINDS))
 NOT_ERRONEOUS: frozenset[str] = frozenset({"none", "late_arrival", "name_variant"})
@@ -271,6 +272,11 @@ def _apply(em: ErrorModel, source: str, rec: Records, ctx: "Context") -> Records
         other_rank = (rank[t] + 1 + rng.integers(0, s[cand] - 1)) % s[cand]
         rec.subject[cand] = namesake_order(ctx)[start[t] + other_rank]
         rec.kind[cand] = K["namesake_merge"]
+
+    if source == "marketplace":  # the marketplace's own error model (its module documents it)
+        from .agencies import marketplace
+
+        rec = marketplace.apply_errors(rec, ctx, _rng(ctx, source, 9), K)
 
     col = id_column(source)
     if col is not None and em.typo.get(col, 0.0) > 0:

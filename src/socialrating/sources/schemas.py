@@ -88,6 +88,11 @@ SCHEMAS: dict[str, SourceSchema] = {s.name: s for s in (
     _s("public_office", "civil service registry", {"inn": pl.Int64}, ["inn"]),
     _s("taxi", "taxi aggregator", {"phone": pl.Int64}, ["phone"]),
     _s("medical", "medical check-ups (EMIAS/ЕГИСЗ)", {"snils": pl.Int64}, ["snils"], special=True),
+    # issue 14 (appended: a source's index in this dict seeds its random streams)
+    _s("marketplace", "online marketplace (customer account by phone)", {"phone": pl.Int64}, ["phone"],
+       {"account": pl.String}),
+    _s("conscription", "military commissariats' unified register", {"snils": pl.Int64, **NAME_DOB}, ["snils"]),
+    _s("residence", "residence registration (household register)", {"passport": pl.Int64, **NAME_DOB}, ["passport"]),
 )}
 
 

@@ -41,6 +41,7 @@ RECORD_PREFIX: dict[str, str] = {
     "bank": "BNK", "tax": "FNS", "traffic_police": "GIB", "police": "MVD", "bailiffs": "FSP", "courts": "SUD",
     "housing": "ZKH", "social_fund": "SFR", "civil_registry": "ZAG", "education": "EDU", "volunteering": "DOB",
     "gto": "GTO", "awards": "AWD", "public_office": "GOS", "taxi": "TXI", "medical": "MED",
+    "marketplace": "MKT", "conscription": "VKM", "residence": "REG",
 }
 TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String,
@@ -237,6 +238,9 @@ def _materialise(source: str, rec: Records, ctx: Context, identities: bool = Tru
         dept = (derive_keys(_key(ctx, 3, sidx), rec.extra["proceeding"].astype(np.uint64)) % np.uint64(40)).astype(np.int64) + 1
         cols["proceeding_id"] = pl.select(pl.concat_str([_digits(num, 9), pl.lit("/"), _digits(rec.extra["region"], 2),
                                                          _digits(dept, 3), pl.lit("-ИП")])).to_series()
+    if identities and source == "marketplace":
+        acc = permute(rec.subject.astype(np.int64) % (10**10), 10**10, _key(ctx, 5, sidx))
+        cols["account"] = pl.select(pl.lit("MP") + _digits(acc, 10)).to_series()
     if identities and source == "housing":
         acc = permute(rec.extra["account"] % (10**10), 10**10, _key(ctx, 4, sidx))
         cols["account"] = pl.select(pl.lit("ЛС") + _digits(acc, 10)).to_series()

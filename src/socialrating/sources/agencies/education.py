@@ -32,4 +32,6 @@ def generate(ctx: Context) -> Events:
     wl = ((ctx.age >= 15) & (ctx.age <= 40)) * ctx.decile.astype(np.float64) ** 2 * ctx.civic
     lp = poisson_events(ctx, rng, wl, ctx.per_capita(ctx.param(SOURCE, "language_certificates_per_year")))
     language = part(lp, LANGUAGE, ctx.uniform_days(rng, lp.size))
-    return concat([diplomas, records, language])
+    from . import education_trajectory  # issue 14: the trajectory records, after these
+
+    return concat([diplomas, records, language, education_trajectory.generate(ctx)])
