@@ -27,9 +27,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="Open rules-as-code model of national social-rating schemes, on synthetic data.")
 policy_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="List, show, validate and export policies.")
 app.add_typer(policy_app, name="policy")
-# Piped output is 120 columns wide (readable tables in logs) unless COLUMNS says otherwise.
-_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
-console = Console(width=_WIDTH)
+console = Console()
 err = Console(stderr=True)
 
 
@@ -46,6 +44,9 @@ def _startup(version: bool = typer.Option(False, "--version", is_eager=True, cal
                                           help="print the version and exit")) -> None:
     # Runs before every command: keep freed memory for reuse (see engine/allocator.py).
     keep_freed_memory()
+    # Width is decided per command (not at import): a terminal's own width; piped, COLUMNS or 120.
+    cols = os.environ.get("COLUMNS", "")
+    console.width = None if sys.stdout.isatty() else (int(cols) if cols.isdigit() and int(cols) >= 40 else 120)
 
 
 def _fail(msg: str, code: int = 2) -> None:
