@@ -182,12 +182,20 @@ def compare(run_a: Path = typer.Argument(..., help="run folder A"),
 
 @app.command(short_help="Add a source file of records to a run folder.")
 def ingest(
-    file: Path = typer.Argument(..., help="CSV or Parquet file in the source's documented schema"),
+    file: Optional[Path] = typer.Argument(None, help="CSV or Parquet file in the source's documented schema"),
     source: str = typer.Option(..., help="which agency the file comes from (e.g. bank, tax, bailiffs)"),
-    into: Path = typer.Option(..., help="run folder whose citizen register links the records"),
+    into: Optional[Path] = typer.Option(None, help="run folder whose citizen register links the records"),
     as_of: Optional[str] = typer.Option(None, help="dates after this are impossible (default: the run's as-of)"),
+    schema: bool = typer.Option(False, "--schema", help="print the source's file format and exit"),
+    as_json: bool = typer.Option(False, "--json", help="with --schema: print it as JSON"),
 ) -> None:
-    """Validate, link and add a source file to a run folder; bad rows go to quarantine with a reason."""
+    """Validate, link and add a source file to a run folder; bad rows go to quarantine with a reason.
+    `--schema` prints the file format a source's file must have (examples in examples/ingest/)."""
+    if schema:
+        _print_schema(source, as_json)
+        return
+    if file is None or into is None:
+        _fail("give a FILE and --into RUN_DIR (or --schema to see the source's file format)")
     from .sources.ingest import IngestError, ingest_file
     from .store.runfolder import RunFolder
 
@@ -205,6 +213,34 @@ def ingest(
         t.add_row(f"quarantined: {why}", f"{n:,}")
     t.caption = f"in = accepted + already present + quarantined; events: {rep.events_path}"
     console.print(t)
+
+
+def _print_schema(source: str, as_json: bool) -> None:
+    from .sources.schema_doc import schema_doc
+
+    try:
+        doc = schema_doc(source)
+    except KeyError as exc:
+        _fail(str(exc).strip("'\""))
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        return
+    console.print(f"[bold]{source}[/]: {doc['agency']}; {doc['file']}", highlight=False)
+    if doc["special_category_data"]:
+        console.print("special-category data (health): 152-FZ Art. 10, GDPR Art. 9", highlight=False)
+    t = Table(title="Columns", box=box.SIMPLE_HEAD)
+    for col in ("column", "type", "required", "meaning"):
+        t.add_column(col, overflow="fold")
+    for c in doc["columns"]:
+        t.add_row(c["column"], c["type"], "yes" if c["required"] else "", c["meaning"])
+    console.print(t)
+    te = Table(title="Event types", box=box.SIMPLE_HEAD)
+    for col in ("event_type", "unit", "meaning"):
+        te.add_column(col, overflow="fold")
+    for e in doc["event_types"]:
+        te.add_row(e["event_type"], e["unit"] or "-", e["meaning"])
+    console.print(te)
+    console.print(f"Example: {doc['example']}", highlight=False)
 
 
 def print_summary(out: Path) -> None:
