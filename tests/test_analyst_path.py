@@ -133,3 +133,30 @@ def test_help_and_version_fit_80_columns():
     for flag in ("--employment-feedback", "--household-spillover", "--credit-feedback"):
         assert flag in text
     assert re.fullmatch(r"socialrating \d+\.\d+\.\d+\n", cli("--version").stdout)
+
+
+def test_contest_and_resolve_print_what_changed_for_this_citizen(tmp_path_factory):
+    out = tmp_path_factory.mktemp("act") / "run"
+    cli("run", *RUN, "--out", out)
+    led = pl.read_parquet(out / "ledger.parquet")
+    cur = pl.read_parquet(out / "current_consequences.parquet")
+    # a person under no-exit because of exactly one active exit-ban entry: overturning it lifts no-exit
+    bans = led.filter((pl.col("event_type") == "enforcement.exit_ban") & (pl.col("state") == "active"))
+    one = bans.group_by("citizen_id").len().filter(pl.col("len") == 1).join(
+        cur.filter(pl.col("consequence_id") == "no-exit"), on="citizen_id").sort("citizen_id")
+    assert one.height > 0
+    cid = one["citizen_id"][0]
+    eid = bans.filter(pl.col("citizen_id") == cid)["entry_id"][0]
+    before = cur.filter(pl.col("citizen_id") == cid)["consequence_id"].cast(pl.String).to_list()
+    c = json.loads(cli("contest", out, "--citizen", cid, "--entry", eid, "--reason", "not me", "--json").stdout)
+    assert c["for_this_citizen"]["consequences_added"] == []
+    text = cli("resolve", out, "--entry", eid, "--overturned", "--reviewer", "A", "--reason", "namesake").stdout
+    _fits(text)
+    after = pl.read_parquet(out / "current_consequences.parquet").filter(pl.col("citizen_id") == cid)
+    lifted = sorted(set(before) - set(after["consequence_id"].cast(pl.String).to_list()))
+    assert "no-exit" in lifted
+    flat = " ".join(text.split())
+    assert f"consequences lifted: {', '.join(lifted)}" in flat
+    assert f"entry {eid}: exit-ban -20" in flat and "now overturned" in flat
+    rated = pl.read_parquet(out / "current_ratings.parquet").filter(pl.col("citizen_id") == cid)
+    assert f"-> {rated['status'][0]:02d}" in flat or f"status {rated['status'][0]:02d}" in flat

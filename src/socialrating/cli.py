@@ -431,12 +431,15 @@ def contest(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Contest an entry: recorded in the ledger store; ratings and consequences re-scored."""
+    from .report.change_view import change_summary, entry_brief, render_change, snapshot
     from .store.contest import ContestError, contest as do_contest
 
     try:
+        before = snapshot(run_dir, citizen)
         out = do_contest(run_dir, citizen, entry, reason, on=_date_opt(on, "--on"), db=db)
     except (ContestError, FileNotFoundError) as exc:
         _fail(str(exc), 1)
+    out["for_this_citizen"] = change_summary(before, snapshot(run_dir, citizen))
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
         return
@@ -446,7 +449,7 @@ def contest(
                   highlight=False)
     if out["note"]:
         console.print(f"  note: {out['note']}", highlight=False)
-    console.print(f"  re-scored: {out['contested']} contested, {out['overturned']} overturned entries in the run")
+    render_change(console, citizen, out["for_this_citizen"], entry_brief(run_dir, entry))
 
 
 @app.command(short_help="Review a contested entry: uphold or overturn.")
@@ -462,15 +465,21 @@ def resolve(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Resolve a contest (--upheld or --overturned); ratings and consequences re-scored."""
+    from .report.change_view import change_summary, entry_brief, entry_owner, render_change, snapshot
     from .store.contest import ContestError, resolve as do_resolve
 
     if upheld == overturned:
         _fail("give exactly one of --upheld or --overturned")
     try:
+        owner = entry_owner(run_dir, entry)
+        before = snapshot(run_dir, owner) if owner is not None else None
         out = do_resolve(run_dir, entry, "upheld" if upheld else "overturned", reviewer, reason,
                          on=_date_opt(on, "--on"), db=db)
     except (ContestError, FileNotFoundError) as exc:
         _fail(str(exc), 1)
+    if before is not None:
+        out["citizen_id"] = owner
+        out["for_this_citizen"] = change_summary(before, snapshot(run_dir, owner))
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
         return
@@ -478,7 +487,8 @@ def resolve(
                   f"state now: {out['state_now']}", highlight=False)
     if out["note"]:
         console.print(f"  note: {out['note']}", highlight=False)
-    console.print(f"  re-scored: {out['contested']} contested, {out['overturned']} overturned entries in the run")
+    if before is not None:
+        render_change(console, owner, out["for_this_citizen"], entry_brief(run_dir, entry))
 
 
 @app.command(short_help="Check every file and the hash chain of a run folder.")
