@@ -54,6 +54,38 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+class RunProgress:
+    """Stages and months as they happen: a live bar on a terminal, one line per step when piped
+    (so a log shows the run moving, not 15 silent seconds)."""
+
+    def __init__(self, months: int, people: int):
+        self.months, self.live = months, err.is_terminal
+        self.first = f"building Synthetic Russia: {people:,} people, their records, linkage"
+        self.prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), console=err, transient=True)
+
+    def __enter__(self) -> "RunProgress":
+        if self.live:
+            self.prog.start()
+            self.task = self.prog.add_task(self.first, total=self.months)
+        else:
+            err.print(f"{self.first} ...", highlight=False)
+        return self
+
+    def update(self, done: int, total: int) -> None:
+        what = ("writing the ledger, the store and the run folder" if done == total
+                else "simulating months")
+        if self.live:
+            self.prog.update(self.task, completed=done, description=what)
+        else:
+            err.print(f"month {done} of {total}" + (f"; {what} ..." if done == total else "")
+                      if done else f"simulating {total} months ...", highlight=False)
+
+    def __exit__(self, *exc) -> None:
+        if self.live:
+            self.prog.stop()
+
+
 @app.command(short_help="Simulate a policy on a synthetic nation, month by month.")
 def run(
     policy: str = typer.Option("we-platform", help="built-in policy name or a YAML file"),
@@ -79,10 +111,8 @@ def run(
     cfg = SimConfig(policy=policy, people=people, years=years, seed=seed, start=start_d, world=world, store=store,
                     db=db, feedback=Feedback(credit_feedback, employment_feedback, household_spillover))
     try:
-        with Progress(TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("months"),
-                      TimeElapsedColumn(), console=err, transient=True) as prog:
-            task = prog.add_task("run", total=cfg.months)
-            manifest = simulate(cfg, out, progress=lambda done, total: prog.update(task, completed=done))
+        with RunProgress(cfg.months, cfg.people) as prog:
+            manifest = simulate(cfg, out, progress=prog.update)
     except PolicyError as exc:
         _fail(str(exc))
     except ValueError as exc:

@@ -133,6 +133,8 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     text, origin = read_policy_text(cfg.policy)
     policy = parse_policy(text, origin)
     world = make_world(cfg)
+    if progress:
+        progress(0, cfg.months)  # the world is built: months start
     folder = RunFolder(out)
     folder.path.mkdir(parents=True, exist_ok=True)
     (folder.path / "policy.yaml").write_text(text, encoding="utf-8")
