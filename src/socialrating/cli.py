@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -21,19 +22,31 @@ from .policy.load import PolicyError, builtin_names, json_schema, load_policy, p
 
 DEFAULT_WORLD = "synthetic"
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+# Plain (click) help, not rich panels: rich cuts long flag names at 80 columns.
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Open rules-as-code model of national social-rating schemes, on synthetic data.")
-policy_app = typer.Typer(no_args_is_help=True, help="List, show, validate and export policies.")
+policy_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="List, show, validate and export policies.")
 app.add_typer(policy_app, name="policy")
-_WIDTH = None if sys.stdout.isatty() else 120  # readable tables in logs and pipes too
-console = Console(width=_WIDTH)
+console = Console()
 err = Console(stderr=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib import metadata
+
+        sys.stdout.write(f"socialrating {metadata.version('socialrating')}\n")
+        raise typer.Exit()
+
+
 @app.callback()
-def _startup() -> None:
+def _startup(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                          help="print the version and exit")) -> None:
     # Runs before every command: keep freed memory for reuse (see engine/allocator.py).
     keep_freed_memory()
+    # Width is decided per command (not at import): a terminal's own width; piped, COLUMNS or 120.
+    cols = os.environ.get("COLUMNS", "")
+    console.width = None if sys.stdout.isatty() else (int(cols) if cols.isdigit() and int(cols) >= 40 else 120)
 
 
 def _fail(msg: str, code: int = 2) -> None:
@@ -41,7 +54,39 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-@app.command()
+class RunProgress:
+    """Stages and months as they happen: a live bar on a terminal, one line per step when piped
+    (so a log shows the run moving, not 15 silent seconds)."""
+
+    def __init__(self, months: int, people: int):
+        self.months, self.live = months, err.is_terminal
+        self.first = f"building Synthetic Russia: {people:,} people, their records, linkage"
+        self.prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), console=err, transient=True)
+
+    def __enter__(self) -> "RunProgress":
+        if self.live:
+            self.prog.start()
+            self.task = self.prog.add_task(self.first, total=self.months)
+        else:
+            err.print(f"{self.first} ...", highlight=False)
+        return self
+
+    def update(self, done: int, total: int) -> None:
+        what = ("writing the ledger, the store and the run folder" if done == total
+                else "simulating months")
+        if self.live:
+            self.prog.update(self.task, completed=done, description=what)
+        else:
+            err.print(f"month {done} of {total}" + (f"; {what} ..." if done == total else "")
+                      if done else f"simulating {total} months ...", highlight=False)
+
+    def __exit__(self, *exc) -> None:
+        if self.live:
+            self.prog.stop()
+
+
+@app.command(short_help="Simulate a policy on a synthetic nation, month by month.")
 def run(
     policy: str = typer.Option("we-platform", help="built-in policy name or a YAML file"),
     people: int = typer.Option(100_000, min=1, help="synthetic citizens"),
@@ -66,10 +111,8 @@ def run(
     cfg = SimConfig(policy=policy, people=people, years=years, seed=seed, start=start_d, world=world, store=store,
                     db=db, feedback=Feedback(credit_feedback, employment_feedback, household_spillover))
     try:
-        with Progress(TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("months"),
-                      TimeElapsedColumn(), console=err, transient=True) as prog:
-            task = prog.add_task("run", total=cfg.months)
-            manifest = simulate(cfg, out, progress=lambda done, total: prog.update(task, completed=done))
+        with RunProgress(cfg.months, cfg.people) as prog:
+            manifest = simulate(cfg, out, progress=prog.update)
     except PolicyError as exc:
         _fail(str(exc))
     except ValueError as exc:
@@ -79,7 +122,7 @@ def run(
                   f"{manifest['policy']['version']}, sha256 {manifest['policy']['sha256'][:12]}...)")
 
 
-@app.command()
+@app.command(short_help="The main job: 100,000 people, 2 years, summary + report.")
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder to write")) -> None:
     """The README's main job: 100,000 people, 2 years, the we-platform policy, summary and report."""
     run(policy="we-platform", people=100_000, years=2.0, seed=20240701, out=out, start="2024-07-01",
@@ -114,7 +157,7 @@ def _figures(title: str, figures: dict) -> Table:
     return t
 
 
-@app.command()
+@app.command(short_help="Write the run's self-contained HTML report.")
 def report(run_dir: Path = typer.Argument(..., help="run folder")) -> None:
     """Audit a run and write its self-contained HTML report (report.html in the run folder)."""
     try:
@@ -124,7 +167,7 @@ def report(run_dir: Path = typer.Argument(..., help="run folder")) -> None:
     console.print(f"Report: [bold]{path}[/]")
 
 
-@app.command()
+@app.command(short_help="Who is restricted, how many wrongly, which groups.")
 def audit(run_dir: Path = typer.Argument(..., help="run folder"),
           as_json: bool = typer.Option(False, "--json", help="print the figures and headline numbers as JSON")) -> None:
     """Audit a run: who is restricted, how many wrongly, which groups, traps (writes audit/ and audit.json)."""
@@ -158,7 +201,7 @@ def audit(run_dir: Path = typer.Argument(..., help="run folder"),
                   f"{run_dir / 'audit.json'}")
 
 
-@app.command()
+@app.command(short_help="Policy A vs B on the same people.")
 def compare(run_a: Path = typer.Argument(..., help="run folder A"),
             run_b: Path = typer.Argument(..., help="run folder B (same people and seed, another policy)"),
             as_json: bool = typer.Option(False, "--json", help="print the summary as JSON")) -> None:
@@ -191,14 +234,22 @@ def compare(run_a: Path = typer.Argument(..., help="run folder A"),
             console.print(f"{name}: {out / (name + '.parquet')}")
 
 
-@app.command()
+@app.command(short_help="Add a source file of records to a run folder.")
 def ingest(
-    file: Path = typer.Argument(..., help="CSV or Parquet file in the source's documented schema"),
+    file: Optional[Path] = typer.Argument(None, help="CSV or Parquet file in the source's documented schema"),
     source: str = typer.Option(..., help="which agency the file comes from (e.g. bank, tax, bailiffs)"),
-    into: Path = typer.Option(..., help="run folder whose citizen register links the records"),
+    into: Optional[Path] = typer.Option(None, help="run folder whose citizen register links the records"),
     as_of: Optional[str] = typer.Option(None, help="dates after this are impossible (default: the run's as-of)"),
+    schema: bool = typer.Option(False, "--schema", help="print the source's file format and exit"),
+    as_json: bool = typer.Option(False, "--json", help="with --schema: print it as JSON"),
 ) -> None:
-    """Validate, link and add a source file to a run folder; bad rows go to quarantine with a reason."""
+    """Validate, link and add a source file to a run folder; bad rows go to quarantine with a reason.
+    `--schema` prints the file format a source's file must have (examples in examples/ingest/)."""
+    if schema:
+        _print_schema(source, as_json)
+        return
+    if file is None or into is None:
+        _fail("give a FILE and --into RUN_DIR (or --schema to see the source's file format)")
     from .sources.ingest import IngestError, ingest_file
     from .store.runfolder import RunFolder
 
@@ -218,6 +269,34 @@ def ingest(
     console.print(t)
 
 
+def _print_schema(source: str, as_json: bool) -> None:
+    from .sources.schema_doc import schema_doc
+
+    try:
+        doc = schema_doc(source)
+    except KeyError as exc:
+        _fail(str(exc).strip("'\""))
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        return
+    console.print(f"[bold]{source}[/]: {doc['agency']}; {doc['file']}", highlight=False)
+    if doc["special_category_data"]:
+        console.print("special-category data (health): 152-FZ Art. 10, GDPR Art. 9", highlight=False)
+    t = Table(title="Columns", box=box.SIMPLE_HEAD)
+    for col in ("column", "type", "required", "meaning"):
+        t.add_column(col, overflow="fold")
+    for c in doc["columns"]:
+        t.add_row(c["column"], c["type"], "yes" if c["required"] else "", c["meaning"])
+    console.print(t)
+    te = Table(title="Event types", box=box.SIMPLE_HEAD)
+    for col in ("event_type", "unit", "meaning"):
+        te.add_column(col, overflow="fold")
+    for e in doc["event_types"]:
+        te.add_row(e["event_type"], e["unit"] or "-", e["meaning"])
+    console.print(te)
+    console.print(f"Example: {doc['example']}", highlight=False)
+
+
 def print_summary(out: Path) -> None:
     """The run's summary (report/summary.py gathers it; the figures are audit/figures.py's)."""
     from .report.summary import render, summary
@@ -226,15 +305,89 @@ def print_summary(out: Path) -> None:
         console.print(part, highlight=False)
 
 
-@app.command()
+@app.command(short_help="List people: restricted, wrongly restricted, by group.")
+def citizens(
+    run_dir: Path = typer.Argument(..., help="run folder"),
+    consequence: Optional[str] = typer.Option(None, help="a consequence id (default: any restriction)"),
+    wrongly: bool = typer.Option(False, "--wrongly", help="only people under it because of wrong records"),
+    ever: bool = typer.Option(False, "--ever", help="ever under it during the run, not only at the end"),
+    scenario: str = typer.Option("actual", help="scenario whose spells --ever reads"),
+    group: list[str] = typer.Option([], help="DIMENSION=GROUP, e.g. district=Volga, age_band=25-34 (repeatable)"),
+    status_min: Optional[int] = typer.Option(None, min=0, max=99, help="status at least"),
+    status_max: Optional[int] = typer.Option(None, min=0, max=99, help="status at most"),
+    everyone: bool = typer.Option(False, "--everyone", help="no consequence filter (groups and status only)"),
+    limit: int = typer.Option(20, min=1, help="people to list"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """List the people a finding is about: under a consequence now or ever, wrongly (because of wrong
+    records), in a group, in a status range; then `explain` one of them."""
+    from .audit.citizens import CitizenQuery, QueryError, find_citizens
+    from .policy.load import parse_policy
+    from .store.runfolder import RunFolder
+
+    folder = RunFolder(run_dir)
+    try:
+        m = folder.manifest()
+        pol = parse_policy(folder.policy_text(), str(run_dir / "policy.yaml"))
+        groups = dict(g.split("=", 1) for g in group if "=" in g)
+        if len(groups) != len(group):
+            raise QueryError(f"--group: expected DIMENSION=GROUP, got {[g for g in group if '=' not in g]}")
+        q = CitizenQuery(consequence, wrongly, scenario, ever, groups, status_min, status_max, limit, everyone)
+        rows, total = find_citizens(run_dir, q, {c.id: c.kind for c in pol.consequences},
+                                    list(m.get("scenarios", ["actual"])))
+    except (QueryError, FileNotFoundError, PolicyError) as exc:
+        _fail(str(exc))
+    what = _citizens_caption(q)
+    if as_json:
+        sys.stdout.write(json.dumps({"run": str(run_dir), "filter": what, "matching": total,
+                                     "shown": rows.height, "citizens": rows.to_dicts()}, indent=2) + "\n")
+        return
+    t = Table(title=f"{total:,} (synthetic) people {what}; {rows.height} shown", box=box.SIMPLE_HEAD,
+              caption="* matched the filter; (ended): not in force on the rating date")
+    for label in ("citizen", "status", "level", "age", "sex", "district", "consequences"):
+        t.add_column(label, justify="right" if label in ("citizen", "status", "level", "age") else "left",
+                     overflow="fold")
+    for r in rows.iter_rows(named=True):
+        matched, now = set(filter(None, r["matched"].split(","))), set(filter(None, r["in_force"].split(",")))
+        lines = [c + (" *" if c in matched else "") + ("" if c in now else " (ended)") for c in sorted(matched | now)]
+        t.add_row(str(r["citizen_id"]), f"{r['status']:02d}", f"{r['level']:02d}", str(r["age"]), r["sex"],
+                  r["district"], "\n".join(lines) or "-")
+    console.print(t)
+    if rows.height:
+        console.print(f"Next: socialrating explain {run_dir} --citizen {rows['citizen_id'][0]}", highlight=False)
+
+
+def _citizens_caption(q) -> str:
+    """The filter in words, e.g. 'wrongly under no-credit (not with correct records), district=Volga'."""
+    under = f"under {q.consequence}" if q.consequence else "under a restriction"
+    if q.wrongly:
+        what = f"wrongly {under} (not with correct records)"
+    elif q.ever:
+        what = f"ever {under} (scenario {q.scenario})"
+    elif q.everyone and not q.consequence:
+        what = "(any consequence or none)"
+    else:
+        what = f"{under} on the rating date"
+    bits = [f"{k}={v}" for k, v in q.groups.items()]
+    if q.status_min is not None or q.status_max is not None:
+        bits.append(f"status {q.status_min if q.status_min is not None else 0}-"
+                    f"{q.status_max if q.status_max is not None else 99}")
+    return ", ".join([what, *bits])
+
+
+@app.command(short_help="One citizen's entries, arithmetic and consequences.")
 def explain(
     run_dir: Path = typer.Argument(..., help="run folder"),
     citizen: int = typer.Option(..., help="citizen_id"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    db: Optional[str] = typer.Option(None, help="postgresql://... ledger store, if the run used one"),
 ) -> None:
-    """Show one citizen's entries, the arithmetic to status and level, and consequences."""
+    """Show one citizen's entries (with their contest history), the arithmetic to status and level,
+    and each consequence with its way out."""
     from .engine.explain import explain as do_explain
     from .policy.load import parse_policy
+    from .report.explain_view import render_explain
+    from .store.history import contest_history
     from .store.runfolder import RunFolder
 
     folder = RunFolder(run_dir)
@@ -252,99 +405,13 @@ def explain(
     ledger = folder.scan("ledger").filter(pl.col("citizen_id") == citizen).collect()
     cons = folder.scan("current_consequences").filter(pl.col("citizen_id") == citizen).collect()
     out = do_explain(pol, dt.date.fromisoformat(m["as_of"]), citizen, ledger, rrow, cons)
+    out["contest_history"], note = contest_history(run_dir, ledger["entry_id"].to_list(), db)
+    if note:
+        out["contest_history_note"] = note
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
         return
-    render_explain(out)
-
-
-def render_explain(x: dict) -> None:
-    console.print(f"[bold]Citizen {x['citizen_id']}[/] under {x['policy']}, as of {x['as_of']}")
-    rc = x["recomputed"]
-    band = f", band {rc['band']}" if "band" in rc else ""
-    console.print(f"status [bold]{rc['status']:02d}[/], level [bold]{rc['level']:02d}[/]{band}"
-                  f"  (matches the rating on file: {x['matches_rating_on_file']})")
-    console.print(f"  status: {x['arithmetic']['status']}")
-    console.print(f"  level:  {x['arithmetic']['level']}")
-    t = Table(title=f"Entries ({len(x['entries'])})", box=box.SIMPLE_HEAD, pad_edge=False,
-              caption="counts: s = in status, s+l = in status and level, no = not counting")
-    for col in ("entry", "date", "source", "record", "rule", "ref", "points", "expires", "state", "counts"):
-        t.add_column(col, overflow="fold", no_wrap=col not in ("source", "rule"))
-    refs: dict[str, int] = {}
-    for e in x["entries"]:
-        cnt = "s+l" if e["counts_in_level"] else ("s" if e["counts_in_status"] else "no")
-        pts = str(e["points"]) + (f" (cap; {e['points_before_cap']})" if e["points"] != e["points_before_cap"] else "")
-        k = refs.setdefault(e["reference"], len(refs) + 1)
-        t.add_row(str(e["entry_id"]), e["occurred_on"], e["source"], e["record_id"], e["rule_id"], f"[{k}]", pts,
-                  e["closed_on"] and f"closed {e['closed_on']}" or e["expires_on"] or "never", e["state"], cnt)
-    console.print(t)
-    for ref, k in refs.items():
-        console.print(f"  \\[{k}] {ref}", highlight=False)
-    if x["consequences"]:
-        tc = Table(title="Consequences in force")
-        for col in ("consequence", "kind", "context", "because", "since", "until", "review"):
-            tc.add_column(col)
-        for c in x["consequences"]:
-            why = c["because"] + (f" (household member {c['via_household_member']})" if c["via_household_member"] is not None else "")
-            tc.add_row(c["consequence_id"], c["kind"], c["context"], why, c["since"] or "",
-                       c["until"] or "while it holds", "human" if c["human_review"] else "automatic")
-        console.print(tc)
-        for c in x["consequences"]:
-            render_recourse(c)
-    else:
-        console.print("No consequence in force.")
-
-
-def render_recourse(c: dict) -> None:
-    r = c.get("recourse")
-    if not r:
-        return
-    console.print(f"\n[bold]{c['consequence_id']}[/] ({c['kind']}): {escape(r['condition'])}", highlight=False)
-    if "via_household_member" in r:
-        console.print(f"  {r['note']}", highlight=False)
-        return
-    lifts = r["lifts_without_new_events"]
-    if lifts["on"] is None:
-        never = ", ".join(str(e["entry_id"]) for e in lifts["never_ending_entries"])
-        console.print("  (a) with no new events it does not lift by itself"
-                      + (f" (entries that never end: {never})" if never else ""), highlight=False)
-    else:
-        ending, leaving = lifts["entries_ending"], lifts.get("entries_leaving_level_window", [])
-        last = [f"{e['entry_id']} ({e['rule_id']} {e['points']:+d}) ends" for e in ending if e["ends_on"] == lifts["on"]]
-        last += [f"{e['entry_id']} ({e['rule_id']} {e['points']:+d}) leaves the level window" for e in leaving
-                 if e["leaves_level_window_on"] == lifts["on"]]
-        verb = "lifts" if c["kind"] == "restriction" else "lapses"
-        more = (f" (by then {len(ending)} entr{'y ends' if len(ending) == 1 else 'ies end'}"
-                + (f" and {len(leaving)} leave the level window" if leaving else "") + "; --json lists them)")
-        console.print(f"  (a) with no new events it {verb} on [bold]{lifts['on']}[/]"
-                      + (f" when {', '.join(last)}" if last else "") + more, highlight=False)
-    if c["kind"] != "restriction":
-        return
-    ov = r["overturn"]
-    if ov is None:
-        console.print("  (b) overturning entries cannot lift it: the condition holds with no entries at all",
-                      highlight=False)
-    else:
-        ids = ", ".join(f"{e['entry_id']} ({e['rule_id']}, {e['points']:+d}, {e['occurred_on']})"
-                        for e in ov["entries"])
-        after = ", ".join(f"{k} {v}" for k, v in ov["after"].items())
-        console.print(f"  (b) smallest set to overturn ({ov['size']} entr{'y' if ov['size'] == 1 else 'ies'}"
-                      f"{'' if ov['exact'] else ', search truncated: not proven smallest'}): {ids}; then {after}",
-                      highlight=False)
-    off = r["offset"]
-    if off is None:
-        console.print("  (c) no amount of new positive points lifts it (the condition is not score-based)",
-                      highlight=False)
-    else:
-        ways = []
-        for w in off["rules"]:
-            if w.get("events") is not None:
-                ways.append(f"{w['events']} x {w['rule_id']} ({w['points_per_event']:+d} each)")
-            elif w.get("units") is not None:
-                ways.append(f"{w['rule_id']}: {w['units']} {w['unit']} in one event ({w['points_per_unit']:g} a unit)")
-            else:
-                ways.append(f"not {w['rule_id']} ({w['why_not']})")
-        console.print(f"  (c) offset: {off['points']} new positive points; e.g. " + "; ".join(ways), highlight=False)
+    render_explain(console, out)
 
 
 def _date_opt(value: str | None, name: str) -> dt.date | None:
@@ -359,7 +426,7 @@ def _date_opt(value: str | None, name: str) -> dt.date | None:
 _DB_HELP = "ledger store: postgresql://... URL or a .duckdb file (default: the run folder's ledger.duckdb)"
 
 
-@app.command()
+@app.command(short_help="Contest an entry of the ledger (re-scores).")
 def contest(
     run_dir: Path = typer.Argument(..., help="run folder"),
     citizen: int = typer.Option(..., help="citizen_id of the person contesting"),
@@ -370,12 +437,15 @@ def contest(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Contest an entry: recorded in the ledger store; ratings and consequences re-scored."""
+    from .report.change_view import change_summary, entry_brief, render_change, snapshot
     from .store.contest import ContestError, contest as do_contest
 
     try:
+        before = snapshot(run_dir, citizen)
         out = do_contest(run_dir, citizen, entry, reason, on=_date_opt(on, "--on"), db=db)
     except (ContestError, FileNotFoundError) as exc:
         _fail(str(exc), 1)
+    out["for_this_citizen"] = change_summary(before, snapshot(run_dir, citizen))
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
         return
@@ -385,10 +455,10 @@ def contest(
                   highlight=False)
     if out["note"]:
         console.print(f"  note: {out['note']}", highlight=False)
-    console.print(f"  re-scored: {out['contested']} contested, {out['overturned']} overturned entries in the run")
+    render_change(console, citizen, out["for_this_citizen"], entry_brief(run_dir, entry))
 
 
-@app.command()
+@app.command(short_help="Review a contested entry: uphold or overturn.")
 def resolve(
     run_dir: Path = typer.Argument(..., help="run folder"),
     entry: int = typer.Option(..., help="the contested entry_id"),
@@ -401,15 +471,21 @@ def resolve(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Resolve a contest (--upheld or --overturned); ratings and consequences re-scored."""
+    from .report.change_view import change_summary, entry_brief, entry_owner, render_change, snapshot
     from .store.contest import ContestError, resolve as do_resolve
 
     if upheld == overturned:
         _fail("give exactly one of --upheld or --overturned")
     try:
+        owner = entry_owner(run_dir, entry)
+        before = snapshot(run_dir, owner) if owner is not None else None
         out = do_resolve(run_dir, entry, "upheld" if upheld else "overturned", reviewer, reason,
                          on=_date_opt(on, "--on"), db=db)
     except (ContestError, FileNotFoundError) as exc:
         _fail(str(exc), 1)
+    if before is not None:
+        out["citizen_id"] = owner
+        out["for_this_citizen"] = change_summary(before, snapshot(run_dir, owner))
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
         return
@@ -417,10 +493,11 @@ def resolve(
                   f"state now: {out['state_now']}", highlight=False)
     if out["note"]:
         console.print(f"  note: {out['note']}", highlight=False)
-    console.print(f"  re-scored: {out['contested']} contested, {out['overturned']} overturned entries in the run")
+    if before is not None:
+        render_change(console, owner, out["for_this_citizen"], entry_brief(run_dir, entry))
 
 
-@app.command()
+@app.command(short_help="Check every file and the hash chain of a run folder.")
 def verify(
     run_dir: Path = typer.Argument(..., help="run folder"),
     db: Optional[str] = typer.Option(None, help=_DB_HELP),

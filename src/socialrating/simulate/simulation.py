@@ -135,6 +135,8 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     text, origin = read_policy_text(cfg.policy)
     policy = parse_policy(text, origin)
     world = world if world is not None else make_world(cfg)
+    if progress:
+        progress(0, cfg.months)  # the world is built: months start
     folder = RunFolder(out)
     folder.path.mkdir(parents=True, exist_ok=True)
     (folder.path / "policy.yaml").write_text(text, encoding="utf-8")
@@ -373,7 +375,7 @@ def _spell_table(trackers, policy, citizens, ends, M, spill_idx) -> pl.DataFrame
         frames.append(pl.DataFrame({
             "citizen_id": citizens[cit],
             "scenario": pl.Series([s], dtype=SCENARIO_ENUM).extend_constant(s, len(cit) - 1),
-            "consequence_id": pl.Series(j.astype(np.uint32)).cat.to(pl.Enum(ids)).cast(pl.String),
+            "consequence_id": pl.Series(j.astype(np.uint32)).cat.to(pl.Enum(ids)),
             "kind": pl.Series(kind_code[j].astype(np.uint32)).cat.to(KIND_ENUM),
             "context": pl.Series(ctx_code[j].astype(np.uint32)).cat.to(pl.Enum(contexts)).cast(pl.String),
             "start_month": end_dates.gather(start),
@@ -382,7 +384,7 @@ def _spell_table(trackers, policy, citizens, ends, M, spill_idx) -> pl.DataFrame
             "via_citizen_id": pl.Series(np.where(own, 0, via)).set(pl.Series(own), None),
         }))
     if not frames:
-        return pl.DataFrame(schema={"citizen_id": pl.Int64, "scenario": SCENARIO_ENUM, "consequence_id": pl.String,
+        return pl.DataFrame(schema={"citizen_id": pl.Int64, "scenario": SCENARIO_ENUM, "consequence_id": pl.Enum(ids),
                                     "kind": KIND_ENUM, "context": pl.String, "start_month": pl.Date,
                                     "end_month": pl.Date, "months": pl.Int16, "via_citizen_id": pl.Int64})
     return pl.concat(frames).sort(["scenario", "consequence_id", "citizen_id", "start_month"])
@@ -406,7 +408,7 @@ def _wrongful_table(policy, citizens, months_in, wrongful, fb_added, err_src, wr
         idx = np.flatnonzero((months_in["actual"][j] > 0) | (months_in["no_appeals"][j] > 0))
         frames.append(pl.DataFrame({
             "citizen_id": citizens[idx],
-            "consequence_id": pl.Series([c.id] * len(idx), dtype=pl.String),
+            "consequence_id": pl.Series([c.id] * len(idx), dtype=pl.Enum([x.id for x in policy.consequences])),
             "kind": pl.Series([c.kind] * len(idx), dtype=KIND_ENUM),
             "months_actual": pl.Series(months_in["actual"][j][idx], dtype=pl.Int16),
             "months_perfect_data": pl.Series(months_in["perfect_data"][j][idx], dtype=pl.Int16),
