@@ -8,6 +8,7 @@ a person needs (entry ids, full dates, source, record id) cut.
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import polars as pl
@@ -160,3 +161,55 @@ def test_contest_and_resolve_print_what_changed_for_this_citizen(tmp_path_factor
     assert f"entry {eid}: exit-ban -20" in flat and "now overturned" in flat
     rated = pl.read_parquet(out / "current_ratings.parquet").filter(pl.col("citizen_id") == cid)
     assert f"-> {rated['status'][0]:02d}" in flat or f"status {rated['status'][0]:02d}" in flat
+
+
+def _threshold_35(tmp_path) -> "Path":
+    """we-platform with its 'status below 25' restrictions moved to 'below 35' (the README's example)."""
+    from socialrating.policy.load import builtin_path
+
+    text = builtin_path("we-platform").read_text(encoding="utf-8")
+    assert text.count("lt: 25") >= 1
+    p = tmp_path / "we35.yaml"
+    p.write_text(text.replace("lt: 25", "lt: 35"), encoding="utf-8")
+    return p
+
+
+def test_compare_page_leads_with_restricted_counts(run, tmp_path):
+    b = tmp_path / "we35"
+    cli("run", *RUN, "--out", b, "--policy", _threshold_35(tmp_path), "--no-store")
+    before = sorted(p.name for p in b.iterdir())
+    res = cli("compare", run, b, "--out", tmp_path / "cmp")
+    assert sorted(p.name for p in b.iterdir()) == before  # run folders are not written into
+    _fits(res.stdout)
+
+    def at_end(folder):
+        s = pl.read_parquet(folder / "consequences.parquet").filter(
+            (pl.col("scenario") == "actual") & (pl.col("kind") == "restriction") & pl.col("end_month").is_null())
+        return s["citizen_id"].n_unique()
+
+    na, nb = at_end(run), at_end(b)
+    assert nb > na  # a higher threshold restricts more people
+    line = next(x for x in res.stdout.splitlines() if x.strip().startswith("any-restriction"))
+    assert line.split()[1:3] == [f"{na:,}", f"{nb:,}"]
+    page = (tmp_path / "cmp" / "compare.html").read_text(encoding="utf-8")
+    assert f"<b>{nb - na:,}</b> more" in page and f"({na:,} against {nb:,})" in page
+    assert "Simulation on synthetic data" in page and 'src="http' not in page
+    summary = json.loads((tmp_path / "cmp" / "summary.json").read_text())
+    assert summary["winners"] + summary["losers"] + summary["unchanged"] == 3000
+
+
+def test_compare_page_draws_in_chromium(run, tmp_path):
+    from test_report import _chromium, _dump_dom
+
+    exe = _chromium()
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("headless Chromium not found")
+        pytest.skip("headless Chromium not found")
+    b = tmp_path / "bonus"
+    cli("run", *RUN, "--out", b, "--policy", "bonus-only", "--no-store")
+    cli("compare", run, b, "--out", tmp_path / "cmp")
+    dom = _dump_dom(exe, tmp_path / "cmp" / "compare.html", tmp_path / "profile", 1100)
+    charts = re.findall(r'<div id="(chart-[^"]+)" class="plotly-graph-div', dom)
+    assert len(charts) == 2 and dom.count('class="main-svg"') >= 2
+    assert "People by change in status" in dom and "95% intervals" in dom

@@ -204,34 +204,41 @@ def audit(run_dir: Path = typer.Argument(..., help="run folder"),
 @app.command(short_help="Policy A vs B on the same people.")
 def compare(run_a: Path = typer.Argument(..., help="run folder A"),
             run_b: Path = typer.Argument(..., help="run folder B (same people and seed, another policy)"),
+            out: Optional[Path] = typer.Option(None, help="folder for compare.html and the tables "
+                                                          "(default: compare-A-vs-B beside A)"),
             as_json: bool = typer.Option(False, "--json", help="print the summary as JSON")) -> None:
-    """Policy A vs B on the same population: winners and losers, band moves, consequences by group."""
+    """Policy A vs B on the same population: people restricted under each, winners and losers, band
+    moves, consequences by group; writes a self-contained compare.html (run folders are not touched)."""
     from .audit.compare import RunMismatchError, compare_runs
+    from .report.compare_page import HEADLINE_FIGURES, restricted_rows, side_name, write_compare_page
 
     try:
         res = compare_runs(run_a, run_b)
     except (RunMismatchError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
-    out = run_b / f"compare-{run_a.name}"
-    out.mkdir(parents=True, exist_ok=True)
-    for name, frame in res.tables.items():
-        frame.write_parquet(out / f"{name}.parquet")
-    (out / "summary.json").write_text(json.dumps(res.summary, indent=2, default=str) + "\n")
+    out = out or run_a.parent / f"compare-{run_a.name}-vs-{run_b.name}"
+    page = write_compare_page(res, out)
     if as_json:
-        sys.stdout.write(json.dumps(res.summary, indent=2, default=str) + "\n")
+        sys.stdout.write(json.dumps({**res.summary, "page": str(page)}, indent=2, default=str) + "\n")
         return
-    scalars = {k: v for k, v in res.summary.items() if k not in ("figures", "changes")}
-    console.print(_figures(f"{res.summary.get('policy_a')} (A) vs {res.summary.get('policy_b')} (B), "
-                           "status on the last month", scalars))
-    tf = Table(title="The figures of both runs")
-    for col in ("figure", "A", "B", "B - A"):
-        tf.add_column(col, justify="left" if col == "figure" else "right")
-    for r in res.tables["figures"].filter(pl.col("consequence_id").str.starts_with("any-")).iter_rows(named=True):
-        tf.add_row(r["label"], *("–" if v is None else f"{v:,}" for v in (r["a"], r["b"], r["difference"])))
-    console.print(tf, highlight=False)
-    for name in ("band_transitions", "changes_by_group", "figures"):
-        if name in res.tables:
-            console.print(f"{name}: {out / (name + '.parquet')}")
+    s = res.summary
+    t = Table(title=f"People restricted: {side_name(res, 'a')} vs {side_name(res, 'b')}, "
+                    f"{s['citizens']:,} synthetic people", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    t.add_column("restriction", no_wrap=True)
+    for word in ("end", "ever", "wrong"):
+        for side in ("A", "B"):
+            t.add_column(f"{side} {word}", justify="right")
+    rows = restricted_rows(res)
+    for r in rows.iter_rows(named=True):
+        cells = []
+        for name in HEADLINE_FIGURES:
+            cells += [f"{r[f'a_{name}']:,}", f"{r[f'b_{name}']:,}"]
+        t.add_row(r["consequence_id"], *cells)
+    t.caption = "end: in the last month; ever: in any month; wrong: never with correct records"
+    console.print(t)
+    console.print(f"Status, B vs A: {s['winners']:,} higher, {s['losers']:,} lower, {s['unchanged']:,} unchanged "
+                  f"(median {s['median_difference']:+.0f})", highlight=False)
+    console.print(f"Comparison page: {page}  (and its tables beside it)", highlight=False)
 
 
 @app.command(short_help="Add a source file of records to a run folder.")
