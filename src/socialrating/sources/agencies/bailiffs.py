@@ -1,8 +1,11 @@
 """Federal Bailiff Service (FSSP): enforcement proceedings, exit bans, paid debts, alimony.
 
 Calibration:
-* proceedings: 113M in 9 months of 2025 -> 150.7M a year, split by kind with the FSSP shares
-  (bank debts 27%, administrative fines 26%, housing/utilities 11%, tax 6%, other 30%).
+* proceedings: 15.4M new bank-debt proceedings in 2024 / the 27% bank-debt share -> 57.0M new
+  proceedings a year (the 113M of 2025 were proceedings on hand, not new ones), split by kind
+  with the FSSP shares (bank debts 27%, administrative fines 26%, housing/utilities 11%, tax
+  6%, other 30%). The latent risk enters with an exponent (``risk_concentration``) so that
+  proceedings fall on about as many people as the FSSP's 18.9M debtors.
   Who gets them follows the other agencies' true events: bank debts go mostly to people with
   90+ overdue loans, fines to people with traffic fines, utilities to households in arrears,
   tax to people with tax arrears, all times the latent risk.
@@ -35,6 +38,13 @@ SUBTYPES = KINDS + ("alimony",)
 RENEWAL_DAYS = 182
 
 
+def proceedings_per_year(cal) -> float:
+    """New proceedings a year: the published new bank-debt proceedings over the bank-debt share
+    (15.4M / 0.27 = 57.0M; FSSP 2024-2025). Computed here so each figure lives in one place."""
+    br = cal.base_rates
+    return br.enforcement_new_bank_debt_per_year.value / br.enforcement_share_by_kind.value["bank_debt"]
+
+
 def _count(ctx: Context, source: str, etype: int) -> np.ndarray:
     ev = ctx.outputs.get(source)
     if ev is None or len(ev) == 0:
@@ -46,7 +56,7 @@ def generate(ctx: Context) -> Events:
     from . import bank, housing, tax, traffic_police
 
     rng = ctx.rng(SOURCE, 0)
-    adult = ctx.adult.astype(np.float64)
+    adult = ctx.adult.astype(np.float64) * ctx.risk ** (float(ctx.param(SOURCE, "risk_concentration")) - 1.0)
     shares = dict(ctx.base("enforcement_share_by_kind"))
     shares["other"] = float(ctx.param(SOURCE, "kind_share_other"))
     weights = {
@@ -56,7 +66,7 @@ def generate(ctx: Context) -> Events:
         "tax": adult * ctx.risk * (0.3 + 5.0 * _count(ctx, "tax", tax.ARREARS)),
         "other": adult * ctx.risk,
     }
-    per_year = ctx.per_capita(ctx.param(SOURCE, "proceedings_per_year"))
+    per_year = ctx.per_capita(proceedings_per_year(ctx.cal))
     amounts = ctx.param(SOURCE, "amount_by_kind")
     paid_share = ctx.param(SOURCE, "paid_share_by_kind")
     persons, kinds, amts, paid_p = [], [], [], []
