@@ -55,6 +55,8 @@ def run(
     household_spillover: float = typer.Option(0.0, min=0, help="arrears uplift for a restricted person's household"),
     store: bool = typer.Option(True, help="append the ledger to the hash-chained store"),
     db: Optional[str] = typer.Option(None, help="postgresql://... for the ledger store (default: ledger.duckdb in the run folder)"),
+    history_years: Optional[float] = typer.Option(
+        None, min=0, max=20, help="years of records on file at the start, generated before it (default: the policy's longest expiry, at most 7)"),
 ) -> None:
     """Simulate the rating in force month by month (with feedback and paired counterfactuals)."""
     from .simulate.simulation import Feedback, SimConfig, simulate
@@ -64,7 +66,8 @@ def run(
     except ValueError:
         _fail(f"--start: expected a date YYYY-MM-DD, got {start!r}")
     cfg = SimConfig(policy=policy, people=people, years=years, seed=seed, start=start_d, world=world, store=store,
-                    db=db, feedback=Feedback(credit_feedback, employment_feedback, household_spillover))
+                    db=db, feedback=Feedback(credit_feedback, employment_feedback, household_spillover),
+                    history_years=history_years)
     try:
         with Progress(TextColumn("[bold]simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("months"),
                       TimeElapsedColumn(), console=err, transient=True) as prog:
@@ -84,7 +87,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder to write")
     """The README's main job: 100,000 people, 2 years, the we-platform policy, summary and report."""
     run(policy="we-platform", people=100_000, years=2.0, seed=20240701, out=out, start="2024-07-01",
         world=DEFAULT_WORLD, credit_feedback=0.5, employment_feedback=0.3, household_spillover=0.0, store=True,
-        db=None)
+        db=None, history_years=None)
     path = _write_report(out)
     console.print(f"Report: [bold]{path}[/]  (one self-contained HTML file; opens offline)")
     console.print(f"Explain one citizen: [bold]socialrating explain {out} --citizen 42[/]")

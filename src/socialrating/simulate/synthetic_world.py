@@ -38,9 +38,11 @@ def _typed(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col("event_type").cast(EVENT_TYPE), pl.col("source").cast(SOURCE))
 
 
-def synthetic_world(n: int, start: dt.date, years: float, seed: int) -> World:
+def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.date | None = None) -> World:
+    """Records over [start, start + years) about people aged as on ``as_of`` (default
+    ``start``; the simulation passes its first month when ``start`` is the history's)."""
     pop_seed, rec_seed = np.random.SeedSequence(seed, spawn_key=(0,)).spawn(2)
-    people = generate_population(n, pop_seed, as_of=start)
+    people = generate_population(n, pop_seed, as_of=as_of or start)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # independent streams: the two run side by side
