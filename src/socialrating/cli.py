@@ -145,6 +145,38 @@ def audit(run_dir: Path = typer.Argument(..., help="run folder"),
 
 
 @app.command()
+def calibration(run_dir: Path = typer.Argument(..., help="run folder (of the synthetic world)"),
+                as_json: bool = typer.Option(False, "--json", help="print the table as JSON")) -> None:
+    """Check a run against the published figures: each anchored quantity scaled to Russia, the ratio, the source."""
+    from .audit.calibration import TOLERANCE, CalibrationCheckError, calibration_json, fmt_value
+
+    try:
+        data = calibration_json(run_dir)
+    except (CalibrationCheckError, FileNotFoundError, OSError) as exc:
+        _fail(str(exc))
+    except (ValueError, pl.exceptions.PolarsError) as exc:
+        _fail(f"{run_dir}: unreadable run folder ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        return
+    rows = data["quantities"]
+    t = Table(title=f"Calibration of {run_dir}: the run scaled to {data['scaled_to']:,} people", box=box.SIMPLE_HEAD)
+    for name, just in (("#", "right"), ("quantity", "left"), ("run", "right"), ("published", "right"), ("ratio", "right")):
+        t.add_column(name, justify=just, overflow="fold")
+    for i, r in enumerate(rows, 1):
+        ratio = f"{r['ratio']:.2f}" + ("" if r["within_tolerance"] else " !")
+        t.add_row(str(i), escape(r["label"]), fmt_value(r["run_value"], r["unit"]), fmt_value(r["published"], r["unit"]), ratio)
+    console.print(t)
+    off = [r for r in rows if not r["within_tolerance"]]
+    console.print(f"{len(rows) - len(off)} of {len(rows)} within {TOLERANCE}x of the published figure"
+                  + (f"; outside (marked !): {', '.join(r['label'] for r in off)}" if off else "."), highlight=False)
+    console.print("Sources:", highlight=False)
+    for i, r in enumerate(rows, 1):
+        note = f" ({r['note']})" if r["note"] else ""
+        console.print(f" {i}. {escape(r['source'])}{escape(note)}", highlight=False)
+
+
+@app.command()
 def compare(run_a: Path = typer.Argument(..., help="run folder A"),
             run_b: Path = typer.Argument(..., help="run folder B (same people and seed, another policy)"),
             as_json: bool = typer.Option(False, "--json", help="print the summary as JSON")) -> None:

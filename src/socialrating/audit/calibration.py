@@ -160,8 +160,7 @@ def _people(run: _Run, cal: Calibration) -> list[Anchored]:
                  _src(br.single_person_household_share)),
         Anchored("licence_holders_share_adults", "adults holding a driving licence, share",
                  float(adults["driver"].mean()) if adults.height else 0.0,
-                 0.51, "share", _src(br.drivers_who_drive_share_adults).replace("36% of adults hold a licence and drive",
-                                                                                 "51% of adults hold a licence")),
+                 br.licence_holders_share_adults.value, "share", _src(br.licence_holders_share_adults)),
         Anchored("active_borrowers", "people with a loan", float(c["borrower"].sum()) * run.scale,
                  br.active_borrowers.value, "people", _src(br.active_borrowers)),
     ]
@@ -173,7 +172,9 @@ def _errors(run: _Run, cal: Calibration) -> list[Anchored]:
     bank = run.truth.filter((pl.col("source") == "bank") & pl.col("true_citizen_id").is_not_null())
     n = max(bank.height, 1)
     kind = bank["error_kind"].cast(pl.String)
-    p_worse = float((kind == "wrong_status").sum()) / n
+    # the wrong-status rate is per on-time borrower-year (what could be misreported as overdue)
+    on_time = float(((bank["event_type"] == "loan.repaid_on_time") | (kind == "wrong_status")).sum())
+    p_worse = float((kind == "wrong_status").sum()) / max(on_time, 1.0)
     p_any = float(bank["erroneous"].sum()) / n
     named = run.truth.filter(pl.col("source").is_in(["courts", "bailiffs"]) & pl.col("true_citizen_id").is_not_null())
     linked = run.events.with_columns(pl.col("source").cast(pl.String)).join(
@@ -219,23 +220,23 @@ def fmt_value(v: float, unit: str) -> str:
 
 
 def calibration_section(run_dir: str | Path) -> str:
-    """The calibration table as an HTML section for the report (empty when the run has no
-    source records, e.g. the basic world)."""
+    """The calibration table as HTML for the report (the body of its section): each
+    anchored quantity, the run scaled to Russia, the published figure, the ratio, the source."""
     try:
         rows = calibration_table(run_dir)
-    except CalibrationCheckError:
-        return ""
+    except CalibrationCheckError as exc:
+        return f"<p>No calibration check for this run: {html.escape(str(exc))}.</p>"
     e = html.escape
     body = "".join(
-        f"<tr><td>{e(r.label)}</td><td class=num>{e(fmt_value(r.run_value, r.unit))}</td>"
-        f"<td class=num>{e(fmt_value(r.published, r.unit))}</td>"
-        f"<td class=num>{r.ratio:.2f}{'' if r.within else ' &#9888;'}</td>"
+        f"<tr><td>{e(r.label)}</td><td class='n'>{e(fmt_value(r.run_value, r.unit))}</td>"
+        f"<td class='n'>{e(fmt_value(r.published, r.unit))}</td>"
+        f"<td class='n'>{r.ratio:.2f}{'' if r.within else ' (outside)'}</td>"
         f"<td>{e(r.source)}{(' <em>(' + e(r.note) + ')</em>') if r.note else ''}</td></tr>" for r in rows)
     off = [r.label for r in rows if not r.within]
-    verdict = (f"All {len(rows)} quantities within {TOLERANCE}x of the published figures." if not off else
-               f"{len(off)} of {len(rows)} quantities outside {TOLERANCE}x: {', '.join(off)}.")
-    return ("<section id=calibration><h2>Calibration: the run against published figures</h2>"
-            "<p>The run's values scaled to the population of Russia, against the figures the model is "
-            f"calibrated to (<code>calibration.yaml</code>). {e(verdict)}</p>"
-            "<table><thead><tr><th>quantity</th><th>run, scaled</th><th>published</th><th>ratio</th>"
-            f"<th>source</th></tr></thead><tbody>{body}</tbody></table></section>")
+    verdict = (f"All {len(rows)} quantities are within {TOLERANCE}x of the published figures." if not off else
+               f"{len(off)} of {len(rows)} quantities are outside {TOLERANCE}x: {', '.join(off)}.")
+    return ("<p>What the synthetic population and its records show, scaled to the population of Russia, "
+            "against the published figures the model is calibrated to (each with its source in "
+            f"<code>calibration.yaml</code>). {e(verdict)} The same table: <code>socialrating calibration "
+            "RUN_DIR</code>.</p><table><thead><tr><th>quantity</th><th>run, scaled</th><th>published</th>"
+            f"<th>ratio</th><th>source</th></tr></thead><tbody>{body}</tbody></table>")

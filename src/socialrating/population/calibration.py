@@ -144,6 +144,7 @@ class BaseRates(_Strict):
     utility_unpaid_share_of_billed: Sourced[float]
     utility_households_in_arrears_share: Sourced[float]
     driver_share_adults: Sourced[DriverShare]
+    licence_holders_share_adults: Sourced[float]
     drivers_who_drive_share_adults: Sourced[float]
     drunk_driving_per_year: Sourced[int]
     households: Sourced[int]

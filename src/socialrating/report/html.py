@@ -19,6 +19,7 @@ from typing import Any, Callable
 import polars as pl
 
 from ..audit import AuditResult, audit_run
+from ..audit.calibration import calibration_section
 
 try:  # plotly is needed to draw; the import error says how to get it
     import plotly.graph_objects as go
@@ -165,6 +166,8 @@ class _Page:
             ("policy", "The policy: rules, consequences and their sources", self.policy()),
             ("lint", "Problems the policy linter found", self.lint()),
             ("run", "The run: manifest, record linkage and files", self.manifest()),
+            # --- calibration check against published figures (audit/calibration.py, issue 10) ---
+            ("calibration", "Calibration: the run against published figures", calibration_section(self.run.path)),
         ]
         nav = "".join(f'<li><a href="#{k}">{_e(t)}</a></li>' for k, t, _ in sections)
         body = "".join(f'<section id="{k}"><h2>{_e(t)}</h2>{s}</section>' for k, t, s in sections)

@@ -12,8 +12,9 @@ Calibration:
 * paid: a share per kind ends in full payment (``enforcement.debt_paid``, same proceeding_id)
   after an exponential delay.
 * exit bans: for proceedings above 30,000 RUB (10,000 for alimony), 6-month rulings renewed
-  while the debt is unpaid; the share of eligible proceedings banned is set so that rulings
-  per person-year equal 2 x 6.6M (the stock with 6-month rulings) / 146.2M.
+  while the debt is unpaid and the proceeding open (unpaid ones end as uncollectable after
+  ``unpaid_end_days_mean``); the share of eligible proceedings banned is set so that rulings
+  in the window's last year equal 2 x 6.6M (the stock with 6-month rulings) / 146.2M per person.
 * alimony arrears: one record per open alimony proceeding per year, 723,100 open nationally.
 Keyed by name + birth date (INN when known); ``proceeding_id`` is built from the extra
 columns ``proceeding`` (number) and ``region`` (the debtor's region at opening).
@@ -102,10 +103,19 @@ def generate(ctx: Context) -> Events:
     all_paid = np.concatenate((paid_day, np.full(a_day.size, np.iinfo(np.int32).max, dtype=np.int64)))
     threshold = np.concatenate((np.full(opened.size, ctx.base("exit_ban_threshold_rub")), np.full(a_day.size, ctx.base("exit_ban_threshold_alimony_rub"))))
     first = all_open + 1 + np.ceil(rng.exponential(ctx.param(SOURCE, "exit_ban_lag_days"), all_open.size)).astype(np.int64)
-    stop = np.minimum(all_paid, end)
-    n_rulings = np.where((all_amt > threshold) & (first < stop), (stop - first - 1) // RENEWAL_DAYS + 1, 0)
-    target = ctx.per_capita(ctx.param(SOURCE, "exit_ban_rulings_per_year")) * ctx.n * ctx.years
-    p_ban = min(1.0, target / max(float(n_rulings.sum()), 1.0))
+    # unpaid proceedings end too (closed as uncollectable), and their bans with them
+    ended = all_open + np.ceil(rng.exponential(ctx.param(SOURCE, "unpaid_end_days_mean"), all_open.size)).astype(np.int64)
+    stop = np.minimum(np.minimum(all_paid, ended), end)
+    eligible = all_amt > threshold
+    n_rulings = np.where(eligible & (first < stop), (stop - first - 1) // RENEWAL_DAYS + 1, 0)
+    # the share banned is set on the last year of the window, where the stock of open
+    # proceedings has built up (a window with years of history before it is in steady state)
+    last = max(ctx.d0, end - 365)
+    before = np.minimum(stop, last)
+    n_before = np.where(eligible & (first < before), (before - first - 1) // RENEWAL_DAYS + 1, 0)
+    years = (end - last) / 365.25
+    target = ctx.per_capita(ctx.param(SOURCE, "exit_ban_rulings_per_year")) * ctx.n * years
+    p_ban = min(1.0, target / max(float((n_rulings - n_before).sum()), 1.0))
     banned = np.flatnonzero((rng.random(all_open.size) < p_ban) & (n_rulings > 0))
     reps = n_rulings[banned]
     src = np.repeat(banned, reps)
