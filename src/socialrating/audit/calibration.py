@@ -80,8 +80,9 @@ def _load(run_dir: Path, cal: Calibration) -> _Run:
     need = ["manifest.json", "citizens.parquet", "truth.parquet", "events.parquet"]
     missing = [f for f in need if not (run_dir / f).is_file()]
     if missing:
-        what = "not a run folder" if "manifest.json" in missing else "a run without source records (basic world?)"
-        raise CalibrationCheckError(f"{run_dir}: {what}: missing {', '.join(missing)}")
+        if "manifest.json" in missing:
+            raise CalibrationCheckError(f"{run_dir}: not a run folder (no manifest.json)")
+        raise CalibrationCheckError(f"{run_dir}: a run without source records (basic world?): missing {', '.join(missing)}")
     try:
         manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
         start = dt.date.fromisoformat(manifest["start"])
