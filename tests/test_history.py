@@ -150,6 +150,10 @@ def test_valid_from_still_decides_what_counts(tmp_path):
                       & (pl.col("occurred_on") < dt.date(2025, 1, 1))).height == 0  # ... but not counted
     # stage-1 bonuses from before the start do count
     assert led.filter((pl.col("points") > 0) & (pl.col("occurred_on") < dt.date(2024, 7, 1))).height > 0
+    # history no rule can count any more is not loaded, and is reported as such
+    assert m["history"]["records_not_loaded"] > 0 and m["history"]["records_on_file_at_start"] > 0
+    link = json.loads((out / "linkage.json").read_text())
+    assert link["records_in == linked + quarantined"] is True
     assert "(0,) world" in m["seed_scheme"] and "one window from history_start" in m["seed_scheme"]
 
 

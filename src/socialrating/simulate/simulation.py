@@ -149,17 +149,24 @@ def to_days_(d: dt.date) -> int:
     return (d - dt.date(1970, 1, 1)).days
 
 
-def make_world(cfg: SimConfig, history: float = 0.0) -> World:
+def make_world(cfg: SimConfig, history: float = 0.0, policy=None) -> World:
     """The world's records over the history and the run: one continuous window, so processes
-    that span the start (open proceedings, renewed exit bans, yearly statuses) carry on."""
+    that span the start (open proceedings, renewed exit bans, yearly statuses) carry on.
+    With a policy, history records it can no longer count are not loaded (``records_on_file``)."""
     first = history_start(cfg.start, history) if history > 0 else cfg.start
     span = cfg.years + (cfg.start - first).days / 365.25
+    on_file = (lambda f: records_on_file(f, policy, cfg.start)) if policy is not None and history > 0 else None
     if cfg.world == "basic":
-        return basic_world(cfg.people, first, span, cfg.seed)
+        world = basic_world(cfg.people, first, span, cfg.seed)
+        if on_file is not None:
+            n = world.seen.height
+            world.seen = world.perfect = on_file(world.seen)
+            world.records_not_loaded = n - world.seen.height
+        return world
     if cfg.world == "synthetic":
         from .synthetic_world import synthetic_world
 
-        return synthetic_world(cfg.people, first, span, cfg.seed, as_of=cfg.start)
+        return synthetic_world(cfg.people, first, span, cfg.seed, as_of=cfg.start, on_file=on_file)
     raise ValueError(f"unknown world '{cfg.world}' (basic or synthetic)")
 
 
@@ -210,11 +217,7 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     text, origin = read_policy_text(cfg.policy)
     policy = parse_policy(text, origin)
     hist = history_years(policy, cfg.history_years)
-    world = make_world(cfg, hist)
-    generated_before = int((world.seen["reported_on"].cast(pl.Int32) < to_days_(cfg.start)).sum()) if world.seen.height else 0
-    if hist > 0:
-        world.seen = records_on_file(world.seen, policy, cfg.start)
-        world.perfect = records_on_file(world.perfect, policy, cfg.start)
+    world = make_world(cfg, hist, policy)
     folder = RunFolder(out)
     folder.path.mkdir(parents=True, exist_ok=True)
     (folder.path / "policy.yaml").write_text(text, encoding="utf-8")
@@ -375,8 +378,8 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
                         "before the start and the run's months are one stream, so a process spanning the "
                         "start carries on); (2, month) feedback draws; (3, month) appeal draws"),
         "history": {"years": hist, "start": (history_start(cfg.start, hist) if hist > 0 else cfg.start).isoformat(),
-                    "records_reported_before_start": generated_before,
                     "records_on_file_at_start": on_file,
+                    "records_not_loaded": int(world.records_not_loaded),
                     "note": ("records reported before the start are loaded in the first month as the records "
                              "on file, except those that can no longer count (older than the longest expiry "
                              "of the rules for their event type, or of a type the policy does not use); the "

@@ -10,6 +10,7 @@ imperfect data. Ground truth stays in `truth`, which the engine never reads.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Callable
 
 import numpy as np
 import polars as pl
@@ -38,9 +39,14 @@ def _typed(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col("event_type").cast(EVENT_TYPE), pl.col("source").cast(SOURCE))
 
 
-def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.date | None = None) -> World:
+def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.date | None = None,
+                    on_file: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> World:
     """Records over [start, start + years) about people aged as on ``as_of`` (default
-    ``start``; the simulation passes its first month when ``start`` is the history's)."""
+    ``start``; the simulation passes its first month when ``start`` is the history's).
+
+    ``on_file`` drops records the operator never loads (history that can no longer count);
+    it is applied to each source's records before linkage and to the perfect-data twin, and
+    the number dropped is reported (``records_not_loaded``)."""
     pop_seed, rec_seed = np.random.SeedSequence(seed, spawn_key=(0,)).spawn(2)
     people = generate_population(n, pop_seed, as_of=as_of or start)
     from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +57,9 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.d
                                error_model=ErrorModel.none(), identities=False)
         batch, twin = seen_job.result(), twin_job.result()
     register = build_register(people)
+    generated = int(sum(r.height for r in batch.records.values()))
+    if on_file is not None:
+        batch.records = {src: on_file(rec) for src, rec in batch.records.items()}
     results = link_sources(batch.records, register)
     seen = pl.concat([_events(s, r.linked) for s, r in results.items()], how="vertical")
     # what the simulation (never the engine) knows: is this record wrong for this citizen?
@@ -74,6 +83,8 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.d
                                                             citizen_id=t["true_citizen_id"]))
     perfect = pl.concat(parts, how="vertical").filter(pl.col("citizen_id").is_not_null())
     perfect = _events_from(perfect).sort("reported_on", maintain_order=True)
+    if on_file is not None:
+        perfect = on_file(perfect)
     report = linkage_report(results, batch.truth)
     quarantine = pl.concat(
         [r.quarantine.select(pl.lit(s).alias("source"), pl.col("record_id").cast(pl.String), "reason")
@@ -87,6 +98,7 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.d
     world = World(people=people, seen=seen, perfect=perfect, truth=batch.truth, linkage=report,
                   generator="synthetic-russia")
     world.linkage_quarantine = quarantine  # type: ignore[attr-defined]
+    world.records_not_loaded = generated - report["records_in"]
     return world
 
 

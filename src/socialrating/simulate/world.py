@@ -33,6 +33,7 @@ class World:
     truth: pl.DataFrame | None = None
     linkage: dict = field(default_factory=dict)
     generator: str = "basic"
+    records_not_loaded: int = 0   # history records no rule could count any more (never loaded)
 
     def month_slice(self, frame: pl.DataFrame, start: dt.date, months: int) -> list[pl.DataFrame]:
         """Split records by the month they reach the operator (reported_on). Records reported
