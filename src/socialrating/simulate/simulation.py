@@ -122,27 +122,37 @@ def countable_months(policy) -> dict[str, int | None]:
     return out
 
 
-def records_on_file(frame: pl.DataFrame, policy, start: dt.date) -> pl.DataFrame:
-    """Drop the history records that cannot count at the start: reported before it and
-    either of an event type the policy does not use or older than the longest expiry of
-    the rules that price it. Loading them could not change any rating; keeping them would
-    only make the first month slower. Records reported from the start on are all kept."""
-    if not frame.height:
-        return frame
+def on_file_mask(policy, start: dt.date) -> Callable[[pl.Series, np.ndarray, np.ndarray], np.ndarray]:
+    """``keep(event_type, occurred_days, reported_days) -> bool mask``: False for the history
+    records that cannot count at the start: reported before it and either of an event type
+    the policy does not use or older than the longest expiry of the rules that price it.
+    Loading them could not change any rating; they would only make the first month slower.
+    Records reported from the start on are all kept."""
     from ..engine.dates import add_months
 
+    months = {t: (-1 if m is None else m) for t, m in countable_months(policy).items()}
     start_days = to_days_(start)
-    reported = frame["reported_on"].cast(pl.Int32).to_numpy()
-    before = reported < start_days
-    if not before.any():
+
+    def keep(event_type: pl.Series, occurred: np.ndarray, reported: np.ndarray) -> np.ndarray:
+        before = np.asarray(reported) < start_days
+        if not before.any():
+            return np.ones(before.size, bool)
+        horizon = event_type.cast(pl.String).replace_strict(months, default=0, return_dtype=pl.Int32).to_numpy()
+        occ = np.asarray(occurred, dtype=np.int32)
+        still = (horizon < 0) | ((horizon > 0) & (add_months(occ, np.maximum(horizon, 0)) > start_days))
+        return ~before | still
+
+    return keep
+
+
+def records_on_file(frame: pl.DataFrame, policy, start: dt.date) -> pl.DataFrame:
+    """The records of ``frame`` (event_type, occurred_on, reported_on) an operator starting
+    on ``start`` loads (see ``on_file_mask``)."""
+    if not frame.height:
         return frame
-    months = countable_months(policy)
-    types = frame["event_type"].cast(pl.String)
-    horizon = types.replace_strict({t: (-1 if m is None else m) for t, m in months.items()}, default=0,
-                                   return_dtype=pl.Int32).to_numpy()
-    occurred = frame["occurred_on"].cast(pl.Int32).to_numpy()
-    still = (horizon < 0) | ((horizon > 0) & (add_months(occurred, np.maximum(horizon, 0)) > start_days))
-    return frame.filter(pl.Series(~before | still))
+    keep = on_file_mask(policy, start)(frame["event_type"], frame["occurred_on"].cast(pl.Int32).to_numpy(),
+                                       frame["reported_on"].cast(pl.Int32).to_numpy())
+    return frame.filter(pl.Series(keep))
 
 
 def to_days_(d: dt.date) -> int:
@@ -155,18 +165,19 @@ def make_world(cfg: SimConfig, history: float = 0.0, policy=None) -> World:
     With a policy, history records it can no longer count are not loaded (``records_on_file``)."""
     first = history_start(cfg.start, history) if history > 0 else cfg.start
     span = cfg.years + (cfg.start - first).days / 365.25
-    on_file = (lambda f: records_on_file(f, policy, cfg.start)) if policy is not None and history > 0 else None
+    loading = policy is not None and history > 0
     if cfg.world == "basic":
         world = basic_world(cfg.people, first, span, cfg.seed)
-        if on_file is not None:
+        if loading:
             n = world.seen.height
-            world.seen = world.perfect = on_file(world.seen)
+            world.seen = world.perfect = records_on_file(world.seen, policy, cfg.start)
             world.records_not_loaded = n - world.seen.height
         return world
     if cfg.world == "synthetic":
         from .synthetic_world import synthetic_world
 
-        return synthetic_world(cfg.people, first, span, cfg.seed, as_of=cfg.start, on_file=on_file)
+        return synthetic_world(cfg.people, first, span, cfg.seed, as_of=cfg.start,
+                               keep=on_file_mask(policy, cfg.start) if loading else None)
     raise ValueError(f"unknown world '{cfg.world}' (basic or synthetic)")
 
 

@@ -40,26 +40,23 @@ def _typed(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.date | None = None,
-                    on_file: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> World:
+                    keep: Callable | None = None) -> World:
     """Records over [start, start + years) about people aged as on ``as_of`` (default
     ``start``; the simulation passes its first month when ``start`` is the history's).
 
-    ``on_file`` drops records the operator never loads (history that can no longer count);
-    it is applied to each source's records before linkage and to the perfect-data twin, and
-    the number dropped is reported (``records_not_loaded``)."""
+    ``keep`` (see ``generate_records``) drops records the operator never loads (history no
+    rule can count any more), in the agencies' view and in the perfect-data twin alike;
+    the number dropped is ``records_not_loaded``."""
     pop_seed, rec_seed = np.random.SeedSequence(seed, spawn_key=(0,)).spawn(2)
     people = generate_population(n, pop_seed, as_of=as_of or start)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # independent streams: the two run side by side
-        seen_job = pool.submit(generate_records, people, start, years, rec_seed)
+        seen_job = pool.submit(generate_records, people, start, years, rec_seed, keep=keep)
         twin_job = pool.submit(generate_records, people, start, years, rec_seed,
-                               error_model=ErrorModel.none(), identities=False)
+                               error_model=ErrorModel.none(), identities=False, keep=keep)
         batch, twin = seen_job.result(), twin_job.result()
     register = build_register(people)
-    generated = int(sum(r.height for r in batch.records.values()))
-    if on_file is not None:
-        batch.records = {src: on_file(rec) for src, rec in batch.records.items()}
     results = link_sources(batch.records, register)
     seen = pl.concat([_events(s, r.linked) for s, r in results.items()], how="vertical")
     # what the simulation (never the engine) knows: is this record wrong for this citizen?
@@ -83,8 +80,6 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.d
                                                             citizen_id=t["true_citizen_id"]))
     perfect = pl.concat(parts, how="vertical").filter(pl.col("citizen_id").is_not_null())
     perfect = _events_from(perfect).sort("reported_on", maintain_order=True)
-    if on_file is not None:
-        perfect = on_file(perfect)
     report = linkage_report(results, batch.truth)
     quarantine = pl.concat(
         [r.quarantine.select(pl.lit(s).alias("source"), pl.col("record_id").cast(pl.String), "reason")
@@ -98,7 +93,7 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.d
     world = World(people=people, seen=seen, perfect=perfect, truth=batch.truth, linkage=report,
                   generator="synthetic-russia")
     world.linkage_quarantine = quarantine  # type: ignore[attr-defined]
-    world.records_not_loaded = generated - report["records_in"]
+    world.records_not_loaded = batch.not_loaded
     return world
 
 
