@@ -188,3 +188,17 @@ def test_calibration_file_cites_only_the_repository():
     text = DEFAULT_PATH.read_text(encoding="utf-8")
     assert "/work/" not in text and "shared/" not in text
     assert "docs/sources.md" in text
+
+
+def test_the_report_includes_the_calibration_table(tmp_path):
+    from socialrating.report.html import write_report
+
+    out = tmp_path / "r"
+    simulate(SimConfig(policy="we-platform", people=3000, years=0.5, seed=4, world="synthetic", store=False,
+                       history_years=1.0), out)
+    text = write_report(out, replicates=20).read_text(encoding="utf-8")
+    assert '<section id="calibration">' in text
+    body = text[text.index('<section id="calibration">'):]
+    body = body[:body.index("</section>")]
+    for label in ("new bank-debt proceedings a year", "households", "court and bailiff records linked"):
+        assert label in body
