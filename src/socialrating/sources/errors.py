@@ -377,8 +377,10 @@ def _apply(em: ErrorModel, source: str, rec: Records, ctx: "Context") -> Records
 
 def _false_name_match(rec: Records, rate: float, ctx: "Context", rng: np.random.Generator) -> None:
     """A share ``rate`` of the records about someone carry another person's identity: a
-    full-name namesake where there is one, else a person of the same sex and age."""
-    cand = np.flatnonzero((rec.kind == K["none"]) & (rec.true >= 0) & (rng.random(len(rec)) < rate))
+    full-name namesake where there is one, else a person of the same sex and age. Records of
+    one enforcement proceeding share the draw (the debtor is matched once, when it opens)."""
+    u, v = _draws(rec, rng)
+    cand = np.flatnonzero((rec.kind == K["none"]) & (rec.true >= 0) & (u < rate))
     if cand.size == 0:
         return
     t = rec.true[cand]
@@ -387,12 +389,24 @@ def _false_name_match(rec: Records, rate: float, ctx: "Context", rng: np.random.
     named = size[t] > 1
     s = np.where(named, size[t], a_size[t])
     r = np.where(named, rank[t], a_rank[t])
-    other = (r + 1 + (rng.random(cand.size) * np.maximum(s - 1, 1)).astype(np.int64)) % np.maximum(s, 1)
+    other = (r + 1 + (v[cand] * np.maximum(s - 1, 1)).astype(np.int64)) % np.maximum(s, 1)
     pick = np.where(named, namesake_order(ctx)[np.minimum(start[t] + other, ctx.n - 1)],
                     _cached(ctx, "agesex", lambda: None)[0][np.minimum(a_start[t] + other, ctx.n - 1)])
     ok = pick != t  # a person alone in their age-sex cell (tiny samples) keeps the record
     rec.subject[cand[ok]] = pick[ok]
     rec.kind[cand[ok]] = np.where(named[ok], K["namesake_merge"], K["false_name_match"]).astype(np.int8)
+
+
+def _draws(rec: Records, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two uniforms per record; per proceeding when the records carry one."""
+    if "proceeding" not in rec.extra:
+        return rng.random(len(rec)), rng.random(len(rec))
+    from ..identity._permute import derive_keys
+
+    key = rng.integers(0, 2**63, 2)
+    ids = rec.extra["proceeding"].astype(np.uint64)
+    to_unit = lambda h: (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)  # noqa: E731
+    return to_unit(derive_keys(int(key[0]), ids)), to_unit(derive_keys(int(key[1]), ids))
 
 
 def _group_index(ctx: "Context", name: str, key_fn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
