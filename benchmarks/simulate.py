@@ -25,6 +25,7 @@ def main() -> None:
     ap.add_argument("--world", default="synthetic")
     ap.add_argument("--policy", default="we-platform")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--history-years", type=float, default=None, help="default: the policy's longest expiry, at most 7")
     args = ap.parse_args()
 
     from socialrating.engine.allocator import keep_freed_memory
@@ -35,15 +36,16 @@ def main() -> None:
     phases: dict[str, float] = {}
     original = sim.make_world
 
-    def timed_world(cfg):
+    def timed_world(cfg, *args, **kwargs):
         t = time.perf_counter()
-        w = original(cfg)
+        w = original(cfg, *args, **kwargs)
         phases["world (population, records, linkage)"] = time.perf_counter() - t
         return w
 
     sim.make_world = timed_world
     out = args.out or tempfile.mkdtemp(prefix="sim-bench-")
-    cfg = sim.SimConfig(policy=args.policy, people=args.people, years=args.years, world=args.world, store=False)
+    cfg = sim.SimConfig(policy=args.policy, people=args.people, years=args.years, world=args.world, store=False,
+                        history_years=args.history_years)
     t0 = time.perf_counter()
     m = sim.simulate(cfg, out)
     total = time.perf_counter() - t0

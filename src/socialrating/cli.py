@@ -100,6 +100,8 @@ def run(
     household_spillover: float = typer.Option(0.0, min=0, help="arrears uplift for a restricted person's household"),
     store: bool = typer.Option(True, help="append the ledger to the hash-chained store"),
     db: Optional[str] = typer.Option(None, help="postgresql://... for the ledger store (default: ledger.duckdb in the run folder)"),
+    history_years: Optional[float] = typer.Option(
+        None, min=0, max=20, help="years of records on file at the start, generated before it (default: the policy's longest expiry, at most 7)"),
 ) -> None:
     """Simulate the rating in force month by month (with feedback and paired counterfactuals)."""
     from .simulate.simulation import Feedback, SimConfig, simulate
@@ -109,7 +111,8 @@ def run(
     except ValueError:
         _fail(f"--start: expected a date YYYY-MM-DD, got {start!r}")
     cfg = SimConfig(policy=policy, people=people, years=years, seed=seed, start=start_d, world=world, store=store,
-                    db=db, feedback=Feedback(credit_feedback, employment_feedback, household_spillover))
+                    db=db, feedback=Feedback(credit_feedback, employment_feedback, household_spillover),
+                    history_years=history_years)
     try:
         with RunProgress(cfg.months, cfg.people) as prog:
             manifest = simulate(cfg, out, progress=prog.update)
@@ -127,7 +130,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder to write")
     """The README's main job: 100,000 people, 2 years, the we-platform policy, summary and report."""
     run(policy="we-platform", people=100_000, years=2.0, seed=20240701, out=out, start="2024-07-01",
         world=DEFAULT_WORLD, credit_feedback=0.5, employment_feedback=0.3, household_spillover=0.0, store=True,
-        db=None)
+        db=None, history_years=None)
     path = _write_report(out)
     console.print(f"Report: [bold]{path}[/]  (one self-contained HTML file; opens offline)")
     console.print(f"Explain one citizen: [bold]socialrating explain {out} --citizen 42[/]")
@@ -199,6 +202,38 @@ def audit(run_dir: Path = typer.Argument(..., help="run folder"),
     console.print(_figures("Other findings", {k: v for k, v in result.headline.items() if k not in figure_keys}))
     console.print(f"Tables: {run_dir / 'audit'}/*.parquet; figures, definitions and headline: "
                   f"{run_dir / 'audit.json'}")
+
+
+@app.command(short_help="Check a run against the published figures.")
+def calibration(run_dir: Path = typer.Argument(..., help="run folder (of the synthetic world)"),
+                as_json: bool = typer.Option(False, "--json", help="print the table as JSON")) -> None:
+    """Check a run against the published figures: each anchored quantity scaled to Russia, the ratio, the source."""
+    from .audit.calibration import TOLERANCE, CalibrationCheckError, calibration_json, fmt_value
+
+    try:
+        data = calibration_json(run_dir)
+    except (CalibrationCheckError, FileNotFoundError, OSError) as exc:
+        _fail(str(exc))
+    except (ValueError, pl.exceptions.PolarsError) as exc:
+        _fail(f"{run_dir}: unreadable run folder ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        return
+    rows = data["quantities"]
+    t = Table(title=f"Calibration of {run_dir}: the run scaled to {data['scaled_to']:,} people", box=box.SIMPLE_HEAD)
+    for name, just in (("#", "right"), ("quantity", "left"), ("run", "right"), ("published", "right"), ("ratio", "right")):
+        t.add_column(name, justify=just, overflow="fold")
+    for i, r in enumerate(rows, 1):
+        ratio = f"{r['ratio']:.2f}" + ("" if r["within_tolerance"] else " !")
+        t.add_row(str(i), escape(r["label"]), fmt_value(r["run_value"], r["unit"]), fmt_value(r["published"], r["unit"]), ratio)
+    console.print(t)
+    off = [r for r in rows if not r["within_tolerance"]]
+    console.print(f"{len(rows) - len(off)} of {len(rows)} within {TOLERANCE}x of the published figure"
+                  + (f"; outside (marked !): {', '.join(r['label'] for r in off)}" if off else "."), highlight=False)
+    console.print("Sources:", highlight=False)
+    for i, r in enumerate(rows, 1):
+        note = f" ({r['note']})" if r["note"] else ""
+        console.print(f" {i}. {escape(r['source'])}{escape(note)}", highlight=False)
 
 
 @app.command(short_help="Policy A vs B on the same people.")

@@ -25,7 +25,7 @@ import polars as pl
 from ..policy.conditions import describe
 from ..policy.load import builtin_names, parse_policy
 from ..policy.model import Policy, Rule
-from ..simulate.simulation import SimConfig, make_world, simulate
+from ..simulate.simulation import MAX_DEFAULT_HISTORY_YEARS, SimConfig, make_world, simulate
 from ._run import add_groups
 from .groups import DIMENSIONS, MIN_GROUP_SIZE
 
@@ -67,13 +67,16 @@ def run_league(out: str | Path, *, people: int, years: float, seed: int, start: 
     """Run every built-in policy (or `policies`) on one world and write the league folder."""
     out = Path(out)
     names = policies or builtin_names()
-    base = SimConfig(people=people, years=years, seed=seed, start=start, world=world)
-    shared = make_world(base)
+    # one world for every scheme: the longest default history, every record of it kept (each
+    # scheme counts what its own rules can still count)
+    hist = MAX_DEFAULT_HISTORY_YEARS
+    base = SimConfig(people=people, years=years, seed=seed, start=start, world=world, history_years=hist)
+    shared = make_world(base, hist, None)
     for i, name in enumerate(names):
         if progress:
             progress(name, i, len(names))
-        simulate(SimConfig(policy=name, people=people, years=years, seed=seed, start=start, world=world),
-                 out / name, world=shared)
+        simulate(SimConfig(policy=name, people=people, years=years, seed=seed, start=start, world=world,
+                           history_years=hist), out / name, world=shared)
     rows = league_rows(out, names)
     write_league_json(out, rows, people=people, years=years, seed=seed, start=start, world=world)
     return rows

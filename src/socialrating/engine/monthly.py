@@ -127,7 +127,11 @@ class MonthlyEngine:
             prior[i] = self.cap_used[i]
         led = build_ledger(events, policy, as_of, self.citizens, cap_prior=prior)
         for i in self.capped:
+            # only entries of the current period use its cap (records on file from earlier
+            # periods, loaded in the first month, used their own periods' caps)
             m = led.rule_idx == i
+            if m.any():
+                m &= month_index(led.occurred) // policy.rules[i].cap.period_months == self.cap_period[i]
             if m.any():
                 self.cap_used[i] += np.bincount(led.citizen_idx[m], weights=np.abs(led.points[m].astype(np.int64)),
                                                 minlength=self.n).astype(np.int64)

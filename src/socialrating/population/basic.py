@@ -1,6 +1,6 @@
 """A small seeded population: enough attributes for the basic event generator.
 
-Kept deliberately simple (shares from ../shared/calibration.md, rounded); the full
+Kept deliberately simple (shares from docs/sources.md, rounded); the full
 Synthetic Russia generator (population/generate.py) replaces it where available.
 """
 

@@ -121,6 +121,9 @@ class BaseRates(_Strict):
     overdue_90_people_bank: Sourced[int]
     overdue_90_share_unsecured_loans: Sourced[float]
     enforcement_proceedings_9m: Sourced[int]
+    enforcement_new_bank_debt_per_year: Sourced[int]
+    enforcement_new_per_year_2017: Sourced[int]
+    enforcement_debtors: Sourced[int]
     enforcement_share_by_kind: Sourced[dict[str, float]]
     exit_bans_stock: Sourced[int]
     exit_bans_stock_2023: Sourced[int]
@@ -141,6 +144,11 @@ class BaseRates(_Strict):
     utility_unpaid_share_of_billed: Sourced[float]
     utility_households_in_arrears_share: Sourced[float]
     driver_share_adults: Sourced[DriverShare]
+    licence_holders_share_adults: Sourced[float]
+    drivers_who_drive_share_adults: Sourced[float]
+    drunk_driving_per_year: Sourced[int]
+    households: Sourced[int]
+    single_person_household_share: Sourced[float]
 
 
 class ErrorRates(_Strict):

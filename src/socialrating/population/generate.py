@@ -227,7 +227,11 @@ def _build_model(cal: Calibration) -> _Model:
     ages = np.arange(MAX_AGE + 1)
     drv = cal.base_rates.driver_share_adults.value
     adult_ok = (ages >= 18) & (ages <= drv.max_age)
-    driver = np.vstack([np.where(adult_ok, drv.men, 0.0), np.where(adult_ok, drv.women, 0.0)])
+    # the published shares are of all adults of each sex; nobody above max_age holds one
+    scale_m = pm[ages >= 18].sum() / max(pm[adult_ok].sum(), 1e-12)
+    scale_f = pf[ages >= 18].sum() / max(pf[adult_ok].sum(), 1e-12)
+    driver = np.vstack([np.where(adult_ok, min(1.0, drv.men * scale_m), 0.0),
+                        np.where(adult_ok, min(1.0, drv.women * scale_f), 0.0)])
     # borrowers: scale the age weights so the expected adult share matches the published count
     w = _interp_profile(m.borrower_age_weight.value)
     adult = ages >= 18

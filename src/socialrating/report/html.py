@@ -19,6 +19,7 @@ from typing import Any, Callable
 import polars as pl
 
 from ..audit import AuditResult, audit_run, replace_file
+from ..audit.calibration import calibration_section
 from ..audit.figures import (BY_NAME, DENOMINATOR_WORDS, FIGURES, SCENARIO_WORDS, SETTLE_MONTHS, SETTLE_TOLERANCE,
                              label, settling_note)
 from ..audit.wrongful import MIN_EXPECTED, worked_example
@@ -213,8 +214,8 @@ def extra_sections(run, audit: AuditResult) -> list[tuple[str, str, str]]:
     Each block below is delimited and owned by the work that adds it; a block returns
     nothing when its inputs are absent from the run folder."""
     out: list[tuple[str, str, str]] = []
-    # >>> calibration section (the calibration table; owned by the calibration work) >>>
-    # <<< calibration section <<<
+    # the run against the published figures (audit/calibration.py)
+    out.append(("calibration", "Calibration: the run against published figures", calibration_section(run.path)))
     return out
 
 

@@ -70,19 +70,114 @@ class SimConfig:
     world: str = "basic"
     store: bool = True
     db: str | None = None  # a postgresql:// URL for the ledger store; default ledger.duckdb in the run folder
+    #: years of records on file at the start (generated before it); None = the policy's longest
+    #: expiry, at most MAX_DEFAULT_HISTORY_YEARS
+    history_years: float | None = None
 
     @property
     def months(self) -> int:
         return max(1, int(round(self.years * 12)))
 
 
-def make_world(cfg: SimConfig) -> World:
+MAX_DEFAULT_HISTORY_YEARS = 7.0
+MAX_HISTORY_YEARS = 20.0
+
+
+def history_years(policy, requested: float | None) -> float:
+    """Years of records generated before the start and loaded as the records on file.
+
+    A real platform starts by loading the registers' existing records, so a run must not
+    start from an empty history. By default: as many years as the policy's longest expiry
+    can still reach (a rule without expiry counts as unbounded), at most 7 (the credit
+    history and negative-entry bound, 218-FZ Art. 7); whole months."""
+    if requested is None:
+        longest = max((r.expires_after_months or 10**6 for r in policy.rules), default=0)
+        requested = min(longest / 12.0, MAX_DEFAULT_HISTORY_YEARS)
+    if not 0 <= requested <= MAX_HISTORY_YEARS:
+        raise ValueError(f"history_years: expected 0 to {MAX_HISTORY_YEARS:g} years, got {requested:g}")
+    return round(requested * 12) / 12.0
+
+
+def history_start(start: dt.date, years: float) -> dt.date:
+    """The first day of the history: ``years`` (whole months) before the run's first month."""
+    first = np.datetime64(dt.date(start.year, start.month, 1), "M") - int(round(years * 12))
+    return first.astype("datetime64[D]").item()
+
+
+def countable_months(policy) -> dict[str, int | None]:
+    """Per event type, how many months after it occurred a record can still count: the
+    longest expiry of the rules pricing it (None: no expiry), and for a closure the longest
+    of the types it closes. Event types the policy does not use are absent."""
+    out: dict[str, int | None] = {}
+
+    def longest(a, b):
+        return None if a is None or b is None else max(a, b)
+
+    for r in policy.rules:
+        out[r.event_type] = longest(out[r.event_type], r.expires_after_months) if r.event_type in out else r.expires_after_months
+    for c in policy.closures:
+        for t in c.closes:
+            if t in out:
+                out[c.event_type] = longest(out[c.event_type], out[t]) if c.event_type in out else out[t]
+    return out
+
+
+def on_file_mask(policy, start: dt.date) -> Callable[[pl.Series, np.ndarray, np.ndarray], np.ndarray]:
+    """``keep(event_type, occurred_days, reported_days) -> bool mask``: False for the history
+    records that cannot count at the start: reported before it and either of an event type
+    the policy does not use or older than the longest expiry of the rules that price it.
+    Loading them could not change any rating; they would only make the first month slower.
+    Records reported from the start on are all kept."""
+    from ..engine.dates import add_months
+
+    months = {t: (-1 if m is None else m) for t, m in countable_months(policy).items()}
+    start_days = to_days_(start)
+
+    def keep(event_type: pl.Series, occurred: np.ndarray, reported: np.ndarray) -> np.ndarray:
+        before = np.asarray(reported) < start_days
+        if not before.any():
+            return np.ones(before.size, bool)
+        horizon = event_type.cast(pl.String).replace_strict(months, default=0, return_dtype=pl.Int32).to_numpy()
+        occ = np.asarray(occurred, dtype=np.int32)
+        still = (horizon < 0) | ((horizon > 0) & (add_months(occ, np.maximum(horizon, 0)) > start_days))
+        return ~before | still
+
+    return keep
+
+
+def records_on_file(frame: pl.DataFrame, policy, start: dt.date) -> pl.DataFrame:
+    """The records of ``frame`` (event_type, occurred_on, reported_on) an operator starting
+    on ``start`` loads (see ``on_file_mask``)."""
+    if not frame.height:
+        return frame
+    keep = on_file_mask(policy, start)(frame["event_type"], frame["occurred_on"].cast(pl.Int32).to_numpy(),
+                                       frame["reported_on"].cast(pl.Int32).to_numpy())
+    return frame.filter(pl.Series(keep))
+
+
+def to_days_(d: dt.date) -> int:
+    return (d - dt.date(1970, 1, 1)).days
+
+
+def make_world(cfg: SimConfig, history: float = 0.0, policy=None) -> World:
+    """The world's records over the history and the run: one continuous window, so processes
+    that span the start (open proceedings, renewed exit bans, yearly statuses) carry on.
+    With a policy, history records it can no longer count are not loaded (``records_on_file``)."""
+    first = history_start(cfg.start, history) if history > 0 else cfg.start
+    span = cfg.years + (cfg.start - first).days / 365.25
+    loading = policy is not None and history > 0
     if cfg.world == "basic":
-        return basic_world(cfg.people, cfg.start, cfg.years, cfg.seed)
+        world = basic_world(cfg.people, first, span, cfg.seed)
+        if loading:
+            n = world.seen.height
+            world.seen = world.perfect = records_on_file(world.seen, policy, cfg.start)
+            world.records_not_loaded = n - world.seen.height
+        return world
     if cfg.world == "synthetic":
         from .synthetic_world import synthetic_world
 
-        return synthetic_world(cfg.people, cfg.start, cfg.years, cfg.seed)
+        return synthetic_world(cfg.people, first, span, cfg.seed, as_of=cfg.start,
+                               keep=on_file_mask(policy, cfg.start) if loading else None)
     raise ValueError(f"unknown world '{cfg.world}' (basic or synthetic)")
 
 
@@ -131,10 +226,12 @@ class SpellTracker:
 def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], None] | None = None,
              *, world: World | None = None) -> dict:
     """Run the simulation and write the run folder; returns the manifest. `world`, when
-    given, must be `make_world(cfg)`'s (the league builds it once for every policy)."""
+    given, must be `make_world(cfg, history_years(...))`'s with every history record kept (the
+    league builds it once for every policy, see audit/league.py)."""
     text, origin = read_policy_text(cfg.policy)
     policy = parse_policy(text, origin)
-    world = world if world is not None else make_world(cfg)
+    hist = history_years(policy, cfg.history_years)
+    world = world if world is not None else make_world(cfg, hist, policy)
     if progress:
         progress(0, cfg.months)  # the world is built: months start
     folder = RunFolder(out)
@@ -158,6 +255,8 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     months = {s: world.month_slice(world.perfect if s == "perfect_data" else world.seen, cfg.start, M)
               for s in SCENARIOS}
     arrived = sum(f.height for f in months["actual"])
+    start_days = (cfg.start - dt.date(1970, 1, 1)).days
+    on_file = int((world.seen["reported_on"].cast(pl.Int32) < start_days).sum()) if world.seen.height else 0
     after_horizon = world.seen.height - arrived  # reported after the last month end: never seen
     engines = {s: MonthlyEngine(policy, citizens, cfg.start, M) for s in SCENARIOS}
     spill_idx = np.flatnonzero(spill)
@@ -290,7 +389,17 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     manifest = {
         "kind": "simulation",
         "seed": cfg.seed,
-        "seed_scheme": "numpy SeedSequence(seed, spawn_key=...): (0,) world, (2, month) feedback draws",
+        "seed_scheme": ("numpy SeedSequence(seed, spawn_key=...): (0,) world: its children [0] the population, "
+                        "[1] the records over one window from history_start to the last month (the history "
+                        "before the start and the run's months are one stream, so a process spanning the "
+                        "start carries on); (2, month) feedback draws; (3, month) appeal draws"),
+        "history": {"years": hist, "start": (history_start(cfg.start, hist) if hist > 0 else cfg.start).isoformat(),
+                    "records_on_file_at_start": on_file,
+                    "records_not_loaded": int(world.records_not_loaded),
+                    "note": ("records reported before the start are loaded in the first month as the records "
+                             "on file, except those that can no longer count (older than the longest expiry "
+                             "of the rules for their event type, or of a type the policy does not use); the "
+                             "policy's own dates (valid_from) decide which of the loaded ones count")},
         "people": N,
         "years": cfg.years,
         "months": M,

@@ -10,6 +10,7 @@ imperfect data. Ground truth stays in `truth`, which the engine never reads.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Callable
 
 import numpy as np
 import polars as pl
@@ -38,15 +39,22 @@ def _typed(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col("event_type").cast(EVENT_TYPE), pl.col("source").cast(SOURCE))
 
 
-def synthetic_world(n: int, start: dt.date, years: float, seed: int) -> World:
+def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.date | None = None,
+                    keep: Callable | None = None) -> World:
+    """Records over [start, start + years) about people aged as on ``as_of`` (default
+    ``start``; the simulation passes its first month when ``start`` is the history's).
+
+    ``keep`` (see ``generate_records``) drops records the operator never loads (history no
+    rule can count any more), in the agencies' view and in the perfect-data twin alike;
+    the number dropped is ``records_not_loaded``."""
     pop_seed, rec_seed = np.random.SeedSequence(seed, spawn_key=(0,)).spawn(2)
-    people = generate_population(n, pop_seed, as_of=start)
+    people = generate_population(n, pop_seed, as_of=as_of or start)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # independent streams: the two run side by side
-        seen_job = pool.submit(generate_records, people, start, years, rec_seed)
+        seen_job = pool.submit(generate_records, people, start, years, rec_seed, keep=keep)
         twin_job = pool.submit(generate_records, people, start, years, rec_seed,
-                               error_model=ErrorModel.none(), identities=False)
+                               error_model=ErrorModel.none(), identities=False, keep=keep)
         batch, twin = seen_job.result(), twin_job.result()
     register = build_register(people)
     results = link_sources(batch.records, register)
@@ -85,6 +93,7 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int) -> World:
     world = World(people=people, seen=seen, perfect=perfect, truth=batch.truth, linkage=report,
                   generator="synthetic-russia")
     world.linkage_quarantine = quarantine  # type: ignore[attr-defined]
+    world.records_not_loaded = batch.not_loaded
     return world
 
 

@@ -33,11 +33,13 @@ class World:
     truth: pl.DataFrame | None = None
     linkage: dict = field(default_factory=dict)
     generator: str = "basic"
+    records_not_loaded: int = 0   # history records no rule could count any more (never loaded)
 
     def month_slice(self, frame: pl.DataFrame, start: dt.date, months: int) -> list[pl.DataFrame]:
-        """Split records by the month they reach the operator (reported_on)."""
+        """Split records by the month they reach the operator (reported_on). Records reported
+        before the start are the records on file: the operator loads them in the first month."""
         m0 = int(month_index(np.array([to_days(start)]))[0])
-        k = month_index(frame["reported_on"].cast(pl.Int32).to_numpy()) - m0
+        k = np.maximum(month_index(frame["reported_on"].cast(pl.Int32).to_numpy()) - m0, 0)
         frame = frame.with_columns(_k=pl.Series(k, dtype=pl.Int32))
         parts = frame.partition_by("_k", as_dict=True, maintain_order=True)
         empty = frame.clear().drop("_k")

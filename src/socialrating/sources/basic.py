@@ -3,7 +3,7 @@
 Each event type has a yearly rate per eligible person, scaled by a per-person propensity
 (a gamma-distributed "risk" for sanctions, "civic" for bonuses) so events cluster on some
 people as they do in real enforcement data. Rates are rounded from
-../shared/calibration.md. Dates are uniform over the period; a paid debt follows some
+docs/sources.md. Dates are uniform over the period; a paid debt follows some
 debtor listings. Whole arrays only: no loop per person or per event.
 """
 

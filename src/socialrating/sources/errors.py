@@ -27,6 +27,11 @@ mistyped_id           yes          one digit of passport/INN/SNILS/phone mistype
                                    quarantine), passport and phone typos can hit another person
 name_variant          no           ё written е, Latin transliteration, or given name and
                                    patronymic swapped: same person, harder name linkage
+false_name_match      yes          courts, bailiffs: the record carries the identity of another
+                                   person of the same sex and age who has no full-name namesake
+                                   (a name search that picked the wrong person; BJS 5.5%)
+misreported_detail    yes          bank: the status record's date or overdue amount is wrong
+                                   (a material error that does not move the tier; FTC 2012)
 duplicate             yes          the same event re-sent with a new record_id (``duplicate_of``)
 late_arrival          no           reported_on later than the routine lag (a late debt_paid too)
 none                  no
@@ -50,8 +55,8 @@ if TYPE_CHECKING:
 
 ERROR_KINDS: tuple[str, ...] = (
     "none", "late_arrival", "name_variant", "duplicate", "camera_error", "misattributed_owner",
-    "namesake_merge", "stale_unpaid", "wrong_status", "mistyped_id",
-    "recycled_phone",  # issue 14: marketplace accounts (sources/agencies/marketplace.py)
+    "namesake_merge", "stale_unpaid", "wrong_status", "mistyped_id", "false_name_match", "misreported_detail",
+    "recycled_phone",  # marketplace accounts (sources/agencies/marketplace.py)
 )
 ERROR_KIND = pl.Enum(list(ERROR_KINDS))
 NOT_ERRONEOUS: frozenset[str] = frozenset({"none", "late_arrival", "name_variant"})
@@ -79,6 +84,8 @@ class ErrorModel(BaseModel):
     camera_error_share: float = Field(0.0, ge=0, lt=1)
     owner_misattribution: float = Field(0.0, ge=0, le=1)
     bank_false_overdue: float = Field(0.0, ge=0, le=1)
+    bank_detail_error: float = Field(0.0, ge=0, le=1)
+    name_false_match: dict[str, float] = Field(default_factory=dict)
     stale_paid_missing: float = Field(0.0, ge=0, le=1)
     stale_paid_late: float = Field(0.0, ge=0, le=1)
     stale_paid_late_days_mean: float = Field(90.0, ge=0)
@@ -103,13 +110,16 @@ class ErrorModel(BaseModel):
         entries = cal.source_errors
         if entries is None:
             raise CalibrationError("calibration has no 'source_errors' section")
-        values = {k: v.value for k, v in entries.items()}
         anchors = {k: (v.source or "") + ("; " if v.source and v.assumption else "") + (v.assumption or "") for k, v in entries.items()}
-        return cls(**values, anchors=anchors)
+        values = {k: v.value for k, v in entries.items() if k in cls.model_fields}
+        derived, derived_anchors = derived_rates(cal)
+        anchors.update(derived_anchors)
+        return cls(**values, **derived, anchors=anchors)
 
     @property
     def is_none(self) -> bool:
         rates = [self.duplicate_share, self.camera_error_share, self.owner_misattribution, self.bank_false_overdue,
+                 self.bank_detail_error, *self.name_false_match.values(),
                  self.stale_paid_missing, self.stale_paid_late, self.late_share, self.namesake_merge,
                  *self.typo.values(), *self.name_variant.values()]
         return all(r == 0 for r in rates)
@@ -129,6 +139,48 @@ class ErrorModel(BaseModel):
         if self.is_none:
             return rec
         return _apply(self, source, rec, ctx)
+
+
+def derived_rates(cal: "Calibration") -> tuple[dict, dict[str, str]]:
+    """The error-model rates computed from the published figures in ``error_rates``, so each
+    figure lives in one place (``calibration.yaml``); returns (rates, their anchors).
+
+    The mappings are written down in ``source_errors.credit_error_mapping``,
+    ``name_match_mapping`` and ``camera_unusable_fined_share``: a yearly per-record rate p
+    gives 1 - (1 - p)^years of people with at least one error among ``years`` records."""
+    er = cal.error_rates
+    se = cal.source_errors or {}
+
+    def need(key: str):
+        if key not in se:
+            from ..population.calibration import CalibrationError
+
+            raise CalibrationError(f"calibration: missing source_errors.{key}")
+        return se[key].value
+
+    years = float(need("credit_history_years"))
+    worse = er.credit_report_worse_tier.value
+    material = er.credit_report_material_error.value
+    p_worse = 1.0 - (1.0 - worse) ** (1.0 / years)
+    p_any = 1.0 - (1.0 - material) ** (1.0 / years)
+    fp = er.name_check_false_positive.value
+    sources = need("name_match_mapping")["sources"]
+    rates = {
+        "bank_false_overdue": p_worse,
+        "bank_detail_error": max(p_any - p_worse, 0.0),
+        "camera_error_share": er.traffic_camera_unusable.value * float(need("camera_unusable_fined_share")),
+        "name_false_match": {str(src): fp for src in sources},
+    }
+    anchors = {
+        "bank_false_overdue": f"derived: 1 - (1 - {worse})^(1/{years:g}): {er.credit_report_worse_tier.source} "
+                              "(consumers moved to a worse tier) over the credit-history years (218-FZ Art. 7)",
+        "bank_detail_error": f"derived: 1 - (1 - {material})^(1/{years:g}) - bank_false_overdue: "
+                             f"{er.credit_report_material_error.source} (potentially material error)",
+        "camera_error_share": f"derived: {er.traffic_camera_unusable.value} unusable ({er.traffic_camera_unusable.source}) "
+                              f"x {need('camera_unusable_fined_share')} still fined (assumption)",
+        "name_false_match": f"{fp}: {er.name_check_false_positive.source}, name-based checks' false positives",
+    }
+    return rates, anchors
 
 
 @dataclass
@@ -217,6 +269,14 @@ def _apply(em: ErrorModel, source: str, rec: Records, ctx: "Context") -> Records
         rec.amount[hit] = np.round(float(ctx.param("bank", "overdue_amount")["median"]) * np.exp(rng.normal(0, float(ctx.param("bank", "overdue_amount")["sigma"]), hit.size)))
         rec.kind[hit] = K["wrong_status"]
 
+    if source == "bank" and em.bank_detail_error > 0:
+        rng = _rng(ctx, source, 9)
+        hit = np.flatnonzero(none() & (rng.random(len(rec)) < em.bank_detail_error))
+        rec.occurred[hit] -= rng.integers(1, 91, hit.size).astype(np.int32)  # status dated up to 3 months early
+        over = hit[rec.etype[hit] == bank.OVERDUE]
+        rec.amount[over] = np.round(rec.amount[over] * rng.uniform(0.5, 2.0, over.size))
+        rec.kind[hit] = K["misreported_detail"]
+
     if source == "traffic_police":
         camera = rec.extra["camera"] & (rec.etype == traffic_police.FINE)
         if em.owner_misattribution > 0:
@@ -263,7 +323,9 @@ def _apply(em: ErrorModel, source: str, rec: Records, ctx: "Context") -> Records
             if extra is not None:
                 rec = rec.append(extra)
 
-    if source in NAME_KEYED_SOURCES and em.namesake_merge > 0:
+    if em.name_false_match.get(source, 0.0) > 0:
+        _false_name_match(rec, em.name_false_match[source], ctx, _rng(ctx, source, 10))
+    elif source in NAME_KEYED_SOURCES and em.namesake_merge > 0:
         rng = _rng(ctx, source, 4)
         start, size, rank = namesake_groups(ctx)
         s = size[rec.true.clip(0)]
@@ -317,6 +379,60 @@ def _apply(em: ErrorModel, source: str, rec: Records, ctx: "Context") -> Records
         rec.reported[hit] += np.ceil(rng.exponential(em.late_days_mean, hit.size)).astype(np.int32)
         rec.kind[hit] = K["late_arrival"]
     return rec
+
+
+def _false_name_match(rec: Records, rate: float, ctx: "Context", rng: np.random.Generator) -> None:
+    """A share ``rate`` of the records about someone carry another person's identity: a
+    full-name namesake where there is one, else a person of the same sex and age. Records of
+    one enforcement proceeding share the draw (the debtor is matched once, when it opens)."""
+    u, v = _draws(rec, rng)
+    cand = np.flatnonzero((rec.kind == K["none"]) & (rec.true >= 0) & (u < rate))
+    if cand.size == 0:
+        return
+    t = rec.true[cand]
+    start, size, rank = namesake_groups(ctx)
+    a_start, a_size, a_rank = _group_index(ctx, "agesex", lambda: ctx.age.astype(np.int64) * 2 + ctx.female)
+    named = size[t] > 1
+    s = np.where(named, size[t], a_size[t])
+    r = np.where(named, rank[t], a_rank[t])
+    other = (r + 1 + (v[cand] * np.maximum(s - 1, 1)).astype(np.int64)) % np.maximum(s, 1)
+    pick = np.where(named, namesake_order(ctx)[np.minimum(start[t] + other, ctx.n - 1)],
+                    _cached(ctx, "agesex", lambda: None)[0][np.minimum(a_start[t] + other, ctx.n - 1)])
+    ok = pick != t  # a person alone in their age-sex cell (tiny samples) keeps the record
+    rec.subject[cand[ok]] = pick[ok]
+    rec.kind[cand[ok]] = np.where(named[ok], K["namesake_merge"], K["false_name_match"]).astype(np.int8)
+
+
+def _draws(rec: Records, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two uniforms per record; per proceeding when the records carry one."""
+    if "proceeding" not in rec.extra:
+        return rng.random(len(rec)), rng.random(len(rec))
+    from ..identity._permute import derive_keys
+
+    key = rng.integers(0, 2**63, 2)
+    ids = rec.extra["proceeding"].astype(np.uint64)
+    to_unit = lambda h: (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)  # noqa: E731
+    return to_unit(derive_keys(int(key[0]), ids)), to_unit(derive_keys(int(key[1]), ids))
+
+
+def _group_index(ctx: "Context", name: str, key_fn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per person: (start of their group in the cached order, group size, rank in group)."""
+
+    def build():
+        key = np.asarray(key_fn())
+        order = np.argsort(key, kind="stable")
+        ks = key[order]
+        first = np.concatenate(([True], ks[1:] != ks[:-1])) if ks.size else np.zeros(0, bool)
+        gstart = np.flatnonzero(first)
+        gid = np.cumsum(first) - 1
+        gsize = np.diff(np.append(gstart, ks.size))
+        start, size, rank = (np.empty(ks.size, np.int64) for _ in range(3))
+        start[order] = gstart[gid]
+        size[order] = gsize[gid]
+        rank[order] = np.arange(ks.size) - gstart[gid]
+        return order, (start, size, rank)
+
+    return _cached(ctx, name, build)[1]
 
 
 def _stale_renewals(rec: Records, bans: np.ndarray, ctx: "Context") -> Records | None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import polars as pl
@@ -68,6 +69,7 @@ class SourceBatch:
     start: dt.date
     years: float
     special_category: tuple[str, ...] = field(default=())
+    not_loaded: int = 0  # records dropped by ``keep`` (never reach the operator)
 
     def counts(self) -> pl.DataFrame:
         """Records per source and error kind."""
@@ -83,6 +85,7 @@ def generate_records(
     calibration: Calibration | None = None,
     error_model: ErrorModel | None = None,
     identities: bool = True,
+    keep: Callable[[pl.Series, np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> SourceBatch:
     """Every source's records about ``people`` over ``[start, start + years)``.
 
@@ -90,7 +93,10 @@ def generate_records(
     ``ErrorModel.none()`` for perfect data. Deterministic in ``(people, start, years,
     seed, calibration, error_model)``. With ``identities=False`` the records carry only
     the common columns (no names, identifiers, plates, accounts): enough for a
-    perfect-data twin, whose citizen comes from the truth table, at a fraction of the cost."""
+    perfect-data twin, whose citizen comes from the truth table, at a fraction of the cost.
+    ``keep(event_type, occurred_days, reported_days) -> mask`` drops records (after the
+    errors, before anything is materialised; not in the truth either): the simulation uses
+    it for history that no rule can count any more. Their number is ``not_loaded``."""
     cal = calibration or load_calibration()
     em = error_model if error_model is not None else ErrorModel.default(cal)
     ctx = Context(people, start, years, seed, cal, defaults=load_calibration())
@@ -101,15 +107,20 @@ def generate_records(
         events[agency.SOURCE] = ev
     records: dict[str, pl.DataFrame] = {}
     truths = []
+    dropped = 0
     for name in SCHEMAS:
         rec = _true_records(name, events[name], ctx)
         rec = em.apply(name, rec, ctx)
+        if keep is not None and len(rec):
+            mask = keep(pl.Series(SCHEMAS[name].event_types).gather(rec.etype.astype(np.int64)), rec.occurred, rec.reported)
+            dropped += int(len(rec) - mask.sum())
+            rec = rec.take(np.flatnonzero(mask))
         frame, truth = _materialise(name, rec, ctx, identities)
         records[name] = frame
         truths.append(truth)
     truth = pl.concat(truths, how="vertical") if truths else pl.DataFrame(schema=TRUTH_SCHEMA)
     special = tuple(n for n, s in SCHEMAS.items() if s.special_category)
-    return SourceBatch(records, truth, em, start, float(years), special)
+    return SourceBatch(records, truth, em, start, float(years), special, dropped)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,16 +1,20 @@
 """Federal Bailiff Service (FSSP): enforcement proceedings, exit bans, paid debts, alimony.
 
 Calibration:
-* proceedings: 113M in 9 months of 2025 -> 150.7M a year, split by kind with the FSSP shares
-  (bank debts 27%, administrative fines 26%, housing/utilities 11%, tax 6%, other 30%).
+* proceedings: 15.4M new bank-debt proceedings in 2024 / the 27% bank-debt share -> 57.0M new
+  proceedings a year (the 113M of 2025 were proceedings on hand, not new ones), split by kind
+  with the FSSP shares (bank debts 27%, administrative fines 26%, housing/utilities 11%, tax
+  6%, other 30%). The latent risk enters with an exponent (``risk_concentration``) so that
+  proceedings fall on about as many people as the FSSP's 18.9M debtors.
   Who gets them follows the other agencies' true events: bank debts go mostly to people with
   90+ overdue loans, fines to people with traffic fines, utilities to households in arrears,
   tax to people with tax arrears, all times the latent risk.
 * paid: a share per kind ends in full payment (``enforcement.debt_paid``, same proceeding_id)
   after an exponential delay.
 * exit bans: for proceedings above 30,000 RUB (10,000 for alimony), 6-month rulings renewed
-  while the debt is unpaid; the share of eligible proceedings banned is set so that rulings
-  per person-year equal 2 x 6.6M (the stock with 6-month rulings) / 146.2M.
+  while the debt is unpaid and the proceeding open (unpaid ones end as uncollectable after
+  ``unpaid_end_days_mean``); the share of eligible proceedings banned is set so that rulings
+  in the window's last year equal 2 x 6.6M (the stock with 6-month rulings) / 146.2M per person.
 * alimony arrears: one record per open alimony proceeding per year, 723,100 open nationally.
 Keyed by name + birth date (INN when known); ``proceeding_id`` is built from the extra
 columns ``proceeding`` (number) and ``region`` (the debtor's region at opening).
@@ -35,6 +39,13 @@ SUBTYPES = KINDS + ("alimony",)
 RENEWAL_DAYS = 182
 
 
+def proceedings_per_year(cal) -> float:
+    """New proceedings a year: the published new bank-debt proceedings over the bank-debt share
+    (15.4M / 0.27 = 57.0M; FSSP 2024-2025). Computed here so each figure lives in one place."""
+    br = cal.base_rates
+    return br.enforcement_new_bank_debt_per_year.value / br.enforcement_share_by_kind.value["bank_debt"]
+
+
 def _count(ctx: Context, source: str, etype: int) -> np.ndarray:
     ev = ctx.outputs.get(source)
     if ev is None or len(ev) == 0:
@@ -46,7 +57,7 @@ def generate(ctx: Context) -> Events:
     from . import bank, housing, tax, traffic_police
 
     rng = ctx.rng(SOURCE, 0)
-    adult = ctx.adult.astype(np.float64)
+    adult = ctx.adult.astype(np.float64) * ctx.risk ** (float(ctx.param(SOURCE, "risk_concentration")) - 1.0)
     shares = dict(ctx.base("enforcement_share_by_kind"))
     shares["other"] = float(ctx.param(SOURCE, "kind_share_other"))
     weights = {
@@ -56,7 +67,7 @@ def generate(ctx: Context) -> Events:
         "tax": adult * ctx.risk * (0.3 + 5.0 * _count(ctx, "tax", tax.ARREARS)),
         "other": adult * ctx.risk,
     }
-    per_year = ctx.per_capita(ctx.param(SOURCE, "proceedings_per_year"))
+    per_year = ctx.per_capita(proceedings_per_year(ctx.cal))
     amounts = ctx.param(SOURCE, "amount_by_kind")
     paid_share = ctx.param(SOURCE, "paid_share_by_kind")
     persons, kinds, amts, paid_p = [], [], [], []
@@ -92,10 +103,19 @@ def generate(ctx: Context) -> Events:
     all_paid = np.concatenate((paid_day, np.full(a_day.size, np.iinfo(np.int32).max, dtype=np.int64)))
     threshold = np.concatenate((np.full(opened.size, ctx.base("exit_ban_threshold_rub")), np.full(a_day.size, ctx.base("exit_ban_threshold_alimony_rub"))))
     first = all_open + 1 + np.ceil(rng.exponential(ctx.param(SOURCE, "exit_ban_lag_days"), all_open.size)).astype(np.int64)
-    stop = np.minimum(all_paid, end)
-    n_rulings = np.where((all_amt > threshold) & (first < stop), (stop - first - 1) // RENEWAL_DAYS + 1, 0)
-    target = ctx.per_capita(ctx.param(SOURCE, "exit_ban_rulings_per_year")) * ctx.n * ctx.years
-    p_ban = min(1.0, target / max(float(n_rulings.sum()), 1.0))
+    # unpaid proceedings end too (closed as uncollectable), and their bans with them
+    ended = all_open + np.ceil(rng.exponential(ctx.param(SOURCE, "unpaid_end_days_mean"), all_open.size)).astype(np.int64)
+    stop = np.minimum(np.minimum(all_paid, ended), end)
+    eligible = all_amt > threshold
+    n_rulings = np.where(eligible & (first < stop), (stop - first - 1) // RENEWAL_DAYS + 1, 0)
+    # the share banned is set on the last year of the window, where the stock of open
+    # proceedings has built up (a window with years of history before it is in steady state)
+    last = max(ctx.d0, end - 365)
+    before = np.minimum(stop, last)
+    n_before = np.where(eligible & (first < before), (before - first - 1) // RENEWAL_DAYS + 1, 0)
+    years = (end - last) / 365.25
+    target = ctx.per_capita(ctx.param(SOURCE, "exit_ban_rulings_per_year")) * ctx.n * years
+    p_ban = min(1.0, target / max(float((n_rulings - n_before).sum()), 1.0))
     banned = np.flatnonzero((rng.random(all_open.size) < p_ban) & (n_rulings > 0))
     reps = n_rulings[banned]
     src = np.repeat(banned, reps)
