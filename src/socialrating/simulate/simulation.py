@@ -529,7 +529,7 @@ def _wrongful_table(policy, citizens, months_in, wrongful, fb_added, err_src, wr
             "appeals_prevented_months": pl.Series(prevented[j][idx], dtype=pl.Int16),
         }))
     out = pl.concat(frames) if frames else pl.DataFrame()
-    if out.height:
+    if frames:  # also when nobody is under anything: the table keeps its columns
         out = out.join(err_src, on="citizen_id", how="left").with_columns(pl.col("error_sources").fill_null(""))
     return out
 
