@@ -464,7 +464,7 @@ def test_audits_the_simulation_output(tmp_path):
     # consequence, the same figures as the spells of consequences.parquet do
     w = pl.read_parquet(out / "wrongful.parquet").with_columns(
         ((pl.col("wrongful_months") > 0) & (pl.col("months_perfect_data") == 0)).alias("wholly"))
-    oracle = w.group_by("consequence_id").agg(
+    oracle = w.with_columns(pl.col("consequence_id").cast(pl.String)).group_by("consequence_id").agg(
         pl.col("citizen_id").filter(pl.col("wholly")).n_unique().alias("wrongly"),
         pl.col("wrongful_months").filter(pl.col("wholly")).sum().alias("wrongful_months"),
         pl.col("citizen_id").filter(~pl.col("wholly") & (pl.col("wrongful_months") > 0)).n_unique().alias("longer"),

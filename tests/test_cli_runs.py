@@ -38,7 +38,7 @@ def test_compare_audit_report_and_ingest(tmp_path):
     cli("run", "--policy", "bonus-only", *RUN, "--out", b, "--no-store")
     summary = json.loads(cli("compare", a, b, "--json").stdout)
     assert summary["winners"] + summary["losers"] + summary["unchanged"] == 2500
-    assert (b / f"compare-{a.name}" / "summary.json").exists()
+    assert (tmp_path / f"compare-{a.name}-vs-{b.name}" / "summary.json").exists() and not (b / f"compare-{a.name}").exists()
     fa = summary["figures"]["any-restriction"]["ever"]
     assert fa["label"] == "people ever under any restriction" and fa["b"] == 0  # bonus-only restricts nobody
     head = json.loads(cli("audit", a, "--json").stdout)

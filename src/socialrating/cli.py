@@ -28,6 +28,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
 policy_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="List, show, validate and export policies.")
 app.add_typer(policy_app, name="policy")
 console = Console()
+_DEFAULT_CONSOLE = console
 err = Console(stderr=True)
 
 
@@ -45,8 +46,9 @@ def _startup(version: bool = typer.Option(False, "--version", is_eager=True, cal
     # Runs before every command: keep freed memory for reuse (see engine/allocator.py).
     keep_freed_memory()
     # Width is decided per command (not at import): a terminal's own width; piped, COLUMNS or 120.
-    cols = os.environ.get("COLUMNS", "")
-    console.width = None if sys.stdout.isatty() else (int(cols) if cols.isdigit() and int(cols) >= 40 else 120)
+    if console is _DEFAULT_CONSOLE:  # not one a caller put in its place
+        cols = os.environ.get("COLUMNS", "")
+        console.width = None if sys.stdout.isatty() else (int(cols) if cols.isdigit() and int(cols) >= 40 else 120)
 
 
 def _fail(msg: str, code: int = 2) -> None:
