@@ -37,7 +37,8 @@ def _startup() -> None:
 
 
 def _fail(msg: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {msg}", highlight=False)
+    # One line whatever the terminal width (soft_wrap), and the message is text, not markup.
+    err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -479,8 +480,7 @@ def policy_lint(
     try:
         p = load_policy(name)
     except PolicyError as exc:
-        err.print(str(exc), highlight=False)
-        raise typer.Exit(2)
+        _fail(str(exc))
     findings = lint(p)
     counts = {s: sum(f.severity == s for f in findings) for s in SEVERITY_RANK}
     if as_json:
@@ -536,12 +536,11 @@ def policy_schema() -> None:
 
 @policy_app.command("check")
 def policy_check(file: str = typer.Argument(..., help="YAML file or built-in name")) -> None:
-    """Validate a policy; exit 1 with errors naming the file, the field and what was expected."""
+    """Validate a policy; exit 2 with one line naming the file, the field and what was expected."""
     try:
         p = load_policy(file)
     except PolicyError as exc:
-        err.print(str(exc), highlight=False)
-        raise typer.Exit(1)
+        _fail(str(exc))
     console.print(f"ok: {p.name} {p.version}: {len(p.rules)} rules, {len(p.closures)} closures, "
                   f"{len(p.consequences)} consequences; sha256 {policy_hash(p)}")
 
