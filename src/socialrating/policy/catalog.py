@@ -50,3 +50,16 @@ CATALOG: tuple[EventType, ...] = (
 )
 
 BY_NAME = {e.name: e for e in CATALOG}
+
+#: What one record's ``amount`` can be, by unit: (lowest, highest). No unit's amount is
+#: negative (a debt, a fine, hours, a badge, a grade). Roubles stop at a trillion (no
+#: person's fine, debt or income comes near); hours at a century of hours; GTO badges are
+#: 1-3 and mean grades 2-5. Event types without a unit take the roubles bound (the amount
+#: is not scored, but it must still be a plausible number).
+AMOUNT_RANGE: dict[str | None, tuple[float, float]] = {
+    "roubles": (0.0, 1e12),
+    "hours": (0.0, 876_600.0),
+    "badge": (1.0, 3.0),
+    "grade": (2.0, 5.0),
+    None: (0.0, 1e12),
+}
