@@ -64,6 +64,10 @@ def run(
         start_d = dt.date.fromisoformat(start)
     except ValueError:
         _fail(f"--start: expected a date YYYY-MM-DD, got {start!r}")
+    try:
+        load_policy(policy)  # a bad policy is one error line, before the progress bar starts
+    except PolicyError as exc:
+        _fail(str(exc))
     cfg = SimConfig(policy=policy, people=people, years=years, seed=seed, start=start_d, world=world, store=store,
                     db=db, feedback=Feedback(credit_feedback, employment_feedback, household_spillover))
     try:

@@ -217,15 +217,15 @@ def _children(node: yaml.Node, path: str, depth: int, visit) -> tuple[int, int]:
     """(expanded size, height) of one node, visiting its children; duplicate keys refused."""
     n, height = 1, 1
     if isinstance(node, yaml.MappingNode):
-        first: dict[str, int] = {}
+        first: dict[str, yaml.Mark] = {}
         for k, v in node.value:
             name = k.value if isinstance(k, yaml.ScalarNode) else None
             if name is not None and name != "<<":
                 if name in first:
                     raise _Refused(
-                        f"line {k.start_mark.line + 1}: duplicate key '{_flat(name, 60)}' in "
-                        f"{path or 'the top level'} (first at line {first[name] + 1}); give each key once")
-                first[name] = k.start_mark.line
+                        f"{_at(k.start_mark)}: duplicate key '{_flat(name, 60)}' in {path or 'the top level'} "
+                        f"(first at {_at(first[name])}); give each key once")
+                first[name] = k.start_mark
             child = f"{path}.{name}" if path else str(name)
             for sub in (visit(k, path, depth + 1), visit(v, child, depth + 1)):
                 n += sub[0]
@@ -238,6 +238,10 @@ def _children(node: yaml.Node, path: str, depth: int, visit) -> tuple[int, int]:
             height = max(height, sub[1] + 1)
             _budget(n, node)
     return n, height
+
+
+def _at(mark: yaml.Mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"
 
 
 def _too_deep(node: yaml.Node) -> None:
@@ -285,7 +289,10 @@ def _one_line(origin: str, problems: list[str]) -> str:
 def format_errors(origin: str, exc: ValidationError, data: dict) -> str:
     """All of pydantic's findings on one line: `file: N problem(s) in the policy - path: what; ...`."""
     problems = []
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors:
+        if len(errors) > 1 and _union_noise(err):
+            continue
         loc = _path(err["loc"], data)
         msg = err["msg"]
         if err["type"] == "missing":
@@ -298,8 +305,14 @@ def format_errors(origin: str, exc: ValidationError, data: dict) -> str:
             msg = msg.removeprefix("Value error, ")
         got = err.get("input")
         shown = "" if err["type"] in ("missing",) or isinstance(got, (dict, list)) else f" (got {_flat(repr(got), 60)})"
-        problems.append(f"{loc or '<top>'}: {_flat(msg, 300)}{shown}")
+        problems.append(f"{loc}: {_flat(msg, 300)}{shown}" if loc else f"{_flat(msg, 300)}{shown}")
     return _one_line(origin, problems)
+
+
+def _union_noise(err: dict) -> bool:
+    """`has_active` is text or a mapping: when a mapping was given, the text branch's
+    'Input should be a valid string' says nothing; the mapping branch's error is the one."""
+    return err["type"] == "string_type" and err["loc"][-1:] == ("str",) and isinstance(err.get("input"), dict)
 
 
 def _path(loc: tuple, data) -> str:
@@ -308,6 +321,10 @@ def _path(loc: tuple, data) -> str:
     node = data
     last = len(loc) - 1
     for i, part in enumerate(loc):
+        if i > 0 and node is not None and not isinstance(node, (dict, list)):
+            break  # the value itself is at fault (a validator on a text field): no deeper path
+        if isinstance(part, str) and isinstance(node, list):
+            continue  # a field named like its union tag (`all: [...]`), already in the path
         if i == last and isinstance(part, str) and not (isinstance(node, dict) and part in node):
             out += ("." if out else "") + part.rstrip("_")  # e.g. a missing or unknown field
             break
