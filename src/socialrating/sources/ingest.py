@@ -198,11 +198,11 @@ def _read_parquet(data: bytes, name: str) -> pl.DataFrame:
     dup = sorted({c for c in table.column_names if table.column_names.count(c) > 1})
     if dup:
         raise IngestError(f"{name}: column(s) {dup} appear more than once")
-    cols = []
-    for field, col in zip(table.schema, table.columns):
-        cols.append(_flat_column(field, col, name))
     try:
+        cols = [_flat_column(field, col, name) for field, col in zip(table.schema, table.columns)]
         return pl.from_arrow(pa.table(cols, names=table.column_names)) if cols else pl.DataFrame()
+    except IngestError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any conversion failure is a property of the file
         raise IngestError(f"{name}: its columns cannot be read ({_flat(str(exc))})") from None
 
@@ -217,7 +217,7 @@ def _flat_column(field: pa.Field, col: pa.ChunkedArray, name: str) -> pa.Chunked
     if pa.types.is_date64(t):
         return col.cast(pa.date32())
     if pa.types.is_uint64(t):  # above Int64's range: keep as text, so identifiers are judged malformed
-        big = pc.any(pc.greater(col, 2**63 - 1)).as_py()
+        big = pc.any(pc.greater(col, pa.scalar(2**63 - 1, pa.uint64()))).as_py()
         return col.cast(pa.string()) if big else col.cast(pa.int64())
     if (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
             or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
@@ -256,9 +256,20 @@ def _to_bool(s: pl.Series) -> tuple[pl.Series, np.ndarray]:
 
 
 def read_source_file(source: str, path: Path) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray]:
-    """Read and type a source file: (typed frame in the schema, raw frame as text, per-row reason or None)."""
+    """Read and type a source file: (typed frame in the schema, raw frame as text, per-row reason or None).
+
+    Raises IngestError (one line naming the file) for a file that cannot be read as a whole.
+    """
     schema = schema_for(source)
     raw = _read_raw(Path(path))
+    try:
+        return _typed(source, schema, raw, Path(path))
+    except pl.exceptions.PolarsError as exc:  # a value polars cannot convert: say so, with the file
+        raise IngestError(f"{Path(path).name}: its values cannot be read ({_flat(str(exc))})") from None
+
+
+def _typed(source: str, schema, raw: pl.DataFrame, path: Path) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray]:
+    """Check the columns, then convert each to the schema's type, marking rows that do not convert."""
     cols = schema.columns
     unknown = [c for c in raw.columns if c not in cols]
     if unknown:
