@@ -369,7 +369,7 @@ def parse_checked(text: str, origin: str) -> None:
     event("valid, linted and scored")
 
 
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=150)
 @given(spec=mutated_policies())
 def test_mutated_builtin_policies(engine_warm, spec):
     name, text = spec
@@ -397,7 +397,7 @@ def spliced_texts(draw):
     return name, text
 
 
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=150)
 @given(spec=spliced_texts())
 def test_spliced_policy_text(engine_warm, spec):
     name, text = spec
