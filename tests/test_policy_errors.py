@@ -251,3 +251,16 @@ def test_cli_prints_one_line_and_exits_2(tmp_path, name):
         assert (res.exit_code, res.output) == (2, line), args
     assert not (tmp_path / "run").exists()  # nothing written
     assert Path(f).read_text() == text
+
+
+def test_lint_of_a_policy_a_billion_points_wide_is_quick_and_says_what_it_skipped():
+    """Found by the fuzz suite: base_status 1e9 made lint's exact search allocate 2e9 flags."""
+    from socialrating.policy.lint import lint
+
+    d = copy.deepcopy(DOCS["we-platform"])
+    d["rating"]["base_status"] = 10**9
+    p = parse_policy(yaml.safe_dump(d, sort_keys=False), "wide.yaml")
+    found = [f for f in lint(p) if f.code == "proportionality-unchecked"]
+    restrictions = [f"consequences[{i}] {c.id}" for i, c in enumerate(p.consequences) if c.kind == "restriction"]
+    assert [f.target for f in found] == restrictions and restrictions
+    assert all(f.severity == "warning" and "100,000" in f.message for f in found)
