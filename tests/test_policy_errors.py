@@ -264,3 +264,10 @@ def test_lint_of_a_policy_a_billion_points_wide_is_quick_and_says_what_it_skippe
     restrictions = [f"consequences[{i}] {c.id}" for i, c in enumerate(p.consequences) if c.kind == "restriction"]
     assert [f.target for f in found] == restrictions and restrictions
     assert all(f.severity == "warning" and "100,000" in f.message for f in found)
+
+
+def test_misspelt_builtin_name_suggests_the_nearest():
+    with pytest.raises(PolicyError) as exc:
+        read_policy_text("we-platfrom")
+    assert str(exc.value) == ("we-platfrom: no such policy file, and not a built-in policy (did you mean 'we-platform'? "
+                              "built-in: bonus-only, court-blacklist, rongcheng, we-platform)")

@@ -1,7 +1,9 @@
 """The event types socialrating knows: what each means, its unit and the agency that reports it.
 
-Policies may name other dotted types (a user's own data), but the built-in policies, the
-synthetic sources and ingest use these. Every input the We platform names is covered
+The synthetic sources and ingest produce only these, so a policy file must name only
+these (load.parse_policy refuses others, suggesting the nearest: a rule on a type no
+source reports would never fire); the Python API may pass known_types=False to score a
+user's own events table with types of its own. Every input the We platform names is covered
 except social-media posts, which are refused (see refused.py).
 """
 

@@ -69,9 +69,11 @@ def read_policy_text(name_or_path: str | Path) -> tuple[str, str]:
     else:
         path = Path(s)
         if not path.exists():
+            near = difflib.get_close_matches(s, builtin_names(), n=1)
+            hint = f"did you mean '{near[0]}'? " if near else ""
             raise PolicyError(
                 f"{s}: no such policy file, and not a built-in policy "
-                f"(built-in: {', '.join(builtin_names())})"
+                f"({hint}built-in: {', '.join(builtin_names())})"
             )
         if path.is_dir():
             raise PolicyError(f"{s}: is a directory; expected a policy YAML file")
