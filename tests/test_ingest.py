@@ -176,6 +176,8 @@ GOOD = "t1,tax.arrears,2024-01-05,2024-01-09,1200.50,500100732259\n"
      "gps.csv: refused: 1 record(s) of a refused category, first 'Location.GPS-ping' in data row 1: locating "
      "people is out of scope (no 'radar') (README, 'Out of scope'); nothing was ingested"),
     ("data.txt", b"x", "data.txt: unknown file type '.txt'; give a .csv or .parquet file"),
+    ("utf16.csv", (HEADER + GOOD).encode("utf-16"),
+     "utf16.csv: UTF-16 text (Excel's 'Unicode text'?); re-save the file as CSV UTF-8"),
 ])
 def test_unreadable_csv_is_one_clear_error_and_changes_nothing(run_dir, name, content, expected):
     path = run_dir / name
@@ -306,3 +308,14 @@ def test_parquet_column_types_are_judged_per_row(run_dir, people):
     assert (rep.accepted, rep.quarantined) == (1, {"invalid identifier format: inn": 1})
     ev = pl.read_parquet(run_dir / "ingested" / "tax.parquet")
     assert ev.select("record_id", "occurred_on", "amount").rows() == [("u2", dt.date(2024, 1, 6), 20.0)]
+
+
+def test_semicolon_separated_with_decimal_commas(run_dir, people):
+    """Excel's CSV in a Russian locale: ';' between fields, ',' in numbers, dd.mm.yyyy dates."""
+    inn = int(people["inn"].drop_nulls()[0])
+    (run_dir / "ru.csv").write_text("record_id;event_type;occurred_on;amount;inn\n"
+                                    f"s1;tax.arrears;05.01.2024;1 200,50;{inn}\n", encoding="utf-8")
+    rep = ingest_file("tax", run_dir / "ru.csv", run_dir, as_of=AS_OF)
+    assert (rep.accepted, rep.quarantined) == (1, {})
+    ev = pl.read_parquet(run_dir / "ingested" / "tax.parquet")
+    assert ev.select("occurred_on", "amount").row(0) == (dt.date(2024, 1, 5), 1200.5)

@@ -137,11 +137,15 @@ def _read_csv(data: bytes, name: str) -> pl.DataFrame:
 
     pyarrow's reader is used because it refuses ragged rows (polars fills short rows
     with nulls silently); rows are numbered as pyarrow does, the header being row 1.
+    A header with semicolons and no comma means semicolon-separated values (Excel's
+    CSV in a Russian locale, whose decimal commas the amount parser accepts).
     """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data.strip():
         raise IngestError(f"{name}: the file is empty (no header, no records)")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise IngestError(f"{name}: UTF-16 text (Excel's 'Unicode text'?); re-save the file as CSV UTF-8")
     nul = data.find(b"\0")
     if nul >= 0:
         raise IngestError(f"{name}: line {_line(data, nul)}: a NUL byte; "
@@ -152,8 +156,10 @@ def _read_csv(data: bytes, name: str) -> pl.DataFrame:
         raise IngestError(f"{name}: line {_line(data, exc.start)}: not UTF-8 text "
                           f"(byte 0x{data[exc.start]:02x}); re-save the file as UTF-8 "
                           "(it may be Latin-1 or Windows-1251)") from None
+    first = text.split("\n", 1)[0]
+    sep = ";" if ";" in first and "," not in first else ","
     try:
-        header = next(csv.reader(io.StringIO(text)))
+        header = next(csv.reader(io.StringIO(text), delimiter=sep))
     except (csv.Error, StopIteration) as exc:
         raise IngestError(f"{name}: the header cannot be read as CSV ({_flat(str(exc))})") from None
     dup = sorted({c for c in header if header.count(c) > 1})
@@ -163,7 +169,7 @@ def _read_csv(data: bytes, name: str) -> pl.DataFrame:
         table = pa_csv.read_csv(
             io.BytesIO(data),
             read_options=pa_csv.ReadOptions(use_threads=False, block_size=min(len(data) + 1, 1 << 30)),
-            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            parse_options=pa_csv.ParseOptions(delimiter=sep, newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in header},
                                                   strings_can_be_null=True, null_values=[""]))
     except (pa.ArrowException, ValueError) as exc:
