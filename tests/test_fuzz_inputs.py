@@ -225,7 +225,7 @@ def parquet_files(draw):
     pq.write_table(pa.table(cols) if cols else pa.table({"record_id": pa.array([], pa.string())}), buf)
     data = buf.getvalue()
     cut = draw(st.one_of(st.none(), st.integers(0, len(data))))
-    return (data if cut is None else data[:cut]), (n if cols else 0), cut is None
+    return (data if cut is None else data[:cut]), (n if cols else 0), cut is None or cut >= len(data)
 
 
 @settings(FUZZ, max_examples=120)
