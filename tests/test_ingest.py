@@ -319,3 +319,11 @@ def test_semicolon_separated_with_decimal_commas(run_dir, people):
     assert (rep.accepted, rep.quarantined) == (1, {})
     ev = pl.read_parquet(run_dir / "ingested" / "tax.parquet")
     assert ev.select("occurred_on", "amount").row(0) == (dt.date(2024, 1, 5), 1200.5)
+
+
+def test_unreadable_events_on_file_is_one_clear_error(run_dir):
+    (run_dir / "events.parquet").write_bytes(b"PAR1 not really")
+    (run_dir / "t.csv").write_text(HEADER + GOOD)
+    with pytest.raises(IngestError, match=r"events\.parquet: the run's events cannot be read \(.*\); run `socialrating verify`"):
+        ingest_file("tax", run_dir / "t.csv", run_dir, as_of=AS_OF)
+    assert not (run_dir / "ingested").exists()

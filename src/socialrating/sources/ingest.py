@@ -341,11 +341,14 @@ def records_on_file(run_dir: Path, source: str) -> pl.DataFrame | None:
     path = Path(run_dir) / "events.parquet"
     if not path.exists():
         return None
-    cols = ["record_id", "event_type", "occurred_on", "amount"]
-    return (pl.scan_parquet(path).filter(pl.col("source").cast(pl.String) == source)
-            .select(pl.col("record_id").cast(pl.String), pl.col("event_type").cast(pl.String),
-                    pl.col("occurred_on").cast(pl.Date), pl.col("amount").cast(pl.Float64))
-            .unique("record_id", keep="first", maintain_order=True).collect().select(cols))
+    try:
+        return (pl.scan_parquet(path).filter(pl.col("source").cast(pl.String) == source)
+                .select(pl.col("record_id").cast(pl.String), pl.col("event_type").cast(pl.String),
+                        pl.col("occurred_on").cast(pl.Date), pl.col("amount").cast(pl.Float64))
+                .unique("record_id", keep="first", maintain_order=True).collect())
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise IngestError(f"{path}: the run's events cannot be read ({_flat(str(exc))}); "
+                          "run `socialrating verify` on the folder") from None
 
 
 def compare_on_file(df: pl.DataFrame, on_file: pl.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
