@@ -546,7 +546,7 @@ def policy_check(file: str = typer.Argument(..., help="YAML file or built-in nam
     except PolicyError as exc:
         _fail(str(exc))
     console.print(f"ok: {p.name} {p.version}: {len(p.rules)} rules, {len(p.closures)} closures, "
-                  f"{len(p.consequences)} consequences; sha256 {policy_hash(p)}")
+                  f"{len(p.consequences)} consequences; sha256 {policy_hash(p)}", soft_wrap=True)
 
 
 def main() -> None:  # pragma: no cover
