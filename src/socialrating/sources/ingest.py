@@ -37,6 +37,7 @@ import datetime as dt
 import io
 import os
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,13 +157,14 @@ def _read_csv(data: bytes, name: str) -> pl.DataFrame:
         raise IngestError(f"{name}: line {_line(data, exc.start)}: not UTF-8 text "
                           f"(byte 0x{data[exc.start]:02x}); re-save the file as UTF-8 "
                           "(it may be Latin-1 or Windows-1251)") from None
-    first = text.split("\n", 1)[0]
+    nl = text.find("\n")
+    first = text if nl < 0 else text[:nl]
     sep = ";" if ";" in first and "," not in first else ","
     try:
         header = next(csv.reader(io.StringIO(text), delimiter=sep))
     except (csv.Error, StopIteration) as exc:
         raise IngestError(f"{name}: the header cannot be read as CSV ({_flat(str(exc))})") from None
-    dup = sorted({c for c in header if header.count(c) > 1})
+    dup = _repeated(header)
     if dup:
         raise IngestError(f"{name}: column(s) {dup} appear more than once in the header")
     try:
@@ -173,7 +175,7 @@ def _read_csv(data: bytes, name: str) -> pl.DataFrame:
             convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in header},
                                                   strings_can_be_null=True, null_values=[""]))
     except (pa.ArrowException, ValueError) as exc:
-        raise IngestError(f"{name}: not well-formed CSV: {_csv_problem(str(exc), len(header))}") from None
+        raise IngestError(f"{name}: not well-formed CSV: {_csv_problem(str(exc))}") from None
     return pl.from_arrow(table)
 
 
@@ -181,7 +183,16 @@ def _line(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def _csv_problem(msg: str, n_header: int) -> str:
+def _repeated(names: list[str]) -> list[str]:
+    return _few(sorted(c for c, k in Counter(names).items() if k > 1))
+
+
+def _few(names: list[str], n: int = 10) -> list[str]:
+    """At most n names for a message (a file may have thousands of bad columns)."""
+    return names if len(names) <= n else [*names[:n], f"... and {len(names) - n} more"]
+
+
+def _csv_problem(msg: str) -> str:
     m = re.search(r"Row #(\d+): Expected (\d+) columns, got (\d+)", msg)
     if m:
         return (f"row {m.group(1)} (the header is row 1) has {m.group(3)} fields, "
@@ -201,7 +212,7 @@ def _read_parquet(data: bytes, name: str) -> pl.DataFrame:
         table = pq.read_table(io.BytesIO(data))
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise IngestError(f"{name}: not a readable Parquet file (truncated or corrupt?): {_flat(str(exc))}") from None
-    dup = sorted({c for c in table.column_names if table.column_names.count(c) > 1})
+    dup = _repeated(table.column_names)
     if dup:
         raise IngestError(f"{name}: column(s) {dup} appear more than once")
     try:
@@ -280,7 +291,7 @@ def _typed(source: str, schema, raw: pl.DataFrame, path: Path) -> tuple[pl.DataF
     unknown = [c for c in raw.columns if c not in cols]
     if unknown:
         raise IngestError(
-            f"{Path(path).name}: unknown column(s) {unknown} for source '{source}'; "
+            f"{Path(path).name}: unknown column(s) {_few([_flat(c, 40) for c in unknown])} for source '{source}'; "
             f"the {source} schema has: {', '.join(cols)}")
     needed = [c for c in (*_ALWAYS_REQUIRED, *schema.required_keys) if c not in raw.columns]
     if needed:
