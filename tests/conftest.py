@@ -17,6 +17,13 @@ import subprocess
 import tempfile
 
 import pytest
+from hypothesis import settings
+
+# CI runs the property and fuzz tests derandomised (the same examples on every run, so a
+# red build is reproducible); locally they explore new examples each time.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def _unavailable(why: str):

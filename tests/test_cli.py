@@ -124,7 +124,7 @@ def test_policy_check_names_file_and_field(tmp_path):
     from socialrating.policy.load import builtin_path
 
     f.write_text(builtin_path("bonus-only").read_text().replace("points: 10,", "points: ten,", 1))
-    res = cli("policy", "check", f, code=1)
+    res = cli("policy", "check", f, code=2)
     assert str(f) in res.output and "rules[1].points" in res.output
     assert "ok: bonus-only" in cli("policy", "check", "bonus-only").stdout
     assert cli("policy", "lint", f, code=2).output.count("rules[1].points") == 1

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
 from linkage_fixture import make_records
 from socialrating.identity import format_inn, format_phone, format_snils
 from socialrating.population.generate import generate_population
+from socialrating.cli import app
+from socialrating.sources import ingest as ING
 from socialrating.sources.ingest import IngestError, ingest_file
 
 AS_OF = dt.date(2025, 6, 1)
@@ -133,3 +140,190 @@ def test_second_ingest_changes_nothing(run_dir, people):
     assert third.already_present == 50 and third.accepted + sum(third.quarantined.values()) == 10
     ev = pl.read_parquet(ev_path)
     assert ev["record_id"].n_unique() == ev.height
+
+
+# ---- bad input (issue #11): whole-file errors and exact per-row reasons ----------------
+
+
+
+def _tax_rows(people, n=20, seed=7) -> pl.DataFrame:
+    recs, _ = make_records(people, seed=seed, error_rate=0.0, foreign_rate=0.0, sources=["tax"])
+    return _as_text(recs["tax"].head(n))
+
+
+HEADER = "record_id,event_type,occurred_on,reported_on,amount,inn\n"
+GOOD = "t1,tax.arrears,2024-01-05,2024-01-09,1200.50,500100732259\n"
+
+
+@pytest.mark.parametrize("name,content,expected", [
+    ("empty.csv", b"", "empty.csv: the file is empty (no header, no records)"),
+    ("blank.csv", b"\n \n", "blank.csv: the file is empty (no header, no records)"),
+    ("short.csv", (HEADER + GOOD + "t2,tax.arrears,2024-01-05\n").encode(),
+     "short.csv: not well-formed CSV: row 3 (the header is row 1) has 3 fields, the header has 6"),
+    ("long.csv", (HEADER + GOOD + GOOD.replace("t1", "t3").rstrip("\n") + ",extra\n").encode(),
+     "long.csv: not well-formed CSV: row 3 (the header is row 1) has 7 fields, the header has 6"),
+    ("latin1.csv", (HEADER + GOOD + "t4,tax.arrears,2024-01-05,2024-01-09,1,500100732259\n").encode()
+     .replace(b"t4", "t\u00e9".encode("latin-1")),
+     "latin1.csv: line 3: not UTF-8 text (byte 0xe9); re-save the file as UTF-8 (it may be Latin-1 or Windows-1251)"),
+    ("binary.csv", bytes(range(256)), "binary.csv: line 1: a NUL byte; this is a binary file, not CSV text"),
+    ("cp1251.csv", HEADER.encode() + "t5,tax.arrears,2024-01-05,2024-01-09,1,Иванов\n".encode("cp1251"),
+     "cp1251.csv: line 2: not UTF-8 text (byte 0xc8); re-save the file as UTF-8 (it may be Latin-1 or Windows-1251)"),
+    ("dup.csv", b"record_id,record_id\n1,2\n", "dup.csv: column(s) ['record_id'] appear more than once in the header"),
+    ("speech.csv", (HEADER + GOOD + "t6,speech.post,2024-01-05,2024-01-09,,500100732259\n").encode(),
+     "speech.csv: refused: 1 record(s) of a refused category, first 'speech.post' in data row 2: speech is out of "
+     "scope: socialrating never scores what people say (README, 'Out of scope'); nothing was ingested"),
+    ("gps.csv", (HEADER + "t7,Location.GPS-ping,2024-01-05,2024-01-09,,500100732259\n" + GOOD).encode(),
+     "gps.csv: refused: 1 record(s) of a refused category, first 'Location.GPS-ping' in data row 1: locating "
+     "people is out of scope (no 'radar') (README, 'Out of scope'); nothing was ingested"),
+    ("data.txt", b"x", "data.txt: unknown file type '.txt'; give a .csv or .parquet file"),
+    ("utf16.csv", (HEADER + GOOD).encode("utf-16"),
+     "utf16.csv: UTF-16 text (Excel's 'Unicode text'?); re-save the file as CSV UTF-8"),
+])
+def test_unreadable_csv_is_one_clear_error_and_changes_nothing(run_dir, name, content, expected):
+    path = run_dir / name
+    path.write_bytes(content)
+    with pytest.raises(IngestError) as exc:
+        ingest_file("tax", path, run_dir, as_of=AS_OF)
+    assert str(exc.value) == expected
+    assert not (run_dir / "ingested").exists()
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def test_unreadable_parquet_is_one_clear_error(run_dir):
+    base = {"record_id": ["p1"], "event_type": ["tax.arrears"], "occurred_on": ["2024-01-05"], "inn": [500100732259]}
+    nested = pa.table({**base, "amount": pa.array([[1.0, 2.0]], pa.list_(pa.float64()))})
+    (run_dir / "nested.parquet").write_bytes(_parquet_bytes(nested))
+    with pytest.raises(IngestError) as exc:
+        ingest_file("tax", run_dir / "nested.parquet", run_dir, as_of=AS_OF)
+    assert str(exc.value) == ("nested.parquet: column 'amount' has type list<element: double>; expected text, numbers, "
+                              "booleans or dates (nested lists, structs and binary cannot be ingested)")
+    good = _parquet_bytes(pa.table({**base, "amount": [1.0]}))
+    for cut in (len(good) // 2, len(good) - 1, 7, 0):
+        (run_dir / "cut.parquet").write_bytes(good[:cut])
+        with pytest.raises(IngestError, match=r"^cut\.parquet: not a readable Parquet file \(truncated or corrupt\?\): "):
+            ingest_file("tax", run_dir / "cut.parquet", run_dir, as_of=AS_OF)
+    (run_dir / "csv.parquet").write_bytes((HEADER + GOOD).encode())
+    with pytest.raises(IngestError, match=r"^csv\.parquet: not a readable Parquet file"):
+        ingest_file("tax", run_dir / "csv.parquet", run_dir, as_of=AS_OF)
+    (run_dir / "adir.csv").mkdir()
+    with pytest.raises(IngestError, match=r"adir\.csv: is a directory; give a \.csv or \.parquet file$"):
+        ingest_file("tax", run_dir / "adir.csv", run_dir, as_of=AS_OF)
+    assert not (run_dir / "ingested").exists()
+
+
+def test_header_only_csv_is_zero_records(run_dir):
+    (run_dir / "h.csv").write_text(HEADER)
+    rep = ingest_file("tax", run_dir / "h.csv", run_dir, as_of=AS_OF)
+    assert (rep.records_in, rep.accepted, rep.quarantined, rep.already_present) == (0, 0, {}, 0)
+
+
+def test_impossible_values_are_quarantined_with_exact_reasons(run_dir, people):
+    rows = _tax_rows(people, 24).to_dicts()
+    for r in rows:
+        r["event_type"] = "tax.arrears"
+    changes = {
+        0: {"amount": "NaN"}, 1: {"amount": "inf"}, 2: {"amount": "-inf"},
+        3: {"amount": "1e308"}, 4: {"amount": "-5"},
+        5: {"occurred_on": "1850-06-01"}, 6: {"occurred_on": "0001-01-01"},
+        7: {"reported_on": "1899-12-31"},
+        8: {"record_id": "x" * 5_000_000},
+        9: {"record_id": "tax-\x07bell"}, 10: {"record_id": "tax-\u202eevil"}, 11: {"record_id": "tax-\u200bzw"},
+        12: {"amount": "1000000000000"},   # exactly the bound: accepted
+        13: {"amount": "0"},               # zero: accepted
+    }
+    for i, ch in changes.items():
+        rows[i].update(ch)
+    frame = pl.DataFrame(rows, schema={c: pl.String for c in rows[0]})
+    # two records already in the run's events.parquet: one the same, one with another amount
+    on_file = pl.DataFrame({
+        "citizen_id": [1, 2], "event_type": ["tax.arrears", "tax.arrears"],
+        "occurred_on": [dt.date.fromisoformat(rows[20]["occurred_on"]), dt.date.fromisoformat(rows[21]["occurred_on"])],
+        "amount": [float(rows[20]["amount"]), float(rows[21]["amount"]) + 1.0],
+        "source": ["tax", "tax"], "record_id": [rows[20]["record_id"], rows[21]["record_id"]],
+    })
+    on_file.write_parquet(run_dir / "events.parquet")
+    path = run_dir / "bad.csv"
+    frame.write_csv(path)
+    rep = ingest_file("tax", path, run_dir, as_of=AS_OF)
+    assert rep.quarantined == {
+        "impossible amount: not a finite number": 3,
+        "impossible amount: more than 1,000,000,000,000 (roubles)": 1,
+        "impossible amount: negative": 1,
+        "impossible date: occurred_on before 1900-01-01": 2,
+        "impossible date: reported_on before 1900-01-01": 1,
+        "text too long: record_id over 128 characters": 1,
+        "invalid characters in record_id: control or bidirectional": 3,
+        "conflict: record_id already on file with other content": 1,
+    }
+    assert rep.already_present == 1
+    assert rep.accepted == 24 - 13 - 1
+    assert rep.records_in == rep.accepted + rep.quarantined_total + rep.already_present
+    q = pl.read_parquet(run_dir / "ingested" / "tax.quarantine.parquet")
+    assert q.filter(pl.col("reason") == "conflict: record_id already on file with other content")["record_id"].to_list() \
+        == [rows[21]["record_id"]]
+    assert len(q.filter(pl.col("reason").str.starts_with("text too long"))["record_id"][0]) == 5_000_000  # kept whole
+
+
+def test_amount_ranges_by_unit(run_dir, people):
+    """Badges are 1-3 and grades 2-5 (catalog.AMOUNT_RANGE), checked through _validate directly."""
+    df = pl.DataFrame({
+        "record_id": [f"e{i}" for i in range(6)],
+        "event_type": ["education.academic_record"] * 3 + ["education.diploma"] * 3,
+        "occurred_on": [dt.date(2024, 1, 1)] * 6, "amount": [1.5, 5.5, 4.0, -0.01, 2e12, None],
+        "snils": [1] * 6,
+    })
+    reason = ING._validate("education", df, np.full(6, None, dtype=object), AS_OF)
+    assert reason.tolist() == ["impossible amount: less than 2 (grade)", "impossible amount: more than 5 (grade)", None,
+                               "impossible amount: negative", "impossible amount: more than 1,000,000,000,000 (no unit)",
+                               None]
+
+
+def test_ingest_cli_bad_file_is_one_line_exit_2(run_dir):
+    (run_dir / "latin.csv").write_bytes((HEADER + "t\xe9,tax.arrears,2024-01-05,,1,500100732259\n").encode("latin-1"))
+    res = CliRunner().invoke(app, ["ingest", str(run_dir / "latin.csv"), "--source", "tax", "--into", str(run_dir),
+                                   "--as-of", "2025-06-01"], env={"COLUMNS": "80"})
+    assert res.exit_code == 2, (res.output, res.exception)
+    assert res.output == ("error: latin.csv: line 2: not UTF-8 text (byte 0xe9); re-save the file as UTF-8 "
+                          "(it may be Latin-1 or Windows-1251)\n")
+
+
+def test_parquet_column_types_are_judged_per_row(run_dir, people):
+    """A uint64 INN beyond Int64 (found by the fuzz suite: it escaped as a pyarrow error) is a
+    malformed identifier; a dictionary-encoded event type and a timestamp read like text and dates."""
+    inn = int(people["inn"].drop_nulls()[0])
+    table = pa.table({
+        "record_id": ["u1", "u2"],
+        "event_type": pa.array(["tax.arrears", "tax.arrears"]).dictionary_encode(),
+        "occurred_on": pa.array([dt.datetime(2024, 1, 5, 13, 0), dt.datetime(2024, 1, 6)], pa.timestamp("us")),
+        "amount": pa.array([10, 20], pa.decimal128(10, 2)),
+        "inn": pa.array([2**63, inn], pa.uint64()),
+    })
+    (run_dir / "u.parquet").write_bytes(_parquet_bytes(table))
+    rep = ingest_file("tax", run_dir / "u.parquet", run_dir, as_of=AS_OF)
+    assert (rep.accepted, rep.quarantined) == (1, {"invalid identifier format: inn": 1})
+    ev = pl.read_parquet(run_dir / "ingested" / "tax.parquet")
+    assert ev.select("record_id", "occurred_on", "amount").rows() == [("u2", dt.date(2024, 1, 6), 20.0)]
+
+
+def test_semicolon_separated_with_decimal_commas(run_dir, people):
+    """Excel's CSV in a Russian locale: ';' between fields, ',' in numbers, dd.mm.yyyy dates."""
+    inn = int(people["inn"].drop_nulls()[0])
+    (run_dir / "ru.csv").write_text("record_id;event_type;occurred_on;amount;inn\n"
+                                    f"s1;tax.arrears;05.01.2024;1 200,50;{inn}\n", encoding="utf-8")
+    rep = ingest_file("tax", run_dir / "ru.csv", run_dir, as_of=AS_OF)
+    assert (rep.accepted, rep.quarantined) == (1, {})
+    ev = pl.read_parquet(run_dir / "ingested" / "tax.parquet")
+    assert ev.select("occurred_on", "amount").row(0) == (dt.date(2024, 1, 5), 1200.5)
+
+
+def test_unreadable_events_on_file_is_one_clear_error(run_dir):
+    (run_dir / "events.parquet").write_bytes(b"PAR1 not really")
+    (run_dir / "t.csv").write_text(HEADER + GOOD)
+    with pytest.raises(IngestError, match=r"events\.parquet: the run's events cannot be read \(.*\); run `socialrating verify`"):
+        ingest_file("tax", run_dir / "t.csv", run_dir, as_of=AS_OF)
+    assert not (run_dir / "ingested").exists()

@@ -52,7 +52,8 @@ def _startup(version: bool = typer.Option(False, "--version", is_eager=True, cal
 
 
 def _fail(msg: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)  # one line, however long
+    # One line whatever the terminal width (soft_wrap), and the message is text, not markup.
+    err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -112,6 +113,10 @@ def run(
         start_d = dt.date.fromisoformat(start)
     except ValueError:
         _fail(f"--start: expected a date YYYY-MM-DD, got {start!r}")
+    try:
+        load_policy(policy)  # a bad policy is one error line, before the progress bar starts
+    except PolicyError as exc:
+        _fail(str(exc))
     cfg = SimConfig(policy=policy, people=people, years=years, seed=seed, start=start_d, world=world, store=store,
                     db=db, feedback=Feedback(credit_feedback, employment_feedback, household_spillover),
                     history_years=history_years)
@@ -576,8 +581,7 @@ def policy_lint(
     try:
         p = load_policy(name)
     except PolicyError as exc:
-        err.print(str(exc), highlight=False)
-        raise typer.Exit(2)
+        _fail(str(exc))
     findings = lint(p)
     counts = {s: sum(f.severity == s for f in findings) for s in SEVERITY_RANK}
     if as_json:
@@ -633,14 +637,13 @@ def policy_schema() -> None:
 
 @policy_app.command("check")
 def policy_check(file: str = typer.Argument(..., help="YAML file or built-in name")) -> None:
-    """Validate a policy; exit 1 with errors naming the file, the field and what was expected."""
+    """Validate a policy; exit 2 with one line naming the file, the field and what was expected."""
     try:
         p = load_policy(file)
     except PolicyError as exc:
-        err.print(str(exc), highlight=False)
-        raise typer.Exit(1)
+        _fail(str(exc))
     console.print(f"ok: {p.name} {p.version}: {len(p.rules)} rules, {len(p.closures)} closures, "
-                  f"{len(p.consequences)} consequences; sha256 {policy_hash(p)}")
+                  f"{len(p.consequences)} consequences; sha256 {policy_hash(p)}", soft_wrap=True)
 
 
 def main() -> None:  # pragma: no cover

@@ -1,7 +1,9 @@
 """The event types socialrating knows: what each means, its unit and the agency that reports it.
 
-Policies may name other dotted types (a user's own data), but the built-in policies, the
-synthetic sources and ingest use these. Every input the We platform names is covered
+The synthetic sources and ingest produce only these, so a policy file must name only
+these (load.parse_policy refuses others, suggesting the nearest: a rule on a type no
+source reports would never fire); the Python API may pass known_types=False to score a
+user's own events table with types of its own. Every input the We platform names is covered
 except social-media posts, which are refused (see refused.py).
 """
 
@@ -68,3 +70,16 @@ CATALOG: tuple[EventType, ...] = (
 )
 
 BY_NAME = {e.name: e for e in CATALOG}
+
+#: What one record's ``amount`` can be, by unit: (lowest, highest). No unit's amount is
+#: negative (a debt, a fine, hours, a badge, a grade). Roubles stop at a trillion (no
+#: person's fine, debt or income comes near); hours at a century of hours; GTO badges are
+#: 1-3 and mean grades 2-5. Event types without a unit take the roubles bound (the amount
+#: is not scored, but it must still be a plausible number).
+AMOUNT_RANGE: dict[str | None, tuple[float, float]] = {
+    "roubles": (0.0, 1e12),
+    "hours": (0.0, 876_600.0),
+    "badge": (1.0, 3.0),
+    "grade": (2.0, 5.0),
+    None: (0.0, 1e12),
+}

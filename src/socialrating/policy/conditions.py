@@ -17,11 +17,33 @@ the `because` column and for the citizen's record.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+from .refused import refusal_reason
 
 METRICS = ("status", "level", "balance_status", "balance_level")
+
+#: Balances are int32 in the engine's ratings (base + entries must fit), so every number a
+#: policy compares with a balance or places on a scale stays well inside that range.
+BALANCE_LIMIT = 1_000_000_000
+#: all/any/not may nest this deep; deeper is a mistake (or an attack), not a policy.
+MAX_CONDITION_DEPTH = 32
+EVENT_TYPE_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
+
+Bound = Annotated[int, Field(strict=True, ge=-BALANCE_LIMIT, le=BALANCE_LIMIT)]
+
+
+def check_event_type(v: str) -> str:
+    """A dotted lower-case type that is not a refused category (speech, location, ...)."""
+    if not EVENT_TYPE_RE.fullmatch(v):
+        raise ValueError("expected a dotted lower-case event type such as 'fine.traffic'")
+    reason = refusal_reason(v)
+    if reason:
+        raise ValueError(f"event type '{v}' is refused: {reason}")
+    return v
 
 
 class _Strict(BaseModel):
@@ -31,11 +53,11 @@ class _Strict(BaseModel):
 class Compare(_Strict):
     """Bounds on a number; every bound given must hold."""
 
-    lt: int | None = None
-    lte: int | None = None
-    gt: int | None = None
-    gte: int | None = None
-    eq: int | None = None
+    lt: Bound | None = None
+    lte: Bound | None = None
+    gt: Bound | None = None
+    gte: Bound | None = None
+    eq: Bound | None = None
 
     @model_validator(mode="after")
     def _one_bound(self) -> "Compare":
@@ -88,11 +110,23 @@ class BandCond(_Strict):
 
 class HasActiveSpec(_Strict):
     event_type: str
-    at_least: int = Field(1, ge=1)
+    at_least: int = Field(1, ge=1, le=1_000_000, strict=True)
+
+    @field_validator("event_type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        return check_event_type(v)
 
 
 class HasActiveCond(_Strict):
     has_active: str | HasActiveSpec
+
+    @field_validator("has_active")
+    @classmethod
+    def _type(cls, v):
+        if isinstance(v, str):
+            check_event_type(v)
+        return v
 
     @property
     def spec(self) -> HasActiveSpec:
@@ -208,6 +242,23 @@ def walk(cond: Any):
             yield from walk(c)
     elif isinstance(cond, NotCond):
         yield from walk(cond.not_)
+
+
+def depth(cond: Any) -> int:
+    """Levels of all/any/not above the deepest leaf (a leaf alone is 1)."""
+    if isinstance(cond, (AllCond, AnyCond)):
+        return 1 + max(depth(c) for c in (cond.all if isinstance(cond, AllCond) else cond.any))
+    if isinstance(cond, NotCond):
+        return 1 + depth(cond.not_)
+    return 1
+
+
+def check_depth(cond: Any) -> Any:
+    """Refuse conditions nested beyond MAX_CONDITION_DEPTH (the engine evaluates them recursively)."""
+    d = depth(cond)
+    if d > MAX_CONDITION_DEPTH:
+        raise ValueError(f"condition nested {d} levels deep; at most {MAX_CONDITION_DEPTH}")
+    return cond
 
 
 def event_types_used(cond: Any) -> set[str]:

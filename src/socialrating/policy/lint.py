@@ -75,6 +75,9 @@ unknown-event-type              warning   a condition tests an event type that n
 unsourced-restriction           warning   a restriction's reference has neither a URL nor a
                                           publisher, so it cannot be checked.
 policy-expired                  warning   the policy's effective_to is in the past.
+proportionality-unchecked       warning   the balances that matter lie more than 100,000
+                                          points from the base: too wide for the exact
+                                          search, so disproportion was not checked.
 ==============================  ========  ==================================================
 
 Relatedness (check ``unrelated-context``)
@@ -138,6 +141,9 @@ MINOR_FRACTION = 0.05
 SEVERE_CONTEXTS = frozenset({"travel", "housing", "employment", "education"})
 #: The disproportion search looks at up to this many events.
 MAX_EVENTS = 24
+#: The exact search holds one flag per balance within +-L of the base; past this L it
+#: would take gigabytes (a base of 1e9 points), so the check is skipped and said so.
+MAX_SEARCH_SPAN = 100_000
 #: Negative entries older than this are obsolete (218-FZ Art. 7; FCRA s.605(a)(5)).
 MAX_EXPIRY_MONTHS = 84
 #: Bankruptcies may be reported for 10 years (FCRA s.605(a)(1)).
@@ -233,7 +239,7 @@ def lint(policy: Policy, *, today: dt.date | None = None) -> list[Finding]:
         out += _consequence_basics(policy, c, target)
         out += _relatedness(policy, c, target)
         if c.kind == "restriction":
-            out += an.disproportion(c, target)
+            out += an.disproportion(c, target) if an.feasible else [_unchecked(an, target)]
     out += _household_points(policy)
     out += _unknown_types(policy)
     if policy.effective_to is not None and policy.effective_to < today:
@@ -515,6 +521,16 @@ def _fixed_points(r: Rule) -> int:
     return r.sign * (min(abs(r.points), abs(r.cap.points)) if r.cap else abs(r.points))
 
 
+def _unchecked(an: "_Analyser", target: str) -> Finding:
+    return Finding(
+        "warning", "proportionality-unchecked", target,
+        f"the policy's thresholds lie up to {an.L - 2:,} points from the base balance, beyond the "
+        f"{MAX_SEARCH_SPAN:,} the exact search covers: whether minor events alone can trigger this "
+        "restriction was not checked. Fix: express the scale in fewer points.",
+        "AI Act Art. 5(1)(c)(ii)",
+    )
+
+
 class _Analyser:
     """Evaluates conditions over every clamped point delta at once (numpy arrays)."""
 
@@ -534,6 +550,9 @@ class _Analyser:
                     consts += [v - rs.base_level for v in n.balance_level.model_dump().values() if v is not None]
         # deltas run over [-L, L]; the two ends stand for "L or more beyond" (clamped).
         self.L = max(abs(v) for v in consts) + 2
+        self.feasible = self.L <= MAX_SEARCH_SPAN + 2
+        if not self.feasible:
+            return
         self.delta = np.arange(-self.L, self.L + 1, dtype=np.int64)
         sb = policy.rating.status_scale.breakpoints
         self.minor = max(1, int((sb[-1].balance - sb[0].balance) * MINOR_FRACTION))

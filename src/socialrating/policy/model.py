@@ -3,21 +3,57 @@
 Modelled on OpenFisca's dated parameters: every rule and consequence carries a
 `reference` to where it comes from, rules can be dated (`valid_from`/`valid_until`),
 and the whole policy has effective dates. Nothing here is executed; the engine reads it.
+
+Every number is a strict integer (no `true`, no `2.5`, no `"10"`) or a finite float, and
+bounded to what the engine's columns hold: points are int16 (|points| <= 10,000), cap
+totals int32 (|cap.points| <= 1,000,000), balances int32 (base, breakpoints, band cutoffs
+and compared values within +-1e9), dates 1900-01-01..2199-12-31. So `policy check`
+refuses whatever `run` could not compute.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from .conditions import Condition, event_types_used, uses_band
-from .refused import refusal_reason
+from .conditions import (BALANCE_LIMIT, EVENT_TYPE_RE, Condition, check_depth, check_event_type,
+                         event_types_used, uses_band)
 
-EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 ID_RE = r"^[a-z0-9][a-z0-9_\-]*$"
+POINTS_LIMIT = 10_000        # int16 in the engine (32,767), with room for per-unit truncation
+CAP_LIMIT = 1_000_000        # cap totals are int32 and saturate at 2**30
+RULES_PER_EVENT_TYPE = 8     # entry_id = event_row * 8 + rule slot (engine/ledger.py SLOT_BITS = 3)
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+
+
+def _iso_date(v):
+    """A date written YYYY-MM-DD (YAML leaves it as text), within FIRST_DAY..LAST_DAY."""
+    if isinstance(v, dt.datetime) or not isinstance(v, (str, dt.date)):
+        raise ValueError("expected a date written YYYY-MM-DD, e.g. 2024-07-01")
+    if isinstance(v, str):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+            raise ValueError("expected a date written YYYY-MM-DD, e.g. 2024-07-01")
+        try:
+            v = dt.date.fromisoformat(v)
+        except ValueError as exc:
+            raise ValueError(f"no such day: {exc}") from None
+    if not FIRST_DAY <= v <= LAST_DAY:
+        raise ValueError(f"expected a date from {FIRST_DAY} to {LAST_DAY}")
+    return v
+
+
+Date = Annotated[dt.date, BeforeValidator(_iso_date)]
+Points = Annotated[int, Field(strict=True, ge=-POINTS_LIMIT, le=POINTS_LIMIT)]
+Balance = Annotated[int, Field(strict=True, ge=-BALANCE_LIMIT, le=BALANCE_LIMIT)]
+Flag = Annotated[bool, Field(strict=True)]
+Share = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1)]
+
+
+def _months(lo: int, hi: int):
+    return Field(strict=True, ge=lo, le=hi)
 
 Category = Literal[
     "finance", "law", "civic", "health", "education", "family", "mobility",
@@ -39,7 +75,7 @@ class Reference(_Strict):
 
     title: str
     publisher: str | None = None
-    year: int | None = None
+    year: int | None = Field(None, strict=True, ge=1, le=9999)
     url: str | None = None
     note: str | None = None
 
@@ -51,8 +87,9 @@ class Cap(_Strict):
     cap is negative too: no more than that many points lost per period.
     """
 
-    points: int = Field(description="maximum total points per period (same sign as the rule)")
-    period_months: int = Field(12, ge=1, le=120)
+    points: int = Field(strict=True, ge=-CAP_LIMIT, le=CAP_LIMIT,
+                        description="maximum total points per period (same sign as the rule)")
+    period_months: int = Field(12, strict=True, ge=1, le=120)
 
 
 class Rule(_Strict):
@@ -62,26 +99,22 @@ class Rule(_Strict):
     event_type: str = Field(description="dotted event type, e.g. fine.traffic")
     category: Category
     description: str = ""
-    points: int | None = Field(None, ge=-10_000, le=10_000, description="fixed points per event")
+    points: Points | None = Field(None, description="fixed points per event")
     points_per_unit: float | None = Field(
-        None, description="points per unit of the event's amount (truncated toward zero)"
+        None, strict=True, allow_inf_nan=False, ge=-POINTS_LIMIT, le=POINTS_LIMIT,
+        description="points per unit of the event's amount (truncated toward zero)"
     )
     unit: str | None = Field(None, description="unit of `amount` for per-unit rules, e.g. hours")
     cap: Cap | None = None
-    expires_after_months: int | None = Field(None, ge=1, le=1200)
-    valid_from: dt.date | None = Field(None, description="only events on or after this date score")
-    valid_until: dt.date | None = Field(None, description="only events before this date score")
+    expires_after_months: int | None = Field(None, strict=True, ge=1, le=1200)
+    valid_from: Date | None = Field(None, description="only events on or after this date score")
+    valid_until: Date | None = Field(None, description="only events before this date score")
     reference: str = Field(min_length=1, description="key into the policy's references")
 
     @field_validator("event_type")
     @classmethod
     def _event_type(cls, v: str) -> str:
-        if not EVENT_TYPE_RE.match(v):
-            raise ValueError("expected a dotted lower-case event type such as 'fine.traffic'")
-        reason = refusal_reason(v)
-        if reason:
-            raise ValueError(f"event type '{v}' is refused: {reason}")
-        return v
+        return check_event_type(v)
 
     @model_validator(mode="after")
     def _points(self) -> "Rule":
@@ -109,19 +142,26 @@ class Closure(_Strict):
     id: str = Field(pattern=ID_RE)
     event_type: str
     closes: list[str] = Field(min_length=1, description="event types whose open entries this ends")
-    within_days: int = Field(0, ge=0, le=365, description="the entry ends this many days after")
+    within_days: int = Field(0, strict=True, ge=0, le=365, description="the entry ends this many days after")
     description: str = ""
     reference: str = Field(min_length=1)
 
     @field_validator("event_type")
     @classmethod
     def _event_type(cls, v: str) -> str:
-        return Rule._event_type(v)
+        return check_event_type(v)
+
+    @field_validator("closes")
+    @classmethod
+    def _closes(cls, v: list[str]) -> list[str]:
+        for t in v:
+            check_event_type(t)
+        return v
 
 
 class Breakpoint(_Strict):
-    balance: int
-    score: int = Field(ge=0, le=99)
+    balance: Balance
+    score: int = Field(strict=True, ge=0, le=99)
 
 
 class Scale(_Strict):
@@ -146,7 +186,7 @@ class Scale(_Strict):
 
 class BandCutoff(_Strict):
     band: str
-    min_balance: int | None = Field(None, description="lowest balance in this band; null for the last")
+    min_balance: Balance | None = Field(None, description="lowest balance in this band; null for the last")
 
 
 class BandCap(_Strict):
@@ -155,6 +195,11 @@ class BandCap(_Strict):
     when: Condition
     band: str
     reference: str = Field(min_length=1)
+
+    @field_validator("when")
+    @classmethod
+    def _depth(cls, v):
+        return check_depth(v)
 
 
 class Bands(_Strict):
@@ -197,11 +242,11 @@ class RatingSpec(_Strict):
     expiry if sooner): expires_on = occurred_on + min(rule expiry, bound) months.
     """
 
-    base_status: int = 0
-    base_level: int = 0
-    level_window_months: int = Field(12, ge=1, le=120)
+    base_status: Balance = 0
+    base_level: Balance = 0
+    level_window_months: int = Field(12, strict=True, ge=1, le=120)
     negative_expiry_bound_months: int | None = Field(
-        84, ge=1, le=1200,
+        84, strict=True, ge=1, le=1200,
         description="no negative entry counts for longer than this many months after it occurred, "
                     "whatever its rule says (a negative rule without expiry gets this); default 84 "
                     "(7 years: 218-FZ Art. 7, FCRA s.605); null removes the bound",
@@ -220,14 +265,19 @@ class Consequence(_Strict):
     description: str
     when: Condition
     term_months: int | None = Field(
-        None, ge=1, le=120,
+        None, strict=True, ge=1, le=120,
         description="imposed for renewable terms of this many months (e.g. 6-month rulings)",
     )
-    human_review: bool = Field(False, description="a person reviews before it takes effect")
-    applies_to_household: bool = Field(
+    human_review: Flag = Field(False, description="a person reviews before it takes effect")
+    applies_to_household: Flag = Field(
         False, description="also imposed on the citizen's household ('joint punishment')"
     )
     reference: str = Field(min_length=1)
+
+    @field_validator("when")
+    @classmethod
+    def _depth(cls, v):
+        return check_depth(v)
 
 
 class AppealsModel(_Strict):
@@ -237,19 +287,19 @@ class AppealsModel(_Strict):
     reviewers overturn most erroneous entries and a few correct ones.
     """
 
-    share_contesting_erroneous: float = Field(0.25, ge=0, le=1, description="of negative entries that are erroneous")
-    share_contesting_correct: float = Field(0.02, ge=0, le=1, description="of correct negative entries")
-    reviewer_accuracy: float = Field(0.9, ge=0, le=1, description="chance an erroneous entry is overturned")
-    wrong_overturn: float = Field(0.05, ge=0, le=1, description="chance a correct entry is overturned")
+    share_contesting_erroneous: Share = Field(0.25, description="of negative entries that are erroneous")
+    share_contesting_correct: Share = Field(0.02, description="of correct negative entries")
+    reviewer_accuracy: Share = Field(0.9, description="chance an erroneous entry is overturned")
+    wrong_overturn: Share = Field(0.05, description="chance a correct entry is overturned")
 
 
 class ContestSpec(_Strict):
     """How a citizen may contest an entry (used by store and simulate)."""
 
-    allowed: bool = True
-    suspend_while_contested: bool = Field(False, description="points stop counting at once")
-    review_deadline_days: int = Field(30, ge=1, le=365)
-    overdue_resolves_for_citizen: bool = True
+    allowed: Flag = True
+    suspend_while_contested: Flag = Field(False, description="points stop counting at once")
+    review_deadline_days: int = Field(30, strict=True, ge=1, le=365)
+    overdue_resolves_for_citizen: Flag = True
     simulation: AppealsModel = AppealsModel()
 
 
@@ -261,8 +311,8 @@ class Policy(_Strict):
     version: str
     title: str
     description: str
-    effective_from: dt.date
-    effective_to: dt.date | None = None
+    effective_from: Date
+    effective_to: Date | None = None
     references: dict[str, Reference] = Field(min_length=1)
     assumptions: list[str] = []
     rating: RatingSpec
@@ -301,6 +351,12 @@ class Policy(_Strict):
                     raise ValueError(f"consequences[{i}].when: unknown band '{b}' (bands: {bands.names})")
         if self.effective_to and self.effective_to <= self.effective_from:
             raise ValueError("effective_to must be after effective_from")
+        per_type: dict[str, int] = {}
+        for r in self.rules:
+            per_type[r.event_type] = per_type.get(r.event_type, 0) + 1
+            if per_type[r.event_type] > RULES_PER_EVENT_TYPE:
+                raise ValueError(f"rules: more than {RULES_PER_EVENT_TYPE} rules score '{r.event_type}'; "
+                                 f"the engine allows at most {RULES_PER_EVENT_TYPE} per event type")
         return self
 
     @property

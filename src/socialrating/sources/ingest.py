@@ -16,21 +16,43 @@ nothing (the files are not even rewritten).
 
 CSV identifiers may be digits or formatted strings (``112-233-445 95``,
 ``+7 912 345-67-89``, ``45 08 123456``); dates ISO (``2024-05-01``) or ``01.05.2024``.
+
+A file that cannot be read as a whole raises :class:`IngestError` with one line naming
+the file and what is wrong, before anything is written: an empty file, a CSV row with
+more or fewer fields than the header, text that is not UTF-8 (Latin-1, Windows-1251) or
+is binary, a Parquet file that is truncated or has nested (list, struct) columns, and
+any record of a refused category (``speech.post``, ``location.*``: policy/refused.py).
+A readable file's bad rows are quarantined, each with one exact reason (the constants
+below); the dates' floor is 1900-01-01 (and the citizen's birth date where the source
+sends it), amounts must be finite and within their unit's range (policy/catalog.py
+AMOUNT_RANGE), text at most 128 (record_id) or 256 characters without control or
+bidirectional characters, and a record_id already in the run's ``events.parquet`` with
+other content is a conflict (the same content counts as already present).
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import os
+import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from ..identity.linkage import link_records, parse_identifier
 from ..identity.register import build_register
+from ..policy.catalog import AMOUNT_RANGE, BY_NAME
+from ..policy.refused import REFUSED, refusal_reason
 from .schemas import EVENT_COLUMNS, schema_for
 
 __all__ = ["IngestError", "IngestReport", "ingest_file", "read_source_file", "EVENT_COLUMNS"]
@@ -43,6 +65,33 @@ UNKNOWN_EVENT_TYPE = "unknown event type"
 FUTURE_DATE = "impossible date: in the future"
 BEFORE_BIRTH = "impossible date: before birth"
 REPORTED_BEFORE = "impossible date: reported before it occurred"
+DATE_FLOOR = dt.date(1900, 1, 1)
+AMOUNT_NOT_FINITE = "impossible amount: not a finite number"
+AMOUNT_NEGATIVE = "impossible amount: negative"
+CONFLICT = "conflict: record_id already on file with other content"
+MAX_RECORD_ID = 128
+MAX_TEXT = 256
+#: control, format (bidirectional overrides, zero-width) and line/paragraph separators
+_BAD_CHARS = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"
+_REFUSED_RE = r"(^|\.)(" + "|".join(sorted(REFUSED)) + r")(\.|$)"
+
+
+def before_floor(column: str) -> str:
+    return f"impossible date: {column} before {DATE_FLOOR}"
+
+
+def too_long(column: str) -> str:
+    return f"text too long: {column} over {MAX_RECORD_ID if column == 'record_id' else MAX_TEXT} characters"
+
+
+def bad_characters(column: str) -> str:
+    return f"invalid characters in {column}: control or bidirectional"
+
+
+def amount_out_of_range(unit: str | None, side: str) -> str:
+    lo, hi = AMOUNT_RANGE[unit]
+    bound = f"less than {lo:,.0f}" if side == "low" else f"more than {hi:,.0f}"
+    return f"impossible amount: {bound} ({unit or 'no unit'})"
 
 
 class IngestError(ValueError):
@@ -69,12 +118,130 @@ class IngestReport:
 
 
 def _read_raw(path: Path) -> pl.DataFrame:
+    """The file as a frame (CSV: every column text), or an IngestError naming what is wrong."""
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pl.read_csv(path, infer_schema=False)
-    if suffix in (".parquet", ".pq"):
-        return pl.read_parquet(path)
-    raise IngestError(f"{path.name}: unknown file type '{suffix}'; give a .csv or .parquet file")
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise IngestError(f"{path.name}: unknown file type '{suffix}'; give a .csv or .parquet file")
+    if not path.exists():
+        raise IngestError(f"{path}: no such file")
+    if path.is_dir():
+        raise IngestError(f"{path}: is a directory; give a .csv or .parquet file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"{path.name}: cannot be read: {exc.strerror or exc}") from None
+    return _read_csv(data, path.name) if suffix == ".csv" else _read_parquet(data, path.name)
+
+
+def _read_csv(data: bytes, name: str) -> pl.DataFrame:
+    """Strict CSV: UTF-8 text, a header, and every row with exactly the header's fields.
+
+    pyarrow's reader is used because it refuses ragged rows (polars fills short rows
+    with nulls silently); rows are numbered as pyarrow does, the header being row 1.
+    A header with semicolons and no comma means semicolon-separated values (Excel's
+    CSV in a Russian locale, whose decimal commas the amount parser accepts).
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.strip():
+        raise IngestError(f"{name}: the file is empty (no header, no records)")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise IngestError(f"{name}: UTF-16 text (Excel's 'Unicode text'?); re-save the file as CSV UTF-8")
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise IngestError(f"{name}: line {_line(data, nul)}: a NUL byte; "
+                          "this is a binary file, not CSV text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{name}: line {_line(data, exc.start)}: not UTF-8 text "
+                          f"(byte 0x{data[exc.start]:02x}); re-save the file as UTF-8 "
+                          "(it may be Latin-1 or Windows-1251)") from None
+    nl = text.find("\n")
+    first = text if nl < 0 else text[:nl]
+    sep = ";" if ";" in first and "," not in first else ","
+    try:
+        header = next(csv.reader(io.StringIO(text), delimiter=sep))
+    except (csv.Error, StopIteration) as exc:
+        raise IngestError(f"{name}: the header cannot be read as CSV ({_flat(str(exc))})") from None
+    dup = _repeated(header)
+    if dup:
+        raise IngestError(f"{name}: column(s) {dup} appear more than once in the header")
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(data),
+            read_options=pa_csv.ReadOptions(use_threads=False, block_size=min(len(data) + 1, 1 << 30)),
+            parse_options=pa_csv.ParseOptions(delimiter=sep, newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in header},
+                                                  strings_can_be_null=True, null_values=[""]))
+    except (pa.ArrowException, ValueError) as exc:
+        raise IngestError(f"{name}: not well-formed CSV: {_csv_problem(str(exc))}") from None
+    return pl.from_arrow(table)
+
+
+def _line(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _repeated(names: list[str]) -> list[str]:
+    return _few(sorted(c for c, k in Counter(names).items() if k > 1))
+
+
+def _few(names: list[str], n: int = 10) -> list[str]:
+    """At most n names for a message (a file may have thousands of bad columns)."""
+    return names if len(names) <= n else [*names[:n], f"... and {len(names) - n} more"]
+
+
+def _csv_problem(msg: str) -> str:
+    m = re.search(r"Row #(\d+): Expected (\d+) columns, got (\d+)", msg)
+    if m:
+        return (f"row {m.group(1)} (the header is row 1) has {m.group(3)} fields, "
+                f"the header has {m.group(2)}")
+    return _flat(msg.removeprefix("CSV parse error: "))
+
+
+def _flat(s: str, limit: int = 160) -> str:
+    """One line, at most `limit` characters: messages may quote the file's contents."""
+    s = " ".join(s.split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def _read_parquet(data: bytes, name: str) -> pl.DataFrame:
+    """A Parquet file of flat columns: text, numbers, booleans, dates or timestamps."""
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise IngestError(f"{name}: not a readable Parquet file (truncated or corrupt?): {_flat(str(exc))}") from None
+    dup = _repeated(table.column_names)
+    if dup:
+        raise IngestError(f"{name}: column(s) {dup} appear more than once")
+    try:
+        cols = [_flat_column(field, col, name) for field, col in zip(table.schema, table.columns)]
+        return pl.from_arrow(pa.table(cols, names=table.column_names)) if cols else pl.DataFrame()
+    except IngestError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any conversion failure is a property of the file
+        raise IngestError(f"{name}: its columns cannot be read ({_flat(str(exc))})") from None
+
+
+def _flat_column(field: pa.Field, col: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+    """One column in a type the reader handles; nested, binary and time-of-day types refused."""
+    t = field.type
+    if pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)):
+        return col.cast(pa.string())
+    if pa.types.is_decimal(t) or pa.types.is_float16(t):
+        return col.cast(pa.float64())
+    if pa.types.is_date64(t):
+        return col.cast(pa.date32())
+    if pa.types.is_uint64(t):  # above Int64's range: keep as text, so identifiers are judged malformed
+        big = pc.any(pc.greater(col, pa.scalar(2**63 - 1, pa.uint64()))).as_py()
+        return col.cast(pa.string()) if big else col.cast(pa.int64())
+    if (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+            or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+            or pa.types.is_date32(t) or pa.types.is_timestamp(t) or pa.types.is_null(t)):
+        return col
+    raise IngestError(f"{name}: column '{field.name}' has type {t}; expected text, numbers, booleans or "
+                      "dates (nested lists, structs and binary cannot be ingested)")
 
 
 def _to_date(s: pl.Series) -> tuple[pl.Series, np.ndarray]:
@@ -106,14 +273,25 @@ def _to_bool(s: pl.Series) -> tuple[pl.Series, np.ndarray]:
 
 
 def read_source_file(source: str, path: Path) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray]:
-    """Read and type a source file: (typed frame in the schema, raw frame as text, per-row reason or None)."""
+    """Read and type a source file: (typed frame in the schema, raw frame as text, per-row reason or None).
+
+    Raises IngestError (one line naming the file) for a file that cannot be read as a whole.
+    """
     schema = schema_for(source)
     raw = _read_raw(Path(path))
+    try:
+        return _typed(source, schema, raw, Path(path))
+    except pl.exceptions.PolarsError as exc:  # a value polars cannot convert: say so, with the file
+        raise IngestError(f"{Path(path).name}: its values cannot be read ({_flat(str(exc))})") from None
+
+
+def _typed(source: str, schema, raw: pl.DataFrame, path: Path) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray]:
+    """Check the columns, then convert each to the schema's type, marking rows that do not convert."""
     cols = schema.columns
     unknown = [c for c in raw.columns if c not in cols]
     if unknown:
         raise IngestError(
-            f"{Path(path).name}: unknown column(s) {unknown} for source '{source}'; "
+            f"{Path(path).name}: unknown column(s) {_few([_flat(c, 40) for c in unknown])} for source '{source}'; "
             f"the {source} schema has: {', '.join(cols)}")
     needed = [c for c in (*_ALWAYS_REQUIRED, *schema.required_keys) if c not in raw.columns]
     if needed:
@@ -147,11 +325,69 @@ def read_source_file(source: str, path: Path) -> tuple[pl.DataFrame, pl.DataFram
             x = s.cast(pl.String).str.strip_chars().replace("", None)
         typed.append(x.cast(dtype).alias(c))
     df = pl.DataFrame(typed)
+    _refuse_categories(df["event_type"], Path(path).name)
     text = raw.select([pl.col(c).cast(pl.String) for c in raw.columns])
     return df, text, reason
 
 
-def _validate(source: str, df: pl.DataFrame, reason: np.ndarray, as_of: dt.date) -> np.ndarray:
+def _refuse_categories(event_type: pl.Series, name: str) -> None:
+    """A file with any record of a refused category (speech, location, ...) is refused whole.
+
+    Such records are not "unknown": the project will not score them at all, and an
+    operator sending them should be told so, not find them in quarantine.
+    """
+    key = event_type.str.to_lowercase().str.replace_all("-", "_", literal=True)
+    hit = key.str.contains(_REFUSED_RE).fill_null(False)
+    if not hit.any():
+        return
+    rows = np.flatnonzero(hit.to_numpy())
+    first = event_type[int(rows[0])]
+    raise IngestError(
+        f"{name}: refused: {rows.size:,} record(s) of a refused category, first '{_flat(first, 60)}' "
+        f"in data row {int(rows[0]) + 1}: {refusal_reason(first)} (README, 'Out of scope'); nothing was ingested")
+
+
+def records_on_file(run_dir: Path, source: str) -> pl.DataFrame | None:
+    """This source's records already in the run (``events.parquet``): id and content, or None."""
+    path = Path(run_dir) / "events.parquet"
+    if not path.exists():
+        return None
+    try:
+        return (pl.scan_parquet(path).filter(pl.col("source").cast(pl.String) == source)
+                .select(pl.col("record_id").cast(pl.String), pl.col("event_type").cast(pl.String),
+                        pl.col("occurred_on").cast(pl.Date), pl.col("amount").cast(pl.Float64))
+                .unique("record_id", keep="first", maintain_order=True).collect())
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise IngestError(f"{path}: the run's events cannot be read ({_flat(str(exc))}); "
+                          "run `socialrating verify` on the folder") from None
+
+
+def compare_on_file(df: pl.DataFrame, on_file: pl.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: (same: its record_id is on file with the same content, conflict: with other content).
+
+    Content is what the engine scores: event_type, occurred_on and amount (nulls equal).
+    """
+    n = df.height
+    if on_file is None or on_file.height == 0 or n == 0:
+        return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    mine = df.select("record_id", "event_type", "occurred_on", "amount")
+    j = mine.join(on_file.with_columns(pl.lit(True).alias("_on_file")), on="record_id", how="left",
+                  suffix="_file", maintain_order="left")
+    found = j["_on_file"].fill_null(False)
+    same = (j["event_type"].eq_missing(j["event_type_file"]) & j["occurred_on"].eq_missing(j["occurred_on_file"])
+            & j["amount"].eq_missing(j["amount_file"]))
+    same_np = (found & same).to_numpy()
+    return same_np, found.to_numpy() & ~same_np
+
+
+def _validate(source: str, df: pl.DataFrame, reason: np.ndarray, as_of: dt.date,
+              on_file: pl.DataFrame | None = None) -> np.ndarray:
+    """Per-row reasons (the first that applies; None: valid), in the order of the checks below.
+
+    ``on_file``: this source's records already in the run (:func:`records_on_file`); a
+    record_id among them with other content is a conflict (same content: the caller
+    counts it as already present, see :func:`compare_on_file`).
+    """
     schema = schema_for(source)
 
     def flag(mask, why: str) -> None:
@@ -161,7 +397,12 @@ def _validate(source: str, df: pl.DataFrame, reason: np.ndarray, as_of: dt.date)
 
     for c in (*_ALWAYS_REQUIRED, *schema.required_keys):
         flag(df[c].is_null(), f"missing required value: {c}")
+    _check_text(df, flag)
     flag(~df["event_type"].is_in(schema.event_types).fill_null(False), UNKNOWN_EVENT_TYPE)
+    _check_amount(df, flag)
+    for c in ("occurred_on", "reported_on", "birth_date"):
+        if c in df.columns:
+            flag((df[c] < DATE_FLOOR).fill_null(False), before_floor(c))
     occ = df["occurred_on"]
     flag((occ > as_of).fill_null(False), FUTURE_DATE)
     if "reported_on" in df.columns:
@@ -170,8 +411,33 @@ def _validate(source: str, df: pl.DataFrame, reason: np.ndarray, as_of: dt.date)
     if "birth_date" in df.columns:
         flag((df["birth_date"] > as_of).fill_null(False), FUTURE_DATE)
         flag((occ < df["birth_date"]).fill_null(False), BEFORE_BIRTH)
+    flag(compare_on_file(df, on_file)[1], CONFLICT)
     flag(df["record_id"].is_duplicated() & ~df["record_id"].is_first_distinct() & df["record_id"].is_not_null(), DUPLICATE_IN_FILE)
     return reason
+
+
+def _check_text(df: pl.DataFrame, flag) -> None:
+    """Text columns: a length limit, and no control or bidirectional characters (which can
+    make two different ids look the same, or a log line lie)."""
+    for c, dtype in df.schema.items():
+        if dtype != pl.String:
+            continue
+        limit = MAX_RECORD_ID if c == "record_id" else MAX_TEXT
+        flag((df[c].str.len_chars() > limit).fill_null(False), too_long(c))
+        flag(df[c].str.contains(_BAD_CHARS).fill_null(False), bad_characters(c))
+
+
+def _check_amount(df: pl.DataFrame, flag) -> None:
+    """Amounts: finite, and within their unit's range (catalog.AMOUNT_RANGE)."""
+    amount = df["amount"]
+    present = amount.is_not_null()
+    flag(present & ~amount.is_finite().fill_null(True), AMOUNT_NOT_FINITE)
+    unit = df["event_type"].replace_strict({k: e.unit or "" for k, e in BY_NAME.items()}, default=None,
+                                           return_dtype=pl.String)
+    for u, (lo, hi) in AMOUNT_RANGE.items():
+        of_unit = (unit == (u or "")).fill_null(False) & present
+        flag(of_unit & (amount < lo).fill_null(False), AMOUNT_NEGATIVE if lo == 0 else amount_out_of_range(u, "low"))
+        flag(of_unit & (amount > hi).fill_null(False), amount_out_of_range(u, "high"))
 
 
 def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
@@ -205,7 +471,9 @@ def ingest_file(source: str, path: Path, run_dir: Path, *, register: pl.DataFram
     if seen:
         present = df["record_id"].is_in(pl.concat(seen).implode()).fill_null(False).to_numpy()
 
-    reason = _validate(source, df, reason, as_of)
+    on_file = records_on_file(run_dir, source)
+    present |= compare_on_file(df, on_file)[0]
+    reason = _validate(source, df, reason, as_of, on_file)
     reason = np.where(present, None, reason)
     valid = ~present & (reason == None)  # noqa: E711
 
