@@ -109,7 +109,7 @@ BAD = {  # name: (policy text, the exact error after "<name>.yaml:")
     "bomb": (BOMB, " line 6: the document expands to more than 100,000 values (aliases included); a policy is far "
                    "smaller: is this an alias bomb?"),
     "deep3000": (TEXT.replace("when: {status: {gte: 30}}", "when: " + "{not: " * 3000 + "{status: {lt: 20}}" + "}" * 3000),
-                 " line 49, column 693: nested more than 100 levels deep; a policy is at most 100 (a condition at most 32)"),
+                 " line 53, column 693: nested more than 100 levels deep; a policy is at most 100 (a condition at most 32)"),
     "deep33": (_mut(lambda d: d["consequences"][0].__setitem__("when", _nested(32))),
                P + "consequences[0].when: condition nested 33 levels deep; at most 32"),
     "chain": ("x0: &x0 [1]\n" + "".join(f"x{i}: &x{i} [*x{i - 1}]\n" for i in range(1, 200)),
@@ -139,9 +139,9 @@ BAD = {  # name: (policy text, the exact error after "<name>.yaml:")
                  P + "consequences[0].when.has_active.at_least: Input should be less than or equal to 1000000 "
                      "(got 10000000000)"),
     "dupkey": (TEXT.replace("  base_level: 0\n", "  base_level: 0\n  base_status: 5\n"),
-               " line 33, column 3: duplicate key 'base_status' in rating (first at line 31, column 3); give each key once"),
+               " line 37, column 3: duplicate key 'base_status' in rating (first at line 35, column 3); give each key once"),
     "dupflow": (TEXT.replace("points: 10, expires", "points: 10, points: 20, expires"),
-                " line 44, column 89: duplicate key 'points' in rules[1] (first at line 44, column 77); give each key once"),
+                " line 48, column 89: duplicate key 'points' in rules[1] (first at line 48, column 77); give each key once"),
     "points_true": (TEXT.replace("points: 10, expires", "points: true, expires"),
                     P + "rules[1].points: Input should be a valid integer (got True)"),
     "points_float": (TEXT.replace("points: 10, expires", "points: 2.5, expires"),
@@ -179,16 +179,17 @@ BAD = {  # name: (policy text, the exact error after "<name>.yaml:")
                   "mean 'court.dishonest_debtor'?)"),
     "nowhere": (TEXT.replace("event_type: civic.blood_donation", "event_type: zzz.qqq"),
                 P + "rules[1].event_type: unknown event type 'zzz.qqq', which no source reports (known types begin with "
-                    "alimony., award., benefit., bills., civic., court., education., enforcement., family., fine., health., "
-                    "loan., public_office., public_order., sport., tax., taxi., traffic., volunteer.)"),
+                    "alimony., award., benefit., bills., civic., conscription., court., education., enforcement., family., "
+                    "fine., health., household., loan., market., public_office., public_order., sport., tax., taxi., "
+                    "traffic., volunteer.)"),
     "nine_rules": (_mut(lambda d: d["rules"].extend({**d["rules"][1], "id": f"b{i}"} for i in range(8))),
                    P + "rules: more than 8 rules score 'civic.blood_donation'; the engine allows at most 8 per event type"),
-    "syntax": (TEXT + "rules: [\n", " line 59, column 1: not valid YAML: while parsing a flow node expected the node "
+    "syntax": (TEXT + "rules: [\n", " line 63, column 1: not valid YAML: while parsing a flow node expected the node "
                                     "content, but found '<stream end>'"),
     "syntax_colon": (TEXT.replace("title: Voluntary", "title: : : Voluntary"),
                      " line 6, column 8: not valid YAML: mapping values are not allowed here"),
     "python_tag": (TEXT.replace("base_status: 0", "base_status: !!python/object:os.system ls"),
-                   " line 31, column 16: not valid YAML: could not determine a constructor for the tag "
+                   " line 35, column 16: not valid YAML: could not determine a constructor for the tag "
                    "'tag:yaml.org,2002:python/object:os.system'"),
     "int_tag": (TEXT.replace("base_status: 0", "base_status: !!int abc"),
                 " not valid YAML: invalid literal for int() with base 10: 'abc'"),
@@ -270,4 +271,5 @@ def test_misspelt_builtin_name_suggests_the_nearest():
     with pytest.raises(PolicyError) as exc:
         read_policy_text("we-platfrom")
     assert str(exc.value) == ("we-platfrom: no such policy file, and not a built-in policy (did you mean 'we-platform'? "
-                              "built-in: bonus-only, court-blacklist, rongcheng, we-platform)")
+                              "built-in: australia-claimed, bonus-only, china-individual, court-blacklist, digital-profile, "
+                              "rongcheng, sesame-style, uk-claimed, we-platform, we-platform-stage3)")
