@@ -18,6 +18,10 @@ import tempfile
 
 import pytest
 
+# The operator's signing key (store/seal.py) is made on first use in this directory: tests
+# never touch the real per-user key. One key for the session, as one operator would have.
+os.environ.setdefault("SOCIALRATING_KEY_DIR", tempfile.mkdtemp(prefix="sr-keys-"))
+
 
 def _unavailable(why: str):
     if os.environ.get("CI") == "true":

@@ -21,7 +21,6 @@ CSV identifiers may be digits or formatted strings (``112-233-445 95``,
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..atomic import folder_lock, write_parquet_atomic
 from ..identity.linkage import link_records, parse_identifier
 from ..identity.register import build_register
 from .schemas import EVENT_COLUMNS, schema_for
 
-__all__ = ["IngestError", "IngestReport", "ingest_file", "read_source_file", "EVENT_COLUMNS"]
+__all__ = ["IngestError", "IngestReport", "IngestPlan", "ingest_file", "plan_ingest", "read_source_file",
+           "EVENT_COLUMNS"]
 
 _IDENTIFIERS = ("snils", "inn", "passport", "phone")
 _ALWAYS_REQUIRED = ("record_id", "event_type", "occurred_on")
@@ -59,6 +60,7 @@ class IngestReport:
     already_present: int = 0
     events_path: str = ""
     quarantine_path: str = ""
+    corrections: int = 0  # record_ids quarantined before, now sent again with other content
 
     @property
     def quarantined_total(self) -> int:
@@ -174,39 +176,101 @@ def _validate(source: str, df: pl.DataFrame, reason: np.ndarray, as_of: dt.date)
     return reason
 
 
-def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    frame.write_parquet(tmp)
-    os.replace(tmp, path)
+CONFLICT = "conflict: record_id already accepted with different content (contest the entry to correct it)"
+INDEX_SCHEMA = {"record_id": pl.String, "content_sha256": pl.String, "outcome": pl.String, "version": pl.Int32,
+                "ingested_from": pl.String}
 
 
-def ingest_file(source: str, path: Path, run_dir: Path, *, register: pl.DataFrame | None = None,
-                as_of: dt.date | None = None, settings: dict[str, Any] | None = None) -> IngestReport:
-    """Validate, link and append one file of ``source`` records to ``run_dir/ingested/``.
+@dataclass
+class IngestPlan:
+    """What one ingest would write: the new full contents of the ingested/ files."""
 
-    ``register``: the linkage register (:func:`build_register`) or a population frame;
-    default: built from ``<run_dir>/citizens.parquet``. ``as_of``: dates after it are
-    impossible (default: today).
+    report: IngestReport
+    files: dict[str, pl.DataFrame]   # path relative to the run folder -> new content
+    accepted: pl.DataFrame           # the newly accepted events (engine columns)
+
+
+def content_hashes(df: pl.DataFrame) -> pl.Series:
+    """sha256 of each typed row (every schema column, length-prefixed, ~ for null): two
+    spellings of the same record (formatted identifiers, date styles) hash alike."""
+    import duckdb
+
+    parts = []
+    for c in df.columns:
+        t = df[c].cast(pl.String)
+        parts.append(pl.when(t.is_null()).then(pl.lit("~")).otherwise(
+            t.str.len_bytes().cast(pl.String) + pl.lit(":") + t))
+    canon = pl.DataFrame({"c": pl.select(pl.concat_str(parts, separator="|")).to_series()}) if parts else \
+        pl.DataFrame({"c": [""] * df.height})
+    con = duckdb.connect()
+    try:
+        con.register("canon", canon.to_arrow())
+        got = con.execute("SELECT sha256(c) FROM canon").fetchall()
+    finally:
+        con.close()
+    return pl.Series("content_sha256", [r[0] for r in got], dtype=pl.String)
+
+
+def _on_file(source: str, run_dir: Path, out_dir: Path) -> pl.DataFrame:
+    """The latest version of each record_id on file for `source`: record_id, content_sha256
+    (null where unknown: files from before the index), outcome.
+
+    On file: the ingest index, the ingested events and quarantine (older folders), and the
+    run's own events.parquet records of this source.
+    """
+    frames = []
+    idx = out_dir / f"{source}.index.parquet"
+    if idx.exists():
+        frames.append(pl.read_parquet(idx).select("record_id", "content_sha256", "outcome"))
+    else:
+        for name, outcome in ((f"{source}.parquet", "accepted"), (f"{source}.quarantine.parquet", "quarantined")):
+            p = out_dir / name
+            if p.exists():
+                frames.append(pl.read_parquet(p, columns=["record_id"]).select(
+                    pl.col("record_id").cast(pl.String), pl.lit(None, pl.String).alias("content_sha256"),
+                    pl.lit(outcome).alias("outcome")))
+    ev = run_dir / "events.parquet"
+    if ev.exists():
+        frames.append(pl.scan_parquet(ev).filter(pl.col("source").cast(pl.String) == source).select(
+            pl.col("record_id").cast(pl.String), pl.lit(None, pl.String).alias("content_sha256"),
+            pl.lit("in the run").alias("outcome")).collect())
+    if not frames:
+        return pl.DataFrame(schema={"record_id": pl.String, "content_sha256": pl.String, "outcome": pl.String})
+    return pl.concat(frames).unique("record_id", keep="last", maintain_order=True)
+
+
+def plan_ingest(source: str, path: Path, run_dir: Path, *, register: pl.DataFrame | None = None,
+                as_of: dt.date | None = None, settings: dict[str, Any] | None = None) -> IngestPlan:
+    """Read, validate and link one file against what is on file; write nothing.
+
+    A record_id on file with the same content is ``already present``. One accepted
+    earlier (or in the run's events) with different content is quarantined as a
+    conflict: an accepted record is corrected by contesting its entry, never replaced
+    silently. One only quarantined earlier is taken as a correction: validated afresh,
+    both versions kept (the old row stays in quarantine; the index records versions).
     """
     path, run_dir = Path(path), Path(run_dir)
     as_of = as_of or dt.date.today()
     df, text, reason = read_source_file(source, path)
     n = df.height
     out_dir = run_dir / "ingested"
-    ev_path = out_dir / f"{source}.parquet"
-    q_path = out_dir / f"{source}.quarantine.parquet"
-
-    # already present: record_ids in either output file
-    seen: list[pl.Series] = []
-    for p in (ev_path, q_path):
-        if p.exists():
-            seen.append(pl.read_parquet(p, columns=["record_id"])["record_id"].cast(pl.String))
-    present = np.zeros(n, dtype=bool)
-    if seen:
-        present = df["record_id"].is_in(pl.concat(seen).implode()).fill_null(False).to_numpy()
+    ev_rel, q_rel, idx_rel = (f"ingested/{source}.parquet", f"ingested/{source}.quarantine.parquet",
+                              f"ingested/{source}.index.parquet")
+    hashes = content_hashes(df)
+    known = _on_file(source, run_dir, out_dir)
+    rid = df["record_id"].cast(pl.String)
+    look = pl.DataFrame({"record_id": rid, "h": hashes}).join(known, on="record_id", how="left", maintain_order="left")
+    on_file = look["outcome"].is_not_null().to_numpy()
+    same = (on_file & (look["content_sha256"].is_null() | (look["content_sha256"] == look["h"])).fill_null(False)
+            .to_numpy())
+    kept = look["outcome"].is_in(["accepted", "in the run"]).fill_null(False).to_numpy()
+    present = same
+    conflict = on_file & ~same & kept
+    correction = on_file & ~same & ~kept
 
     reason = _validate(source, df, reason, as_of)
     reason = np.where(present, None, reason)
+    reason = np.where(conflict, CONFLICT, reason)
     valid = ~present & (reason == None)  # noqa: E711
 
     linked_events = pl.DataFrame(schema=EVENT_COLUMNS)
@@ -232,18 +296,58 @@ def ingest_file(source: str, path: Path, run_dir: Path, *, register: pl.DataFram
         q_parts.append(text[bad].with_columns(pl.Series("reason", reason[bad].tolist(), dtype=pl.String)))
     quarantine = pl.concat(q_parts, how="diagonal_relaxed") if q_parts else None
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, pl.DataFrame] = {}
+    ev_path, q_path, idx_path = run_dir / ev_rel, run_dir / q_rel, run_dir / idx_rel
     if linked_events.height:
         old = pl.read_parquet(ev_path) if ev_path.exists() else None
-        _write_atomic(pl.concat([old, linked_events], how="vertical_relaxed") if old is not None else linked_events, ev_path)
+        files[ev_rel] = pl.concat([old, linked_events], how="vertical_relaxed") if old is not None else linked_events
     if quarantine is not None and quarantine.height:
         quarantine = quarantine.with_columns(pl.lit(path.name).alias("ingested_from"))
         old = pl.read_parquet(q_path) if q_path.exists() else None
-        _write_atomic(pl.concat([old, quarantine], how="diagonal_relaxed") if old is not None else quarantine, q_path)
+        files[q_rel] = pl.concat([old, quarantine], how="diagonal_relaxed") if old is not None else quarantine
+    if (~present).any():
+        files[idx_rel] = _index(idx_path, rid, hashes, ~present, linked_events, path.name, conflict)
 
     by_reason = {} if quarantine is None else {k: int(v) for k, v in quarantine.group_by("reason").len().sort("reason").iter_rows()}
     report = IngestReport(source=source, path=str(path), records_in=n, accepted=linked_events.height,
                           quarantined=by_reason, already_present=int(present.sum()),
-                          events_path=str(ev_path), quarantine_path=str(q_path))
-    assert report.accepted + report.quarantined_total + report.already_present == n, "records in != accepted + quarantined + present"
-    return report
+                          events_path=str(ev_path), quarantine_path=str(q_path),
+                          corrections=int(correction.sum()))
+    if report.accepted + report.quarantined_total + report.already_present != n:
+        raise IngestError(f"{path.name}: records in ({n}) != accepted + quarantined + already present; nothing written")
+    return IngestPlan(report, files, linked_events)
+
+
+def _index(idx_path: Path, rid: pl.Series, hashes: pl.Series, new: np.ndarray, accepted: pl.DataFrame,
+           file_name: str, conflict: np.ndarray) -> pl.DataFrame:
+    """The ingest index with this file's new record versions appended (record_id, content
+    hash, outcome, version number, file)."""
+    old = pl.read_parquet(idx_path) if idx_path.exists() else pl.DataFrame(schema=INDEX_SCHEMA)
+    ok = set(accepted["record_id"].to_list())
+    rows = np.flatnonzero(new)
+    add = pl.DataFrame({"record_id": rid.gather(rows), "content_sha256": hashes.gather(rows)}).with_columns(
+        outcome=pl.when(pl.Series(conflict[rows])).then(pl.lit("conflict"))
+        .when(pl.col("record_id").is_in(list(ok))).then(pl.lit("accepted")).otherwise(pl.lit("quarantined")),
+        ingested_from=pl.lit(file_name))
+    prior = old.group_by("record_id").agg(pl.col("version").max().alias("_v"))
+    add = add.join(prior, on="record_id", how="left", maintain_order="left").with_columns(
+        version=(pl.col("_v").fill_null(0) + 1).cast(pl.Int32)).drop("_v")
+    return pl.concat([old, add.select(list(INDEX_SCHEMA))], how="vertical_relaxed")
+
+
+def ingest_file(source: str, path: Path, run_dir: Path, *, register: pl.DataFrame | None = None,
+                as_of: dt.date | None = None, settings: dict[str, Any] | None = None) -> IngestReport:
+    """Validate, link and append one file of ``source`` records to ``run_dir/ingested/``.
+
+    Holds the folder's lock; each file is replaced atomically. A sealed run folder is
+    extended through ``socialrating.store.intake.ingest_into_run`` instead (chain, re-score
+    and manifest in one transaction). ``register``: the linkage register or a population
+    frame (default: from ``<run_dir>/citizens.parquet``); ``as_of``: dates after it are
+    impossible (default: today).
+    """
+    run_dir = Path(run_dir)
+    with folder_lock(run_dir):
+        plan = plan_ingest(source, path, run_dir, register=register, as_of=as_of, settings=settings)
+        for rel, frame in plan.files.items():
+            write_parquet_atomic(frame, run_dir / rel)
+    return plan.report
