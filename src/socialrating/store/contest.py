@@ -30,6 +30,7 @@ engine's `counts_toward_rating`); an overturned one never counts.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from ..engine.score import score
 from ..policy.load import PolicyError, parse_policy, policy_hash
 from ..policy.model import Policy
 from . import seal as sealing
-from .ledger_store import ZERO, LedgerStore, StoreUnavailable, TransitionError
+from .ledger_store import CHANGE_SCHEMA, ZERO, LedgerStore, StoreUnavailable, TransitionError
 from .runfolder import RunFolder, TableWriter, versions
 
 DERIVED = ("ledger", "current_ratings", "current_consequences")
@@ -175,23 +176,28 @@ def extend(run_dir: str | Path, db: str | None, action: Callable[..., dict[str, 
     The action returns the command's result and leaves the new manifest in result["_manifest"].
     """
     run_dir = Path(run_dir)
-    with folder_lock(run_dir), open_store(run_dir, db) as store:
-        recover(run_dir, store.state)
-        check = verify_run(run_dir, db, store=store)
+    with folder_lock(run_dir), _maybe_store(run_dir, db) as store:
+        recover(run_dir, store.state if store is not None else None)
+        check = _verify(run_dir, store, None, None)
         if not check["ok"]:
             raise ContestError(f"{run_dir} fails verification ({check['first_bad']}: {check['detail']}); "
                                "a command does not extend an altered record - see `socialrating verify`")
         folder, m, policy, as_of = _load(run_dir)
+        # the changes the simulation recorded, so `run` can tell a folder with real contests
+        m.setdefault("simulated_changes", int((m.get("changes") or {}).get("count") or 0))
         txn = FolderTxn(run_dir).begin()
         try:
-            with store.transaction():
+            with store.transaction() if store is not None else contextlib.nullcontext():
                 out = action(store, folder, m, policy, as_of, txn)
                 manifest = out.pop("_manifest")
+                if manifest is None:  # nothing to change (e.g. a file ingested before)
+                    txn.abort()
+                    return out
                 manifest["software"] = versions()
                 parts = sealing.seal(manifest, run_dir, txn.staged())
                 for name, data in parts.items():
                     txn.path(name).write_bytes(data)
-                txn.prepare(store.state())
+                txn.prepare(store.state() if store is not None else {})
             txn.apply()
         except BaseException:
             txn.abort()
@@ -200,8 +206,21 @@ def extend(run_dir: str | Path, db: str | None, action: Callable[..., dict[str, 
     return out
 
 
+def _maybe_store(run_dir: Path, db: str | None):
+    """The run's store, or None for a run made without one (--no-store)."""
+    if db is None and not (run_dir / "ledger.duckdb").exists() and not _recorded_store(run_dir):
+        return contextlib.nullcontext(None)
+    return open_store(run_dir, db)
+
+
 def store_state_head(m: dict) -> str | None:
     return (m.get("ledger_store") or {}).get("head")
+
+
+def _need_store(store: LedgerStore | None, run_dir: Path) -> None:
+    if store is None:
+        raise ContestError(f"{run_dir}: the run has no ledger store (it was run with --no-store), so there is "
+                           "no record to contest; run it again with the store")
 
 
 def _action_date(on: dt.date | None, as_of: dt.date) -> dt.date:
@@ -222,6 +241,7 @@ def contest(run_dir: str | Path, citizen: int, entry: int, reason: str, *, on: d
         raise ContestError("a contest needs a reason (--reason)")
 
     def action(store, folder, m, policy, as_of, txn):
+        _need_store(store, run_dir)
         on_ = _action_date(on, as_of)
         if not policy.contest.allowed:
             raise ContestError(f"policy {policy.name} {policy.version} does not allow contests (contest.allowed: false)")
@@ -272,6 +292,7 @@ def resolve(run_dir: str | Path, entry: int, outcome: str, reviewer: str, reason
         raise ContestError("a resolution needs a reviewer (--reviewer) and a reason (--reason)")
 
     def action(store, folder, m, policy, as_of, txn):
+        _need_store(store, run_dir)
         on_ = _action_date(on, as_of)
         chs = store.changes(entry)
         if chs.is_empty() or chs["new_state"][-1] != "contested":
@@ -333,43 +354,111 @@ def shard_bounds(citizen_ids: np.ndarray, event_citizens: np.ndarray, shard_size
     return list(zip(starts.tolist(), ends.tolist()))
 
 
-def rescore(run_dir: Path, store: LedgerStore, txn: FolderTxn, folder: RunFolder, m: dict, policy: Policy,
-            as_of: dt.date) -> dict[str, Any]:
-    """Re-score the whole run with the store's current states into `txn`; update `m` in place
-    (returned as result["_manifest"] for `extend` to seal).
+INGESTED_EVENTS = "ingested/events.parquet"
 
-    The re-scored ledger must have exactly the entry_ids of ledger.parquet (the events did
-    not change), else nothing is replaced. Updates the manifest's `changes` section, the
-    consequence counts and row counts.
+
+def ingested_events(run_dir: Path, staged: Path | None = None) -> pl.DataFrame:
+    """Every accepted ingested record, all sources, in the order accepted (engine columns).
+    Row i is the run's event row (rows in events.parquet) + i: its entry ids derive from that."""
+    p = staged if staged is not None and staged.exists() else run_dir / INGESTED_EVENTS
+    if not p.exists():
+        return pl.DataFrame(schema={"citizen_id": pl.Int64, "event_type": pl.String, "occurred_on": pl.Date,
+                                    "amount": pl.Float64, "source": pl.String, "record_id": pl.String})
+    return pl.read_parquet(p)
+
+
+def _shard_events(folder: RunFolder, lo: int, hi: int, ing: pl.DataFrame, ids: np.ndarray) -> tuple[pl.DataFrame, np.ndarray]:
+    """One shard's events: its rows of events.parquet, then the ingested records of its
+    citizens; and the global event row of each ingested one (for its entry ids)."""
+    base = folder.scan("events").slice(lo, hi - lo).collect()
+    mine = ing.filter(pl.col("citizen_id").is_in(pl.Series(ids).implode()))
+    if not mine.height:
+        return base, np.zeros(0, np.int64)
+    # the run's enums need not hold every type a source file may bring: concatenate as text
+    text = [c for c, t in base.schema.items() if isinstance(t, (pl.Enum, pl.Categorical))]
+    base = base.with_columns(pl.col(c).cast(pl.String) for c in text)
+    add = mine.drop("_g").with_columns(pl.col(c).cast(base.schema[c]) for c in base.columns)
+    return pl.concat([base, add.select(base.columns)]), mine["_g"].to_numpy().astype(np.int64)
+
+
+def _local_overrides(overrides: pl.DataFrame, lo: int, n_base: int, grows: np.ndarray) -> pl.DataFrame:
+    """The overrides of one shard, with ingested entries' ids as score() numbers them."""
+    row = overrides["entry_id"].to_numpy() >> 3
+    slot = overrides["entry_id"].to_numpy() & 7
+    local = np.full(len(row), -1, np.int64)
+    inside = (row >= lo) & (row < lo + n_base)
+    local[inside] = row[inside] - lo
+    if len(grows):
+        order = np.argsort(grows)
+        pos = np.searchsorted(grows[order], row)
+        posc = np.minimum(pos, len(grows) - 1)
+        hit = ~inside & (grows[order][posc] == row)
+        local[hit] = n_base + order[posc][hit]
+    keep = local >= 0
+    return pl.DataFrame({"entry_id": ((local[keep] + lo) << 3) | slot[keep],
+                         "state": overrides["state"].filter(pl.Series(keep))}, schema=overrides.schema)
+
+
+def _global_ids(ledger: pl.DataFrame, lo: int, n_base: int, grows: np.ndarray) -> pl.DataFrame:
+    """score() numbered the ingested rows after the shard's own; give them their global rows."""
+    if not len(grows):
+        return ledger
+    ids = ledger["entry_id"].to_numpy()
+    local = (ids >> 3) - lo
+    ing = local >= n_base
+    ids = ids.copy()
+    ids[ing] = (grows[local[ing] - n_base] << 3) | (ids[ing] & 7)
+    return ledger.with_columns(pl.Series("entry_id", ids, dtype=pl.Int64))
+
+
+def rescore(run_dir: Path, store: LedgerStore, txn: FolderTxn, folder: RunFolder, m: dict, policy: Policy,
+            as_of: dt.date, new_from: int | None = None) -> dict[str, Any]:
+    """Re-score the whole run (its events and the ingested records) with the store's
+    current states into `txn`; update `m` in place (returned as result["_manifest"]).
+
+    The re-scored ledger must hold exactly the entry_ids of ledger.parquet, plus, when
+    `new_from` is given (an ingest), entries of event rows >= new_from, else nothing is
+    replaced. Updates the manifest's `changes` section and the row counts.
     """
-    changes = store.changes()
-    states = read_states(changes, policy, as_of, store.entry_points(changes["entry_id"].unique().to_list()))
+    changes = store.changes() if store is not None else pl.DataFrame(schema=CHANGE_SCHEMA)
+    points = store.entry_points(changes["entry_id"].unique().to_list()) if store is not None else {}
+    states = read_states(changes, policy, as_of, points)
     overrides = overrides_frame(states)
     citizens = folder.read("citizens").select("citizen_id", "household_id")
     ev_cit = folder.scan("events").select(pl.col("citizen_id").fill_null(-1)).collect()["citizen_id"].to_numpy()
+    n_events = len(ev_cit)
+    ing = ingested_events(run_dir, txn.staged().get(INGESTED_EVENTS)).with_row_index("_g", offset=n_events)
+    ing = ing.with_columns(pl.col("_g").cast(pl.Int64))
     shard_size = int(m.get("shard_size") or max(len(citizens), 1))
     bounds = shard_bounds(citizens["citizen_id"].to_numpy(), ev_cit, shard_size)
     writers = {t: TableWriter(txn.path(f"{t}.parquet")) for t in DERIVED}
     old_ids = folder.scan("ledger").select("entry_id").collect()["entry_id"]
-    n_cons = 0
-    got_ids = []
+    n_cons, n_led = 0, 0
+    got_ids, fresh = [], []
     for k, (lo, hi) in enumerate(bounds):
         people = citizens.slice(k * shard_size, shard_size)
-        events = folder.scan("events").slice(lo, hi - lo).collect()
-        res = score(events, policy, as_of, people["citizen_id"].to_numpy(),
-                    households=people["household_id"].to_numpy(), overrides=overrides, row_offset=lo)
-        writers["ledger"].write(res.ledger)
+        ids = people["citizen_id"].to_numpy()
+        events, grows = _shard_events(folder, lo, hi, ing, ids)
+        res = score(events, policy, as_of, ids, households=people["household_id"].to_numpy(),
+                    overrides=_local_overrides(overrides, lo, hi - lo, grows), row_offset=lo)
+        ledger = _global_ids(res.ledger, lo, hi - lo, grows)
+        writers["ledger"].write(ledger)
         writers["current_ratings"].write(res.ratings)
         writers["current_consequences"].write(res.consequences)
-        got_ids.append(res.ledger["entry_id"])
+        got_ids.append(ledger["entry_id"])
+        if new_from is not None:
+            fresh.append(ledger.filter(pl.col("entry_id") >= new_from * 8))
         n_cons += res.consequences.height
+        n_led += ledger.height
     for w in writers.values():
         w.close()
     new_ids = pl.concat(got_ids) if got_ids else pl.Series("entry_id", [], pl.Int64)
-    if not new_ids.equals(old_ids, check_names=False, check_dtypes=False):
+    if new_from is not None:
+        new_ids = new_ids.filter(new_ids < new_from * 8)
+    if not new_ids.sort().equals(old_ids.sort(), check_names=False, check_dtypes=False):
         raise ContestError("re-scoring did not reproduce the run's ledger entries; files left unchanged")
     last = changes.row(-1, named=True) if changes.height else None
-    m["changes"] = {
+    m["changes"] = None if store is None else {
         "store": _where(store, run_dir),
         "count": changes.height,
         "last": None if last is None else {
@@ -382,8 +471,13 @@ def rescore(run_dir: Path, store: LedgerStore, txn: FolderTxn, folder: RunFolder
     }
     m.setdefault("counts", {})["consequences"] = n_cons
     m.setdefault("rows", {})["current_consequences"] = n_cons
-    return {"contested": m["changes"]["contested"], "overturned": m["changes"]["overturned"],
-            "changes": changes.height, "_manifest": m}
+    m["rows"]["ledger"] = n_led
+    out = {"contested": len([x for x in states if x.state == "contested"]),
+           "overturned": len([x for x in states if x.state == "overturned"]),
+           "changes": changes.height, "_manifest": m}
+    if new_from is not None:
+        out["_new_entries"] = pl.concat(fresh) if fresh else None
+    return out
 
 
 # ---------------------------------------------------------------- verify
