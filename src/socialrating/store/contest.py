@@ -237,6 +237,7 @@ def _action_date(on: dt.date | None, as_of: dt.date) -> dt.date:
 def contest(run_dir: str | Path, citizen: int, entry: int, reason: str, *, on: dt.date | None = None,
             db: str | None = None) -> dict[str, Any]:
     """Record that `citizen` contests `entry`; re-score; return what happened (one transaction)."""
+    run_dir = Path(run_dir)
     if not reason.strip():
         raise ContestError("a contest needs a reason (--reason)")
 
@@ -286,6 +287,7 @@ def contest(run_dir: str | Path, citizen: int, entry: int, reason: str, *, on: d
 def resolve(run_dir: str | Path, entry: int, outcome: str, reviewer: str, reason: str, *,
             on: dt.date | None = None, db: str | None = None) -> dict[str, Any]:
     """Record a reviewer's decision on a contested entry (`upheld` or `overturned`); re-score."""
+    run_dir = Path(run_dir)
     if outcome not in ("upheld", "overturned"):
         raise ContestError(f"outcome must be upheld or overturned, got {outcome!r}")
     if not reviewer.strip() or not reason.strip():
@@ -420,6 +422,7 @@ def rescore(run_dir: Path, store: LedgerStore, txn: FolderTxn, folder: RunFolder
     `new_from` is given (an ingest), entries of event rows >= new_from, else nothing is
     replaced. Updates the manifest's `changes` section and the row counts.
     """
+    run_dir = Path(run_dir)
     changes = store.changes() if store is not None else pl.DataFrame(schema=CHANGE_SCHEMA)
     points = store.entry_points(changes["entry_id"].unique().to_list()) if store is not None else {}
     states = read_states(changes, policy, as_of, points)
