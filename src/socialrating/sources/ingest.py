@@ -211,6 +211,14 @@ def content_hashes(df: pl.DataFrame) -> pl.Series:
     return pl.Series("content_sha256", [r[0] for r in got], dtype=pl.String)
 
 
+def _run_key() -> pl.Expr:
+    """What the run's events.parquet keeps of a record (type, date, amount), to compare a
+    re-sent record with: equal -> already present, else a conflict."""
+    return pl.concat_str([pl.lit("run:"), pl.col("event_type").cast(pl.String), pl.col("occurred_on").cast(pl.String),
+                          pl.col("amount").cast(pl.Float64).cast(pl.String)], separator="|", ignore_nulls=False) \
+        .fill_null("run:?")
+
+
 def _on_file(source: str, run_dir: Path, out_dir: Path) -> pl.DataFrame:
     """The latest version of each record_id on file for `source`: record_id, content_sha256
     (null where unknown: files from before the index), outcome.
@@ -232,7 +240,7 @@ def _on_file(source: str, run_dir: Path, out_dir: Path) -> pl.DataFrame:
     ev = run_dir / "events.parquet"
     if ev.exists():
         frames.append(pl.scan_parquet(ev).filter(pl.col("source").cast(pl.String) == source).select(
-            pl.col("record_id").cast(pl.String), pl.lit(None, pl.String).alias("content_sha256"),
+            pl.col("record_id").cast(pl.String), _run_key().alias("content_sha256"),
             pl.lit("in the run").alias("outcome")).collect())
     if not frames:
         return pl.DataFrame(schema={"record_id": pl.String, "content_sha256": pl.String, "outcome": pl.String})
@@ -259,10 +267,12 @@ def plan_ingest(source: str, path: Path, run_dir: Path, *, register: pl.DataFram
     hashes = content_hashes(df)
     known = _on_file(source, run_dir, out_dir)
     rid = df["record_id"].cast(pl.String)
-    look = pl.DataFrame({"record_id": rid, "h": hashes}).join(known, on="record_id", how="left", maintain_order="left")
+    run_key = df.select(_run_key()).to_series() if "amount" in df.columns else pl.Series([None] * n, dtype=pl.String)
+    look = pl.DataFrame({"record_id": rid, "h": hashes, "k": run_key}).join(
+        known, on="record_id", how="left", maintain_order="left")
     on_file = look["outcome"].is_not_null().to_numpy()
-    same = (on_file & (look["content_sha256"].is_null() | (look["content_sha256"] == look["h"])).fill_null(False)
-            .to_numpy())
+    same = (on_file & (look["content_sha256"].is_null() | (look["content_sha256"] == look["h"])
+                       | (look["content_sha256"] == look["k"])).fill_null(False).to_numpy())
     kept = look["outcome"].is_in(["accepted", "in the run"]).fill_null(False).to_numpy()
     present = same
     conflict = on_file & ~same & kept
