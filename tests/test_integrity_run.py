@@ -34,6 +34,7 @@ def test_rerun_replaces_a_plain_run_whole(tmp_path):
     out = tmp_path / "r"
     cli("run", *RUN, "--out", out)
     (out / "report.html").write_text("old report")  # an output of the old run
+    (tmp_path / ".r.building-999999999").mkdir()  # left by a run that was killed
     cli("run", *RUN, "--seed", "10", "--out", out)
     assert not (out / "report.html").exists()  # nothing of the old run is left beside the new
     assert json.loads((out / "manifest.json").read_text())["seed"] == 10

@@ -250,6 +250,7 @@ CASES = {
     "store: last change deleted": (store_delete_change, "change:"),
     "store: entries deleted": (store_delete_entries, "block:"),
     "store: emptied": (store_emptied, "head"),
+    "store: ledger.duckdb deleted": (lambda d: (d / "ledger.duckdb").unlink(), "store"),
     "store: forged contested+overturned pair": (forged_overturn_pair, "change:"),
     "store: forged pair + manifest re-signed": (forged_pair_and_manifest, "manifest"),
     "store: rebuilt with LedgerStore": (rebuilt_store_only, "head"),
@@ -316,6 +317,23 @@ def test_an_untrusted_key_fails_unless_given(base, tmp_path):
     v = verify_run(d, key_pem=sealing.public_pem(other))
     assert not v["ok"] and v["first_bad"] == "manifest" and "not by the trusted operator key" in v["detail"]
     assert verify_run(d, key_pem=(d / "operator.pub").read_bytes())["ok"]
+
+
+def test_policy_edit_is_named_twice(base, tmp_path):
+    d = fx.copy(base["run"], tmp_path / "p")
+    policy_edited(d)
+    v = verify_run(d)
+    assert v["problems"][0].startswith("file:policy.yaml")
+    assert any(p.startswith("policy:") and "commands re-score only under the policy the run used" in p
+               for p in v["problems"])
+
+
+def test_operator_key_made_once_owner_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOCIALRATING_KEY_DIR", str(tmp_path / "keys"))
+    assert sealing.local_public_pem() is None  # verify never makes a key
+    k1 = sealing.public_pem(sealing.operator_key())
+    assert (tmp_path / "keys" / "operator.key").stat().st_mode & 0o777 == 0o600
+    assert sealing.public_pem(sealing.operator_key()) == k1 == sealing.local_public_pem()
 
 
 def test_suite_size():

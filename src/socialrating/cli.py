@@ -41,6 +41,16 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _store_failed(exc: Exception, code: int = 2) -> None:
+    """A ledger store (PostgreSQL, DuckDB) or disk failure: one line; anything else is a bug."""
+    from .store.replace import describe_failure
+
+    msg = describe_failure(exc)
+    if msg is None:
+        raise exc
+    _fail(f"{msg}; nothing was changed", code)
+
+
 @app.command()
 def run(
     policy: str = typer.Option("we-platform", help="built-in policy name or a YAML file"),
@@ -205,6 +215,8 @@ def ingest(
         rep, out = ingest_into_run(source, file, into, as_of=cut, db=db)
     except (IngestError, KeyError, FileNotFoundError, ValueError, RuntimeError) as exc:
         _fail(str(exc).strip("'\""))
+    except Exception as exc:  # noqa: BLE001
+        _store_failed(exc)
     t = Table(title=f"Ingest of {file.name} as {source}")
     t.add_column("records"); t.add_column("n", justify="right")
     t.add_row("in", f"{rep.records_in:,}")
@@ -427,6 +439,8 @@ def contest(
         out = do_contest(run_dir, citizen, entry, reason, on=_date_opt(on, "--on"), db=db)
     except (ContestError, FileNotFoundError, ValueError, RuntimeError) as exc:
         _fail(str(exc).strip("'\""), 1)
+    except Exception as exc:  # noqa: BLE001
+        _store_failed(exc)
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
         return
@@ -462,6 +476,8 @@ def resolve(
                          on=_date_opt(on, "--on"), db=db)
     except (ContestError, FileNotFoundError, ValueError, RuntimeError) as exc:
         _fail(str(exc).strip("'\""), 1)
+    except Exception as exc:  # noqa: BLE001
+        _store_failed(exc)
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
         return
@@ -491,6 +507,8 @@ def verify(
         out = verify_run(run_dir, db, head=head, key_pem=pem)
     except (ContestError, FileNotFoundError, ValueError, RuntimeError) as exc:
         _fail(str(exc).strip("'\""))
+    except Exception as exc:  # noqa: BLE001
+        _store_failed(exc)
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
     elif out["ok"]:

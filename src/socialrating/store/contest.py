@@ -208,8 +208,13 @@ def extend(run_dir: str | Path, db: str | None, action: Callable[..., dict[str, 
 
 def _maybe_store(run_dir: Path, db: str | None):
     """The run's store, or None for a run made without one (--no-store)."""
-    if db is None and not (run_dir / "ledger.duckdb").exists() and not _recorded_store(run_dir):
-        return contextlib.nullcontext(None)
+    if db is None and not (run_dir / "ledger.duckdb").exists():
+        recorded = _recorded_store(run_dir)
+        if not recorded:
+            return contextlib.nullcontext(None)
+        if recorded == "ledger.duckdb":
+            raise ContestError(f"{run_dir} fails verification (store: ledger.duckdb, the run's hash-chained "
+                               "ledger, is missing); a command does not extend an altered record")
     return open_store(run_dir, db)
 
 
@@ -504,6 +509,12 @@ def verify_run(run_dir: str | Path, db: str | None = None, *, head: str | None =
         return _verify(run_dir, store, head, key_pem)
     m = RunFolder(run_dir).manifest()
     has_store = bool(m.get("ledger_store")) or db is not None
+    if db is None and (m.get("ledger_store") or {}).get("file") == "ledger.duckdb" \
+            and not (run_dir / "ledger.duckdb").exists():
+        out = _verify(run_dir, None, None, key_pem)
+        problem = "store: ledger.duckdb, the run's hash-chained ledger, is missing"
+        return {**out, "ok": False, "first_bad": "store", "detail": problem.split(": ", 1)[1],
+                "problems": [problem, *out["problems"]]}
     if pending(run_dir):  # a command was killed mid-way: finish or discard it first
         with folder_lock(run_dir):
             if has_store:

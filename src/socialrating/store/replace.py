@@ -63,6 +63,7 @@ def build_and_swap(out: str | Path, build: Callable[[Path], dict[str, Any]], *, 
     out = Path(out)
     check_target(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(out)
     staging = out.parent / f".{out.name}.building-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
@@ -85,6 +86,20 @@ def build_and_swap(out: str | Path, build: Callable[[Path], dict[str, Any]], *, 
         raise
     shutil.rmtree(old, ignore_errors=True)
     return result
+
+
+def _clear_leftovers(out: Path) -> None:
+    """Remove staging and old folders of runs into `out` whose process is gone (killed)."""
+    for p in out.parent.glob(f".{out.name}.*-*"):
+        kind, _, pid = p.name.rpartition("-")
+        if not kind.endswith((".building", ".old")) or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except PermissionError:  # someone else's live process
+            pass
 
 
 def describe_failure(exc: BaseException) -> str | None:
