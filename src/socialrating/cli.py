@@ -97,6 +97,7 @@ def run(
         if msg is None:
             raise
         _fail(f"{out}: the run failed and was not written ({msg}); the folder is as it was before")
+    manifest = json.loads((out / "manifest.json").read_text())  # as sealed: with its head
     print_summary(out)
     console.print(f"\nRun folder: [bold]{out}[/]  (policy {manifest['policy']['name']} "
                   f"{manifest['policy']['version']}, sha256 {manifest['policy']['sha256'][:12]}...)")
@@ -504,6 +505,15 @@ def verify(
         _fail(f"--head: expected 64 hexadecimal characters, got {head!r}")
     try:
         pem = key.read_bytes() if key is not None else None
+        if pem is not None:
+            from .store.seal import load_public
+
+            load_public(pem)
+    except OSError as exc:
+        _fail(f"--key {key}: cannot read the public key ({exc.strerror})")
+    except ValueError as exc:
+        _fail(f"--key {key}: {exc}; expected the operator.pub of the operator whose run this is")
+    try:
         out = verify_run(run_dir, db, head=head, key_pem=pem)
     except (ContestError, FileNotFoundError, ValueError, RuntimeError) as exc:
         _fail(str(exc).strip("'\""))

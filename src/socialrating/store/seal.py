@@ -130,8 +130,29 @@ def public_pem(key) -> bytes:
                                          serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def load_public(pem: bytes):
+    """An Ed25519 public key from PEM text; ValueError naming what is wrong otherwise."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        pub = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not a PEM public key") from None
+    if not isinstance(pub, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return pub
+
+
 def fingerprint(pem: bytes) -> str:
-    return hashlib.sha256(pem.strip()).hexdigest()[:16]
+    """First 16 hex of sha256 of the raw 32-byte public key (PEM line endings do not matter)."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        raw = load_public(pem).public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    except ValueError:
+        raw = pem.strip()
+    return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def local_public_pem() -> bytes | None:
@@ -175,8 +196,6 @@ def write_sealed(manifest: dict[str, Any], run_dir: Path) -> None:
 def check_signature(run_dir: Path, trusted_pem: bytes | None) -> tuple[list[str], dict[str, Any]]:
     """Problems with manifest.sig (empty: valid), and facts about the key."""
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     sig_p, pub_p = run_dir / SIG_NAME, run_dir / PUB_NAME
     if not sig_p.exists() or not pub_p.exists():
@@ -185,9 +204,7 @@ def check_signature(run_dir: Path, trusted_pem: bytes | None) -> tuple[list[str]
     pem = pub_p.read_bytes()
     info = {"key": fingerprint(pem)}
     try:
-        pub = serialization.load_pem_public_key(pem)
-        if not isinstance(pub, Ed25519PublicKey):
-            raise ValueError("not an Ed25519 key")
+        pub = load_public(pem)
         pub.verify(bytes.fromhex(sig_p.read_text().strip()), (run_dir / MANIFEST).read_bytes())
     except InvalidSignature:
         return ["manifest.json does not match its signature (manifest.sig): the manifest was edited"], info
