@@ -38,6 +38,16 @@ PLAN_NAME = "PLAN.json"
 LOCK_TIMEOUT = float(os.environ.get("SOCIALRATING_LOCK_TIMEOUT", "900"))
 
 
+def _umask() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+#: mkstemp makes files readable by their owner only; a run's files get the usual mode
+FILE_MODE = 0o666 & ~_umask()
+
+
 class FolderBusy(RuntimeError):
     """Another command has held the run folder's lock for longer than we wait."""
 
@@ -83,6 +93,7 @@ def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> None:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        os.chmod(tmp, FILE_MODE)
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())

@@ -10,9 +10,14 @@ to the citizen register (:func:`socialrating.identity.linkage.link_records`) and
   ``<run_dir>/ingested/<source>.quarantine.parquet``.
 
 Nothing is dropped silently: records in = accepted + quarantined + already present.
-Idempotent: a record whose ``record_id`` is already in either file is counted as
-``already present`` and not written again, so ingesting the same file twice changes
-nothing (the files are not even rewritten).
+Every record id taken is kept in ``<run_dir>/ingested/<source>.index.parquet`` with the
+sha256 of its content and what became of it. A record whose id is on file with the same
+content is ``already present`` (ingesting the same file twice changes nothing, not even
+a file's bytes); with other content it is quarantined as a conflict if it was accepted
+(or is one of the run's own records), or taken as a correction if it was only quarantined
+before (both versions kept). `plan_ingest` decides all that and writes nothing;
+`ingest_file` writes it under the folder's lock, each file replaced atomically; a sealed
+run folder is extended by ``store.intake.ingest_into_run`` (hash chain, re-score, manifest).
 
 CSV identifiers may be digits or formatted strings (``112-233-445 95``,
 ``+7 912 345-67-89``, ``45 08 123456``); dates ISO (``2024-05-01``) or ``01.05.2024``.
