@@ -234,7 +234,9 @@ def _on_file(source: str, run_dir: Path, out_dir: Path) -> pl.DataFrame:
     frames = []
     idx = out_dir / f"{source}.index.parquet"
     if idx.exists():
-        frames.append(pl.read_parquet(idx).select("record_id", "content_sha256", "outcome"))
+        # a conflict never replaces what it conflicted with: compare with the last version kept
+        frames.append(pl.read_parquet(idx).filter(pl.col("outcome") != "conflict")
+                      .select("record_id", "content_sha256", "outcome"))
     else:
         for name, outcome in ((f"{source}.parquet", "accepted"), (f"{source}.quarantine.parquet", "quarantined")):
             p = out_dir / name
