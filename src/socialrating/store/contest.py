@@ -202,7 +202,7 @@ def extend(run_dir: str | Path, db: str | None, action: Callable[..., dict[str, 
         except BaseException:
             txn.abort()
             raise
-    out["head"] = sealing.combined_head(store_state_head(manifest), (manifest.get("changes") or {}).get("head"))
+    out["head"] = sealing.combined_head(_ledger_head(manifest), (manifest.get("changes") or {}).get("head"))
     return out
 
 
@@ -218,7 +218,7 @@ def _maybe_store(run_dir: Path, db: str | None):
     return open_store(run_dir, db)
 
 
-def store_state_head(m: dict) -> str | None:
+def _ledger_head(m: dict) -> str | None:
     return (m.get("ledger_store") or {}).get("head")
 
 
@@ -541,7 +541,8 @@ def _verify(run_dir: Path, store: LedgerStore | None, head: str | None, key_pem:
         problems.append(("manifest", "the manifest lists no file hashes (a run made before sealing, or edited)"))
         listed = {}
     for p in sealing.check_files(run_dir, listed):
-        problems.append((f"file:{p.split(':')[0]}", p))
+        rel, why = p.split(": ", 1)
+        problems.append((f"file:{rel}", why))
     try:
         _load(run_dir)
     except ContestError as exc:
