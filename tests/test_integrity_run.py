@@ -150,3 +150,14 @@ def test_verify_cli_at_80_columns_piped(tmp_path):
     got = json.loads(p.stdout)
     assert p.returncode == 1 and got["first_bad"] == "file:ledger.parquet"
     assert pl.DataFrame({"p": got["problems"]}).height == 1
+
+
+def test_verify_needs_no_write_access(tmp_path):
+    """An auditor's read-only copy verifies (no lock file can be made there); writers refuse."""
+    out = tmp_path / "r"
+    cli("run", *RUN, "--out", out)
+    (out / ".lock").unlink(missing_ok=True)
+    (out / ".lock").mkdir()  # stands in for a read-only file system: the lock file cannot be opened
+    assert verify_run(out)["ok"]
+    said = " ".join(cli("contest", out, "--citizen", 1, "--entry", 8, "--reason", "x", code=2).output.split())
+    assert ".lock" in said and "nothing was changed" in said

@@ -523,8 +523,10 @@ def verify(
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
     elif out["ok"]:
         signed = "trusted key" if out.get("key_trusted") else "the key in the folder (give --key to check whose)"
-        console.print(f"ok: {out['files']} files, {out['checked']:,} entries and changes verified in "
-                      f"{out['store']}; manifest signed by {signed} ({out['key']}); heads match"
+        chain = (f"{out['checked']:,} entries and changes verified in {out['store']}" if out.get("store")
+                 else "no ledger store (a --no-store run)")
+        console.print(f"ok: {out['files']} files, {chain}; manifest signed by {signed} ({out['key']})"
+                      + ("; heads match" if out.get("store") else "")
                       + ("; the published head is in the chain" if head else ""), highlight=False)
         if out.get("head"):
             console.print(f"head: {out['head']}", highlight=False, soft_wrap=True)
