@@ -161,3 +161,16 @@ def test_verify_needs_no_write_access(tmp_path):
     assert verify_run(out)["ok"]
     said = " ".join(cli("contest", out, "--citizen", 1, "--entry", 8, "--reason", "x", code=2).output.split())
     assert ".lock" in said and "nothing was changed" in said
+
+
+def test_ingest_into_a_run_on_postgresql(tmp_path, pg_database):
+    out = tmp_path / "pg"
+    cli("run", *RUN, "--world", "synthetic", "--out", out, "--db", pg_database)
+    fx.bailiff_file(out, tmp_path / "b.csv", n=20)
+    res = cli("ingest", tmp_path / "b.csv", "--source", "bailiffs", "--into", out, "--db", pg_database)
+    assert "new ledger entries" in res.stdout
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["ingested"]["events"] == 20 and m["ingested"]["entries"] > 0
+    v = verify_run(out, pg_database)
+    assert v["ok"], v["problems"]
+    assert v["checked"] == m["rows"]["ledger"] + m["changes"]["count"]  # every entry, the new ones too
