@@ -68,6 +68,12 @@ def test_rerun_refuses_a_folder_with_ingested_records(tmp_path):
     assert "ingested records" in said
 
 
+def test_run_refuses_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert "is the current folder" in " ".join(cli("run", *RUN, "--out", ".", code=2).output.split())
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_run_refuses_a_folder_that_is_not_a_run(tmp_path):
     out = tmp_path / "mine"
     out.mkdir()

@@ -60,7 +60,11 @@ def check_target(out: Path, overwrite: bool) -> None:
 
 def build_and_swap(out: str | Path, build: Callable[[Path], dict[str, Any]], *, overwrite: bool = False) -> dict:
     """Build the run with `build(staging)` and swap it in for `out`; returns build's result."""
-    out = Path(out)
+    out = Path(out).resolve()
+    cwd = Path.cwd().resolve()
+    if out == cwd or out in cwd.parents:
+        raise RunReplaceError(f"{out}: is the current folder or holds it; a run is swapped in as a whole "
+                              "folder, so give --out a folder below the current one (e.g. runs/latest)")
     check_target(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(out)
