@@ -336,5 +336,15 @@ def test_operator_key_made_once_owner_only(tmp_path, monkeypatch):
     assert sealing.public_pem(sealing.operator_key()) == k1 == sealing.local_public_pem()
 
 
+def test_processes_starting_at_once_share_one_key(tmp_path, monkeypatch):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    monkeypatch.setenv("SOCIALRATING_KEY_DIR", str(tmp_path / "keys"))
+    with ProcessPoolExecutor(6, mp_context=mp.get_context("spawn")) as ex:
+        keys = set(ex.map(fx.operator_public_key, range(12)))
+    assert len(keys) == 1 and [p.name for p in (tmp_path / "keys").iterdir()] == ["operator.key"]
+
+
 def test_suite_size():
     assert len(CASES) >= 20

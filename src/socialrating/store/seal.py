@@ -93,8 +93,8 @@ def key_dir() -> Path:
 
 
 def operator_key():
-    """The operator's Ed25519 private key, made on first use (exclusive create: two
-    commands starting at once end up with the same key)."""
+    """The operator's Ed25519 private key, made on first use (written whole, then linked
+    into place only if absent: two commands starting at once end up with the same key)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -104,15 +104,18 @@ def operator_key():
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        tmp = d / f".operator.key.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+            fh.flush()
+            os.fsync(fh.fileno())
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(tmp, path)  # appears whole or not at all; fails if another process won
         except FileExistsError:
             pass  # another process made it first: use theirs
-        else:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
-                fh.flush()
-                os.fsync(fh.fileno())
+        finally:
+            tmp.unlink(missing_ok=True)
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, OSError) as exc:
