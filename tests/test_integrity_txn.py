@@ -73,3 +73,20 @@ def test_killed_contest_leaves_before_or_after(base, tmp_path, point, done):
     if not done:  # the command can simply be given again
         contest(run, cid, eid, "again")
         assert verify_run(run)["ok"]
+
+
+def test_files_slipped_into_the_staging_area_are_not_swapped_in(base, tmp_path):
+    """A forged .txn/ whose plan matches the store: its files carry no signed manifest, so
+    recovery discards them instead of swapping them in."""
+    run = fx.copy(base, tmp_path / "run")
+    before = (run / "ledger.parquet").read_bytes()
+    stage = run / ".txn"
+    stage.mkdir()
+    led = pl.read_parquet(run / "ledger.parquet")
+    led.with_columns(pl.col("points").abs()).write_parquet(stage / "ledger.parquet")
+    with LedgerStore.open(run) as s:
+        expect = s.state()
+    (stage / "PLAN.json").write_text(json.dumps({"files": ["ledger.parquet"], "expect": expect}))
+    v = verify_run(run)
+    assert v["ok"], v["problems"]
+    assert (run / "ledger.parquet").read_bytes() == before and not stage.exists()

@@ -182,11 +182,14 @@ def pending(run_dir: str | Path) -> bool:
     return (Path(run_dir) / STAGE_NAME).exists()
 
 
-def recover(run_dir: str | Path, store_state: Callable[[], dict[str, Any]] | None) -> str | None:
+def recover(run_dir: str | Path, store_state: Callable[[], dict[str, Any]] | None,
+            valid: Callable[[Path, list[str]], bool] | None = None) -> str | None:
     """Finish or discard what a killed command left in ``.txn/`` (call with the lock held).
 
-    Finished when its plan was written and the store is in the state the plan expects
-    (its database transaction committed); discarded otherwise. Returns what was done.
+    Finished when its plan was written, the store is in the state the plan expects (its
+    database transaction committed) and `valid(stage, files)` accepts the staged files
+    (e.g. they match a manifest signed by the operator: nobody slips files in through
+    ``.txn/``); discarded otherwise. Returns what was done.
     """
     run_dir = Path(run_dir)
     stage = run_dir / STAGE_NAME
@@ -196,8 +199,8 @@ def recover(run_dir: str | Path, store_state: Callable[[], dict[str, Any]] | Non
     if not plan_path.exists():
         shutil.rmtree(stage, ignore_errors=True)
         return "discarded an interrupted command's unfinished files"
-    expect = json.loads(plan_path.read_text())["expect"]
-    if store_state is None or store_state() == expect:
+    plan = json.loads(plan_path.read_text())
+    if (store_state is None or store_state() == plan["expect"]) and (valid is None or valid(stage, plan["files"])):
         _apply(run_dir)
         return "finished an interrupted command (its store transaction had committed)"
     shutil.rmtree(stage, ignore_errors=True)

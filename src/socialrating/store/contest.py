@@ -177,7 +177,7 @@ def extend(run_dir: str | Path, db: str | None, action: Callable[..., dict[str, 
     """
     run_dir = Path(run_dir)
     with folder_lock(run_dir), _maybe_store(run_dir, db) as store:
-        recover(run_dir, store.state if store is not None else None)
+        recover(run_dir, store.state if store is not None else None, sealing.staged_is_sealed)
         check = _verify(run_dir, store, None, None)
         if not check["ok"]:
             raise ContestError(f"{run_dir} fails verification ({check['first_bad']}: {check['detail']}); "
@@ -519,9 +519,9 @@ def verify_run(run_dir: str | Path, db: str | None = None, *, head: str | None =
         with folder_lock(run_dir):
             if has_store:
                 with open_store(run_dir, db) as st:
-                    recover(run_dir, st.state)
+                    recover(run_dir, st.state, sealing.staged_is_sealed)
             else:
-                recover(run_dir, None)
+                recover(run_dir, None, sealing.staged_is_sealed)
     with folder_lock(run_dir, shared=True):
         if not has_store:
             return _verify(run_dir, None, head, key_pem)

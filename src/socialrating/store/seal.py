@@ -241,3 +241,23 @@ def heads_in_chain(block_digests: Iterable[str], change_hashes: Iterable[str]) -
     for b in block_digests:
         for c in changes:
             yield combined_head(b, c)
+
+
+def staged_is_sealed(stage: Path, files: list[str]) -> bool:
+    """Staged files a killed command left: swap them in only if they carry a manifest
+    signed by the operator's key (this machine's, else the folder's) that lists each of them."""
+    from cryptography.exceptions import InvalidSignature
+
+    def pick(name: str) -> Path:  # an interrupted swap may have moved it already
+        return stage / name if (stage / name).exists() else stage.parent / name
+
+    try:
+        data = pick(MANIFEST).read_bytes()
+        sig = bytes.fromhex(pick(SIG_NAME).read_text().strip())
+        pem = local_public_pem() or pick(PUB_NAME).read_bytes()
+        load_public(pem).verify(sig, data)
+        listed = json.loads(data)["files"]
+    except (OSError, ValueError, KeyError, InvalidSignature):
+        return False
+    return all(rel in NOT_LISTED or listed.get(rel) == sha256_file(stage / rel)
+               for rel in files if (stage / rel).exists())
