@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from ..sources.ingest import IngestReport, plan_ingest
+from ..sources.ingest import IngestError, IngestReport, plan_ingest
 from .contest import INGESTED_EVENTS, extend, ingested_events, rescore
 
 
@@ -27,6 +27,9 @@ def ingest_into_run(source: str, path: str | Path, run_dir: str | Path, *, as_of
     run_dir = Path(run_dir)
 
     def action(store, folder, m, policy, run_as_of, txn):
+        if as_of is not None and as_of > run_as_of:
+            raise IngestError(f"--as-of {as_of} is after the run's as-of date {run_as_of}: the run is a picture "
+                              "as of that date, so records dated later cannot join it")
         plan = plan_ingest(source, Path(path), run_dir, as_of=as_of or run_as_of, settings=settings)
         out: dict[str, Any] = {"report": plan.report, "new_entries": 0}
         if not plan.files:  # every record already on file: nothing changes
