@@ -25,6 +25,10 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+# The operator's signing key (store/seal.py) is made on first use in this directory: tests
+# never touch the real per-user key. One key for the session, as one operator would have.
+os.environ.setdefault("SOCIALRATING_KEY_DIR", tempfile.mkdtemp(prefix="sr-keys-"))
+
 
 def _unavailable(why: str):
     if os.environ.get("CI") == "true":

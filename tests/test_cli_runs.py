@@ -29,7 +29,8 @@ def test_run_with_the_store_on_postgresql_then_contest_and_verify(tmp_path, pg_d
     cid, eid = led["citizen_id"][0], led["entry_id"][0]
     cli("contest", out, "--citizen", cid, "--entry", eid, "--reason", "not me", "--db", pg_database)
     assert "ok:" in cli("verify", out, "--db", pg_database).stdout
-    assert "ledger.duckdb" in " ".join(cli("verify", out, code=2).output.split())  # the store is elsewhere: say so
+    said = " ".join(cli("verify", out, code=2).output.split())  # the store is elsewhere: say where
+    assert "the manifest records the ledger store at postgresql://" in said and "--db" in said
 
 
 def test_compare_audit_report_and_ingest(tmp_path):

@@ -165,13 +165,27 @@ def test_contest_keeps_counting_under_we_platform(fresh):
 
 def test_overdue_review_resolves_for_citizen(fresh):
     folder = fresh("bonus-only")  # review_deadline_days 30, overdue_resolves_for_citizen true
-    cid, eid, _ = _pick(folder)
+    before = pl.read_parquet(folder / "current_ratings.parquet")
+    cid, eid, _ = _pick(folder)  # a positive entry: the citizen's own bonus
     contest(folder, cid, eid, "not me", on=D(2026, 5, 1))  # deadline 2026-05-31 < as_of 2026-07-01
     led = pl.read_parquet(folder / "ledger.parquet")
-    assert led.filter(pl.col("entry_id") == eid)["state"].cast(pl.String).item() == "overturned"
+    # resolving "for the citizen" never lowers their rating: the bonus is not overturned
+    assert led.filter(pl.col("entry_id") == eid)["state"].cast(pl.String).item() == "active"
+    assert pl.read_parquet(folder / "current_ratings.parquet").equals(before)
     res = resolve(folder, eid, "upheld", "Late Reviewer", "found it", on=D(2026, 6, 15))
     assert res["late"] and "after the review deadline 2026-05-31" in res["note"]
-    assert res["state_now"] == "overturned"
+    assert res["state_now"] == "as the engine gives it"
+
+
+def test_overdue_review_overturns_a_penalty():
+    p = _policy(review_deadline_days=30, overdue_resolves_for_citizen=True)
+    ch = _changes((1, 8, "contested", "c", "r", D(2025, 1, 10)))
+    [s] = read_states(ch, p, D(2025, 3, 1), {8: -40})  # a penalty: overdue -> overturned
+    assert s.state == "overturned"
+    assert read_states(ch, p, D(2025, 3, 1), {8: 82}) == []  # the +82 bonus keeps counting
+    late = _changes((1, 8, "contested", "c", "r", D(2025, 1, 10)), (2, 8, "upheld", "rv", "ok", D(2025, 2, 10)))
+    assert read_states(late, p, D(2025, 6, 1), {8: 82}) == []
+    assert read_states(late, p, D(2025, 6, 1), {8: -5})[0].state == "overturned"
 
 
 def test_contest_checks(fresh, tmp_path):

@@ -258,13 +258,13 @@ def test_impossible_values_are_quarantined_with_exact_reasons(run_dir, people):
         "impossible date: reported_on before 1900-01-01": 1,
         "text too long: record_id over 128 characters": 1,
         "invalid characters in record_id: control or bidirectional": 3,
-        "conflict: record_id already on file with other content": 1,
+        "conflict: record_id already on file with other content (contest the entry to correct it)": 1,
     }
     assert rep.already_present == 1
     assert rep.accepted == 24 - 13 - 1
     assert rep.records_in == rep.accepted + rep.quarantined_total + rep.already_present
     q = pl.read_parquet(run_dir / "ingested" / "tax.quarantine.parquet")
-    assert q.filter(pl.col("reason") == "conflict: record_id already on file with other content")["record_id"].to_list() \
+    assert q.filter(pl.col("reason") == "conflict: record_id already on file with other content (contest the entry to correct it)")["record_id"].to_list() \
         == [rows[21]["record_id"]]
     assert len(q.filter(pl.col("reason").str.starts_with("text too long"))["record_id"][0]) == 5_000_000  # kept whole
 

@@ -89,6 +89,16 @@ class RunProgress:
             self.prog.stop()
 
 
+def _store_failed(exc: Exception, code: int = 2) -> None:
+    """A ledger store (PostgreSQL, DuckDB) or disk failure: one line; anything else is a bug."""
+    from .store.replace import describe_failure
+
+    msg = describe_failure(exc)
+    if msg is None:
+        raise exc
+    _fail(f"{msg}; nothing was changed", code)
+
+
 @app.command(short_help="Simulate a policy on a synthetic nation, month by month.")
 def run(
     policy: str = typer.Option("we-platform", help="built-in policy name or a YAML file"),
@@ -105,8 +115,11 @@ def run(
     db: Optional[str] = typer.Option(None, help="postgresql://... for the ledger store (default: ledger.duckdb in the run folder)"),
     history_years: Optional[float] = typer.Option(
         None, min=0, max=20, help="years of records on file at the start, generated before it (default: the policy's longest expiry, at most 7)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a run folder that holds contests or ingested records"),
 ) -> None:
-    """Simulate the rating in force month by month (with feedback and paired counterfactuals)."""
+    """Simulate the rating in force month by month (with feedback and paired counterfactuals).
+
+    The run is built in a new folder beside --out and replaces it only when complete."""
     from .simulate.simulation import Feedback, SimConfig, simulate
 
     try:
@@ -120,24 +133,40 @@ def run(
     cfg = SimConfig(policy=policy, people=people, years=years, seed=seed, start=start_d, world=world, store=store,
                     db=db, feedback=Feedback(credit_feedback, employment_feedback, household_spillover),
                     history_years=history_years)
+    from .store.replace import RunReplaceError, build_and_swap
+
     try:
         with RunProgress(cfg.months, cfg.people) as prog:
-            manifest = simulate(cfg, out, progress=prog.update)
-    except PolicyError as exc:
+            manifest = build_and_swap(out, lambda staging: simulate(cfg, staging, progress=prog.update),
+                                      overwrite=overwrite)
+    except (PolicyError, RunReplaceError) as exc:
         _fail(str(exc))
     except ValueError as exc:
         _fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - a store or disk failure: one line, the old folder kept
+        from .store.replace import describe_failure
+
+        msg = describe_failure(exc)
+        if msg is None:
+            raise
+        _fail(f"{out}: the run failed and was not written ({msg}); the folder is as it was before")
+    manifest = json.loads((out / "manifest.json").read_text())  # as sealed: with its head
     print_summary(out)
     console.print(f"\nRun folder: [bold]{out}[/]  (policy {manifest['policy']['name']} "
                   f"{manifest['policy']['version']}, sha256 {manifest['policy']['sha256'][:12]}...)")
+    if manifest.get("head"):
+        console.print(f"Head to publish: {manifest['head']}  (check later with `socialrating verify {out} --head HEX`)",
+                      highlight=False, soft_wrap=True)
 
 
 @app.command(short_help="The main job: 100,000 people, 2 years, summary + report.")
-def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder to write")) -> None:
+def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder to write"),
+         overwrite: bool = typer.Option(False, "--overwrite", help="replace a demo folder that holds contests or "
+                                                                  "ingested records")) -> None:
     """The README's main job: 100,000 people, 2 years, the we-platform policy, summary and report."""
     run(policy="we-platform", people=100_000, years=2.0, seed=20240701, out=out, start="2024-07-01",
         world=DEFAULT_WORLD, credit_feedback=0.5, employment_feedback=0.3, household_spillover=0.0, store=True,
-        db=None, history_years=None)
+        db=None, history_years=None, overwrite=overwrite)
     path = _write_report(out)
     console.print(f"Report: [bold]{path}[/]  (one self-contained HTML file; opens offline)")
     console.print(f"Explain one citizen: [bold]socialrating explain {out} --citizen 42[/]")
@@ -291,22 +320,30 @@ def ingest(
     as_of: Optional[str] = typer.Option(None, help="dates after this are impossible (default: the run's as-of)"),
     schema: bool = typer.Option(False, "--schema", help="print the source's file format and exit"),
     as_json: bool = typer.Option(False, "--json", help="with --schema: print it as JSON"),
+    db: Optional[str] = typer.Option(None, help="postgresql://... or .duckdb ledger store (default: the run folder's)"),
 ) -> None:
     """Validate, link and add a source file to a run folder; bad rows go to quarantine with a reason.
+
+    Accepted records join the record on file: the hash chain, the re-scored ratings and
+    consequences, and `explain`; the whole ingest is one transaction under the folder's lock.
     `--schema` prints the file format a source's file must have (examples in examples/ingest/)."""
     if schema:
         _print_schema(source, as_json)
         return
     if file is None or into is None:
         _fail("give a FILE and --into RUN_DIR (or --schema to see the source's file format)")
-    from .sources.ingest import IngestError, ingest_file
+    from .sources.ingest import IngestError
+    from .store.intake import ingest_into_run
     from .store.runfolder import RunFolder
 
     try:
-        cut = dt.date.fromisoformat(as_of) if as_of else dt.date.fromisoformat(RunFolder(into).manifest()["as_of"])
-        rep = ingest_file(source, file, into, as_of=cut)
-    except (IngestError, KeyError, FileNotFoundError, ValueError) as exc:
+        cut = dt.date.fromisoformat(as_of) if as_of else None
+        RunFolder(into).manifest()
+        rep, out = ingest_into_run(source, file, into, as_of=cut, db=db)
+    except (IngestError, KeyError, FileNotFoundError, ValueError, RuntimeError) as exc:
         _fail(str(exc).strip("'\""))
+    except Exception as exc:  # noqa: BLE001
+        _store_failed(exc)
     t = Table(title=f"Ingest of {file.name} as {source}")
     t.add_column("records"); t.add_column("n", justify="right")
     t.add_row("in", f"{rep.records_in:,}")
@@ -314,8 +351,13 @@ def ingest(
     t.add_row("already present", f"{rep.already_present:,}")
     for why, n in sorted(rep.quarantined.items()):
         t.add_row(f"quarantined: {why}", f"{n:,}")
+    if rep.corrections:
+        t.add_row("of which corrections of quarantined records", f"{rep.corrections:,}")
+    t.add_row("new ledger entries (hash-chained, re-scored)", f"{out.get('new_entries', 0):,}")
     t.caption = f"in = accepted + already present + quarantined; events: {rep.events_path}"
     console.print(t)
+    if out.get("head"):
+        console.print(f"Head to publish: {out['head']}", highlight=False, soft_wrap=True)
 
 
 def _print_schema(source: str, as_json: bool) -> None:
@@ -492,8 +534,10 @@ def contest(
     try:
         before = snapshot(run_dir, citizen)
         out = do_contest(run_dir, citizen, entry, reason, on=_date_opt(on, "--on"), db=db)
-    except (ContestError, FileNotFoundError) as exc:
-        _fail(str(exc), 1)
+    except (ContestError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        _fail(str(exc).strip("'\""), 1)
+    except Exception as exc:  # noqa: BLE001
+        _store_failed(exc)
     out["for_this_citizen"] = change_summary(before, snapshot(run_dir, citizen))
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
@@ -505,6 +549,7 @@ def contest(
     if out["note"]:
         console.print(f"  note: {out['note']}", highlight=False)
     render_change(console, citizen, out["for_this_citizen"], entry_brief(run_dir, entry))
+    console.print(f"  head to publish: {out['head']}", highlight=False, soft_wrap=True)
 
 
 @app.command(short_help="Review a contested entry: uphold or overturn.")
@@ -530,8 +575,10 @@ def resolve(
         before = snapshot(run_dir, owner) if owner is not None else None
         out = do_resolve(run_dir, entry, "upheld" if upheld else "overturned", reviewer, reason,
                          on=_date_opt(on, "--on"), db=db)
-    except (ContestError, FileNotFoundError) as exc:
-        _fail(str(exc), 1)
+    except (ContestError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        _fail(str(exc).strip("'\""), 1)
+    except Exception as exc:  # noqa: BLE001
+        _store_failed(exc)
     if before is not None:
         out["citizen_id"] = owner
         out["for_this_citizen"] = change_summary(before, snapshot(run_dir, owner))
@@ -544,28 +591,54 @@ def resolve(
         console.print(f"  note: {out['note']}", highlight=False)
     if before is not None:
         render_change(console, owner, out["for_this_citizen"], entry_brief(run_dir, entry))
+    console.print(f"  head to publish: {out['head']}", highlight=False, soft_wrap=True)
 
 
 @app.command(short_help="Check every file and the hash chain of a run folder.")
 def verify(
     run_dir: Path = typer.Argument(..., help="run folder"),
     db: Optional[str] = typer.Option(None, help=_DB_HELP),
+    head: Optional[str] = typer.Option(None, help="a head published earlier (64 hex): the chain must pass through it"),
+    key: Optional[Path] = typer.Option(None, help="the operator's public key (PEM) to trust (default: this machine's key)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
-    """Recompute the ledger's hash chain and compare it with the manifest; exit 1 if altered."""
-    from .store.contest import verify_run
+    """Check every file, the manifest's signature, the ledger's hash chain and heads; exit 1 if altered."""
+    from .store.contest import ContestError, verify_run
 
+    if head is not None and (len(head.strip()) != 64 or any(c not in "0123456789abcdefABCDEF" for c in head.strip())):
+        _fail(f"--head: expected 64 hexadecimal characters, got {head!r}")
     try:
-        out = verify_run(run_dir, db)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
+        pem = key.read_bytes() if key is not None else None
+        if pem is not None:
+            from .store.seal import load_public
+
+            load_public(pem)
+    except OSError as exc:
+        _fail(f"--key {key}: cannot read the public key ({exc.strerror})")
+    except ValueError as exc:
+        _fail(f"--key {key}: {exc}; expected the operator.pub of the operator whose run this is")
+    try:
+        out = verify_run(run_dir, db, head=head, key_pem=pem)
+    except (ContestError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        _fail(str(exc).strip("'\""))
+    except Exception as exc:  # noqa: BLE001
+        _store_failed(exc)
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
     elif out["ok"]:
-        console.print(f"ok: {out['checked']:,} entries and changes verified in {out['store']}; "
-                      "head matches the manifest", highlight=False)
+        signed = "trusted key" if out.get("key_trusted") else "the key in the folder (give --key to check whose)"
+        chain = (f"{out['checked']:,} entries and changes verified in {out['store']}" if out.get("store")
+                 else "no ledger store (a --no-store run)")
+        console.print(f"ok: {out['files']} files, {chain}; manifest signed by {signed} ({out['key']})"
+                      + ("; heads match" if out.get("store") else "")
+                      + ("; the published head is in the chain" if head else ""), highlight=False)
+        if out.get("head"):
+            console.print(f"head: {out['head']}", highlight=False, soft_wrap=True)
     else:
-        console.print(f"[bold red]ALTERED[/] first: [bold]{out['first_bad']}[/]: {out['detail']}", highlight=False)
+        console.print(f"[bold red]ALTERED[/] first: [bold]{escape(str(out['first_bad']))}[/]: "
+                      f"{escape(out['detail'])}", highlight=False)
+        for p in out["problems"][1:]:
+            console.print(f"  also: {escape(p)}", highlight=False)
     if not out["ok"]:
         raise typer.Exit(1)
 

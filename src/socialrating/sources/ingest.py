@@ -10,9 +10,14 @@ to the citizen register (:func:`socialrating.identity.linkage.link_records`) and
   ``<run_dir>/ingested/<source>.quarantine.parquet``.
 
 Nothing is dropped silently: records in = accepted + quarantined + already present.
-Idempotent: a record whose ``record_id`` is already in either file is counted as
-``already present`` and not written again, so ingesting the same file twice changes
-nothing (the files are not even rewritten).
+Every record id taken is kept in ``<run_dir>/ingested/<source>.index.parquet`` with the
+sha256 of its content and what became of it. A record whose id is on file with the same
+content is ``already present`` (ingesting the same file twice changes nothing, not even
+a file's bytes); with other content it is quarantined as a conflict if it was accepted
+(or is one of the run's own records), or taken as a correction if it was only quarantined
+before (both versions kept). `plan_ingest` decides all that and writes nothing;
+`ingest_file` writes it under the folder's lock, each file replaced atomically; a sealed
+run folder is extended by ``store.intake.ingest_into_run`` (hash chain, re-score, manifest).
 
 CSV identifiers may be digits or formatted strings (``112-233-445 95``,
 ``+7 912 345-67-89``, ``45 08 123456``); dates ISO (``2024-05-01``) or ``01.05.2024``.
@@ -49,13 +54,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from ..atomic import folder_lock, write_parquet_atomic
 from ..identity.linkage import link_records, parse_identifier
 from ..identity.register import build_register
 from ..policy.catalog import AMOUNT_RANGE, BY_NAME
 from ..policy.refused import REFUSED, refusal_reason
 from .schemas import EVENT_COLUMNS, schema_for
 
-__all__ = ["IngestError", "IngestReport", "ingest_file", "read_source_file", "EVENT_COLUMNS"]
+__all__ = ["IngestError", "IngestReport", "IngestPlan", "ingest_file", "plan_ingest", "read_source_file",
+           "EVENT_COLUMNS"]
 
 _IDENTIFIERS = ("snils", "inn", "passport", "phone")
 _ALWAYS_REQUIRED = ("record_id", "event_type", "occurred_on")
@@ -68,7 +75,7 @@ REPORTED_BEFORE = "impossible date: reported before it occurred"
 DATE_FLOOR = dt.date(1900, 1, 1)
 AMOUNT_NOT_FINITE = "impossible amount: not a finite number"
 AMOUNT_NEGATIVE = "impossible amount: negative"
-CONFLICT = "conflict: record_id already on file with other content"
+CONFLICT = "conflict: record_id already on file with other content (contest the entry to correct it)"
 MAX_RECORD_ID = 128
 MAX_TEXT = 256
 #: control, format (bidirectional overrides, zero-width) and line/paragraph separators
@@ -108,6 +115,7 @@ class IngestReport:
     already_present: int = 0
     events_path: str = ""
     quarantine_path: str = ""
+    corrections: int = 0  # record_ids quarantined before, now sent again with other content
 
     @property
     def quarantined_total(self) -> int:
@@ -362,32 +370,9 @@ def records_on_file(run_dir: Path, source: str) -> pl.DataFrame | None:
                           "run `socialrating verify` on the folder") from None
 
 
-def compare_on_file(df: pl.DataFrame, on_file: pl.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: (same: its record_id is on file with the same content, conflict: with other content).
-
-    Content is what the engine scores: event_type, occurred_on and amount (nulls equal).
-    """
-    n = df.height
-    if on_file is None or on_file.height == 0 or n == 0:
-        return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    mine = df.select("record_id", "event_type", "occurred_on", "amount")
-    j = mine.join(on_file.with_columns(pl.lit(True).alias("_on_file")), on="record_id", how="left",
-                  suffix="_file", maintain_order="left")
-    found = j["_on_file"].fill_null(False)
-    same = (j["event_type"].eq_missing(j["event_type_file"]) & j["occurred_on"].eq_missing(j["occurred_on_file"])
-            & j["amount"].eq_missing(j["amount_file"]))
-    same_np = (found & same).to_numpy()
-    return same_np, found.to_numpy() & ~same_np
-
-
-def _validate(source: str, df: pl.DataFrame, reason: np.ndarray, as_of: dt.date,
-              on_file: pl.DataFrame | None = None) -> np.ndarray:
+def _validate(source: str, df: pl.DataFrame, reason: np.ndarray, as_of: dt.date) -> np.ndarray:
     """Per-row reasons (the first that applies; None: valid), in the order of the checks below.
-
-    ``on_file``: this source's records already in the run (:func:`records_on_file`); a
-    record_id among them with other content is a conflict (same content: the caller
-    counts it as already present, see :func:`compare_on_file`).
-    """
+    Records already on file are judged by :func:`plan_ingest` (present, conflict or correction)."""
     schema = schema_for(source)
 
     def flag(mask, why: str) -> None:
@@ -411,7 +396,6 @@ def _validate(source: str, df: pl.DataFrame, reason: np.ndarray, as_of: dt.date,
     if "birth_date" in df.columns:
         flag((df["birth_date"] > as_of).fill_null(False), FUTURE_DATE)
         flag((occ < df["birth_date"]).fill_null(False), BEFORE_BIRTH)
-    flag(compare_on_file(df, on_file)[1], CONFLICT)
     flag(df["record_id"].is_duplicated() & ~df["record_id"].is_first_distinct() & df["record_id"].is_not_null(), DUPLICATE_IN_FILE)
     return reason
 
@@ -440,41 +424,111 @@ def _check_amount(df: pl.DataFrame, flag) -> None:
         flag(of_unit & (amount > hi).fill_null(False), amount_out_of_range(u, "high"))
 
 
-def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    frame.write_parquet(tmp)
-    os.replace(tmp, path)
+INDEX_SCHEMA = {"record_id": pl.String, "content_sha256": pl.String, "outcome": pl.String, "version": pl.Int32,
+                "ingested_from": pl.String}
 
 
-def ingest_file(source: str, path: Path, run_dir: Path, *, register: pl.DataFrame | None = None,
-                as_of: dt.date | None = None, settings: dict[str, Any] | None = None) -> IngestReport:
-    """Validate, link and append one file of ``source`` records to ``run_dir/ingested/``.
+@dataclass
+class IngestPlan:
+    """What one ingest would write: the new full contents of the ingested/ files."""
 
-    ``register``: the linkage register (:func:`build_register`) or a population frame;
-    default: built from ``<run_dir>/citizens.parquet``. ``as_of``: dates after it are
-    impossible (default: today).
+    report: IngestReport
+    files: dict[str, pl.DataFrame]   # path relative to the run folder -> new content
+    accepted: pl.DataFrame           # the newly accepted events (engine columns)
+
+
+def content_hashes(df: pl.DataFrame) -> pl.Series:
+    """sha256 of each typed row (every schema column, length-prefixed, ~ for null): two
+    spellings of the same record (formatted identifiers, date styles) hash alike."""
+    import duckdb
+
+    parts = []
+    for c in df.columns:
+        t = df[c].cast(pl.String)
+        parts.append(pl.when(t.is_null()).then(pl.lit("~")).otherwise(
+            t.str.len_bytes().cast(pl.String) + pl.lit(":") + t))
+    canon = pl.DataFrame({"c": pl.select(pl.concat_str(parts, separator="|")).to_series()}) if parts else \
+        pl.DataFrame({"c": [""] * df.height})
+    con = duckdb.connect()
+    try:
+        con.register("canon", canon.to_arrow())
+        got = con.execute("SELECT sha256(c) FROM canon").fetchall()
+    finally:
+        con.close()
+    return pl.Series("content_sha256", [r[0] for r in got], dtype=pl.String)
+
+
+def _run_key() -> pl.Expr:
+    """What the run's events.parquet keeps of a record (type, date, amount), to compare a
+    re-sent record with: equal -> already present, else a conflict."""
+    return pl.concat_str([pl.lit("run:"), pl.col("event_type").cast(pl.String), pl.col("occurred_on").cast(pl.String),
+                          pl.col("amount").cast(pl.Float64).cast(pl.String)], separator="|", ignore_nulls=False) \
+        .fill_null("run:?")
+
+
+def _on_file(source: str, run_dir: Path, out_dir: Path) -> pl.DataFrame:
+    """The latest version of each record_id on file for `source`: record_id, content_sha256
+    (null where unknown: files from before the index), outcome.
+
+    On file: the ingest index, the ingested events and quarantine (older folders), and the
+    run's own events.parquet records of this source.
+    """
+    frames = []
+    idx = out_dir / f"{source}.index.parquet"
+    if idx.exists():
+        # a conflict never replaces what it conflicted with: compare with the last version kept
+        frames.append(pl.read_parquet(idx).filter(pl.col("outcome") != "conflict")
+                      .select("record_id", "content_sha256", "outcome"))
+    else:
+        for name, outcome in ((f"{source}.parquet", "accepted"), (f"{source}.quarantine.parquet", "quarantined")):
+            p = out_dir / name
+            if p.exists():
+                frames.append(pl.read_parquet(p, columns=["record_id"]).select(
+                    pl.col("record_id").cast(pl.String), pl.lit(None, pl.String).alias("content_sha256"),
+                    pl.lit(outcome).alias("outcome")))
+    ev = records_on_file(run_dir, source)  # an unreadable events.parquet is one clear error
+    if ev is not None:
+        frames.append(ev.select(pl.col("record_id"), _run_key().alias("content_sha256"),
+                                pl.lit("in the run").alias("outcome")))
+    if not frames:
+        return pl.DataFrame(schema={"record_id": pl.String, "content_sha256": pl.String, "outcome": pl.String})
+    return pl.concat(frames).unique("record_id", keep="last", maintain_order=True)
+
+
+def plan_ingest(source: str, path: Path, run_dir: Path, *, register: pl.DataFrame | None = None,
+                as_of: dt.date | None = None, settings: dict[str, Any] | None = None) -> IngestPlan:
+    """Read, validate and link one file against what is on file; write nothing.
+
+    A record_id on file with the same content is ``already present``. One accepted
+    earlier (or in the run's events) with different content is quarantined as a
+    conflict: an accepted record is corrected by contesting its entry, never replaced
+    silently. One only quarantined earlier is taken as a correction: validated afresh,
+    both versions kept (the old row stays in quarantine; the index records versions).
     """
     path, run_dir = Path(path), Path(run_dir)
     as_of = as_of or dt.date.today()
     df, text, reason = read_source_file(source, path)
     n = df.height
     out_dir = run_dir / "ingested"
-    ev_path = out_dir / f"{source}.parquet"
-    q_path = out_dir / f"{source}.quarantine.parquet"
+    ev_rel, q_rel, idx_rel = (f"ingested/{source}.parquet", f"ingested/{source}.quarantine.parquet",
+                              f"ingested/{source}.index.parquet")
+    hashes = content_hashes(df)
+    known = _on_file(source, run_dir, out_dir)
+    rid = df["record_id"].cast(pl.String)
+    run_key = df.select(_run_key()).to_series() if "amount" in df.columns else pl.Series([None] * n, dtype=pl.String)
+    look = pl.DataFrame({"record_id": rid, "h": hashes, "k": run_key}).join(
+        known, on="record_id", how="left", maintain_order="left")
+    on_file = look["outcome"].is_not_null().to_numpy()
+    same = (on_file & (look["content_sha256"].is_null() | (look["content_sha256"] == look["h"])
+                       | (look["content_sha256"] == look["k"])).fill_null(False).to_numpy())
+    kept = look["outcome"].is_in(["accepted", "in the run"]).fill_null(False).to_numpy()
+    present = same
+    conflict = on_file & ~same & kept
+    correction = on_file & ~same & ~kept
 
-    # already present: record_ids in either output file
-    seen: list[pl.Series] = []
-    for p in (ev_path, q_path):
-        if p.exists():
-            seen.append(pl.read_parquet(p, columns=["record_id"])["record_id"].cast(pl.String))
-    present = np.zeros(n, dtype=bool)
-    if seen:
-        present = df["record_id"].is_in(pl.concat(seen).implode()).fill_null(False).to_numpy()
-
-    on_file = records_on_file(run_dir, source)
-    present |= compare_on_file(df, on_file)[0]
-    reason = _validate(source, df, reason, as_of, on_file)
+    reason = _validate(source, df, reason, as_of)
     reason = np.where(present, None, reason)
+    reason = np.where(conflict, CONFLICT, reason)
     valid = ~present & (reason == None)  # noqa: E711
 
     linked_events = pl.DataFrame(schema=EVENT_COLUMNS)
@@ -500,18 +554,58 @@ def ingest_file(source: str, path: Path, run_dir: Path, *, register: pl.DataFram
         q_parts.append(text[bad].with_columns(pl.Series("reason", reason[bad].tolist(), dtype=pl.String)))
     quarantine = pl.concat(q_parts, how="diagonal_relaxed") if q_parts else None
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, pl.DataFrame] = {}
+    ev_path, q_path, idx_path = run_dir / ev_rel, run_dir / q_rel, run_dir / idx_rel
     if linked_events.height:
         old = pl.read_parquet(ev_path) if ev_path.exists() else None
-        _write_atomic(pl.concat([old, linked_events], how="vertical_relaxed") if old is not None else linked_events, ev_path)
+        files[ev_rel] = pl.concat([old, linked_events], how="vertical_relaxed") if old is not None else linked_events
     if quarantine is not None and quarantine.height:
         quarantine = quarantine.with_columns(pl.lit(path.name).alias("ingested_from"))
         old = pl.read_parquet(q_path) if q_path.exists() else None
-        _write_atomic(pl.concat([old, quarantine], how="diagonal_relaxed") if old is not None else quarantine, q_path)
+        files[q_rel] = pl.concat([old, quarantine], how="diagonal_relaxed") if old is not None else quarantine
+    if (~present).any():
+        files[idx_rel] = _index(idx_path, rid, hashes, ~present, linked_events, path.name, conflict)
 
     by_reason = {} if quarantine is None else {k: int(v) for k, v in quarantine.group_by("reason").len().sort("reason").iter_rows()}
     report = IngestReport(source=source, path=str(path), records_in=n, accepted=linked_events.height,
                           quarantined=by_reason, already_present=int(present.sum()),
-                          events_path=str(ev_path), quarantine_path=str(q_path))
-    assert report.accepted + report.quarantined_total + report.already_present == n, "records in != accepted + quarantined + present"
-    return report
+                          events_path=str(ev_path), quarantine_path=str(q_path),
+                          corrections=int(correction.sum()))
+    if report.accepted + report.quarantined_total + report.already_present != n:
+        raise IngestError(f"{path.name}: records in ({n}) != accepted + quarantined + already present; nothing written")
+    return IngestPlan(report, files, linked_events)
+
+
+def _index(idx_path: Path, rid: pl.Series, hashes: pl.Series, new: np.ndarray, accepted: pl.DataFrame,
+           file_name: str, conflict: np.ndarray) -> pl.DataFrame:
+    """The ingest index with this file's new record versions appended (record_id, content
+    hash, outcome, version number, file)."""
+    old = pl.read_parquet(idx_path) if idx_path.exists() else pl.DataFrame(schema=INDEX_SCHEMA)
+    ok = set(accepted["record_id"].to_list())
+    rows = np.flatnonzero(new)
+    add = pl.DataFrame({"record_id": rid.gather(rows), "content_sha256": hashes.gather(rows)}).with_columns(
+        outcome=pl.when(pl.Series(conflict[rows])).then(pl.lit("conflict"))
+        .when(pl.col("record_id").is_in(list(ok))).then(pl.lit("accepted")).otherwise(pl.lit("quarantined")),
+        ingested_from=pl.lit(file_name))
+    prior = old.group_by("record_id").agg(pl.col("version").max().alias("_v"))
+    add = add.join(prior, on="record_id", how="left", maintain_order="left").with_columns(
+        version=(pl.col("_v").fill_null(0) + 1).cast(pl.Int32)).drop("_v")
+    return pl.concat([old, add.select(list(INDEX_SCHEMA))], how="vertical_relaxed")
+
+
+def ingest_file(source: str, path: Path, run_dir: Path, *, register: pl.DataFrame | None = None,
+                as_of: dt.date | None = None, settings: dict[str, Any] | None = None) -> IngestReport:
+    """Validate, link and append one file of ``source`` records to ``run_dir/ingested/``.
+
+    Holds the folder's lock; each file is replaced atomically. A sealed run folder is
+    extended through ``socialrating.store.intake.ingest_into_run`` instead (chain, re-score
+    and manifest in one transaction). ``register``: the linkage register or a population
+    frame (default: from ``<run_dir>/citizens.parquet``); ``as_of``: dates after it are
+    impossible (default: today).
+    """
+    run_dir = Path(run_dir)
+    with folder_lock(run_dir):
+        plan = plan_ingest(source, path, run_dir, register=register, as_of=as_of, settings=settings)
+        for rel, frame in plan.files.items():
+            write_parquet_atomic(frame, run_dir / rel)
+    return plan.report

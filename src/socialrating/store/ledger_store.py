@@ -90,6 +90,16 @@ def _q(name: str) -> str:
     return f'"{name}"'
 
 
+def _redact(url: str) -> str:
+    import re
+
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+class StoreUnavailable(RuntimeError):
+    """The ledger store cannot be opened or reached (server down, file locked or missing)."""
+
+
 class LedgerConflict(ValueError):
     """An append would change an entry already stored, or repeats an entry_id."""
 
@@ -158,11 +168,16 @@ class _Backend:
 class _DuckDB(_Backend):
     varchar = "VARCHAR"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, read_only: bool = False):
         import duckdb
 
         self.path = path
-        self.con = duckdb.connect(str(path))
+        self.read_only = read_only
+        self.depth = 0
+        try:
+            self.con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise StoreUnavailable(f"{path}: cannot open the ledger store ({str(exc).splitlines()[0]})") from None
 
     def text(self, col, dtype):
         if dtype == pl.Date:
@@ -200,12 +215,22 @@ class _DuckDB(_Backend):
 
     @contextlib.contextmanager
     def transaction(self, lock: str | None = None) -> Iterator[None]:
+        if self.depth:  # inside a command's outer transaction: part of it
+            self.depth += 1
+            try:
+                yield
+            finally:
+                self.depth -= 1
+            return
         self.con.execute("BEGIN TRANSACTION")
+        self.depth = 1
         try:
             yield
         except BaseException:
+            self.depth = 0
             self.con.execute("ROLLBACK")
             raise
+        self.depth = 0
         self.con.execute("COMMIT")
 
     def close(self) -> None:
@@ -227,7 +252,12 @@ class _Postgres(_Backend):
             raise ImportError(
                 "a postgresql:// ledger needs psycopg 3: pip install 'psycopg[binary]'") from exc
         self.url = url
-        self.con = psycopg.connect(url, autocommit=True)
+        self.read_only = False
+        try:
+            self.con = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            first = (str(exc).strip().splitlines() or ["no detail"])[-1]
+            raise StoreUnavailable(f"cannot reach the ledger store at {_redact(url)}: {first}") from None
 
     def text(self, col, dtype):
         if dtype == pl.Date:
@@ -295,18 +325,29 @@ class LedgerStore:
     # -- opening -----------------------------------------------------------
 
     @classmethod
-    def open(cls, target: str | Path) -> "LedgerStore":
-        """A run folder (-> <dir>/ledger.duckdb), a .duckdb file, or a postgresql:// URL."""
+    def open(cls, target: str | Path, read_only: bool = False) -> "LedgerStore":
+        """A run folder (-> <dir>/ledger.duckdb), a .duckdb file, or a postgresql:// URL.
+
+        read_only (DuckDB): open without the file's write lock, so several readers (e.g.
+        `verify`) can share it; nothing is created.
+        """
         s = str(target)
         if s.startswith(("postgresql://", "postgres://")):
             return cls(_Postgres(s), s)
         path = Path(target)
         if path.suffix != ".duckdb":
-            path.mkdir(parents=True, exist_ok=True)
+            if not read_only:
+                path.mkdir(parents=True, exist_ok=True)
             path = path / DEFAULT_FILE
-        else:
+        elif not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
-        return cls(_DuckDB(path), str(path))
+        if read_only and not path.exists():
+            raise StoreUnavailable(f"{path}: no such ledger store")
+        return cls(_DuckDB(path, read_only=read_only), str(path))
+
+    def transaction(self):
+        """One transaction around several calls (they join it): all or nothing."""
+        return self._db.transaction()
 
     def close(self) -> None:
         self._db.close()
@@ -319,6 +360,14 @@ class LedgerStore:
 
     def _create(self) -> None:
         db = self._db
+        if db.read_only:
+            try:
+                got = db.fetchall("SELECT value FROM ledger_meta WHERE key = 'scheme'")
+            except Exception:  # noqa: BLE001 - duckdb raises CatalogException for a missing table
+                raise StoreUnavailable(f"{self.where}: not a ledger store (no ledger_meta table)") from None
+            if not got or got[0][0] != SCHEME:
+                raise StoreUnavailable(f"{self.where}: not a {SCHEME} ledger store")
+            return
         cols = ", ".join(f"{c} {_SQL_TYPES[t]}" + (" PRIMARY KEY" if c == "entry_id" else "")
                          for c, t in SCHEMA.items())
         db.execute(f"CREATE TABLE IF NOT EXISTS ledger_entries ({cols}, block_no BIGINT NOT NULL, "
@@ -510,6 +559,23 @@ class LedgerStore:
         """The last block digest (64 zeros for an empty ledger): anchor it elsewhere."""
         got = self._db.fetchall("SELECT digest FROM ledger_blocks ORDER BY block_no DESC LIMIT 1")
         return got[0][0] if got else ZERO
+
+    def state(self) -> dict[str, Any]:
+        """Where the chain stands: its two heads and sizes (what a command's plan expects)."""
+        tip = self._db.fetchall("SELECT change_id, hash FROM ledger_changes ORDER BY change_id DESC LIMIT 1")
+        return {"ledger_head": self.head(), "entries": len(self),
+                "changes": int(tip[0][0]) if tip else 0, "change_head": tip[0][1] if tip else ZERO}
+
+    def block_digests(self) -> list[str]:
+        return [r[0] for r in self._db.fetchall("SELECT digest FROM ledger_blocks ORDER BY block_no")]
+
+    def entry_points(self, entry_ids: list[int]) -> dict[int, int]:
+        """points of the given stored entries (ids not stored are left out)."""
+        if not entry_ids:
+            return {}
+        ids = ", ".join(str(int(e)) for e in entry_ids)
+        return {int(e): int(p) for e, p in self._db.fetchall(
+            f"SELECT entry_id, points FROM ledger_entries WHERE entry_id IN ({ids})")}
 
     def __len__(self) -> int:
         return int(self._db.fetchall("SELECT count(*) FROM ledger_entries")[0][0])

@@ -59,15 +59,21 @@ class RunFolder:
         return {t: TableWriter(self.path / f"{t}.parquet") for t in TABLES}
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Write the manifest sealed: every file's sha256, the published head, the signature."""
+        from .seal import write_sealed
+
         manifest = dict(manifest)
         manifest["software"] = versions()
-        (self.path / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        write_sealed(manifest, self.path)
 
     def manifest(self) -> dict[str, Any]:
         p = self.path / "manifest.json"
         if not p.exists():
             raise FileNotFoundError(f"{self.path}: not a run folder (no manifest.json); run `socialrating run` first")
-        return json.loads(p.read_text())
+        try:
+            return json.loads(p.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{p}: the manifest is not valid JSON ({exc})") from None
 
     def scan(self, table: str) -> pl.LazyFrame:
         return pl.scan_parquet(self.path / f"{table}.parquet")
