@@ -89,6 +89,13 @@ class RunProgress:
             self.prog.stop()
 
 
+def _print_head(head: str, check: str = "socialrating verify DIR --head HEX") -> None:
+    """The chain head to publish elsewhere, on a line of its own (64 hex digits fit 80 columns
+    and copy whole)."""
+    console.print(f"Head to publish (check later with `{check}`):", highlight=False)
+    console.print(f"  {head}", highlight=False, soft_wrap=True)
+
+
 def _store_failed(exc: Exception, code: int = 2) -> None:
     """A ledger store (PostgreSQL, DuckDB) or disk failure: one line; anything else is a bug."""
     from .store.replace import describe_failure
@@ -155,8 +162,7 @@ def run(
     console.print(f"\nRun folder: [bold]{out}[/]  (policy {manifest['policy']['name']} "
                   f"{manifest['policy']['version']}, sha256 {manifest['policy']['sha256'][:12]}...)")
     if manifest.get("head"):
-        console.print(f"Head to publish: {manifest['head']}  (check later with `socialrating verify {out} --head HEX`)",
-                      highlight=False, soft_wrap=True)
+        _print_head(manifest["head"], f"socialrating verify {out} --head HEX")
 
 
 @app.command(short_help="The main job: 100,000 people, 2 years, summary + report.")
@@ -332,12 +338,13 @@ def ingest(
         return
     if file is None or into is None:
         _fail("give a FILE and --into RUN_DIR (or --schema to see the source's file format)")
-    from .sources.ingest import IngestError
+    from .sources.ingest import IngestError, read_source_file
     from .store.intake import ingest_into_run
     from .store.runfolder import RunFolder
 
     try:
         cut = dt.date.fromisoformat(as_of) if as_of else None
+        read_source_file(source, file)  # a file that cannot be read is the first thing to say
         RunFolder(into).manifest()
         rep, out = ingest_into_run(source, file, into, as_of=cut, db=db)
     except (IngestError, KeyError, FileNotFoundError, ValueError, RuntimeError) as exc:
@@ -357,7 +364,7 @@ def ingest(
     t.caption = f"in = accepted + already present + quarantined; events: {rep.events_path}"
     console.print(t)
     if out.get("head"):
-        console.print(f"Head to publish: {out['head']}", highlight=False, soft_wrap=True)
+        _print_head(out["head"])
 
 
 def _print_schema(source: str, as_json: bool) -> None:
@@ -549,7 +556,7 @@ def contest(
     if out["note"]:
         console.print(f"  note: {out['note']}", highlight=False)
     render_change(console, citizen, out["for_this_citizen"], entry_brief(run_dir, entry))
-    console.print(f"  head to publish: {out['head']}", highlight=False, soft_wrap=True)
+    _print_head(out["head"])
 
 
 @app.command(short_help="Review a contested entry: uphold or overturn.")
@@ -591,7 +598,7 @@ def resolve(
         console.print(f"  note: {out['note']}", highlight=False)
     if before is not None:
         render_change(console, owner, out["for_this_citizen"], entry_brief(run_dir, entry))
-    console.print(f"  head to publish: {out['head']}", highlight=False, soft_wrap=True)
+    _print_head(out["head"])
 
 
 @app.command(short_help="Check every file and the hash chain of a run folder.")
