@@ -175,7 +175,24 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder to write")
         db=None, history_years=None, overwrite=overwrite)
     path = _write_report(out)
     console.print(f"Report: [bold]{path}[/]  (one self-contained HTML file; opens offline)")
-    console.print(f"Explain one citizen: [bold]socialrating explain {out} --citizen 42[/]")
+    _next_steps(out)
+
+
+def _next_steps(out: Path) -> None:
+    """Where to go from the demo: people who exist in this run, found as `citizens` finds them."""
+    from .audit.citizens import CitizenQuery, find_citizens
+    from .policy.load import parse_policy
+
+    pol = parse_policy((out / "policy.yaml").read_text(encoding="utf-8"), str(out / "policy.yaml"))
+    kinds = {c.id: c.kind for c in pol.consequences}
+    console.print(f"Find people:\n  [bold]socialrating citizens {out} --wrongly[/]", highlight=False)
+    wrong = find_citizens(out, CitizenQuery(wrongly=True, limit=1), kinds, ["actual"])[0]["citizen_id"].to_list()
+    rightly = [c for c in find_citizens(out, CitizenQuery(limit=len(wrong) + 1), kinds, ["actual"])[0]["citizen_id"]
+               if c not in wrong][:1]
+    for what, ids in (("a restricted citizen", rightly), ("a wrongly restricted citizen", wrong)):
+        if ids:
+            console.print(f"Explain {what}:\n  [bold]socialrating explain {out} --citizen {ids[0]}[/]",
+                          highlight=False)
 
 
 def _write_report(run_dir: Path) -> Path:
@@ -351,7 +368,7 @@ def ingest(
         _fail(str(exc).strip("'\""))
     except Exception as exc:  # noqa: BLE001
         _store_failed(exc)
-    t = Table(title=f"Ingest of {file.name} as {source}")
+    t = Table(title=f"Ingest of {file.name} as {source}", box=box.SIMPLE_HEAD)
     t.add_column("records"); t.add_column("n", justify="right")
     t.add_row("in", f"{rep.records_in:,}")
     t.add_row("accepted (linked)", f"{rep.accepted:,}")
