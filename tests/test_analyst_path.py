@@ -213,3 +213,24 @@ def test_compare_page_draws_in_chromium(run, tmp_path):
     charts = re.findall(r'<div id="(chart-[^"]+)" class="plotly-graph-div', dom)
     assert len(charts) == 2 and dom.count('class="main-svg"') >= 2
     assert "People by change in status" in dom and "95% intervals" in dom
+
+
+def test_policy_lint_reads_at_80_columns():
+    from socialrating.policy.lint import lint
+    from socialrating.policy.load import load_policy
+
+    text = cli("policy", "lint", "we-platform", code=1).stdout
+    _fits(text)
+    findings = lint(load_policy("we-platform"))
+    blocks = re.findall(r"^(\d+)\. (error|warning|info) ([a-z-]+): ", text, flags=re.M)
+    assert [(s, c) for _, s, c in blocks] == [(f.severity, f.code) for f in findings]
+    assert text.count("   anchor: ") == len(findings)
+
+
+def test_audit_figures_are_written_as_quoted():
+    from socialrating.cli import _figure_value
+
+    assert _figure_value("seed", 20240701) == "20240701"
+    assert _figure_value("still_in_worst_band_share", None) == "n/a"
+    assert _figure_value("restricted_share", 0.04723) == "4.72%"
+    assert _figure_value("restriction_spells", 7155) == "7,155"

@@ -13,7 +13,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 
@@ -188,15 +187,9 @@ def test_cli_bad_start_is_one_clear_line(tmp_path):
     assert "Traceback" not in res.output
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
-        if path:
-            return path
-    return None
-
-
 def test_page_draws_in_chromium(league, tmp_path):
+    from test_report import _chromium
+
     exe = _chromium()
     if exe is None:
         msg = "headless Chromium not found (apt-get install -y chromium)"

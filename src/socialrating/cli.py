@@ -14,8 +14,10 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from .engine.allocator import keep_freed_memory
 from .policy.load import PolicyError, builtin_names, json_schema, load_policy, policy_hash, read_policy_text
@@ -206,16 +208,28 @@ def _write_report(run_dir: Path) -> Path:
         return write_report(run_dir, audit=result)
 
 
+def _figure_value(key: str, v) -> str:
+    """A figure as a reader quotes it: ids and seeds as written, shares as percentages, a
+    share of nobody as 'n/a'."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool) or isinstance(v, str):
+        return str(v)
+    if key == "seed" or key.endswith("_id"):
+        return str(v)
+    if isinstance(v, float) and ("share" in key or key.startswith("still_")):
+        return f"{100 * v:.2f}%"
+    return f"{v:,.4g}" if isinstance(v, float) else f"{v:,}"
+
+
 def _figures(title: str, figures: dict) -> Table:
     """A two-column table of the scalar figures in a dict (nested ones are in the JSON)."""
     t = Table(title=title)
     t.add_column("figure")
     t.add_column("value", justify="right")
     for k, v in figures.items():
-        if isinstance(v, bool) or v is None or isinstance(v, str):
-            t.add_row(k.replace("_", " "), str(v))
-        elif isinstance(v, (int, float)):
-            t.add_row(k.replace("_", " "), f"{v:,.4g}" if isinstance(v, float) else f"{v:,}")
+        if v is None or isinstance(v, (bool, str, int, float)):
+            t.add_row(k.replace("_", " "), _figure_value(k, v))
     return t
 
 
@@ -688,14 +702,17 @@ def policy_lint(
                           "anchor": f.anchor} for f in findings],
         }, indent=2) + "\n")
     else:
-        t = Table(title=f"Lint of {p.name} {p.version}")
-        for col in ("severity", "code", "rule / consequence", "finding", "anchor"):
-            t.add_column(col, overflow="fold")
+        # one block per finding (a five-column table is a tall thin strip at 80 columns)
         style = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-        for f in findings:
-            t.add_row(f"[{style[f.severity]}]{f.severity}[/]", f.code, f.target, f.message, f.anchor)
         if findings:
-            console.print(t)
+            console.print(f"[bold]Lint of {escape(p.name)} {escape(p.version)}[/]", highlight=False)
+        for i, f in enumerate(findings, 1):
+            console.print(f"\n{i}. [{style[f.severity]}]{f.severity}[/] {escape(f.code)}: {escape(f.target)}",
+                          highlight=False)
+            console.print(Padding(Text(f.message), (0, 0, 0, 3)))
+            console.print(Padding(Text(f"anchor: {f.anchor}"), (0, 0, 0, 3)))
+        if findings:
+            console.print()
         console.print(f"{p.name} {p.version}: {counts['error']} error(s), {counts['warning']} warning(s), "
                       f"{counts['info']} info", highlight=False)
     if has_errors(findings):

@@ -476,25 +476,12 @@ def _cached(ctx, name, fn):
 def namesake_groups(ctx: "Context") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per person: (start of their full-name group in ``namesake_order``, group size, rank)."""
 
-    def build():
+    def key():
         p = ctx.people
-        key = ((p["surname"].to_numpy().astype(np.int64) * 128 + p["given_name"].to_numpy()) * 128
-               + p["patronymic"].to_numpy()) * 2 + ctx.female
-        order = np.argsort(key, kind="stable")
-        ks = key[order]
-        first = np.concatenate(([True], ks[1:] != ks[:-1])) if ks.size else np.zeros(0, bool)
-        gstart = np.flatnonzero(first)
-        gid = np.cumsum(first) - 1
-        gsize = np.diff(np.append(gstart, ks.size))
-        start = np.empty(ks.size, np.int64)
-        size = np.empty(ks.size, np.int64)
-        rank = np.empty(ks.size, np.int64)
-        start[order] = gstart[gid]
-        size[order] = gsize[gid]
-        rank[order] = np.arange(ks.size) - gstart[gid]
-        return order, (start, size, rank)
+        return ((p["surname"].to_numpy().astype(np.int64) * 128 + p["given_name"].to_numpy()) * 128
+                + p["patronymic"].to_numpy()) * 2 + ctx.female
 
-    return _cached(ctx, "namesake", build)[1]
+    return _group_index(ctx, "namesake", key)
 
 
 def namesake_order(ctx: "Context") -> np.ndarray:
