@@ -102,7 +102,9 @@ def run_folder(world):
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every file's bytes, but the folder's lock file (empty; taken by every writer, it holds no content)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != ".lock"}
 
 
 def ingest_checked(path: Path, folder: Path, rows: int | None = None):
@@ -255,17 +257,30 @@ def assert_cli_outcome(res, name: str) -> None:
         assert name in res.output, res.output
 
 
+@pytest.fixture(scope="module")
+def sealed_run(tmp_path_factory):
+    """A real (sealed, signed) run folder of 300 people: `ingest` joins records to a run's record."""
+    from socialrating.simulate.simulation import SimConfig, simulate
+
+    out = tmp_path_factory.mktemp("fuzz-sealed") / "run"
+    simulate(SimConfig(people=300, years=0.5, seed=5, start=dt.date(2025, 1, 1), world="synthetic", store=True,
+                       history_years=0.0), out)  # as of 2025-06-30, after AS_OF
+    return out
+
+
 @settings(FUZZ, max_examples=40)
 @given(data=st.data())
-def test_ingest_command_on_hostile_files(world, data):
+def test_ingest_command_on_hostile_files(world, sealed_run, data):
     kind = data.draw(st.sampled_from(["bytes", "csv", "parquet"]))
-    with run_folder(world) as folder:
+    with tempfile.TemporaryDirectory(prefix="fuzz-cli-") as d:
+        folder = Path(d) / "run"
+        shutil.copytree(sealed_run, folder)
         if kind == "parquet":
             raw = data.draw(parquet_files())[0]
-            path = folder / "in.parquet"
+            path = Path(d) / "in.parquet"
         else:
             raw = data.draw(st.binary(max_size=300)) if kind == "bytes" else data.draw(csv_files(world[1]))[0]
-            path = folder / "in.csv"
+            path = Path(d) / "in.csv"
         path.write_bytes(raw)
         assert_cli_outcome(_ingest_cli(path, folder), path.name)
 
