@@ -17,6 +17,13 @@ import subprocess
 import tempfile
 
 import pytest
+from hypothesis import settings as _hyp_settings
+
+# Hypothesis: derandomised in CI (a failure reproduces run after run), random locally to
+# explore; `--hypothesis-profile` still overrides. Example counts stay as each test sets them.
+_hyp_settings.register_profile("ci", derandomize=True, print_blob=True)
+_hyp_settings.register_profile("dev", derandomize=False)
+_hyp_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def _unavailable(why: str):
