@@ -166,3 +166,56 @@ def test_adding_a_capped_fine_never_raises_status_later():
     after = score(events_frame(rows + [(1, "fine.traffic", D(2025, 1, 1), None)]), policy, as_of,
                   np.array([1])).ratings["status"].item()
     assert (before, after) == (49, 49)  # today: 49 before, 50 after
+
+
+CONDS = parse_policy("""
+name: conditions
+version: "1"
+title: Conditions
+description: every kind of condition, at its edge
+effective_from: 2020-01-01
+references: {law: {title: Test law}}
+rating:
+  status_scale: {breakpoints: [{balance: -100, score: 0}, {balance: 100, score: 99}]}
+  level_scale: {breakpoints: [{balance: -100, score: 0}, {balance: 100, score: 99}]}
+rules:
+  - {id: fine, event_type: fine.traffic, category: law, points: -10, reference: law}
+  - {id: award, event_type: award.state, category: awards, points: 10, reference: law}
+consequences:
+  - {id: bs-le, kind: restriction, context: credit, description: d, reference: law,
+     when: {balance_status: {lte: -20}}}
+  - {id: bl-gt, kind: privilege, context: credit, description: d, reference: law,
+     when: {balance_level: {gt: -20}}}
+  - {id: any, kind: privilege, context: credit, description: d, reference: law,
+     when: {any: [{status: {eq: 44}}, {level: {gte: 54}}]}}
+  - {id: not-two, kind: privilege, context: credit, description: d, reference: law,
+     when: {not: {has_active: {event_type: fine.traffic, at_least: 2}}}}
+  - {id: two, kind: restriction, context: credit, description: d, reference: law,
+     when: {has_active: {event_type: fine.traffic, at_least: 2}}}
+  - {id: range, kind: restriction, context: credit, description: d, reference: law,
+     when: {status: {gt: 40, lt: 45}}}
+""")
+
+
+@pytest.mark.parametrize("oracle", [False, True], ids=["engine", "reference"])
+def test_every_kind_of_condition_at_its_edge(oracle):
+    # citizen k has k fines (k = 0..3); citizen 4 one award. Status = level =
+    # floor((balance + 100) * 99 / 200): 0 -> 49, -10 -> 44, -20 -> 39, -30 -> 34, +10 -> 54
+    rows = [(k, "fine.traffic", D(2025, 1, 1) + dt.timedelta(days=j), None) for k in range(4) for j in range(k)]
+    rows.append((4, "award.state", D(2025, 2, 1), None))
+    want_status = {0: 49, 1: 44, 2: 39, 3: 34, 4: 54}
+    want = {0: {"bl-gt", "not-two"}, 1: {"bl-gt", "any", "not-two", "range"}, 2: {"bs-le", "two"},
+            3: {"bs-le", "two"}, 4: {"bl-gt", "any", "not-two"}}
+    if oracle:
+        _, ratings, cons = reference_score(rows, CONDS, D(2025, 6, 1), list(range(5)))
+        assert {c: r["status"] for c, r in ratings.items()} == want_status
+        assert {c: r["level"] for c, r in ratings.items()} == want_status
+        assert cons == want
+        return
+    res = score(events_frame(rows), CONDS, D(2025, 6, 1), np.arange(5))
+    assert dict(res.ratings.select("citizen_id", "status").rows()) == want_status
+    assert dict(res.ratings.select("citizen_id", "level").rows()) == want_status
+    got = {c: set() for c in range(5)}
+    for c, k in res.consequences.select("citizen_id", "consequence_id").rows():
+        got[c].add(k)
+    assert got == want
