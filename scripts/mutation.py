@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-ENGINE_TESTS = ["tests/test_cases.py", "tests/test_boundaries.py", "tests/test_since_until_oracle.py",
+ENGINE_TESTS = ["tests/test_cases.py", "tests/test_boundaries.py", "tests/test_since_until_oracle.py", "tests/test_score_api.py",
                 "tests/test_kernels.py", "tests/test_properties.py", "tests/test_expiry.py"]
 WIDE_TESTS = ENGINE_TESTS + ["tests/test_recourse.py", "tests/test_monthly.py", "tests/test_contest.py"]
 
@@ -108,7 +108,7 @@ MUTANTS: list[dict] = [
 ]
 
 # module -> (tests, mutmut mutant-name globs: the functions that decide outcomes)
-FAST_ENGINE = ["tests/test_cases.py", "tests/test_boundaries.py", "tests/test_expiry.py",
+FAST_ENGINE = ["tests/test_cases.py", "tests/test_boundaries.py", "tests/test_expiry.py", "tests/test_score_api.py",
                "tests/test_since_until_oracle.py"]
 # module -> (tests, mutmut mutant-name globs: the functions that decide outcomes), most
 # decisive first (the time budget is shared out in this order)
