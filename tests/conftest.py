@@ -19,11 +19,11 @@ import tempfile
 import pytest
 from hypothesis import settings
 
-# CI runs the property and fuzz tests derandomised (the same examples on every run, so a
-# red build is reproducible); locally they explore new examples each time.
+# Hypothesis: derandomised in CI (a failure reproduces run after run), random locally to
+# explore; `--hypothesis-profile` still overrides. Example counts stay as each test sets them.
 settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+settings.register_profile("dev", derandomize=False)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 # The operator's signing key (store/seal.py) is made on first use in this directory: tests
 # never touch the real per-user key. One key for the session, as one operator would have.

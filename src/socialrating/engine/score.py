@@ -58,7 +58,10 @@ def score(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens: np.nda
     table = K.in_background(ledger_frame, led, events, policy, citizens, states, row_offset, waits=True)
     counting = counts_toward_rating(states, policy)
     ratings, ctx = rate(led, counting, policy, as_of, citizens)
-    consequences = consequences_at(led, counting, ctx, policy, as_of, citizens, households)
+    # the spells' timeline also needs the entries that counted until they expired or were
+    # closed: without them a spell that ran across such an end seems to start afresh
+    counted = counting | (states == STATES.index("expired")) | (states == STATES.index("closed"))
+    consequences = consequences_at(led, counted, ctx, policy, as_of, citizens, households)
     ledger = table.result()
     counts = dict(led.counts)
     counts.update(citizens=len(citizens), ledger_entries=ledger.height,

@@ -1,0 +1,257 @@
+"""Mutation testing: would the tests notice the mistakes that matter? (Not run in CI.)
+
+Two parts, one time budget:
+
+1. Hand-written mutants (``MUTANTS``): the compiled kernels (engine/kernels.py, numba code
+   that mutmut's trampolines cannot wrap), and the bugs planted by hand in issue #17, some
+   made the same way in the kernels and in the per-event reference (the tests' oracle).
+   Each one is applied to a scratch copy of src/ and tests/, never to the worktree.
+2. mutmut over the functions that decide outcomes (``MUTMUT``), each module with its
+   own small test selection, in a scratch copy with a ``[tool.mutmut]`` section.
+
+Hypothesis runs derandomised (CI=1) so a mutant's verdict is reproducible.
+
+    python scripts/mutation.py                      # everything, within --budget seconds
+    python scripts/mutation.py --part hand --which  # hand mutants: every test that fails
+    python scripts/mutation.py --part mutmut --only engine/score.py
+
+Writes mutation-report.json (per mutant / per module) and prints the scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+ENGINE_TESTS = ["tests/test_cases.py", "tests/test_boundaries.py", "tests/test_since_until_oracle.py", "tests/test_score_api.py",
+                "tests/test_kernels.py", "tests/test_properties.py", "tests/test_expiry.py"]
+WIDE_TESTS = ENGINE_TESTS + ["tests/test_recourse.py", "tests/test_monthly.py", "tests/test_contest.py"]
+
+K = "src/socialrating/engine/kernels.py"
+REF = "src/socialrating/engine/reference.py"
+
+# id, what it models, [(file, old text, new text)] (every occurrence is replaced), tests,
+# and for an equivalent mutant the reason it cannot be caught.
+MUTANTS: list[dict] = [
+    # -- the bugs planted in issue #17 -------------------------------------------------
+    dict(id="issue-1-until-ignores-entry-end", edits=[
+        (K, "lvl = min(end, _month_clamp(", "lvl = (0 * end + _month_clamp(")]),
+    dict(id="issue-2-not-in-register-unmarked", tests=["tests/test_quarantine_reasons.py", "tests/test_linkage.py"],
+         edits=[("src/socialrating/identity/linkage.py", "fail = np.where(not_found, NOT_IN_REGISTER, fail)", "pass")]),
+    dict(id="issue-3-four-fifths-0.75", tests=["tests/test_fourfifths.py", "tests/test_audit.py"],
+         edits=[("src/socialrating/audit/groups.py", "FOUR_FIFTHS = 0.8", "FOUR_FIFTHS = 0.75")]),
+    dict(id="issue-4-row-hash-without-expires_on", tests=["tests/test_row_hash.py", "tests/test_store.py"],
+         edits=[("src/socialrating/store/ledger_store.py", "        for c, t in SCHEMA.items():\n            txt",
+                 "        for c, t in SCHEMA.items():\n            if c == 'expires_on':\n                continue\n"
+                 "            txt")]),
+    dict(id="issue-5-counts-on-expiry-day", edits=[
+        (K, "ex = np.int8(expires[_u(e)] <= asof)", "ex = np.int8(expires[_u(e)] < asof)"),
+        (REF, "elif end is not None and end <= as_of:", "elif end is not None and end < as_of:")]),
+    dict(id="issue-6-valid-from-exclusive", edits=[
+        (K, "vfrom[_u(r)] <= o < vuntil[_u(r)]", "vfrom[_u(r)] < o < vuntil[_u(r)]"),
+        (REF, "(r.valid_from and day < r.valid_from)", "(r.valid_from and day <= r.valid_from)")]),
+    dict(id="issue-7-closure-a-day-late", edits=[
+        (K, "- 2**31 + within", "- 2**31 + within + 1"),
+        (REF, "dt.timedelta(days=cl.within_days)", "dt.timedelta(days=cl.within_days + 1)")]),
+    dict(id="issue-8-level-window-a-month-short", edits=[
+        ("src/socialrating/engine/score.py", "window_after(asof, rs.level_window_months)",
+         "window_after(asof, rs.level_window_months - 1)"),
+        ("src/socialrating/engine/spells.py", "len(flag_types), rs.level_window_months,",
+         "len(flag_types), rs.level_window_months - 1,"),
+        (REF, "as_of < _add_months(day, rs.level_window_months)", "as_of < _add_months(day, rs.level_window_months - 1)")]),
+    # -- compiled kernels: one slip each ------------------------------------------------
+    dict(id="k-valid-until-inclusive", edits=[(K, "<= o < vuntil[_u(r)]", "<= o <= vuntil[_u(r)]")]),
+    dict(id="k-expiry-a-month-late", edits=[(K, "k = mi_t[_u(d)] + m - m_lo", "k = mi_t[_u(d)] + m + 1 - m_lo")]),
+    dict(id="k-expiry-no-month-end-clamp", edits=[
+        (K, "return first + (dom if dom < length else length - 1)", "return first + dom")]),
+    dict(id="k-per-unit-floor-not-trunc", edits=[(K, "v = np.trunc(amount[_u(i)] * per_unit[_u(r)])",
+                                                  "v = np.floor(amount[_u(i)] * per_unit[_u(r)] - 0.5)")]),
+    dict(id="k-amount-zero-refused", edits=[(K, "or not (a >= 0)", "or not (a > 0)")]),
+    dict(id="k-closed-state-a-day-late", edits=[(K, "(closed[_u(e)] <= asof) &", "(closed[_u(e)] < asof) &")]),
+    dict(id="k-closure-after-expiry-wins", edits=[(K, "if when < closed[_u(e)] and when < expires[_u(e)]:",
+                                                   "if when < closed[_u(e)]:")]),
+    dict(id="k-closure-before-entry-counts", edits=[(K, "if key_close[_u(mid)] < key:", "if key_close[_u(mid)] < key - 1:")]),
+    dict(id="k-level-window-inclusive", edits=[(K, "np.int64(occ[_u(e)] > window_after)",
+                                                "np.int64(occ[_u(e)] >= window_after)")]),
+    dict(id="k-flags-ignore-counting", edits=[(K, "flags[_u(f), _u(c)] += w", "flags[_u(f), _u(c)] += 1")]),
+    dict(id="k-timeline-end-is-expiry-only", edits=[(K, "s_end[_u(j)] = min(expires[_u(e)], closed[_u(e)])",
+                                                     "s_end[_u(j)] = expires[_u(e)]")]),
+    dict(id="k-timeline-window-a-month-short", edits=[(K, "k = mi_t[_u(d)] + window - m_lo",
+                                                       "k = mi_t[_u(d)] + window - 1 - m_lo")]),
+    dict(id="k-spell-since-on-as-of-excluded", edits=[(K, "if row_day[_u(i)] <= asof:", "if row_day[_u(i)] < asof:")],
+         equivalent="spells are read only for citizens the condition holds for on as_of, so a row on as_of "
+                    "holds: taken as past it leaves since as it is or sets it to its own day, which the "
+                    "row before it has already done; taken as future it cannot set until"),
+    dict(id="k-spell-since-is-failing-day", edits=[(K, "since[_u(c)] = row_day[_u(i + 1)]",
+                                                    "since[_u(c)] = row_day[_u(i)]")]),
+    dict(id="k-cap-cut-off-by-one", edits=[(K, "(min(cum, lim[_u(k)]) - min(cum - v, lim[_u(k)]))",
+                                            "(min(cum, lim[_u(k)] - 1) - min(cum - v, lim[_u(k)] - 1))")]),
+    dict(id="k-cap-previous-use-ignored", tests=ENGINE_TESTS + ["tests/test_monthly.py"],  # monthly carries cap use
+         edits=[(K, "cum = used[_u(k), _u(c)]", "cum = 0 * used[_u(k), _u(c)]")]),
+    dict(id="k-cap-over-at-the-cap", edits=[(K, "+ used[_u(k), _u(c)] > lim[_u(k)]", "+ used[_u(k), _u(c)] >= lim[_u(k)]")],
+         equivalent="a group whose total equals the cap is cut to exactly what it has: cap_points "
+                    "leaves every entry as it was, so the ledger cannot differ"),
+    dict(id="k-entry-id-slot-dropped", edits=[(K, "entry_id[_u(e)] = (row[_u(e)] + offset) * (1 << slot_bits) + slot[_u(e)]",
+                                               "entry_id[_u(e)] = (row[_u(e)] + offset) * (1 << slot_bits)")]),
+    dict(id="k-unknown-citizen-accepted", edits=[(K, "            if c < 0:\n                why = 3",
+                                                  "            if c < -1:\n                why = 3")]),
+]
+
+# module -> (tests, mutmut mutant-name globs: the functions that decide outcomes)
+FAST_ENGINE = ["tests/test_cases.py", "tests/test_boundaries.py", "tests/test_expiry.py", "tests/test_score_api.py",
+               "tests/test_since_until_oracle.py"]
+# module -> (tests, mutmut mutant-name globs: the functions that decide outcomes), most
+# decisive first (the time budget is shared out in this order)
+MUTMUT: dict[str, tuple[list[str], list[str]]] = {
+    "engine/score.py": (FAST_ENGINE, ["*"]),
+    "audit/groups.py": (["tests/test_fourfifths.py", "tests/test_audit.py"], ["*x__finish__*"]),
+    "store/ledger_store.py": (["tests/test_row_hash.py", "tests/test_store.py"],
+                              ["*verify*", "*canonical*", "*append_entries*", "*block_digest*", "*change_hash*"]),
+    "engine/evaluate.py": (FAST_ENGINE, ["*"]),
+    "identity/linkage.py": (["tests/test_quarantine_reasons.py", "tests/test_linkage.py"],
+                            ["*x__deterministic__*", "*x__finish__*"]),
+    "engine/scales.py": (["tests/test_scales.py"] + FAST_ENGINE, ["*"]),
+    "engine/dates.py": (FAST_ENGINE, ["*"]),
+    "policy/conditions.py": (FAST_ENGINE + ["tests/test_policy_errors.py"], ["*"]),
+}
+
+
+def scratch() -> Path:
+    d = Path(tempfile.mkdtemp(prefix="sr-mut-"))
+    for name in ("src", "tests"):
+        shutil.copytree(ROOT / name, d / name, ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    shutil.copy2(ROOT / "pyproject.toml", d / "pyproject.toml")
+    return d
+
+
+def env_for(d: Path) -> dict:
+    env = dict(os.environ, CI="1", PYTHONPATH=str(d / "src"), PYTHONDONTWRITEBYTECODE="1")
+    env.pop("NUMBA_DISABLE_JIT", None)
+    return env
+
+
+def apply(d: Path, edits) -> None:
+    for rel, old, new in edits:
+        p = d / rel
+        text = p.read_text()
+        if old not in text:
+            raise SystemExit(f"mutant no longer applies: {rel}: {old!r} not found (update MUTANTS)")
+        p.write_text(text.replace(old, new))
+
+
+def run_hand(mutant: dict, which: bool, timeout: float) -> dict:
+    d = scratch()
+    try:
+        apply(d, mutant["edits"])
+        tests = mutant.get("tests") or (WIDE_TESTS if which else ENGINE_TESTS)
+        args = [PY, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", *([] if which else ["-x"]), *tests]
+        t0 = time.time()
+        try:
+            out = subprocess.run(args, cwd=d, env=env_for(d), capture_output=True, text=True, timeout=timeout)
+            failed = sorted(set(re.findall(r"^FAILED (.+?)(?: - .*)?$", out.stdout, re.M)))
+            status = "killed" if out.returncode != 0 else "survived"
+            if out.returncode < 0:  # the tests crashed the interpreter (a kernel wrote out of bounds)
+                status = "killed (crash)"
+            elif out.returncode not in (0, 1):
+                status = f"error (exit {out.returncode})"
+                failed = [out.stdout[-500:] + out.stderr[-500:]]
+        except subprocess.TimeoutExpired:
+            status, failed = "timeout", []
+        return dict(id=mutant["id"], status=status, failing_tests=failed, seconds=round(time.time() - t0, 1),
+                    equivalent=mutant.get("equivalent"))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def run_mutmut(module: str, timeout: float) -> dict:
+    tests, globs = MUTMUT[module]
+    d = scratch()
+    try:
+        with open(d / "pyproject.toml", "a") as f:
+            f.write("\n[tool.mutmut]\nsource_paths = [\"src\"]\n"
+                    f"only_mutate = [\"src/socialrating/{module}\"]\n"
+                    f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+                    "pytest_add_cli_args = [\"-p\", \"no:cacheprovider\", \"-x\"]\n"
+                    "use_git_change_detection = false\nprocess_isolation = \"forkserver\"\n")
+        mutmut = str(Path(PY).parent / "mutmut")
+        name = "socialrating." + module[:-3].replace("/", ".")
+        env = dict(os.environ, CI="1")  # mutmut puts mutants/src first on sys.path itself
+        t0 = time.time()
+        try:
+            subprocess.run([mutmut, "run", "--max-children", "2", *[f"{name}.{g}" for g in globs]], cwd=d,
+                           env=env, capture_output=True, text=True, timeout=timeout)
+            finished = True
+        except subprocess.TimeoutExpired:
+            finished = False
+        res = subprocess.run([mutmut, "results", "--all", "true"], cwd=d, env=env, capture_output=True, text=True)
+        verdicts = dict(re.findall(r"^\s+(\S+): (.+)$", res.stdout, re.M))
+        done = {k: v for k, v in verdicts.items() if v != "not checked"}
+        killed = sum(v in ("killed", "timeout") for v in done.values())
+        survivors = sorted(k for k, v in done.items() if v == "survived")
+        diffs = {}
+        for k in survivors[:60]:
+            show = subprocess.run([mutmut, "show", k], cwd=d, env=env, capture_output=True, text=True)
+            diffs[k] = "\n".join(line for line in show.stdout.splitlines() if line.startswith(("-", "+"))
+                                 and not line.startswith(("---", "+++")))
+        return dict(module=module, finished=finished, generated=len(verdicts), checked=len(done), killed=killed,
+                    survived=len(survivors), score=round(killed / len(done), 3) if done else None,
+                    seconds=round(time.time() - t0), survivors=diffs)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=["hand", "mutmut", "all"], default="all")
+    ap.add_argument("--only", nargs="*", help="mutant ids (hand) or modules (mutmut)")
+    ap.add_argument("--which", action="store_true", help="hand mutants: run all tests, list every failure")
+    ap.add_argument("--budget", type=float, default=2400, help="seconds for the whole run")
+    ap.add_argument("--out", default="mutation-report.json")
+    a = ap.parse_args()
+    end = time.time() + a.budget
+    report: dict = {"hand": [], "mutmut": []}
+    if a.part in ("hand", "all"):
+        for m in MUTANTS:
+            if a.only and m["id"] not in a.only:
+                continue
+            left = end - time.time()
+            if left < 30:
+                print(f"budget spent: {m['id']} not run")
+                continue
+            r = run_hand(m, a.which, min(left, 900))
+            report["hand"].append(r)
+            print(f"{r['status']:>9}  {r['id']}  ({r['seconds']} s)"
+                  + (f"  EQUIVALENT: {r['equivalent']}" if r["equivalent"] and r["status"] == "survived" else ""))
+            for t in r["failing_tests"] if a.which else []:
+                print(f"           {t}")
+    if a.part in ("mutmut", "all"):
+        mods = [m for m in MUTMUT if not a.only or m in a.only]
+        for i, mod in enumerate(mods):
+            left = end - time.time()
+            if left < 60:
+                print(f"budget spent: {mod} not measured")
+                continue
+            r = run_mutmut(mod, left / (len(mods) - i))
+            report["mutmut"].append(r)
+            print(f"{mod}: {r['killed']}/{r['checked']} caught (score {r['score']}), {r['generated']} generated"
+                  f"{'' if r['finished'] else ', stopped by the time budget'} ({r['seconds']} s)")
+    hand = [r for r in report["hand"] if not r["equivalent"]]
+    if hand:
+        k = sum(r["status"].startswith(("killed", "timeout")) for r in hand)
+        print(f"hand-written: {k}/{len(hand)} caught; equivalent, not counted: "
+              f"{sum(1 for r in report['hand'] if r['equivalent'])}")
+    Path(a.out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
