@@ -16,6 +16,18 @@ Hypothesis runs derandomised (CI=1) so a mutant's verdict is reproducible.
     python scripts/mutation.py --part mutmut --only engine/score.py
 
 Writes mutation-report.json (per mutant / per module) and prints the scores.
+
+mutmut survivors judged equivalent (seen in the runs of 2026-11-29; see README):
+- SQL keywords and unquoted identifiers upper- or lower-cased (store.verify's queries):
+  both DuckDB and PostgreSQL fold them, the query is the same.
+- ``dtype=np.int64``/``np.int32`` dropped or set to None where the array already has that
+  dtype on a 64-bit platform or is cast right after (engine/dates.py, scales.band_codes,
+  score._apply_overrides): same values.
+- scales.apply_scale ``b.size > 4096`` to ``>= 4096``/``> 4097``, and ``hi - lo`` to
+  ``hi + lo`` in the same test: it only chooses between two paths that give equal
+  results (the distinct-values shortcut), so only speed differs.
+Survivors that are real and not yet killed are listed in the report the run writes
+(wording of explanations and verify messages, a one-person population in audit groups).
 """
 
 from __future__ import annotations
