@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from linkage_fixture import make_records
 
-    from socialrating.identity.linkage import link_sources, linkage_report
+    from socialrating.identity.linkage import linkage_report
+    from socialrating.sources.link import link_sources
     from socialrating.identity.register import build_register
     from socialrating.population.generate import generate_population
 

@@ -74,7 +74,8 @@ TARGET_RECORDS_SECONDS = 60.0
 def part_b(n: int, seed: int) -> None:
     import datetime as dt
 
-    from socialrating.identity.linkage import link_sources, linkage_report
+    from socialrating.identity.linkage import linkage_report
+    from socialrating.sources.link import link_sources
     from socialrating.identity.register import build_register
     from socialrating.population.generate import generate_population
     from socialrating.sources.synthetic import generate_records

@@ -13,14 +13,8 @@ from hypothesis import strategies as st
 
 from linkage_fixture import digit_typo, make_records, name_strings
 from socialrating.identity import validate_inn, validate_snils
-from socialrating.identity.linkage import (
-    AMBIGUOUS,
-    INVALID_CHECK,
-    LinkResult,
-    link_records,
-    link_sources,
-    linkage_report,
-)
+from socialrating.identity.linkage import AMBIGUOUS, INVALID_CHECK, LinkResult, linkage_report
+from socialrating.sources.link import link_records, link_sources
 from socialrating.identity.linkage_settings import DEFAULT_SETTINGS, resolve_settings
 from socialrating.identity.register import build_register
 from socialrating.population.generate import generate_population

@@ -20,8 +20,9 @@ from socialrating.engine.score import score
 from socialrating.identity import inn as _inn
 from socialrating.identity import snils as _snils
 from socialrating.identity.linkage import (
-    INVALID_CHECK, INVALID_FORMAT, MISSING_REQUIRED, NO_CANDIDATE, NOT_IN_REGISTER, link_records,
+    INVALID_CHECK, INVALID_FORMAT, MISSING_REQUIRED, NO_CANDIDATE, NOT_IN_REGISTER,
 )
+from socialrating.sources.link import link_records
 from socialrating.identity.register import build_register
 from socialrating.policy.load import load_policy
 from socialrating.population.generate import generate_population

@@ -29,12 +29,11 @@ up in exactly one of the two tables.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Protocol
 
 import numpy as np
 import polars as pl
 
-from ..sources.schemas import schema_for
 from . import inn as _inn
 from . import passport as _passport
 from . import phone as _phone
@@ -168,10 +167,9 @@ class _Pending:
     names: pl.DataFrame | None  # __row + normalised fields of records going to name linkage
 
 
-def _deterministic(source: str, records: pl.DataFrame, register: pl.DataFrame, st: dict[str, Any],
-                   key_tables: dict[str, pl.DataFrame]) -> _Pending:
+def _deterministic(source: str, schema: "KeySpec", records: pl.DataFrame, register: pl.DataFrame,
+                   st: dict[str, Any], key_tables: dict[str, pl.DataFrame]) -> _Pending:
     """Steps 1-2 (required values, strong identifiers) and the selection for step 3."""
-    schema = schema_for(source)
     clash = [c for c in _RESERVED if c in records.columns]
     if clash:
         raise ValueError(f"{source} records already have column(s) {clash}; linkage adds them")
@@ -261,16 +259,26 @@ def _finish(p: _Pending, n_pairs: int) -> LinkResult:
     return LinkResult(p.source, linked, quarantine, stats)
 
 
+class KeySpec(Protocol):
+    """How a source keys people: the identifying columns it holds and those every record must
+    have. The caller passes it (``sources.schemas.SourceSchema`` is one), so identity knows no
+    source: linkage sits on the ground floor, below the sources that use it."""
+
+    keys: Mapping[str, Any]
+    required_keys: tuple[str, ...]
+
+
 def link_sources(records: Mapping[str, pl.DataFrame], register: pl.DataFrame, *,
-                 settings: Mapping[str, Any] | None = None) -> dict[str, LinkResult]:
+                 schemas: Mapping[str, KeySpec], settings: Mapping[str, Any] | None = None) -> dict[str, LinkResult]:
     """Link several sources (a ``SourceBatch.records``-style mapping) in one pass.
 
     Same result as ``link_records`` per source, but the name + birth-date records of all
     sources are scored in a single Splink run (one register load, one blocking pass).
+    ``schemas``: each source's :class:`KeySpec`.
     """
     st = resolve_settings(dict(settings) if settings else None)
     key_tables: dict[str, pl.DataFrame] = {}
-    pending = [_deterministic(src, df, register, st, key_tables) for src, df in records.items()]
+    pending = [_deterministic(src, schemas[src], df, register, st, key_tables) for src, df in records.items()]
     named = [(i, p.names) for i, p in enumerate(pending) if p.names is not None and p.names.height]
     n_pairs: dict[int, int] = {}
     if named:
@@ -294,10 +302,10 @@ def link_sources(records: Mapping[str, pl.DataFrame], register: pl.DataFrame, *,
     return {p.source: _finish(p, n_pairs.get(i, 0)) for i, p in enumerate(pending)}
 
 
-def link_records(source: str, records: pl.DataFrame, register: pl.DataFrame, *,
+def link_records(source: str, records: pl.DataFrame, register: pl.DataFrame, *, schema: KeySpec,
                  settings: Mapping[str, Any] | None = None) -> LinkResult:
     """Link one source's records to the register (see the module docstring for the rules)."""
-    return link_sources({source: records}, register, settings=settings)[source]
+    return link_sources({source: records}, register, schemas={source: schema}, settings=settings)[source]
 
 
 def _ratio(a: int, b: int) -> float | None:

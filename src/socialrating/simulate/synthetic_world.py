@@ -15,7 +15,8 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
-from ..identity.linkage import link_sources, linkage_report
+from ..identity.linkage import linkage_report
+from ..sources.link import link_sources
 from ..identity.register import build_register
 from ..population.generate import generate_population
 from ..sources.errors import ErrorModel

@@ -55,10 +55,11 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from ..atomic import folder_lock, write_parquet_atomic
-from ..identity.linkage import link_records, parse_identifier
+from ..identity.linkage import parse_identifier
 from ..identity.register import build_register
 from ..policy.catalog import AMOUNT_RANGE, BY_NAME
 from ..policy.refused import REFUSED, refusal_reason
+from .link import link_records
 from .schemas import EVENT_COLUMNS, schema_for
 
 __all__ = ["IngestError", "IngestReport", "IngestPlan", "ingest_file", "plan_ingest", "read_source_file",
