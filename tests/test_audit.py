@@ -27,7 +27,7 @@ import pytest
 
 from socialrating.audit import RunMismatchError, audit_run, compare_runs, load_run
 from socialrating.audit._run import merge_spells, person_totals
-from socialrating.audit.fixture import synthetic_run, write_run
+from audit_fixture import synthetic_run, write_run
 from socialrating.audit.groups import group_table
 
 MONTHS = [dt.date(2025, 1, 31), dt.date(2025, 2, 28), dt.date(2025, 3, 31), dt.date(2025, 4, 30)]

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from socialrating.audit.fixture import synthetic_run
+from audit_fixture import synthetic_run
 from socialrating.report.html import write_report
 
 SECTIONS = ("how", "headline", "figures", "distribution", "consequences", "groups", "wrongful", "mobility", "policy", "lint", "run")

@@ -22,9 +22,8 @@ import numpy as np
 import polars as pl
 
 from ..population.calibration import DISTRICTS
+from ..store.runfolder import KINDS, SCENARIOS  # known scenarios, in report order; others allowed
 
-SCENARIOS = ("actual", "perfect_data", "no_feedback", "no_appeals")  # known, in report order; others allowed
-KINDS = ("privilege", "restriction")
 AGE_BANDS = ("under 18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 STATUS_BANDS = ("00-19", "20-39", "40-59", "60-79", "80-99")
 

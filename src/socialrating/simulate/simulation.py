@@ -33,12 +33,9 @@ import polars as pl
 from ..engine.monthly import MonthlyEngine, month_ends
 from ..engine.score import score
 from ..policy.load import parse_policy, policy_hash, read_policy_text
-from ..store.runfolder import RunFolder, TableWriter
+from ..store.runfolder import KIND_ENUM, SCENARIO_ENUM, SCENARIOS, RunFolder, TableWriter
 from .world import ENGINE_COLUMNS, World, basic_world
 
-SCENARIOS = ("actual", "perfect_data", "no_feedback", "no_appeals")
-SCENARIO_ENUM = pl.Enum(list(SCENARIOS))
-KIND_ENUM = pl.Enum(["privilege", "restriction"])
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from ..sources.synthetic import generate_records
 from ..sources.basic import EVENT_TYPE, SOURCE
 from .world import World
 
-SEEN_COLUMNS = ["citizen_id", "event_type", "occurred_on", "amount", "source", "record_id", "reported_on"]
 
 
 def _events(source: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -93,7 +92,6 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.d
     seen, perfect = _typed(seen), _typed(perfect)
     world = World(people=people, seen=seen, perfect=perfect, truth=batch.truth, linkage=report,
                   generator="synthetic-russia")
-    world.linkage_quarantine = quarantine  # type: ignore[attr-defined]
     world.records_not_loaded = batch.not_loaded
     return world
 

@@ -18,8 +18,10 @@ import polars as pl
 from ..engine.dates import month_index, to_days
 from ..population.basic import basic_population
 from ..sources.basic import basic_events
+from ..sources.schemas import EVENT_COLUMNS
 
-ENGINE_COLUMNS = ["citizen_id", "event_type", "occurred_on", "amount", "source", "record_id"]
+#: the engine's events columns (the contract is sources.schemas.EVENT_COLUMNS)
+ENGINE_COLUMNS = list(EVENT_COLUMNS)
 #: event types that feedback makes more frequent (arrears and what follows from them)
 ARREARS_TYPES = {"loan.overdue_90d", "bills.utility_arrears", "enforcement.proceeding",
                  "tax.arrears", "court.dishonest_debtor"}

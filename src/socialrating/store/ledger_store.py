@@ -48,6 +48,8 @@ from typing import Any, Iterator
 
 import polars as pl
 
+from ..engine.ledger import STATES as ENGINE_STATES
+
 SCHEME = "socialrating-ledger-v1"
 BLOCK_SIZE = 65_536
 ZERO = "0" * 64
@@ -70,7 +72,7 @@ SCHEMA: dict[str, pl.DataType] = {
     "state": pl.String,
 }
 COLUMNS = list(SCHEMA)
-STATES = ("active", "expired", "closed", "contested", "overturned")
+STATES = tuple(ENGINE_STATES)  # the engine's entry states
 CHANGE_STATES = ("contested", "overturned", "upheld")
 CHANGE_SCHEMA: dict[str, pl.DataType] = {
     "change_id": pl.Int64,

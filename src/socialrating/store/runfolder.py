@@ -17,10 +17,24 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..engine.ledger import STATES as ENGINE_STATES
+from ..engine.score import CONSEQUENCE_KIND
+
 #: citizens, events and ledger as of the last month; current_ratings and
 #: current_consequences: the engine's result on the rating date (re-derived after every
 #: contest or review); ratings: the monthly panel; consequences: spells per scenario.
 TABLES = ("citizens", "events", "ledger", "current_ratings", "current_consequences", "quarantine")
+
+# The run folder's shared vocabulary: written by simulate, read by audit, report and the
+# commands. One home, so writers and readers cannot drift apart.
+#: the paired scenarios of a simulation, in report order
+SCENARIOS = ("actual", "perfect_data", "no_feedback", "no_appeals")
+SCENARIO_ENUM = pl.Enum(list(SCENARIOS))
+#: consequence kinds (the engine's Enum, as current_consequences carries it)
+KIND_ENUM = CONSEQUENCE_KIND
+KINDS = tuple(CONSEQUENCE_KIND.categories.to_list())
+#: ledger entry states (the engine's, as ledger.parquet and the store carry them)
+STATES = tuple(ENGINE_STATES)
 PACKAGES = ("socialrating", "numpy", "polars", "pyarrow", "duckdb", "pydantic")
 
 

@@ -18,15 +18,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..engine.monthly import month_ends, spells_from_panel
-from ..population.calibration import DISTRICTS
-from ._run import SCENARIOS
+from socialrating.engine.monthly import month_ends, spells_from_panel
+from socialrating.population.calibration import DISTRICTS
+from socialrating.store.runfolder import KIND_ENUM, SCENARIO_ENUM, SCENARIOS
 
 DISTRICT_ENUM = pl.Enum(list(DISTRICTS))
 SEX_ENUM = pl.Enum(["F", "M"])
 ROLE_ENUM = pl.Enum(["head", "partner", "child", "other"])
-SCENARIO_ENUM = pl.Enum(list(SCENARIOS))
-KIND_ENUM = pl.Enum(["privilege", "restriction"])
 
 CITIZENS_SCHEMA = {
     "citizen_id": pl.Int64, "district": DISTRICT_ENUM, "region_code": pl.Int8, "urban": pl.Boolean,
@@ -118,9 +116,9 @@ def synthetic_run(path: str | Path, *, people: int = 2000, months: int = 24, see
     conditions are drawn as rare independent spells. `shift` adds that many points to every
     adult's status (to make two runs of the same seed differ, as two policies would).
     """
-    from ..policy.conditions import event_types_used
-    from ..policy.lint import lint
-    from ..policy.load import parse_policy, policy_hash, read_policy_text
+    from socialrating.policy.conditions import event_types_used
+    from socialrating.policy.lint import lint
+    from socialrating.policy.load import parse_policy, policy_hash, read_policy_text
 
     text, origin = read_policy_text(policy)
     pol = parse_policy(text, origin)
