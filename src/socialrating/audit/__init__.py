@@ -13,13 +13,13 @@ columns with Polars and NumPy. `compare_runs` (compare.py) sets two runs side by
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from ..atomic import write_atomic
 from ._run import KINDS, RunData, RunFormatError, load_run, person_totals
 from .figures import FIGURES, counts, person_months, wrong_people, definitions, figure_table, figures_json, settling, wrongly_over_time
 from .compare import CompareResult, RunMismatchError, compare_runs
@@ -203,26 +203,14 @@ def _headline(run: RunData, t: dict[str, pl.DataFrame]) -> dict[str, Any]:
     return h
 
 
-def replace_file(path: Path, write) -> None:
-    """Write a file through a temporary one beside it, then rename: a reader (or a second
-    audit of the same run at the same time) sees the old file or the new one, never half
-    of one, and a killed process leaves no truncated file behind."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _write(result: AuditResult) -> None:
     out = result.run_dir / "audit"
     out.mkdir(exist_ok=True)
     for name, frame in result.tables.items():
-        replace_file(out / f"{name}.parquet", lambda p, f=frame: f.write_parquet(p, compression="zstd"))
+        write_atomic(out / f"{name}.parquet", lambda p, f=frame: f.write_parquet(p, compression="zstd"))
     doc = {"headline": result.headline, "parameters": result.parameters, "figures": result.figures,
            "definitions": definitions(),
            "tables": {n: {"file": f"audit/{n}.parquet", "rows": f.height, "about": TABLE_NOTES.get(n, "")}
                       for n, f in result.tables.items()}}
     text = json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n"
-    replace_file(result.run_dir / "audit.json", lambda p: p.write_text(text))
+    write_atomic(result.run_dir / "audit.json", lambda p: p.write_text(text))

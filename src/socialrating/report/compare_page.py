@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.offline import get_plotlyjs
 
-from ..audit import replace_file
+from ..atomic import write_atomic
 from .html import CSS, DIM_LABEL, _Charts, _e, _int, _pct, _table
 
 __all__ = ["write_compare_page", "render_compare", "restricted_rows", "side_name", "HEADLINE_FIGURES"]
@@ -178,10 +178,10 @@ def write_compare_page(res, out: str | Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in res.tables.items():
-        replace_file(out / f"{name}.parquet", lambda p, f=frame: f.write_parquet(p))
+        write_atomic(out / f"{name}.parquet", lambda p, f=frame: f.write_parquet(p))
     text = json.dumps(res.summary, indent=2, default=str) + "\n"
-    replace_file(out / "summary.json", lambda p: p.write_text(text))
+    write_atomic(out / "summary.json", lambda p: p.write_text(text))
     page = render_compare(res)
     path = out / "compare.html"
-    replace_file(path, lambda p: p.write_text(page, encoding="utf-8"))
+    write_atomic(path, lambda p: p.write_text(page, encoding="utf-8"))
     return path

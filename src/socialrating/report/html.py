@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 import polars as pl
 
-from ..audit import AuditResult, audit_run, replace_file
+from ..atomic import write_atomic
+from ..audit import AuditResult, audit_run
 from ..audit.calibration import calibration_section
 from ..audit.figures import (BY_NAME, DENOMINATOR_WORDS, FIGURES, SCENARIO_WORDS, SETTLE_MONTHS, SETTLE_TOLERANCE,
                              label, settling_note)
@@ -165,7 +166,7 @@ def write_report(run_dir: str | Path, *, audit: AuditResult | None = None, out: 
     page = _Page(run, audit)
     path = Path(out) if out is not None else run_dir / "report.html"
     text = page.render()
-    replace_file(path, lambda p: p.write_text(text, encoding="utf-8"))
+    write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
     return path
 
 
