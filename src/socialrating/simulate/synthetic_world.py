@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
+from .. import parallel
 from ..identity.linkage import linkage_report
 from ..sources.link import link_sources
 from ..identity.register import build_register
@@ -49,13 +50,11 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.d
     the number dropped is ``records_not_loaded``."""
     pop_seed, rec_seed = np.random.SeedSequence(seed, spawn_key=(0,)).spawn(2)
     people = generate_population(n, pop_seed, as_of=as_of or start)
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=2) as pool:  # independent streams: the two run side by side
-        seen_job = pool.submit(generate_records, people, start, years, rec_seed, keep=keep)
-        twin_job = pool.submit(generate_records, people, start, years, rec_seed,
-                               error_model=ErrorModel.none(), identities=False, keep=keep)
-        batch, twin = seen_job.result(), twin_job.result()
+    pool = parallel.current()  # independent streams: the two run side by side
+    seen_job = pool.submit(lambda: generate_records(people, start, years, rec_seed, keep=keep))
+    twin_job = pool.submit(lambda: generate_records(people, start, years, rec_seed, error_model=ErrorModel.none(),
+                                                    identities=False, keep=keep))
+    batch, twin = seen_job.result(), twin_job.result()
     register = build_register(people)
     results = link_sources(batch.records, register)
     seen = pl.concat([_events(s, r.linked) for s, r in results.items()], how="vertical")
