@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from ..population.calibration import DISTRICTS
-from ..store.runfolder import FILES, KINDS, SCENARIOS  # known scenarios, in report order; others allowed
+from ..store.runfolder import FILES, KINDS, SCENARIOS, kind  # known scenarios, in report order; others allowed
 
 AGE_BANDS = ("under 18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 STATUS_BANDS = ("00-19", "20-39", "40-59", "60-79", "80-99")
@@ -33,15 +33,7 @@ STATUS_BANDS = ("00-19", "20-39", "40-59", "60-79", "80-99")
 AUDITED = ("citizens", "ratings", "consequences", "wrongful")
 
 
-def _accepts(dtype: pl.DataType | None) -> Any:
-    if dtype is None or dtype == pl.String or isinstance(dtype, (pl.Enum, pl.Categorical)):
-        return "text"
-    if dtype.is_integer():
-        return "int"
-    return "date" if dtype == pl.Date else dtype
-
-
-SCHEMAS: dict[str, dict[str, Any]] = {t: {c: _accepts(FILES[t].columns[c]) for c in FILES[t].needed}
+SCHEMAS: dict[str, dict[str, Any]] = {t: {c: kind(FILES[t].columns[c]) for c in FILES[t].needed}
                                       for t in AUDITED}
 OPTIONAL_TABLES = tuple(t for t in AUDITED if FILES[t].optional)
 

@@ -44,13 +44,24 @@ STATES = tuple(ENGINE_STATES)
 STATE_ENUM = pl.Enum(list(STATES))
 
 
+def kind(dtype: pl.DataType | None) -> Any:
+    """A column type as readers take it: "text" (String, Enum, Categorical, or None: text
+    whose categories depend on the policy or world), "int" (any integer), "date", or the type."""
+    if dtype is None or dtype == pl.String or isinstance(dtype, (pl.Enum, pl.Categorical)):
+        return "text"
+    if dtype.is_integer():
+        return "int"
+    return "date" if dtype == pl.Date else dtype
+
+
 @dataclass(frozen=True)
 class RunFile:
     """One file of a run folder.
 
     columns: each column and its type as written; None is text whose categories depend on
-    the policy or the world (an Enum, or String). `needed` are the columns readers rely on
-    (the audit checks them); `optional` files may be absent, `optional_columns` too."""
+    the policy or the world. `needed` are the columns readers rely on (the audit checks
+    them); `loose` columns vary in type between worlds within their kind (see `kind`);
+    `optional` files may be absent, `optional_columns` too."""
 
     file: str
     holds: str
@@ -58,10 +69,25 @@ class RunFile:
     needed: tuple[str, ...] = ()
     optional: bool = False
     optional_columns: tuple[str, ...] = ()
+    loose: tuple[str, ...] = ()
 
     def dtypes(self, text: pl.DataType = pl.String) -> dict[str, pl.DataType]:
         """The columns' types, policy-dependent text as ``text``."""
         return {c: text if t is None else t for c, t in self.columns.items()}
+
+    def problems(self, schema: dict[str, pl.DataType]) -> list[str]:
+        """How a table's schema departs from this file's contract (empty: it keeps it)."""
+        out = []
+        for col, want in self.columns.items():
+            got = schema.get(col)
+            if got is None:
+                if col not in self.optional_columns:
+                    out.append(f"{self.file}: no column {col}")
+            elif (want is None or col in self.loose) and kind(got) != kind(want):
+                out.append(f"{self.file}: {col} is {got}, expected {kind(want)}")
+            elif want is not None and col not in self.loose and got != want:
+                out.append(f"{self.file}: {col} is {got}, expected {want}")
+        return out
 
 
 _SPELL = {"start_month": pl.Date, "end_month": pl.Date, "months": pl.Int16}
@@ -72,10 +98,12 @@ _RECORD = {"citizen_id": pl.Int64, "event_type": None, "occurred_on": pl.Date, "
 _RATING = {"balance_status": pl.Int32, "balance_level": pl.Int32, "status": pl.Int8, "level": pl.Int8}
 
 FILES: dict[str, RunFile] = {f.file.split(".")[0]: f for f in (
-    RunFile("citizens.parquet", "the synthetic people (the synthetic world adds its identifier columns: "
-            "snils, inn, passport, phone, name codes)",
+    RunFile("citizens.parquet", "the synthetic people (Synthetic Russia adds its identifier columns: snils, "
+            "inn, passport, phone, name codes; the basic world has fewer columns)",
             {c: POPULATION_SCHEMA[c] for c in CORE_COLUMNS},
-            needed=("citizen_id", "district", "urban", "sex", "age", "income_decile")),
+            needed=("citizen_id", "district", "urban", "sex", "age", "income_decile"),
+            optional_columns=("region_code", "birth_date", "household_role", "employed"),
+            loose=("sex", "household_id")),
     RunFile("ratings.parquet", "the monthly panel: everyone's rating at every month end (band: policies "
             "with named bands)", {"citizen_id": pl.Int64, "month": pl.Date, **_RATING, "band": None},
             needed=("citizen_id", "month", "status", "level"), optional_columns=("band",)),
