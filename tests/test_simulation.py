@@ -241,3 +241,35 @@ def test_feedback_options_parse_and_refuse_bad_values():
             parse_feedback([bad])
     with pytest.raises(ValueError, match="household_spillover"):
         Feedback(household_spillover=-0.1)
+
+
+def test_a_shard_of_citizens_runs_on_its_own():
+    """The runner's seam: half the citizens, with only their records, run through the monthly
+    steps give those citizens the months they get in the whole run (no feedback and no
+    appeal draws, the two things drawn over the whole population)."""
+    from socialrating.policy.load import load_policy
+    from socialrating.simulate.runner import Calendar, ScenarioRunner, Shard
+    from socialrating.simulate.simulation import make_world, shard_of
+
+    cfg = dataclasses.replace(CFG, people=2000, years=1.0, history_years=0.0, feedback=Feedback({}))
+    policy = load_policy(cfg.policy)
+    assert not any(c.applies_to_household for c in policy.consequences)
+    world = make_world(cfg)
+    whole = shard_of(world, cfg)
+    half = whole.citizens[::2]
+    part = Shard(citizens=half, households=whole.households[::2],
+                 records={v: [m.filter(pl.col("citizen_id").is_in(half)) for m in ms]
+                          for v, ms in whole.records.items()},
+                 extra=world.extra)
+    cal = Calendar(cfg.start, cfg.months, cfg.seed)
+    results = []
+    for shard in (whole, part):
+        runner = ScenarioRunner(policy, shard, cfg.feedback, cal)
+        for k in range(cfg.months):
+            runner.step(k)
+        results.append(runner.finish())
+    a, b = results
+    for s in ("perfect_data", "no_appeals"):
+        assert a.scenarios[s].months_in.sum() > 0
+        assert np.array_equal(a.scenarios[s].months_in[:, ::2], b.scenarios[s].months_in)
+    assert a.scenarios["no_appeals"].counts["feedback_records"] == 0
