@@ -273,3 +273,25 @@ def test_a_shard_of_citizens_runs_on_its_own():
         assert a.scenarios[s].months_in.sum() > 0
         assert np.array_equal(a.scenarios[s].months_in[:, ::2], b.scenarios[s].months_in)
     assert a.scenarios["no_appeals"].counts["feedback_records"] == 0
+
+
+def test_the_command_line_fills_the_feedback_mapping(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from socialrating.cli import app
+
+    policy = _housing_policy(tmp_path)
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["run", "--policy", str(policy), "--people", "800", "--years", "0.25",
+                                   "--world", "basic", "--no-store", "--out", str(out), "--credit-feedback", "0.1",
+                                   "--feedback", "housing=0.2", "--feedback", "travel=0.05"])
+    assert res.exit_code == 0, res.output
+    fb = json.loads((out / "manifest.json").read_text())["feedback"]
+    assert {k: v for k, v in fb.items() if k != "assumptions"} == {
+        "credit_arrears_uplift": 0.1, "employment_risk_uplift": 0.3, "housing_uplift": 0.2, "travel_uplift": 0.05,
+        "household_spillover": 0.0}
+    bad = CliRunner().invoke(app, ["run", "--people", "10", "--out", str(tmp_path / "x"), "--feedback", "housing"])
+    assert bad.exit_code == 2 and "--feedback: expected CONTEXT=UPLIFT" in bad.output
+    assert not (tmp_path / "x").exists()
