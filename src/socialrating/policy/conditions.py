@@ -147,6 +147,8 @@ class ConditionKind(_Strict):
 
     #: the kind's key in YAML (and its field's name or alias)
     tag: ClassVar[str]
+    #: one condition of this kind as written in YAML (the tests parse and evaluate it)
+    example: ClassVar[dict]
     #: its words join parts with and/or, so inside another condition they need brackets
     bracketed: ClassVar[bool] = False
 
@@ -298,6 +300,7 @@ class _Bounded(ConditionKind):
 @register_kind
 class StatusCond(_Bounded):
     tag: ClassVar[str] = "status"
+    example: ClassVar[dict] = {"status": {"lt": 20}}
     noun: ClassVar[str] = "status"
     status: Compare
 
@@ -305,6 +308,7 @@ class StatusCond(_Bounded):
 @register_kind
 class LevelCond(_Bounded):
     tag: ClassVar[str] = "level"
+    example: ClassVar[dict] = {"level": {"gte": 40, "lt": 70}}
     noun: ClassVar[str] = "level"
     level: Compare
 
@@ -312,6 +316,7 @@ class LevelCond(_Bounded):
 @register_kind
 class BalanceStatusCond(_Bounded):
     tag: ClassVar[str] = "balance_status"
+    example: ClassVar[dict] = {"balance_status": {"lte": -100}}
     noun: ClassVar[str] = "status balance"
     raw_balance: ClassVar[bool] = True
     balance_status: Compare
@@ -320,6 +325,7 @@ class BalanceStatusCond(_Bounded):
 @register_kind
 class BalanceLevelCond(_Bounded):
     tag: ClassVar[str] = "balance_level"
+    example: ClassVar[dict] = {"balance_level": {"gt": 0}}
     noun: ClassVar[str] = "level balance"
     raw_balance: ClassVar[bool] = True
     balance_level: Compare
@@ -335,6 +341,7 @@ class BandSet(_Strict):
 @register_kind
 class BandCond(ConditionKind):
     tag: ClassVar[str] = "band"
+    example: ClassVar[dict] = {"band": {"in": ["C", "D"]}}
     band: BandSet
 
     def describe(self) -> str:
@@ -375,6 +382,7 @@ class HasActiveSpec(_Strict):
 @register_kind
 class HasActiveCond(ConditionKind):
     tag: ClassVar[str] = "has_active"
+    example: ClassVar[dict] = {"has_active": {"event_type": "fine.traffic", "at_least": 2}}
     has_active: str | HasActiveSpec
 
     @field_validator("has_active")
@@ -449,6 +457,7 @@ class _Joined(ConditionKind):
 @register_kind
 class AllCond(_Joined):
     tag: ClassVar[str] = "all"
+    example: ClassVar[dict] = {"all": [{"status": {"lt": 50}}, {"has_active": "court.dishonest_debtor"}]}
     word: ClassVar[str] = "and"
     label: ClassVar[str] = "all of"
     combine: ClassVar[Any] = np.logical_and
@@ -459,6 +468,7 @@ class AllCond(_Joined):
 @register_kind
 class AnyCond(_Joined):
     tag: ClassVar[str] = "any"
+    example: ClassVar[dict] = {"any": [{"level": {"gte": 70}}, {"band": {"in": ["A"]}}]}
     word: ClassVar[str] = "or"
     label: ClassVar[str] = "any of"
     combine: ClassVar[Any] = np.logical_or
@@ -470,6 +480,7 @@ class AnyCond(_Joined):
 class NotCond(ConditionKind):
     model_config = ConfigDict(populate_by_name=True)
     tag: ClassVar[str] = "not"
+    example: ClassVar[dict] = {"not": {"balance_status": {"gt": 0}}}
     not_: Condition = Field(alias="not")
 
     def parts(self) -> tuple[ConditionKind, ...]:
