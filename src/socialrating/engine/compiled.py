@@ -16,7 +16,6 @@ engine/reference.py (the oracle).
 from __future__ import annotations
 
 import threading
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -149,9 +148,6 @@ def build_compiled(policy: Policy) -> CompiledPolicy:
 _CACHE: OrderedDict[str, CompiledPolicy] = OrderedDict()
 _CACHE_SIZE = 32  # policies kept compiled (a league run holds one per built-in scheme)
 _LOCK = threading.Lock()
-# the same Policy object seen again skips hashing its JSON (about 0.6 ms): id -> (weak
-# reference, compiled); the weak reference tells a live object from a reused id
-_BY_ID: dict[int, tuple[weakref.ref, CompiledPolicy]] = {}
 
 
 def compile_policy(policy: Policy | CompiledPolicy) -> CompiledPolicy:
@@ -159,21 +155,15 @@ def compile_policy(policy: Policy | CompiledPolicy) -> CompiledPolicy:
     with the same canonical JSON (policy.load.policy_hash). A CompiledPolicy passes through."""
     if isinstance(policy, CompiledPolicy):
         return policy
-    seen = _BY_ID.get(id(policy))
-    if seen is not None and seen[0]() is policy:
-        return seen[1]
     key = policy_hash(policy)
     with _LOCK:
-        compiled = _CACHE.get(key)
-        if compiled is not None:
+        hit = _CACHE.get(key)
+        if hit is not None:
             _CACHE.move_to_end(key)
-    if compiled is None:
-        compiled = build_compiled(policy)
-        with _LOCK:
-            _CACHE[key] = compiled
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
+            return hit
+    compiled = build_compiled(policy)
     with _LOCK:
-        ident = id(policy)
-        _BY_ID[ident] = (weakref.ref(policy, lambda _, ident=ident: _BY_ID.pop(ident, None)), compiled)
+        _CACHE[key] = compiled
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return compiled
