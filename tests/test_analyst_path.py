@@ -228,9 +228,9 @@ def test_policy_lint_reads_at_80_columns():
 
 
 def test_audit_figures_are_written_as_quoted():
-    from socialrating.cli import _figure_value
+    from socialrating.report.summary import figure_value
 
-    assert _figure_value("seed", 20240701) == "20240701"
-    assert _figure_value("still_in_worst_band_share", None) == "n/a"
-    assert _figure_value("restricted_share", 0.04723) == "4.72%"
-    assert _figure_value("restriction_spells", 7155) == "7,155"
+    assert figure_value("seed", 20240701) == "20240701"
+    assert figure_value("still_in_worst_band_share", None) == "n/a"
+    assert figure_value("restricted_share", 0.04723) == "4.72%"
+    assert figure_value("restriction_spells", 7155) == "7,155"

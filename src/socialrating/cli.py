@@ -222,31 +222,6 @@ def _write_report(run_dir: Path) -> Path:
         return write_report(run_dir, audit=result)
 
 
-def _figure_value(key: str, v) -> str:
-    """A figure as a reader quotes it: ids and seeds as written, shares as percentages, a
-    share of nobody as 'n/a'."""
-    if v is None:
-        return "n/a"
-    if isinstance(v, bool) or isinstance(v, str):
-        return str(v)
-    if key == "seed" or key.endswith("_id"):
-        return str(v)
-    if isinstance(v, float) and ("share" in key or key.startswith("still_")):
-        return f"{100 * v:.2f}%"
-    return f"{v:,.4g}" if isinstance(v, float) else f"{v:,}"
-
-
-def _figures(title: str, figures: dict) -> Table:
-    """A two-column table of the scalar figures in a dict (nested ones are in the JSON)."""
-    t = Table(title=title)
-    t.add_column("figure")
-    t.add_column("value", justify="right")
-    for k, v in figures.items():
-        if v is None or isinstance(v, (bool, str, int, float)):
-            t.add_row(k.replace("_", " "), _figure_value(k, v))
-    return t
-
-
 @app.command(short_help="Write the run's self-contained HTML report.")
 def report(run_dir: Path = typer.Argument(..., help="run folder")) -> None:
     """Audit a run and write its self-contained HTML report (report.html in the run folder)."""
@@ -263,7 +238,7 @@ def audit(run_dir: Path = typer.Argument(..., help="run folder"),
     """Audit a run: who is restricted, how many wrongly, which groups, traps (writes audit/ and audit.json)."""
     from .audit import audit_run
     from .audit.figures import definitions
-    from .report.summary import figure_rows, standing_and_errors
+    from .report.summary import figure_rows, other_findings, standing_and_errors
 
     try:
         result = audit_run(run_dir)
@@ -282,11 +257,7 @@ def audit(run_dir: Path = typer.Argument(..., help="run folder"),
     console.print(t, highlight=False)
     for part in standing_and_errors(result.tables["figures"], result.headline["months"]):
         console.print(part, highlight=False)
-    figure_keys = {"citizens", "adults", "months", "restricted_people", "restricted_at_end_people",
-                   "privileged_people", "restriction_months", "wrongly_restricted_people",
-                   "wrongful_restriction_months", "restricted_longer_people", "restriction_months_added_by_errors",
-                   "restriction_months_added_by_feedback", "wrongful_restriction_months_prevented_by_appeals"}
-    console.print(_figures("Other findings", {k: v for k, v in result.headline.items() if k not in figure_keys}))
+    console.print(other_findings(result.headline))
     console.print(f"Tables: {run_dir / 'audit'}/*.parquet; figures, definitions and headline: "
                   f"{run_dir / 'audit.json'}")
 

@@ -35,6 +35,44 @@ def explain(policy: Policy, as_of: dt.date, citizen_id: int, ledger: pl.DataFram
     led = ledger.filter(pl.col("citizen_id") == citizen_id).sort(["occurred_on", "entry_id"])
     cons = consequences.filter(pl.col("citizen_id") == citizen_id)
     rs = policy.rating
+    entries, (bal_s, bal_l, flags) = _entries(policy, as_of, led)
+    status, status_how = scale_one(bal_s, rs.status_scale)
+    level, level_how = scale_one(bal_l, rs.level_scale)
+    ctx = derive(np.array([bal_s]), np.array([bal_l]), {k: np.array([v]) for k, v in flags.items()}, policy)
+    band = rs.bands.names[int(ctx["band"][0])] if rs.bands else None
+    out_cons = _consequences(policy, as_of, led, cons, ctx)
+    recomputed = {"balance_status": bal_s, "balance_level": bal_l, "status": status, "level": level}
+    if band is not None:
+        recomputed["band"] = band
+    matches = None
+    if rating is not None:
+        matches = all(rating.get(k) == v for k, v in recomputed.items())
+    return {
+        "citizen_id": citizen_id,
+        "as_of": as_of.isoformat(),
+        "policy": f"{policy.name} {policy.version}",
+        "rating_on_file": rating,
+        "recomputed": recomputed,
+        "matches_rating_on_file": matches,
+        "arithmetic": {
+            "status": f"base {rs.base_status} + {sum(e['points'] for e in entries if e['counts_in_status'])} "
+                      f"(entries in force) = {bal_s}; {status_how}",
+            "level": f"base {rs.base_level} + {sum(e['points'] for e in entries if e['counts_in_level'])} "
+                     f"(entries in force from the last {rs.level_window_months} months) = {bal_l}; {level_how}",
+        },
+        "entries": entries,
+        "consequences": out_cons,
+        "consequences_not_held": [
+            {"consequence_id": c.id, "kind": c.kind, "condition": describe(c.when)}
+            for c in policy.consequences if c.id not in {x["consequence_id"] for x in out_cons}
+        ],
+    }
+
+
+def _entries(policy: Policy, as_of: dt.date, led: pl.DataFrame) -> tuple[list[dict], tuple[int, int, dict]]:
+    """The citizen's entries as shown, and the balances and flag counts summed from them
+    (in the order shown, so the arithmetic reads from the list)."""
+    rs = policy.rating
     entries = []
     bal_s, bal_l = rs.base_status, rs.base_level
     flags: dict[str, int] = {t: 0 for t in policy.flag_event_types}
@@ -67,16 +105,19 @@ def explain(policy: Policy, as_of: dt.date, citizen_id: int, ledger: pl.DataFram
             "counts_in_status": counting,
             "counts_in_level": counting and in_window,
         })
-    status, status_how = scale_one(bal_s, rs.status_scale)
-    level, level_how = scale_one(bal_l, rs.level_scale)
-    ctx = derive(np.array([bal_s]), np.array([bal_l]), {k: np.array([v]) for k, v in flags.items()}, policy)
-    band = rs.bands.names[int(ctx["band"][0])] if rs.bands else None
+    return entries, (bal_s, bal_l, flags)
+
+
+def _consequences(policy: Policy, as_of: dt.date, led: pl.DataFrame, cons: pl.DataFrame, ctx: dict) -> list[dict]:
+    """Each consequence the citizen is under, with whether its condition holds on the
+    recomputed numbers and its recourse."""
+    names = policy.rating.bands.names if policy.rating.bands else None
     out_cons = []
     rec = CitizenRecord(policy, as_of, led)
     for row in cons.sort("consequence_id").iter_rows(named=True):
         c = policy.consequence(str(row["consequence_id"]))
         ref = policy.references[c.reference]
-        holds = bool(evaluate(c.when, ctx, rs.bands.names if rs.bands else None)[0])
+        holds = bool(evaluate(c.when, ctx, names)[0])
         out_cons.append({
             "consequence_id": c.id, "kind": c.kind, "context": c.context,
             "description": c.description, "because": row["because"],
@@ -88,29 +129,4 @@ def explain(policy: Policy, as_of: dt.date, citizen_id: int, ledger: pl.DataFram
             "reference": ref.title,
             "recourse": recourse(policy, as_of, led, row, rec),
         })
-    recomputed = {"balance_status": bal_s, "balance_level": bal_l, "status": status, "level": level}
-    if band is not None:
-        recomputed["band"] = band
-    matches = None
-    if rating is not None:
-        matches = all(rating.get(k) == v for k, v in recomputed.items())
-    return {
-        "citizen_id": citizen_id,
-        "as_of": as_of.isoformat(),
-        "policy": f"{policy.name} {policy.version}",
-        "rating_on_file": rating,
-        "recomputed": recomputed,
-        "matches_rating_on_file": matches,
-        "arithmetic": {
-            "status": f"base {rs.base_status} + {sum(e['points'] for e in entries if e['counts_in_status'])} "
-                      f"(entries in force) = {bal_s}; {status_how}",
-            "level": f"base {rs.base_level} + {sum(e['points'] for e in entries if e['counts_in_level'])} "
-                     f"(entries in force from the last {rs.level_window_months} months) = {bal_l}; {level_how}",
-        },
-        "entries": entries,
-        "consequences": out_cons,
-        "consequences_not_held": [
-            {"consequence_id": c.id, "kind": c.kind, "condition": describe(c.when)}
-            for c in policy.consequences if c.id not in {x["consequence_id"] for x in out_cons}
-        ],
-    }
+    return out_cons

@@ -102,16 +102,21 @@ def _month_clamp(first, following, dom):
 
 
 @nb.njit(**_JIT)
-def classify(lo, hi, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off, amount, amt_bits, amt_off,
-             dense, citizens, cat_flags, lut, vfrom, vuntil, asof, reason, closes, scored):
+def classify(lo, hi, ev, cit, types, rules, asof, out):
     """Validate rows lo..hi, write each row's quarantine reason, mark accepted closing
     records dated on or before as_of (`closes`) and the rows that produce entries
-    (`scored`), and count.
+    (`scored`), and count. ev: bundles.EventColumns, cit: CitizenIndex, types:
+    TypeLookup, rules: RuleArrays, out: Classified.
 
     Returns the chunk's counters (see C_*): entries it will produce, accepted rows,
     closing-only rows, rows no rule reads, rows dated after as_of, rows of a rule type on
     or before as_of, rows that produce at least one entry, and the day range of entries.
     """
+    cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off, amount, amt_bits, amt_off = ev
+    dense, citizens = cit
+    cat_flags, lut = types
+    vfrom, vuntil = rules.vfrom, rules.vuntil
+    reason, closes, scored = out
     n_entries = accepted = closing = no_rule = future = rule_now = n_scored = 0
     day_min, day_max = 2**31 - 1, -(2**31)
     n_slots = lut.shape[1]
@@ -166,18 +171,24 @@ def classify(lo, hi, cid, cid_bits, cid_off, codes, occ, occ_bits, occ_off, amou
             scored[_u(i)] = True
             day_min = min(day_min, o)
             day_max = max(day_max, o)
-    out = np.empty(N_COUNTERS, np.int64)
-    out[C_ENTRIES], out[C_ACCEPTED], out[C_CLOSING], out[C_NO_RULE] = n_entries, accepted, closing, no_rule
-    out[C_FUTURE], out[C_RULE_NOW], out[C_SCORED] = future, rule_now, n_scored
-    out[C_DAY_MIN], out[C_DAY_MAX] = day_min, day_max
-    return out
+    cnt = np.empty(N_COUNTERS, np.int64)
+    cnt[C_ENTRIES], cnt[C_ACCEPTED], cnt[C_CLOSING], cnt[C_NO_RULE] = n_entries, accepted, closing, no_rule
+    cnt[C_FUTURE], cnt[C_RULE_NOW], cnt[C_SCORED] = future, rule_now, n_scored
+    cnt[C_DAY_MIN], cnt[C_DAY_MAX] = day_min, day_max
+    return cnt
 
 
 @nb.njit(**_JIT)
-def emit(lo, hi, at, codes, occ, amount, cid, scored, dense, citizens, lut, vfrom, vuntil, asof,
-         fixed, per_unit, is_unit, exp_m, day_lo, mi_t, dom_t, m_lo, mstart, never,
-         e_row, e_ci, e_rule, e_occ, e_raw, e_exp, e_slot):
-    """Write the entries of rows lo..hi from position `at`, in row order then slot order."""
+def emit(lo, hi, at, ev, scored, cit, types, rules, months, never, out):
+    """Write the entries of rows lo..hi from position `at`, in row order then slot order.
+    ev: bundles.EventColumns, cit: CitizenIndex, types: TypeLookup, rules: RuleArrays,
+    months: MonthTable, out: EntryColumns."""
+    codes, occ, amount, cid = ev.codes, ev.occ, ev.amount, ev.cid
+    dense, citizens = cit
+    lut = types.lut
+    fixed, per_unit, is_unit, exp_m, vfrom, vuntil = rules
+    day_lo, mi_t, dom_t, m_lo, mstart = months
+    e_row, e_ci, e_rule, e_occ, e_raw, e_exp, e_slot = out
     n_slots = lut.shape[1]
     j = at
     for i in range(lo, hi):
@@ -231,13 +242,16 @@ def by_citizen(sel, ci, n_groups, group_of):
 
 
 @nb.njit(**_JIT)
-def cap_totals(c_lo, c_hi, rule, ci, occ, raw, capk, period_t, day_lo, sign, sat, totals):
+def cap_totals(c_lo, c_hi, ent, cap, sat, totals):
     """Per (capped rule and period, citizen) for citizens c_lo..c_hi: the group's total
-    magnitude. One streaming pass; each thread owns a citizen range.
+    magnitude. One streaming pass; each thread owns a citizen range. ent:
+    bundles.EntryColumns, cap: CapTable.
 
     The totals are int32 (half the memory the random updates touch) and saturate at
     +-sat; returns whether any did, in which case they are not to be trusted.
     """
+    rule, ci, occ, raw = ent.rule, ent.ci, ent.occ, ent.raw
+    capk, period_t, day_lo, _, sign = cap
     hit = False
     for e in range(rule.shape[0]):
         k = capk[_u(rule[_u(e)])]
@@ -256,9 +270,11 @@ def cap_totals(c_lo, c_hi, rule, ci, occ, raw, capk, period_t, day_lo, sign, sat
 
 
 @nb.njit(**_JIT)
-def cap_over(lo, hi, rule, ci, occ, capk, period_t, day_lo, totals, used, lim, over):
+def cap_over(lo, hi, ent, cap, totals, used, over):
     """Mark entries lo..hi in groups whose total (after what was used before) exceeds the
     cap: the only ones that need ordering, and usually few."""
+    rule, ci, occ = ent.rule, ent.ci, ent.occ
+    capk, period_t, day_lo, lim, _ = cap
     for e in range(lo, hi):
         k = capk[_u(rule[_u(e)])]
         if k < 0:
@@ -270,10 +286,12 @@ def cap_over(lo, hi, rule, ci, occ, capk, period_t, day_lo, totals, used, lim, o
 
 
 @nb.njit(**_JIT)
-def cap_points(sel, rule, ci, occ, pts, capk, period_t, day_lo, lim, sign, used, n_cit):
+def cap_points(sel, ent, pts, cap, used):
     """Cut the points of entries `sel` (in place) per (citizen, capped rule, period), in date
     then entry order: an entry gets what is left under the cap, so the group total is
     exactly min(sum, cap); groups within the cap are left as they are."""
+    rule, ci, occ = ent.rule, ent.ci, ent.occ
+    capk, period_t, day_lo, lim, sign = cap
     m = sel.shape[0]
     if m == 0:
         return
@@ -322,10 +340,12 @@ def day_keys(ci, day):
 
 
 @nb.njit(**_JIT)
-def close_entries(ci, rule, occ, expires, targets, key_close, close_row, within, closed, closed_by):
-    """For entries of a target rule: the first closing record of the same citizen on or after
-    the entry's date ends it `within` days later, if that is earlier than what ends it now.
-    key_close: sorted day_key of the closing records; close_row: their events rows."""
+def close_entries(ent, targets, key_close, close_row, within, closed, closed_by):
+    """For entries (bundles.EntryColumns) of a target rule: the first closing record of the
+    same citizen on or after the entry's date ends it `within` days later, if that is
+    earlier than what ends it now. key_close: sorted day_key of the closing records;
+    close_row: their events rows."""
+    ci, rule, occ, expires = ent.ci, ent.rule, ent.occ, ent.expires
     m = key_close.shape[0]
     for e in range(ci.shape[0]):
         if not targets[_u(rule[_u(e)])]:
@@ -356,12 +376,15 @@ def states_at(lo, hi, expires, closed, asof, out):
 
 
 @nb.njit(**_JIT)
-def balances(c_lo, c_hi, ci, points, counting, occ, window_after, flag_of_rule, rule, bal_s, bal_l, flags):
-    """Add the counting entries of citizens c_lo..c_hi to their status and level balances
-    and in-force flag counts (each thread owns a citizen range, so no two write one cell).
+def balances(c_lo, c_hi, ent, points, counting, window_after, flag_of_rule, out):
+    """Add the counting entries (bundles.EntryColumns, with `points` after caps) of citizens
+    c_lo..c_hi to their status and level balances and in-force flag counts (out: (status,
+    level, flags)); each thread owns a citizen range, so no two write one cell.
 
     window_after: an entry is inside the level window iff its date is after this day.
     """
+    ci, occ, rule = ent.ci, ent.occ, ent.rule
+    bal_s, bal_l, flags = out
     whole = c_lo <= 0 and c_hi >= bal_s.shape[0]
     for e in range(ci.shape[0]):
         c = ci[_u(e)]
@@ -378,10 +401,11 @@ def balances(c_lo, c_hi, ci, points, counting, occ, window_after, flag_of_rule, 
 
 
 @nb.njit(**_JIT)
-def holder_entries(lo, hi, s_ci, s_rule, s_occ, s_pts, s_end, ci, counting, holder_bits, rule, occ, points,
-                   expires, closed):
-    """Copy the counting entries lo..hi of marked citizens (a bitset) to the compact arrays;
-    returns how many. The copies keep the per-holder walk in cache."""
+def holder_entries(lo, hi, held, ent, points, closed, counting, holder_bits):
+    """Copy the counting entries lo..hi of marked citizens (a bitset) to the compact arrays
+    `held` (bundles.Holdings); returns how many. The copies keep the per-holder walk in cache."""
+    s_ci, s_rule, s_occ, s_pts, s_end = held
+    ci, rule, occ, expires = ent.ci, ent.rule, ent.occ, ent.expires
     j = 0
     for e in range(lo, hi):
         c = ci[_u(e)]
@@ -396,16 +420,19 @@ def holder_entries(lo, hi, s_ci, s_rule, s_occ, s_pts, s_end, ci, counting, hold
 
 
 @nb.njit(**_JIT)
-def timeline_rows(h_lo, h_hi, holders, start, order, s_rule, s_occ, s_pts, s_end, flag_of_rule, n_flags,
-                  window, day_lo, mi_t, dom_t, m_lo, mstart, never, base_day):
+def timeline_rows(h_lo, h_hi, holders, start, order, held, flag_of_rule, n_flags, window, months, never,
+                  base_day):
     """Balances of holders h_lo..h_hi after every day on which one changes, in (citizen, day)
-    order (threads take disjoint holder ranges).
+    order (threads take disjoint holder ranges). held: bundles.Holdings (by_citizen's
+    `start`, `order` group them), months: MonthTable.
 
     Change days: the holder's start (base_day), each entry's date (+points), its end by
     expiry or closure (-points from status, flags), and its exit from the level window
     (-points from level). Returns (row citizen, row day, status, level, flags), the last
     three as running totals from the citizen's start.
     """
+    s_rule, s_occ, s_pts, s_end = held.rule, held.occ, held.pts, held.end
+    day_lo, mi_t, dom_t, m_lo, mstart = months
     n_rows = (h_hi - h_lo) + 3 * (start[_u(h_hi)] - start[_u(h_lo)])
     base = h_lo + 3 * start[_u(h_lo)]
     # a change row is packed as (day - base_day) << ROW_BITS | its place among the holder's
@@ -517,10 +544,14 @@ def spell_bounds(row_cit, row_day, holds, asof, base_day, never):
 
 
 @nb.njit(**_JIT)
-def ledger_codes(lo, hi, row, slot, rule, ci, citizens, dense, offset, slot_bits, type_of_rule, cat_of_rule,
-                 entry_id, citizen_id, type_code, cat_code):
-    """Per entry: its stable id, citizen id, and event-type and category codes (for the
-    ledger table; written here so that the table's columns are views, not copies)."""
+def ledger_codes(lo, hi, ent, cit, offset, slot_bits, type_of_rule, cat_of_rule, out):
+    """Per entry (bundles.EntryColumns): its stable id, citizen id, and event-type and
+    category codes (out: (entry_id, citizen_id, type_code, cat_code)), for the ledger
+    table; written here so that the table's columns are views, not copies."""
+    row, slot, rule, ci = ent.row, ent.slot, ent.rule, ent.ci
+    dense = cit.dense >= 0
+    citizens = cit.citizens
+    entry_id, citizen_id, type_code, cat_code = out
     for e in range(lo, hi):
         citizen_id[_u(e)] = ci[_u(e)] if dense else citizens[_u(ci[_u(e)])]
         entry_id[_u(e)] = (row[_u(e)] + offset) * (1 << slot_bits) + slot[_u(e)]

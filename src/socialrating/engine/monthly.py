@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from ..policy.model import Policy
+from .compiled import CompiledPolicy, compile_policy
 from .dates import add_months, month_index, to_days
 from .evaluate import derive, evaluate
 from .ledger import NEVER, accepted_citizen_index, build_ledger, entry_states, ledger_frame
@@ -49,8 +50,9 @@ class MonthState:
 class MonthlyEngine:
     """Score a policy month by month over a fixed population."""
 
-    def __init__(self, policy: Policy, citizens: np.ndarray, start: dt.date, months: int):
-        self.policy = policy
+    def __init__(self, policy: Policy | CompiledPolicy, citizens: np.ndarray, start: dt.date, months: int):
+        self.cp = compile_policy(policy)  # built once; every month's ledger reuses it
+        self.policy = policy = self.cp.policy
         self.citizens = np.asarray(citizens, dtype=np.int64)
         self.n = len(self.citizens)
         self.ends = month_ends(start, months)
@@ -60,17 +62,16 @@ class MonthlyEngine:
         shape = (months + 1, self.n)  # row `months` collects changes beyond the horizon
         self.d_status = np.zeros(shape, np.int32)
         self.d_level = np.zeros(shape, np.int32)
-        self.flag_types = policy.flag_event_types
+        self.flag_types = self.cp.flag_types
         self.d_flags = {t: np.zeros(shape, np.int32) for t in self.flag_types}
         self.bal_s = np.full(self.n, rs.base_status, np.int64)
         self.bal_l = np.full(self.n, rs.base_level, np.int64)
         self.flags = {t: np.zeros(self.n, np.int64) for t in self.flag_types}
-        self.capped = [i for i, r in enumerate(policy.rules) if r.cap is not None]
+        self.capped = list(self.cp.caps.rules)
         self.cap_used = {i: np.zeros(self.n, np.int64) for i in self.capped}
         self.cap_period = {i: None for i in self.capped}
-        self.closable_rules = np.array(
-            [any(r.event_type in c.closes for c in policy.closures) for r in policy.rules], bool)
-        self.rule_flag = {t: np.array([r.event_type == t for r in policy.rules]) for t in self.flag_types}
+        self.closable_rules = self.cp.closable_rules
+        self.rule_flag = {t: self.cp.flag_of_rule == k for k, t in enumerate(self.flag_types)}
         self.open: dict[str, np.ndarray] | None = None
         self.past_closings: dict[str, np.ndarray] = {}  # closure id -> sorted (citizen << 32 | day)
         self.row_offset = 0
@@ -125,7 +126,7 @@ class MonthlyEngine:
                 self.cap_used[i][:] = 0
                 self.cap_period[i] = period
             prior[i] = self.cap_used[i]
-        led = build_ledger(events, policy, as_of, self.citizens, cap_prior=prior)
+        led = build_ledger(events, self.cp, as_of, self.citizens, cap_prior=prior)
         for i in self.capped:
             # only entries of the current period use its cap (records on file from earlier
             # periods, loaded in the first month, used their own periods' caps)
@@ -174,10 +175,9 @@ class MonthlyEngine:
         for t in self.flag_types:
             self.flags[t] += self.d_flags[t][k]
         ctx = derive(self.bal_s.copy(), self.bal_l.copy(), {t: v.copy() for t, v in self.flags.items()}, policy)
-        names = policy.rating.bands.names if policy.rating.bands else None
-        holds = np.array([evaluate(c.when, ctx, names) for c in policy.consequences], dtype=bool).reshape(
-            len(policy.consequences), self.n)
-        frame = ledger_frame(led, events, policy, self.citizens, states, self.row_offset) if with_ledger else None
+        holds = np.array([evaluate(c.when, ctx, self.cp.band_names) for c in policy.consequences],
+                         dtype=bool).reshape(len(policy.consequences), self.n)
+        frame = ledger_frame(led, events, self.cp, self.citizens, states, self.row_offset) if with_ledger else None
         self.row_offset += events.height
         self.k += 1
         return MonthState(k, as_of, ctx, holds, frame, counts)
@@ -209,7 +209,8 @@ class MonthlyEngine:
         if self.open is None or not len(self.open["ci"]):
             return
         o = self.open
-        for cl in self.policy.closures:
+        for cr in self.cp.closures:
+            cl = cr.closure
             if cl.event_type not in cat_pos:
                 continue
             crow = np.flatnonzero((codes == cat_pos[cl.event_type]) & (occ <= asof) & (cidx >= 0))
@@ -221,8 +222,7 @@ class MonthlyEngine:
             alive = closing_citizen[o["ci"]]
             key_close = (cidx[crow].astype(np.int64) << 32) | occ[crow].astype(np.int64)
             key_close = np.sort(key_close)
-            rule_types = np.array([r.event_type in cl.closes for r in self.policy.rules])
-            tsel = np.flatnonzero(rule_types[o["rule"]] & alive)
+            tsel = np.flatnonzero(cr.targets[o["rule"]] & alive)
             if not len(tsel):
                 continue
             key_t = (o["ci"][tsel] << 32) | o["occ"][tsel]
@@ -283,12 +283,12 @@ class MonthlyEngine:
 
     def _close_with_past_closings(self, led) -> None:
         """New entries (e.g. a record that arrived late) that an earlier closure already ends."""
-        for cl in self.policy.closures:
+        for cr in self.cp.closures:
+            cl = cr.closure
             keys = self.past_closings.get(cl.id)
             if keys is None or not len(keys):
                 continue
-            rule_types = np.array([r.event_type in cl.closes for r in self.policy.rules])
-            tsel = np.flatnonzero(rule_types[led.rule_idx])
+            tsel = np.flatnonzero(cr.targets[led.rule_idx])
             if not len(tsel):
                 continue
             key_t = (led.citizen_idx[tsel].astype(np.int64) << 32) | led.occurred[tsel].astype(np.int64)

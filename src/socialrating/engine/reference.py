@@ -43,11 +43,16 @@ def reference_score(rows: list[tuple], policy: Policy, as_of: dt.date, citizens:
     Returns (entries: {(row, slot): (points, state)}, ratings: {cid: dict},
     consequences: {cid: set of ids}).
     """
-    rules_by_type = defaultdict(list)
-    for r in policy.rules:
-        rules_by_type[r.event_type].append(r)
     known = set(citizens)
-    closing = defaultdict(lambda: defaultdict(list))  # closure id -> citizen -> sorted dates
+    entries = _ref_entries(rows, policy, as_of, known, _ref_closing_dates(rows, policy, as_of, known))
+    ratings, cons = _ref_ratings(entries, policy, as_of, citizens)
+    simple = {k: (v[0], v[1]) for k, v in entries.items()}
+    return simple, ratings, cons
+
+
+def _ref_closing_dates(rows: list[tuple], policy: Policy, as_of: dt.date, known: set) -> dict:
+    """closure id -> citizen -> sorted dates of that citizen's closing records up to as_of."""
+    closing = defaultdict(lambda: defaultdict(list))
     for cid, etype, day, amount in rows:
         for cl in policy.closures:
             if etype == cl.event_type and cid in known and day <= as_of:
@@ -55,6 +60,15 @@ def reference_score(rows: list[tuple], policy: Policy, as_of: dt.date, citizens:
     for per in closing.values():
         for v in per.values():
             v.sort()
+    return closing
+
+
+def _ref_entries(rows: list[tuple], policy: Policy, as_of: dt.date, known: set, closing: dict) -> dict:
+    """{(row, slot): (points, state, citizen, rule, date)}, rows taken in date then input order
+    (the order caps are used up in)."""
+    rules_by_type = defaultdict(list)
+    for r in policy.rules:
+        rules_by_type[r.event_type].append(r)
     order = sorted(range(len(rows)), key=lambda i: (rows[i][2], i))
     cap_used: dict = defaultdict(int)
     entries = {}
@@ -78,24 +92,33 @@ def reference_score(rows: list[tuple], policy: Policy, as_of: dt.date, citizens:
                 got = min(pts * sign, left)
                 cap_used[key] += got
                 pts = got * sign
-            months = policy.expiry_months(r)
-            end = _add_months(day, months) if months else None
-            closed = None
-            for cl in policy.closures:
-                if etype in cl.closes:
-                    dates = closing[cl.id].get(cid, [])
-                    j = bisect.bisect_left(dates, day)
-                    if j < len(dates):
-                        c_end = dates[j] + dt.timedelta(days=cl.within_days)
-                        if (end is None or c_end < end) and (closed is None or c_end < closed):
-                            closed = c_end
-            if closed is not None and closed <= as_of:
-                state = "closed"
-            elif end is not None and end <= as_of:
-                state = "expired"
-            else:
-                state = "active"
+            state = _ref_state(policy, r, etype, cid, day, as_of, closing)
             entries[(i, slot)] = (pts, state, cid, r, day)
+    return entries
+
+
+def _ref_state(policy: Policy, r, etype: str, cid: int, day: dt.date, as_of: dt.date, closing: dict) -> str:
+    """active, expired or closed on as_of: the earlier of its expiry and its first closure."""
+    months = policy.expiry_months(r)
+    end = _add_months(day, months) if months else None
+    closed = None
+    for cl in policy.closures:
+        if etype in cl.closes:
+            dates = closing[cl.id].get(cid, [])
+            j = bisect.bisect_left(dates, day)
+            if j < len(dates):
+                c_end = dates[j] + dt.timedelta(days=cl.within_days)
+                if (end is None or c_end < end) and (closed is None or c_end < closed):
+                    closed = c_end
+    if closed is not None and closed <= as_of:
+        return "closed"
+    if end is not None and end <= as_of:
+        return "expired"
+    return "active"
+
+
+def _ref_ratings(entries: dict, policy: Policy, as_of: dt.date, citizens: list[int]) -> tuple[dict, dict]:
+    """Balances of the active entries per citizen, then scores, band and consequences."""
     rs = policy.rating
     bal = {c: [rs.base_status, rs.base_level, defaultdict(int)] for c in citizens}
     for (i, slot), (pts, state, cid, r, day) in entries.items():
@@ -112,17 +135,21 @@ def reference_score(rows: list[tuple], policy: Policy, as_of: dt.date, citizens:
              "level": _scale(bl, rs.level_scale), "band": None}
         m.update({C.flag_column(t): n for t, n in flags.items()})
         if rs.bands:
-            band = rs.bands.cutoffs[-1].band
-            for cut in rs.bands.cutoffs[:-1]:
-                basis = bs if rs.bands.basis == "balance_status" else bl
-                if basis >= cut.min_balance:
-                    band = cut.band
-                    break
-            for cap in rs.bands.caps:
-                if cap.when.holds_one(m) and names.index(band) < names.index(cap.band):
-                    band = cap.band
-            m["band"] = band
+            m["band"] = _ref_band(bs, bl, m, rs.bands, names)
         ratings[c] = {k: m[k] for k in ("balance_status", "balance_level", "status", "level", "band")}
         cons[c] = {k.id for k in policy.consequences if k.when.holds_one(m)}
-    simple = {k: (v[0], v[1]) for k, v in entries.items()}
-    return simple, ratings, cons
+    return ratings, cons
+
+
+def _ref_band(bs: int, bl: int, m: dict, bands, names: list[str]) -> str:
+    """The first cutoff the basis balance reaches, then made worse by any cap that holds."""
+    band = bands.cutoffs[-1].band
+    for cut in bands.cutoffs[:-1]:
+        basis = bs if bands.basis == "balance_status" else bl
+        if basis >= cut.min_balance:
+            band = cut.band
+            break
+    for cap in bands.caps:
+        if cap.when.holds_one(m) and names.index(band) < names.index(cap.band):
+            band = cap.band
+    return band

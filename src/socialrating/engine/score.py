@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from ..policy.conditions import describe
 from ..policy.model import Policy
+from .compiled import CompiledPolicy, compile_policy
 from .dates import add_months, to_days
 from . import kernels as K
 from .evaluate import derive, evaluate
@@ -37,11 +37,12 @@ class Result:
     counts: dict = field(default_factory=dict)
 
 
-def score(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens: np.ndarray | None = None,
-          *, households: np.ndarray | None = None, overrides: pl.DataFrame | None = None,
-          row_offset: int = 0) -> Result:
+def score(events: pl.DataFrame, policy: Policy | CompiledPolicy, as_of: dt.date,
+          citizens: np.ndarray | None = None, *, households: np.ndarray | None = None,
+          overrides: pl.DataFrame | None = None, row_offset: int = 0) -> Result:
     """Score `events` under `policy` as of `as_of`.
 
+    policy: a Policy (compiled once and cached: engine.compiled) or its CompiledPolicy.
     citizens: sorted int64 ids of everyone rated (people with no events get the base
     rating); defaults to the ids seen in the events. households: household id per citizen
     (same order), needed only for consequences with applies_to_household. overrides:
@@ -50,18 +51,20 @@ def score(events: pl.DataFrame, policy: Policy, as_of: dt.date, citizens: np.nda
     if citizens is None:
         citizens = np.unique(events["citizen_id"].drop_nulls().to_numpy()).astype(np.int64)
     citizens = np.asarray(citizens, dtype=np.int64)
-    led = build_ledger(events, policy, as_of, citizens, with_provenance=True)
+    cp = compile_policy(policy)
+    policy = cp.policy
+    led = build_ledger(events, cp, as_of, citizens, with_provenance=True)
     states = entry_states(led, as_of)
     if overrides is not None and overrides.height:
         entry_ids = led.entry_ids(row_offset)
         states = _apply_overrides(states, entry_ids, overrides)
-    table = K.in_background(ledger_frame, led, events, policy, citizens, states, row_offset, waits=True)
+    table = K.in_background(ledger_frame, led, events, cp, citizens, states, row_offset, waits=True)
     counting = counts_toward_rating(states, policy)
-    ratings, ctx = rate(led, counting, policy, as_of, citizens)
+    ratings, ctx = rate(led, counting, cp, as_of, citizens)
     # the spells' timeline also needs the entries that counted until they expired or were
     # closed: without them a spell that ran across such an end seems to start afresh
     counted = counting | (states == STATES.index("expired")) | (states == STATES.index("closed"))
-    consequences = consequences_at(led, counted, ctx, policy, as_of, citizens, households)
+    consequences = consequences_at(led, counted, ctx, cp, as_of, citizens, households)
     ledger = table.result()
     counts = dict(led.counts)
     counts.update(citizens=len(citizens), ledger_entries=ledger.height,
@@ -93,23 +96,20 @@ def counts_toward_rating(states: np.ndarray, policy: Policy) -> np.ndarray:
     return counting
 
 
-def rate(led: LedgerArrays, counting: np.ndarray, policy: Policy, as_of: dt.date,
+def rate(led: LedgerArrays, counting: np.ndarray, policy: Policy | CompiledPolicy, as_of: dt.date,
          citizens: np.ndarray) -> tuple[pl.DataFrame, dict]:
-    """Balances by bincount over citizens; scores and bands through the policy's scales."""
+    """Balances in one compiled pass over the entries; scores and bands through the scales."""
+    cp = compile_policy(policy)
     n = len(citizens)
     asof = to_days(as_of)
-    rs = policy.rating
-    flag_types = list(policy.flag_event_types)
-    flag_of_rule = np.array([flag_types.index(r.event_type) if r.event_type in flag_types else -1
-                             for r in policy.rules], dtype=np.int8)
+    rs = cp.rating
     bal_s = np.full(n, rs.base_status, np.int64)
     bal_l = np.full(n, rs.base_level, np.int64)
-    flag_counts = np.zeros((len(flag_types), n), np.int32)
-    K.balances(0, n, led.citizen_idx, led.points,
-               counting, led.occurred, window_after(asof, rs.level_window_months), flag_of_rule, led.rule_idx,
-               bal_s, bal_l, flag_counts)
-    flags = {t: flag_counts[k] for k, t in enumerate(flag_types)}
-    ctx = derive(bal_s, bal_l, flags, policy)
+    flag_counts = np.zeros((len(cp.flag_types), n), np.int32)
+    K.balances(0, n, led.entries(), led.points, counting, window_after(asof, rs.level_window_months),
+               cp.flag_of_rule, (bal_s, bal_l, flag_counts))
+    flags = {t: flag_counts[k] for k, t in enumerate(cp.flag_types)}
+    ctx = derive(bal_s, bal_l, flags, cp.policy)
     cols = {
         "citizen_id": citizens,
         "as_of": pl.Series(np.full(n, asof, np.int32)).cast(pl.Date),
@@ -140,26 +140,27 @@ def window_after(asof: int, months: int) -> int:
     return int(days[add_months(days, months) <= asof].max())
 
 
-def consequences_at(led: LedgerArrays, counting: np.ndarray, ctx: dict, policy: Policy, as_of: dt.date,
-                    citizens: np.ndarray, households: np.ndarray | None) -> pl.DataFrame:
+def consequences_at(led: LedgerArrays, counting: np.ndarray, ctx: dict, policy: Policy | CompiledPolicy,
+                    as_of: dt.date, citizens: np.ndarray, households: np.ndarray | None) -> pl.DataFrame:
     """One row per (citizen, consequence) in force on the as-of date, with since and until."""
+    cp = compile_policy(policy)
+    policy = cp.policy
     asof = to_days(as_of)
-    names = policy.rating.bands.names if policy.rating.bands else None
-    masks = [evaluate(c.when, ctx, names) for c in policy.consequences]
+    masks = [evaluate(c.when, ctx, cp.band_names) for c in policy.consequences]
     parts = []  # (consequence index, via a household member, citizen ids, since, until, via ids)
     if masks and any(m.any() for m in masks):
         holders_all = np.flatnonzero(np.logical_or.reduce(masks))
-        row_cit, row_day, tctx = timeline(policy, holders_all, led, counting)
+        row_cit, row_day, tctx = timeline(cp, holders_all, led, counting)
         start = to_days(policy.effective_from)
         # consequences sharing a condition share its spells; distinct conditions run at once
         held = [(k, cons, mask) for k, (cons, mask) in enumerate(zip(policy.consequences, masks)) if mask.any()]
-        conds = {cons.when.model_dump_json(): cons for _, cons, _ in held}
-        found = K.run_chunks(spells, [(cons,) for cons in conds.values()], policy, row_cit, row_day, tctx, asof)
+        conds = {cp.condition_keys[k]: cons for k, cons, _ in held}
+        found = K.run_chunks(spells, [(cons,) for cons in conds.values()], cp, row_cit, row_day, tctx, asof)
         bounds = dict(zip(conds, found))
         for k, cons, mask in held:
             holders = np.flatnonzero(mask)
             pos = np.searchsorted(holders_all, holders)
-            since_all, until_all = bounds[cons.when.model_dump_json()]
+            since_all, until_all = bounds[cp.condition_keys[k]]
             since, until = since_all[pos], until_all[pos]
             since = np.where(since == BASE_DAY, min(start, asof), since)
             if cons.term_months:
@@ -167,7 +168,7 @@ def consequences_at(led: LedgerArrays, counting: np.ndarray, ctx: dict, policy: 
             parts.append((k, False, citizens[holders], since, until, None))
             if cons.applies_to_household and households is not None:
                 parts.append((k, True, *_household_members(citizens, households, holders, since, until)))
-    return consequence_table(policy, parts)
+    return consequence_table(cp, parts)
 
 
 def _term_end(since: np.ndarray, until: np.ndarray, asof: int, term: int) -> np.ndarray:
@@ -182,11 +183,12 @@ def _term_end(since: np.ndarray, until: np.ndarray, asof: int, term: int) -> np.
     return add_months(since, k * term).astype(np.int64)
 
 
-def consequence_table(policy: Policy, parts: list[tuple]) -> pl.DataFrame:
+def consequence_table(policy: Policy | CompiledPolicy, parts: list[tuple]) -> pl.DataFrame:
     """The consequences table from per-consequence arrays, sorted by consequence, citizen,
     then via (direct rows first). The text columns are gathered from one row per
     (consequence, direct or via household), so they cost one lookup per row."""
-    conss = policy.consequences
+    cp = compile_policy(policy)
+    conss = cp.policy.consequences
     n_k = len(conss)
     code = np.concatenate([np.full(len(p[2]), 2 * p[0] + p[1], np.int32) for p in parts] or [np.zeros(0, np.int32)])
     cit = np.concatenate([p[2] for p in parts] or [np.zeros(0, np.int64)]).astype(np.int64)
@@ -210,8 +212,7 @@ def consequence_table(policy: Policy, parts: list[tuple]) -> pl.DataFrame:
         "context": by_code([c.context for c in conss for _ in (0, 1)], pl.String),
         "since": nullable_dates(since.astype(np.int32), np.zeros(len(code), bool)),
         "until": nullable_dates(np.where(until == NEVER, 0, until).astype(np.int32), until == NEVER),
-        "because": by_code([pre + describe(c.when) for c in conss for pre in ("", "household member: ")],
-                           pl.String),
+        "because": by_code([pre + why for why in cp.because for pre in ("", "household member: ")], pl.String),
         "via_citizen_id": nullable_ints(via, ~has_via),
     }) if n_k else pl.DataFrame(schema=CONSEQUENCE_SCHEMA)
 

@@ -5,8 +5,8 @@ the run folder. Charts are Plotly figures; plotly.js is embedded once, inline, s
 file loads nothing from the network. Everything else is plain HTML and CSS.
 
 Written for readers who are not statisticians: every number says what it counts, and a
-"How to read this report" section explains shares, ratios, intervals and the three
-scenarios.
+"How to read this report" section explains shares, ratios, intervals and the versions
+of the run (the scenarios of store.runfolder.SCENARIOS).
 """
 
 from __future__ import annotations

@@ -177,3 +177,38 @@ def render(s: Summary) -> list[Any]:
     out.append("\n".join(f"{r[n]['label']}: {_n(r[n]['value'])}{notes.get(n, '')}" for n in HEADLINE
                          if r[n]["value"] is not None))
     return out
+
+
+#: headline keys the figure tables already show; `audit` lists the rest as other findings
+SHOWN_IN_FIGURES = frozenset({
+    "citizens", "adults", "months", "restricted_people", "restricted_at_end_people", "privileged_people",
+    "restriction_months", "wrongly_restricted_people", "wrongful_restriction_months", "restricted_longer_people",
+    "restriction_months_added_by_errors", "restriction_months_added_by_feedback",
+    "wrongful_restriction_months_prevented_by_appeals",
+})
+
+
+def figure_value(key: str, v: Any) -> str:
+    """A figure as a reader quotes it: ids and seeds as written, shares as percentages, a
+    share of nobody as 'n/a'."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool) or isinstance(v, str):
+        return str(v)
+    if key == "seed" or key.endswith("_id"):
+        return str(v)
+    if isinstance(v, float) and ("share" in key or key.startswith("still_")):
+        return f"{100 * v:.2f}%"
+    return f"{v:,.4g}" if isinstance(v, float) else f"{v:,}"
+
+
+def other_findings(headline: dict[str, Any], title: str = "Other findings") -> Table:
+    """A two-column table of the headline's scalar figures that the figure tables do not
+    already show (nested ones are in the JSON)."""
+    t = Table(title=title)
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    for k, v in headline.items():
+        if k not in SHOWN_IN_FIGURES and (v is None or isinstance(v, (bool, str, int, float))):
+            t.add_row(k.replace("_", " "), figure_value(k, v))
+    return t

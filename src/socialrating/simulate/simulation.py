@@ -1,7 +1,7 @@
 """Months and years of a rating in force, with feedback and paired counterfactuals.
 
 Each month: the records that reached the operator that month -> the monthly engine ->
-ratings and consequences -> feedback into next month's behaviour. Three scenarios run in
+ratings and consequences -> feedback into next month's behaviour. Four scenarios run in
 lockstep on the same random streams:
 
 - `actual`: the sources' errors and linkage mistakes, with feedback;
