@@ -73,9 +73,10 @@ def load_snapshot(run_dir: Path) -> Snapshot:
 
 
 def parse_snils(text: str) -> int | None:
-    """A SNILS as typed (123-456-789 01, with or without separators) -> its 11 digits as int."""
+    """A SNILS as typed (123-456-789 01, with or without separators, or as a number that lost
+    its leading zeros) -> its 11 digits as int."""
     digits = "".join(ch for ch in str(text) if ch.isdigit())
-    if len(digits) != 11 or len(str(text)) > 20:
+    if not 9 <= len(digits) <= 11 or len(str(text)) > 20:
         return None
     return int(digits)
 
