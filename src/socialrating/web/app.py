@@ -13,6 +13,7 @@ a banner on every page).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -141,7 +142,8 @@ def _errors(app: FastAPI) -> None:
 # ---------------------------------------------------------------- who is calling
 
 
-def org_grant(request: Request, authorization: str | None = Header(None, include_in_schema=False)) -> access.Grant:
+async def org_grant(request: Request, authorization: str | None = Header(None, include_in_schema=False)
+                    ) -> access.Grant:
     if not authorization or not authorization.startswith("Bearer "):
         raise _problem(401, "an API key is needed (Authorization: Bearer KEY)", {"WWW-Authenticate": "Bearer"})
     key = authorization[7:].strip()
@@ -215,7 +217,7 @@ def citizen_login(request: Request, snils_text: str, code: str) -> security.Sess
 
 def _api(app: FastAPI) -> None:
     @app.post("/api/v1/checks", response_model=CheckAnswer, responses=ERRORS, tags=["relying parties"])
-    def check(body: CheckRequest, grant: access.Grant = Depends(org_grant)) -> dict:
+    async def check(body: CheckRequest, grant: access.Grant = Depends(org_grant)) -> dict:
         """Is this (synthetic) person restricted in this context? Recorded before it is answered."""
         svc: Service = app.state.svc
         if body.context not in grant.contexts:
@@ -224,7 +226,8 @@ def _api(app: FastAPI) -> None:
         cid = svc.citizen_for_snils(snils) if snils is not None else None
         if cid is None:
             raise _problem(404, "no person with this SNILS in the register")
-        return svc.check(grant, cid, body.context)
+        answer, fut = svc.start_check(grant, cid, body.context)
+        return svc.finish_check(answer, await asyncio.wrap_future(fut))  # answered once the log has it
 
     @app.post("/api/v1/citizen/login", response_model=LoginAnswer, responses=ERRORS, tags=["citizens"])
     def login(body: LoginRequest, request: Request, response: Response) -> dict:

@@ -15,11 +15,12 @@ __all__ = ["ServeError", "run_server"]
 
 
 def run_server(run_dir: Path, *, host: str = "127.0.0.1", port: int = 8000, db: str | None = None,
-               compare_with: tuple[Path, ...] = ()) -> None:
+               compare_with: tuple[Path, ...] = (), logins_per_minute: int = 20) -> None:
     import uvicorn
 
     from .app import create_app
+    from .security import Throttle
 
-    app = create_app(run_dir, db, compare_with=compare_with)
+    app = create_app(run_dir, db, compare_with=compare_with, throttle=Throttle(per_ip=logins_per_minute))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", server_header=False)

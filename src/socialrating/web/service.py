@@ -142,13 +142,22 @@ class Service:
 
     def check(self, grant: access.Grant, citizen_id: int, context: str) -> dict[str, Any]:
         """Decide, record the check in the hash-chained log, then return the answer."""
+        answer, fut = self.start_check(grant, citizen_id, context)
+        return self.finish_check(answer, fut.result(30))
+
+    def start_check(self, grant: access.Grant, citizen_id: int, context: str):
+        """The decision, and the log write it waits for (a future: the API awaits it)."""
         answer = self.decide(citizen_id, context)
-        at = access.now_text()
+        answer["checked_at"] = at = access.now_text()
+        answer["context"] = context
         ids = ",".join(c["consequence_id"] for c in answer["consequences"])
-        check_id, h = self.checks.record((at, grant.name, grant.grant_id, citizen_id, context, answer["decision"],
-                                          ids, answer["reason_code"]))
-        return {"check_id": check_id, "checked_at": at, "context": context, "as_of": self.snap.as_of.isoformat(),
-                **answer, "log_hash": h}
+        fut = self.checks.submit((at, grant.name, grant.grant_id, citizen_id, context, answer["decision"],
+                                  ids, answer["reason_code"]))
+        return answer, fut
+
+    def finish_check(self, answer: dict, logged: tuple[int, str]) -> dict[str, Any]:
+        check_id, h = logged
+        return {"check_id": check_id, "as_of": self.snap.as_of.isoformat(), **answer, "log_hash": h}
 
     # ---------------------------------------------------------------- a citizen's record
 

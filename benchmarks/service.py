@@ -1,0 +1,180 @@
+"""Service benchmark: locust (headless) against `socialrating serve` on loopback.
+
+Two phases, each bounded in time, against a copy of a run folder:
+1. relying-party checks with no pause (`--check-users` users): checks/s, p50/p99 latency,
+   errors; then, with the server stopped, the check log is counted and verified: every
+   check answered must be in it;
+2. citizens (`--citizens` users, 50 by default) logging in with their own codes and
+   reading their record page with a second's pause: p95 of the page.
+Targets (issue 16): >= 2,000 checks/s with p99 <= 50 ms and no errors; citizen pages
+p95 <= 200 ms at 50 users. Each figure is printed with its ratio to the target.
+The embedded store by default; `--db postgresql://...` copies the run's store into
+that (empty) database first and serves from it.
+
+    python benchmarks/service.py --run runs/demo [--db URL] [--seconds 20] [--check-users 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+TARGET_RATE, TARGET_P99, TARGET_PAGE_P95 = 2000.0, 50.0, 200.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(run: Path, work: Path, db: str | None, n_citizens: int) -> tuple[Path, dict]:
+    """Copy the run, issue an org key and one code per citizen user; the locust input file."""
+    from socialrating.store import access
+    from socialrating.store.contest import open_store
+
+    dst = work / "run"
+    t = time.perf_counter()
+    shutil.copytree(run, dst, ignore=shutil.ignore_patterns("report.html", "audit*", "compare-*"))
+    if db:
+        copy_store(dst, db)
+    people = pl.read_parquet(dst / "citizens.parquet", columns=["citizen_id", "snils"])
+    cons = pl.read_parquet(dst / "current_consequences.parquet", columns=["context"])
+    contexts = sorted(set(cons["context"].unique().to_list()))
+    sample = people.sample(min(20_000, people.height), seed=1)
+    with open_store(dst, db) as store:
+        _, key = access.issue(store, "org", "Bench Bank", contexts=tuple(contexts))
+        logins = []
+        for cid, snils in people.head(n_citizens).iter_rows():
+            _, code = access.issue(store, "citizen", "bench", citizen_id=cid)
+            logins.append({"snils": str(snils), "code": code})
+    data = {"key": key, "contexts": contexts, "snils": [str(s) for s in sample["snils"].to_list()],
+            "logins": logins}
+    path = work / "input.json"
+    path.write_text(json.dumps(data))
+    print(f"prepared {dst} ({people.height:,} people) in {time.perf_counter() - t:.0f} s", flush=True)
+    return dst, {"input": path}
+
+
+def copy_store(run: Path, db: str) -> None:
+    """The run's ledger store (entries, blocks, changes) into an empty PostgreSQL database,
+    through CSV and COPY; the service is then started with --db (the folder is not touched)."""
+    import duckdb
+    import psycopg
+
+    from socialrating.store.ledger_store import LedgerStore
+
+    LedgerStore.open(db).close()  # creates the tables
+    src = duckdb.connect(str(run / "ledger.duckdb"), read_only=True)
+    with psycopg.connect(db, autocommit=True) as con:
+        for table in ("ledger_entries", "ledger_blocks", "ledger_changes"):
+            cols = [r[0] for r in src.execute(f"DESCRIBE {table}").fetchall()]
+            tmp = run.parent / f"{table}.csv"
+            src.execute(f"COPY {table} TO '{tmp}' (HEADER false, NULL '\\N', FORCE_QUOTE *)")
+            with con.cursor().copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as cp:
+                with tmp.open("rb") as f:
+                    while chunk := f.read(1 << 20):
+                        cp.write(chunk)
+            tmp.unlink()
+    src.close()
+
+
+def start_server(run: Path, db: str | None, port: int, log: Path) -> subprocess.Popen:
+    cmd = [str(BIN / "socialrating"), "serve", str(run), "--port", str(port), "--logins-per-minute", "1000"] + (["--db", db] if db else [])
+    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    for _ in range(1200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"the server did not start; see {log}")
+
+
+def locust(port: int, input_path: Path, users: int, seconds: int, out: Path, check: bool) -> dict:
+    env = {**os.environ, "SR_BENCH_INPUT": str(input_path), "SR_CHECK_WEIGHT": "1" if check else "0",
+           "SR_CITIZEN_WEIGHT": "0" if check else "1"}
+    user = "RelyingParty" if check else "Citizen"
+    subprocess.run([str(BIN / "locust"), "-f", str(HERE / "service_locust.py"), user, "--headless",
+                    "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", f"http://127.0.0.1:{port}",
+                    "--csv", str(out), "--only-summary", "--stop-timeout", "5"],
+                   env=env, check=False, capture_output=True, timeout=seconds + 120)
+    rows = {r["Name"]: r for r in csv.DictReader((out.parent / f"{out.name}_stats.csv").open())}
+    return rows
+
+
+def _f(row: dict, key: str) -> float:
+    v = row.get(key) or "0"
+    return float(v) if v != "N/A" else float("nan")
+
+
+def count_log(run: Path, db: str | None) -> tuple[int, str | None]:
+    from socialrating.store import access
+    from socialrating.store.contest import open_store
+
+    with open_store(run, db) as store:
+        bad, why, n = access.verify_checks(store)
+    return n, bad
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", type=Path, required=True, help="a synthetic run folder (copied, never changed)")
+    ap.add_argument("--db", default=None, help="an empty PostgreSQL database to serve the store from")
+    ap.add_argument("--seconds", type=int, default=20, help="length of each phase")
+    ap.add_argument("--check-users", type=int, default=16)
+    ap.add_argument("--citizens", type=int, default=50)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="sr-bench-"))
+    try:
+        run, files = prepare(args.run, work, args.db, args.citizens)
+        port = free_port()
+        t = time.perf_counter()
+        server = start_server(run, args.db, port, work / "server.log")
+        print(f"server up in {time.perf_counter() - t:.1f} s ({'PostgreSQL' if args.db else 'embedded DuckDB'})",
+              flush=True)
+        try:
+            checks = locust(port, files["input"], args.check_users, args.seconds, work / "checks", True)["check"]
+            pages = locust(port, files["input"], args.citizens, args.seconds, work / "pages", False)
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(60)
+        report(checks, pages, *count_log(run, args.db), args)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(checks: dict, pages: dict, logged: int, bad: str | None, args) -> None:
+    n, errors = int(_f(checks, "Request Count")), int(_f(checks, "Failure Count"))
+    rate, p50, p99 = _f(checks, "Requests/s"), _f(checks, "50%"), _f(checks, "99%")
+    page = pages.get("citizen page", {})
+    print(f"checks: {n:,} in {args.seconds} s by {args.check_users} users: {rate:,.0f}/s "
+          f"(x{rate / TARGET_RATE:.2f} of the {TARGET_RATE:,.0f}/s target); p50 {p50:.0f} ms, "
+          f"p99 {p99:.0f} ms (x{p99 / TARGET_P99:.2f} of the {TARGET_P99:.0f} ms bound); errors {errors}")
+    print(f"check log: {logged:,} checks, chain {'intact' if bad is None else 'BROKEN at ' + bad}; "
+          f"answered {n - errors:,}: {'every answered check is in the log' if logged >= n - errors else 'MISSING'}")
+    pn, p95, perr = int(_f(page, "Request Count")), _f(page, "95%"), int(_f(page, "Failure Count"))
+    print(f"citizen pages: {pn:,} at {args.citizens} users: p95 {p95:.0f} ms "
+          f"(x{p95 / TARGET_PAGE_P95:.2f} of the {TARGET_PAGE_P95:.0f} ms bound), p50 {_f(page, '50%'):.0f} ms, "
+          f"errors {perr}")
+    js = pages.get("citizen record (JSON)", {})
+    print(f"citizen JSON record: p95 {_f(js, '95%'):.0f} ms over {int(_f(js, 'Request Count')):,} requests")
+
+
+if __name__ == "__main__":
+    main()
