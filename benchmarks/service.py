@@ -52,7 +52,7 @@ def prepare(run: Path, work: Path, db: str | None, n_citizens: int) -> tuple[Pat
     shutil.copytree(run, dst, ignore=shutil.ignore_patterns("report.html", "audit*", "compare-*"))
     if db:
         copy_store(dst, db)
-    people = pl.read_parquet(dst / "citizens.parquet", columns=["citizen_id", "snils"])
+    people = pl.read_parquet(dst / "citizens.parquet", columns=["citizen_id", "snils"]).drop_nulls("snils")
     cons = pl.read_parquet(dst / "current_consequences.parquet", columns=["context"])
     contexts = sorted(set(cons["context"].unique().to_list()))
     sample = people.sample(min(20_000, people.height), seed=1)

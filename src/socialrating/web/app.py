@@ -106,19 +106,38 @@ def create_app(run_dir: str | Path, db: str | None = None, *, compare_with: tupl
     return app
 
 
-def _middleware(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def headers_and_log(request: Request, call_next):
+class HeadersAndLog:
+    """Pure ASGI middleware: security headers on every answer, and one log line per request
+    naming the route's template, never the path (no SNILS, citizen or entry id in the log)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in security.HEADERS.items()]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
         t0 = time.perf_counter()
-        response = await call_next(request)
-        for k, v in security.HEADERS.items():
-            response.headers.setdefault(k, v)
-        response.headers.setdefault("Content-Security-Policy", security.CSP)
-        route = request.scope.get("route")
-        # the route's template, never the path: no SNILS, citizen or entry id reaches the log
-        log.info("%s %s %d %.1fms", request.method, getattr(route, "path", "(no route)"),
-                 response.status_code, 1000 * (time.perf_counter() - t0))
-        return response
+        status = [0]
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                have = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.headers if k not in have]
+                if b"content-security-policy" not in have:
+                    extra.append((b"content-security-policy", security.CSP.encode()))
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+        route = scope.get("route")
+        log.info("%s %s %d %.1fms", scope["method"], getattr(route, "path", "(no route)"), status[0],
+                 1000 * (time.perf_counter() - t0))
+
+
+def _middleware(app: FastAPI) -> None:
+    app.add_middleware(HeadersAndLog)
 
 
 def _errors(app: FastAPI) -> None:
