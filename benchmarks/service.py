@@ -46,6 +46,7 @@ def prepare(run: Path, work: Path, db: str | None, n_citizens: int) -> tuple[Pat
     """Copy the run, issue an org key and one code per citizen user; the locust input file."""
     from socialrating.store import access
     from socialrating.store.contest import open_store
+    from socialrating.web.service import format_snils
 
     dst = work / "run"
     t = time.perf_counter()
@@ -61,8 +62,8 @@ def prepare(run: Path, work: Path, db: str | None, n_citizens: int) -> tuple[Pat
         logins = []
         for cid, snils in people.head(n_citizens).iter_rows():
             _, code = access.issue(store, "citizen", "bench", citizen_id=cid)
-            logins.append({"snils": str(snils), "code": code})
-    data = {"key": key, "contexts": contexts, "snils": [str(s) for s in sample["snils"].to_list()],
+            logins.append({"snils": format_snils(snils), "code": code})
+    data = {"key": key, "contexts": contexts, "snils": [format_snils(s) for s in sample["snils"].to_list()],
             "logins": logins}
     path = work / "input.json"
     path.write_text(json.dumps(data))
@@ -110,11 +111,15 @@ def locust(port: int, input_path: Path, users: int, seconds: int, out: Path, che
     env = {**os.environ, "SR_BENCH_INPUT": str(input_path), "SR_CHECK_WEIGHT": "1" if check else "0",
            "SR_CITIZEN_WEIGHT": "0" if check else "1"}
     user = "RelyingParty" if check else "Citizen"
+    # citizens log in (scrypt) as they arrive, 10 a second; the figures count from when all are in
+    rate = users if check else 10
     subprocess.run([str(BIN / "locust"), "-f", str(HERE / "service_locust.py"), user, "--headless",
-                    "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", f"http://127.0.0.1:{port}",
-                    "--csv", str(out), "--only-summary", "--stop-timeout", "5"],
-                   env=env, check=False, capture_output=True, timeout=seconds + 120)
+                    "-u", str(users), "-r", str(rate), "-t", f"{seconds + users // rate}s", "--reset-stats",
+                    "--host", f"http://127.0.0.1:{port}", "--csv", str(out), "--only-summary", "--stop-timeout", "5"],
+                   env=env, check=False, capture_output=True, timeout=seconds + 180)
     rows = {r["Name"]: r for r in csv.DictReader((out.parent / f"{out.name}_stats.csv").open())}
+    for f in csv.DictReader((out.parent / f"{out.name}_failures.csv").open()):
+        print(f"  failures: {f['Occurrences']} x {f['Method']} {f['Name']}: {f['Error'][:120]}")
     return rows
 
 
@@ -132,15 +137,48 @@ def count_log(run: Path, db: str | None) -> tuple[int, str | None]:
     return n, bad
 
 
+def throwaway_postgres(root: Path) -> tuple[str, callable]:
+    """A PostgreSQL cluster on a free loopback port (Debian's binaries, as tests/conftest.py)."""
+    import glob
+    import pwd
+
+    bindir = os.path.dirname(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1])
+    prefix = []
+    root.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    data, port = root / "data", free_port()
+    subprocess.run(prefix + [f"{bindir}/initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                             "--no-locale"], check=True, capture_output=True)
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+    subprocess.run(prefix + [f"{bindir}/pg_ctl", "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w",
+                             "start"], check=True, capture_output=True)
+    import psycopg
+
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True) as con:
+        con.execute("CREATE DATABASE bench")
+
+    def stop():
+        subprocess.run(prefix + [f"{bindir}/pg_ctl", "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+
+    return f"postgresql://postgres@127.0.0.1:{port}/bench", stop
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", type=Path, required=True, help="a synthetic run folder (copied, never changed)")
-    ap.add_argument("--db", default=None, help="an empty PostgreSQL database to serve the store from")
+    ap.add_argument("--db", default=None, help="an empty PostgreSQL database to serve the store from, or 'throwaway' "
+                                               "to start a cluster for the run (Debian's postgresql binaries)")
     ap.add_argument("--seconds", type=int, default=20, help="length of each phase")
     ap.add_argument("--check-users", type=int, default=16)
     ap.add_argument("--citizens", type=int, default=50)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sr-bench-"))
+    stop_pg = None
+    if args.db == "throwaway":
+        args.db, stop_pg = throwaway_postgres(work / "pg")
     try:
         run, files = prepare(args.run, work, args.db, args.citizens)
         port = free_port()
@@ -156,6 +194,8 @@ def main() -> None:
             server.wait(60)
         report(checks, pages, *count_log(run, args.db), args)
     finally:
+        if stop_pg:
+            stop_pg()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -253,9 +253,10 @@ def append_checks(store: LedgerStore, rows: list[tuple], tip: tuple[int, str] | 
     return out
 
 
-def checks_about(store: LedgerStore, citizen_id: int) -> list[dict[str, Any]]:
-    """Every check made about one citizen, oldest first (what their access log shows)."""
-    if not has_tables(store):
+def checks_about(store: LedgerStore, citizen_id: int, *, known: bool = False) -> list[dict[str, Any]]:
+    """Every check made about one citizen, oldest first (what their access log shows).
+    `known`: the caller made sure the tables exist (the service, at start)."""
+    if not known and not has_tables(store):
         return []
     rows = _db(store).fetchall("SELECT check_id, \"at\", org, context, answer, consequences, reason "
                                "FROM access_checks WHERE citizen_id = ? ORDER BY check_id", [citizen_id])

@@ -76,7 +76,7 @@ def parse_snils(text: str) -> int | None:
     """A SNILS as typed (123-456-789 01, with or without separators, or as a number that lost
     its leading zeros) -> its 11 digits as int."""
     digits = "".join(ch for ch in str(text) if ch.isdigit())
-    if not 9 <= len(digits) <= 11 or len(str(text)) > 20:
+    if not 1 <= len(digits) <= 11 or len(str(text)) > 20:
         return None
     return int(digits)
 
@@ -177,7 +177,7 @@ class Service:
         ids = led["entry_id"].to_list()
         with self.lock:
             out["contests"] = self._history(ids)
-            out["access_log"] = access.checks_about(self.store, citizen_id)
+            out["access_log"] = access.checks_about(self.store, citizen_id, known=True)
         out["contestable"] = self._contestable(out)
         out["review_deadline_days"] = s.policy.contest.review_deadline_days
         return out
