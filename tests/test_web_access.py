@@ -174,3 +174,13 @@ def test_refuses_a_folder_that_is_not_synthetic(run):
     (run / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(ServeError, match="None"):
         Service(run)
+
+
+def test_snils_as_typed():
+    from socialrating.web.service import format_snils, parse_snils
+
+    assert parse_snils("123-456-789 01") == 12345678901
+    assert parse_snils(format_snils(1343277717)) == 1343277717  # leading zero kept by the written form
+    assert parse_snils("1343277717") == 1343277717              # or lost by a number
+    for bad in ("", "abc", "²", "1" * 12, "1-" * 11):           # "²" passes str.isdigit (found by schemathesis)
+        assert parse_snils(bad) is None

@@ -75,7 +75,7 @@ def load_snapshot(run_dir: Path) -> Snapshot:
 def parse_snils(text: str) -> int | None:
     """A SNILS as typed (123-456-789 01, with or without separators, or as a number that lost
     its leading zeros) -> its 11 digits as int."""
-    digits = "".join(ch for ch in str(text) if ch.isdigit())
+    digits = "".join(ch for ch in str(text) if ch in "0123456789")  # not isdigit(): "²" is a digit to it
     if not 1 <= len(digits) <= 11 or len(str(text)) > 20:
         return None
     return int(digits)
