@@ -162,6 +162,7 @@ def throwaway_postgres(root: Path) -> tuple[str, callable]:
 
     def stop():
         subprocess.run(prefix + [f"{bindir}/pg_ctl", "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
 
     return f"postgresql://postgres@127.0.0.1:{port}/bench", stop
 
@@ -178,7 +179,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="sr-bench-"))
     stop_pg = None
     if args.db == "throwaway":
-        args.db, stop_pg = throwaway_postgres(work / "pg")
+        args.db, stop_pg = throwaway_postgres(Path(tempfile.mkdtemp(prefix="sr-bench-pg-")))
     try:
         run, files = prepare(args.run, work, args.db, args.citizens)
         port = free_port()

@@ -184,3 +184,21 @@ def test_snils_as_typed():
     assert parse_snils("1343277717") == 1343277717              # or lost by a number
     for bad in ("", "abc", "²", "1" * 12, "1-" * 11):           # "²" passes str.isdigit (found by schemathesis)
         assert parse_snils(bad) is None
+
+
+def test_every_snils_in_the_register_is_found(web_run):
+    """The index skips people without a SNILS (children): a null in it would break the
+    binary search for others (found by the load benchmark: 404s for people who exist)."""
+    import polars as pl
+
+    from socialrating.web.service import load_snapshot
+
+    snap = load_snapshot(web_run)
+    people = pl.read_parquet(web_run / "citizens.parquet", columns=["citizen_id", "snils"])
+    assert people["snils"].null_count() > 0  # the case that matters is in the run
+    known = people.drop_nulls("snils")
+    assert snap.snils.dtype.kind == "i" and len(snap.snils) == known.height
+    import numpy as np
+
+    pos = np.searchsorted(snap.snils, known["snils"].to_numpy())
+    assert (snap.snils_citizen[pos] == known["citizen_id"].to_numpy()).all()

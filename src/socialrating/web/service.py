@@ -62,7 +62,8 @@ def load_snapshot(run_dir: Path) -> Snapshot:
     except access.AccessError as exc:
         raise ServeError(str(exc)) from None
     policy = parse_policy(folder.policy_text(), str(run_dir / "policy.yaml"))
-    people = folder.read("citizens").select("citizen_id", "snils").sort("snils")
+    # people without a SNILS (children) are not in the index: a null would break its order
+    people = folder.read("citizens").select("citizen_id", "snils").drop_nulls("snils").sort("snils")
     ratings = folder.read("current_ratings").sort("citizen_id")
     cons = folder.read("current_consequences").with_columns(
         pl.col("consequence_id").cast(pl.String), pl.col("kind").cast(pl.String)).sort("citizen_id")
