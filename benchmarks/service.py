@@ -114,8 +114,8 @@ def locust(port: int, input_path: Path, users: int, seconds: int, out: Path, che
     # citizens log in (scrypt) as they arrive, 10 a second; the figures count from when all are in
     rate = users if check else 10
     subprocess.run([str(BIN / "locust"), "-f", str(HERE / "service_locust.py"), user, "--headless",
-                    "-u", str(users), "-r", str(rate), "-t", f"{seconds + users // rate}s", "--reset-stats",
-                    "--host", f"http://127.0.0.1:{port}", "--csv", str(out), "--only-summary", "--stop-timeout", "5"],
+                    "-u", str(users), "-r", str(rate), "-t", f"{seconds + users // rate}s",
+                    *([] if check else ["--reset-stats"]), "--host", f"http://127.0.0.1:{port}", "--csv", str(out), "--only-summary", "--stop-timeout", "5"],
                    env=env, check=False, capture_output=True, timeout=seconds + 180)
     rows = {r["Name"]: r for r in csv.DictReader((out.parent / f"{out.name}_stats.csv").open())}
     for f in csv.DictReader((out.parent / f"{out.name}_failures.csv").open()):
@@ -208,7 +208,8 @@ def report(checks: dict, pages: dict, logged: int, bad: str | None, args) -> Non
           f"(x{rate / TARGET_RATE:.2f} of the {TARGET_RATE:,.0f}/s target); p50 {p50:.0f} ms, "
           f"p99 {p99:.0f} ms (x{p99 / TARGET_P99:.2f} of the {TARGET_P99:.0f} ms bound); errors {errors}")
     print(f"check log: {logged:,} checks, chain {'intact' if bad is None else 'BROKEN at ' + bad}; "
-          f"answered {n - errors:,}: {'every answered check is in the log' if logged >= n - errors else 'MISSING'}")
+          f"answered {n - errors:,}: {'every answered check is in the log' if logged >= n - errors else 'MISSING'}"
+          f" ({logged - (n - errors):,} more logged than answered: in flight when the load stopped)")
     pn, p95, perr = int(_f(page, "Request Count")), _f(page, "95%"), int(_f(page, "Failure Count"))
     print(f"citizen pages: {pn:,} at {args.citizens} users: p95 {p95:.0f} ms "
           f"(x{p95 / TARGET_PAGE_P95:.2f} of the {TARGET_PAGE_P95:.0f} ms bound), p50 {_f(page, '50%'):.0f} ms, "
