@@ -128,6 +128,13 @@ def _f(row: dict, key: str) -> float:
     return float(v) if v != "N/A" else float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc): what the server itself spent,
+    whatever else the machine was doing."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def count_log(run: Path, db: str | None) -> tuple[int, str | None]:
     from socialrating.store import access
     from socialrating.store.contest import open_store
@@ -188,12 +195,18 @@ def main() -> None:
         print(f"server up in {time.perf_counter() - t:.1f} s ({'PostgreSQL' if args.db else 'embedded DuckDB'})",
               flush=True)
         try:
+            cpu0 = cpu_seconds(server.pid)
             checks = locust(port, files["input"], args.check_users, args.seconds, work / "checks", True)["check"]
+            cpu1 = cpu_seconds(server.pid)
             pages = locust(port, files["input"], args.citizens, args.seconds, work / "pages", False)
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(60)
         report(checks, pages, *count_log(run, args.db), args)
+        n = int(_f(checks, "Request Count"))
+        per = 1000 * (cpu1 - cpu0) / max(n, 1)
+        print(f"server CPU: {per:.2f} ms a check ({1000 / per:,.0f} checks/s a core if it had the core to itself); "
+              f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
         if stop_pg:
             stop_pg()
