@@ -108,7 +108,8 @@ def start_server(run: Path, db: str | None, port: int, log: Path) -> subprocess.
 
 
 def locust(port: int, input_path: Path, users: int, seconds: int, out: Path, check: bool) -> dict:
-    env = {**os.environ, "SR_BENCH_INPUT": str(input_path), "SR_CHECK_WEIGHT": "1" if check else "0",
+    env = {**os.environ, "SR_BENCH_INPUT": str(input_path), "SR_BENCH_ANSWERS": str(out) + "_answers.json",
+           "SR_CHECK_WEIGHT": "1" if check else "0",
            "SR_CITIZEN_WEIGHT": "0" if check else "1"}
     user = "RelyingParty" if check else "Citizen"
     # citizens log in (scrypt) as they arrive, 10 a second; the figures count from when all are in
@@ -135,13 +136,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def count_log(run: Path, db: str | None) -> tuple[int, str | None]:
+def count_log(run: Path, db: str | None, answers: Path) -> tuple[int, str | None, int, int]:
+    """Checks in the log, the first bad link (None: intact), answers received, and how many
+    of those answers are in the log with the same id and hash."""
     from socialrating.store import access
     from socialrating.store.contest import open_store
 
+    got = {int(i): h for i, h in json.loads(answers.read_text())} if answers.exists() else {}
     with open_store(run, db) as store:
         bad, why, n = access.verify_checks(store)
-    return n, bad
+        logged = dict(store._db.fetchall("SELECT check_id, hash FROM access_checks"))  # noqa: SLF001
+    return n, bad, len(got), sum(logged.get(i) == h for i, h in got.items())
 
 
 def throwaway_postgres(root: Path) -> tuple[str, callable]:
@@ -202,7 +207,7 @@ def main() -> None:
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(60)
-        report(checks, pages, *count_log(run, args.db), args)
+        report(checks, pages, count_log(run, args.db, work / "checks_answers.json"), args)
         n = int(_f(checks, "Request Count"))
         per = 1000 * (cpu1 - cpu0) / max(n, 1)
         print(f"server CPU: {per:.2f} ms a check ({1000 / per:,.0f} checks/s a core if it had the core to itself); "
@@ -213,7 +218,8 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def report(checks: dict, pages: dict, logged: int, bad: str | None, args) -> None:
+def report(checks: dict, pages: dict, log: tuple, args) -> None:
+    logged, bad, answers, found = log
     n, errors = int(_f(checks, "Request Count")), int(_f(checks, "Failure Count"))
     rate, p50, p99 = _f(checks, "Requests/s"), _f(checks, "50%"), _f(checks, "99%")
     page = pages.get("citizen page", {})
@@ -221,8 +227,9 @@ def report(checks: dict, pages: dict, logged: int, bad: str | None, args) -> Non
           f"(x{rate / TARGET_RATE:.2f} of the {TARGET_RATE:,.0f}/s target); p50 {p50:.0f} ms, "
           f"p99 {p99:.0f} ms (x{p99 / TARGET_P99:.2f} of the {TARGET_P99:.0f} ms bound); errors {errors}")
     print(f"check log: {logged:,} checks, chain {'intact' if bad is None else 'BROKEN at ' + bad}; "
-          f"answered {n - errors:,}: {'every answered check is in the log' if logged >= n - errors else 'MISSING'}"
-          f" ({logged - (n - errors):,} more logged than answered: in flight when the load stopped)")
+          f"{answers:,} answers received, {found:,} of them in the log with the same id and hash"
+          f"{' (every one)' if found == answers else ' (MISSING ' + str(answers - found) + ')'}; "
+          f"{logged - answers:,} logged but not received (in flight when the load stopped)")
     pn, p95, perr = int(_f(page, "Request Count")), _f(page, "95%"), int(_f(page, "Failure Count"))
     print(f"citizen pages: {pn:,} at {args.citizens} users: p95 {p95:.0f} ms "
           f"(x{p95 / TARGET_PAGE_P95:.2f} of the {TARGET_PAGE_P95:.0f} ms bound), p50 {_f(page, '50%'):.0f} ms, "

@@ -12,9 +12,18 @@ import json
 import os
 import random
 
-from locust import FastHttpUser, between, constant, task
+from locust import FastHttpUser, between, constant, events, task
 
 _INPUT = json.loads(open(os.environ["SR_BENCH_INPUT"], encoding="utf-8").read())
+_ANSWERED: list[tuple[int, str]] = []  # (check_id, log_hash) of every check answered
+
+
+@events.test_stop.add_listener
+def _save_answers(**_kw) -> None:
+    path = os.environ.get("SR_BENCH_ANSWERS")
+    if path and _ANSWERED:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(_ANSWERED, f)
 
 
 class RelyingParty(FastHttpUser):
@@ -28,8 +37,11 @@ class RelyingParty(FastHttpUser):
         with self.client.post("/api/v1/checks", json={"snils": snils, "context": ctx},
                               headers={"Authorization": f"Bearer {_INPUT['key']}"}, name="check",
                               catch_response=True) as r:
-            if r.status_code != 200 or r.json().get("decision") not in ("allowed", "restricted"):
+            body = r.json() if r.status_code == 200 else {}
+            if body.get("decision") not in ("allowed", "restricted"):
                 r.failure(f"status {r.status_code}")
+            else:
+                _ANSWERED.append((body["check_id"], body["log_hash"]))
 
 
 class Citizen(FastHttpUser):
