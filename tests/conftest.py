@@ -99,3 +99,19 @@ def pg_database(pg_server):
     with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as con:
         con.execute(f"CREATE DATABASE {name}")
     return f"{pg_server}/{name}"
+
+
+# ---------------------------------------------------------------- the web service's run
+@pytest.fixture(scope="session")
+def web_run(tmp_path_factory):
+    """A small synthetic run (tests/web_fixture.py), built once for every web test."""
+    from web_fixture import build_run
+
+    return build_run(tmp_path_factory.mktemp("web"))
+
+
+@pytest.fixture(scope="session")
+def web_wronged(web_run):
+    from web_fixture import find_wronged
+
+    return find_wronged(web_run)

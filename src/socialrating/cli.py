@@ -812,3 +812,53 @@ def print_league(rows) -> None:
         out.print(f"\n[bold]{escape(r.name)}[/] {escape(r.version)}: {len(r.rules)} rule(s)")
         for line in r.rules:
             out.print(f"  {escape(line)}", overflow="ellipsis", no_wrap=True, crop=True)
+
+
+# ------------------------------------------------------------------ issue 16: the web service
+@app.command(short_help="Issue access to a synthetic run: citizen code, org key, staff login.")
+def access(
+    run_dir: Path = typer.Argument(..., help="run folder (of a synthetic world)"),
+    role: str = typer.Argument(..., help="citizen, org, reviewer or analyst"),
+    citizen: Optional[int] = typer.Option(None, help="citizen: the citizen_id the one-time code is for"),
+    name: Optional[str] = typer.Option(None, help="org, reviewer, analyst: who it is for"),
+    contexts: Optional[str] = typer.Option(None, help="org: the contexts the key may ask about, e.g. credit,travel"),
+    db: Optional[str] = typer.Option(None, help=_DB_HELP),
+) -> None:
+    """Print a secret once (stored only as a hash): a citizen's one-time login code, a relying
+    party's API key for some contexts, or a reviewer's or analyst's login."""
+    from .store.access import AccessError, grant_for_run
+
+    ctx = tuple(c.strip() for c in (contexts or "").split(",") if c.strip())
+    who = name if name is not None else (f"citizen {citizen}" if citizen is not None else "")
+    try:
+        g, secret = grant_for_run(run_dir, role, who, citizen_id=citizen, contexts=ctx, db=db)
+    except (AccessError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc).strip("'\""))
+    except Exception as exc:  # noqa: BLE001
+        _store_failed(exc)
+    what = {"citizen": "one-time login code (valid 7 days, once)", "org": "API key",
+            "reviewer": "password", "analyst": "password"}[g.role]
+    scope = f" for contexts {','.join(g.contexts)}" if g.contexts else ""
+    console.print(f"{g.role} {escape(g.name)} (grant {g.grant_id}){scope}: {what}, shown once:", highlight=False)
+    sys.stdout.write(secret + "\n")
+
+
+@app.command(short_help="Serve a synthetic run: citizens, relying parties, reviewers, analysts.")
+def serve(
+    run_dir: Path = typer.Argument(..., help="run folder (of a synthetic world)"),
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, min=1, max=65535, help="port"),
+    db: Optional[str] = typer.Option(None, help=_DB_HELP),
+    compare_with: list[Path] = typer.Option([], help="another run of the same people, for the analyst's compare page"),
+    logins_per_minute: int = typer.Option(20, min=1, help="login attempts allowed a minute from one address"),
+) -> None:
+    """The web service and API (/openapi.json) over one synthetic run folder."""
+    from .web.serve import ServeError, run_server
+
+    try:
+        run_server(run_dir, host=host, port=port, db=db, compare_with=tuple(compare_with),
+                   logins_per_minute=logins_per_minute)
+    except (ServeError, FileNotFoundError) as exc:
+        _fail(str(exc).strip("'\""))
+    except Exception as exc:  # noqa: BLE001
+        _store_failed(exc)

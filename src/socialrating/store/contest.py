@@ -44,6 +44,7 @@ from ..atomic import FolderTxn, folder_lock, pending, recover
 from ..engine.score import score
 from ..policy.load import PolicyError, parse_policy, policy_hash
 from ..policy.model import Policy
+from . import access
 from . import seal as sealing
 from .ledger_store import CHANGE_SCHEMA, ZERO, LedgerStore, StoreUnavailable, TransitionError
 from .runfolder import RunFolder, TableWriter, versions
@@ -477,6 +478,9 @@ def rescore(run_dir: Path, store: LedgerStore, txn: FolderTxn, folder: RunFolder
         "overturned": sum(s.state == "overturned" for s in states),
         "states_read_on": as_of.isoformat(),
     }
+    anchor = access.check_anchor(store) if store is not None else None
+    if anchor is not None:  # the relying parties' check log, as far as it had come (see store/access.py)
+        m["access_checks"] = anchor
     m.setdefault("counts", {})["consequences"] = n_cons
     m.setdefault("rows", {})["current_consequences"] = n_cons
     m["rows"]["ledger"] = n_led
@@ -501,7 +505,7 @@ def verify_run(run_dir: str | Path, db: str | None = None, *, head: str | None =
     block digests, change hashes); the store's heads against the manifest's; and, with
     `head`, that the published head is one the chain passed through.
     first_bad: ``manifest``, ``file:<path>``, ``policy``, ``entry:<id>``, ``block:<n>``,
-    ``change:<id>``, ``head`` or ``published-head``.
+    ``change:<id>``, ``check:<id>`` (the access check log), ``head`` or ``published-head``.
     `store`: an already open store (the caller holds the folder lock).
     """
     run_dir = Path(run_dir)
@@ -587,6 +591,11 @@ def _verify_store(store: LedgerStore, m: dict, head: str | None, problems: list)
             bad, why = int(changes["change_id"][-1]), "the last change differs from the manifest's"
         problems.append((f"change:{bad}", f"changes: {why} (manifest has {want}, store {n})"))
     out["changes"] = n
+    bad, why, n_checks = access.verify_checks(store, m.get("access_checks"))
+    if bad:
+        problems.append((bad, f"access checks: {why}"))
+    elif n_checks:
+        out["access_checks"] = n_checks
     if head:
         h = head.strip().lower()
         if h not in set(sealing.heads_in_chain(store.block_digests(), changes["hash"].to_list())):
