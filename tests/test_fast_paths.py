@@ -22,3 +22,16 @@ def test_report_order_falls_back_outside_the_packed_range():
     reported = np.array([5, -(2**24), 5, 0], dtype=np.int32)
     rid = np.array([3, 1, 2, 2**41], dtype=np.int64)
     assert _report_order(reported, rid).tolist() == np.lexsort((rid, reported)).tolist() == [1, 3, 2, 0]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="аёЁеЕ  \t\nAbc-", max_size=8)), max_size=40))
+def test_normalised_once_per_distinct_value_equals_normalise_name(values):
+    import polars as pl
+
+    from socialrating.identity.linkage import _normalised
+    from socialrating.identity.register import normalise_name
+
+    s = pl.Series("x", values, dtype=pl.String)
+    want = pl.DataFrame({"x": s}).select(normalise_name("x")).to_series()
+    assert _normalised(s).equals(want, check_names=False)
