@@ -28,6 +28,7 @@ import time
 
 import polars as pl
 
+from socialrating import parallel
 from socialrating.engine.allocator import keep_freed_memory
 from socialrating.engine.reference import reference_score
 from socialrating.engine.score import score
@@ -56,7 +57,14 @@ def main() -> None:
                     help="leave glibc's thresholds alone (the command line raises them)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--query-repeat", type=int, default=3, help="timed calls of each system in the query comparison")
+    ap.add_argument("--threads", type=int, default=None, help="the pool's threads (default: the CPUs available)")
     args = ap.parse_args()
+    with parallel.threads(args.threads) as pool:  # as the command line opens it
+        print(f"threads: {pool.threads}")
+        _run(args)
+
+
+def _run(args) -> None:
     tuned = False if args.default_allocator else keep_freed_memory()
 
     policy = load_policy("we-platform")

@@ -86,12 +86,13 @@ class Stages:
 
 def instrument(stages: Stages, step_seconds: list[float]):
     """Wrap the pipeline's stage functions (restored by the returned callable)."""
+    from socialrating.simulate import runner as rn
     from socialrating.simulate import simulation as sim
     from socialrating.simulate import synthetic_world as sw
 
     saved = {(sw, "generate_population"): sw.generate_population, (sw, "build_register"): sw.build_register,
              (sw, "link_sources"): sw.link_sources, (sim, "score"): sim.score,
-             (sim, "MonthlyEngine"): sim.MonthlyEngine, (sim, "make_world"): sim.make_world}
+             (rn, "MonthlyEngine"): rn.MonthlyEngine, (sim, "make_world"): sim.make_world}
 
     def population(*a, **k):
         out = saved[(sw, "generate_population")](*a, **k)
@@ -118,7 +119,7 @@ def instrument(stages: Stages, step_seconds: list[float]):
         stages.mark("engine: final recompute of the ledger")
         return out
 
-    class TimedEngine(saved[(sim, "MonthlyEngine")]):
+    class TimedEngine(saved[(rn, "MonthlyEngine")]):
         def step(self, *a, **k):
             t = time.perf_counter()
             out = super().step(*a, **k)
@@ -126,7 +127,7 @@ def instrument(stages: Stages, step_seconds: list[float]):
             return out
 
     sw.generate_population, sw.build_register, sw.link_sources = population, register, link
-    sim.make_world, sim.score, sim.MonthlyEngine = world, final_score, TimedEngine
+    sim.make_world, sim.score, rn.MonthlyEngine = world, final_score, TimedEngine
 
     def restore() -> None:
         for (mod, name), fn in saved.items():
@@ -134,7 +135,15 @@ def instrument(stages: Stages, step_seconds: list[float]):
     return restore
 
 
-def run(people: int, years: float, out: Path) -> tuple[Stages, dict, list[float]]:
+def run(people: int, years: float, out: Path, threads: int | None = None) -> tuple[Stages, dict, list[float]]:
+    """One in-process run with the command line's thread pool (`threads`: its size)."""
+    from socialrating import parallel
+
+    with parallel.threads(threads):
+        return _run(people, years, out)
+
+
+def _run(people: int, years: float, out: Path) -> tuple[Stages, dict, list[float]]:
     from socialrating.engine.allocator import keep_freed_memory
     from socialrating.simulate import simulation as sim
 
@@ -172,8 +181,8 @@ def report(stages: Stages, manifest: dict, step_seconds: list[float], people: in
     print(f"{'total':80s} {total:8.1f} {cpu:7.1f} {peak / 1e9:7.2f}GB {disk / 1e6:7.0f}MB {total / people * 1e6:9.2f}")
     print(f"(wall us/person; cpu s = CPU time of all threads: on a shared machine it shows how much of the wall "
           f"time was waiting for a core; the run had {cpu / total:.2f} cores on average)")
-    print(f"monthly engine steps: {len(step_seconds)} calls, {sum(step_seconds):.1f} s summed over the two "
-          f"scenario threads ({sum(step_seconds) / (people * manifest['months'] * 4) * 1e6:.3f} us per "
+    print(f"monthly engine steps: {len(step_seconds)} calls, {sum(step_seconds):.1f} s summed over the pool's "
+          f"threads ({sum(step_seconds) / (people * manifest['months'] * 4) * 1e6:.3f} us per "
           f"citizen-month-scenario)")
     print(f"process peak (ru_maxrss): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9:.2f} GB; "
           f"per person: {peak / people:,.0f} B of memory, {disk / people:,.0f} B on disk, "
@@ -195,6 +204,7 @@ def main() -> None:
     ap.add_argument("--years", type=float, default=1.0)
     ap.add_argument("--out", default=None, help="run folder (default: a new temporary folder)")
     ap.add_argument("--max-gb", type=float, default=12.0, help="refuse a size whose estimated memory exceeds this")
+    ap.add_argument("--threads", type=int, default=None, help="the pool's threads (default: the CPUs available)")
     args = ap.parse_args()
     estimate = GB_PER_MILLION * args.people / 1e6 * max(args.years, 1.0)
     if estimate > args.max_gb:
@@ -202,7 +212,7 @@ def main() -> None:
                          f"(about {GB_PER_MILLION} GB per million people-years, measured at 1M), above "
                          f"--max-gb {args.max_gb:g}; not run")
     out = Path(args.out or tempfile.mkdtemp(prefix="national-bench-"))
-    stages, manifest, step_seconds = run(args.people, args.years, out)
+    stages, manifest, step_seconds = run(args.people, args.years, out, args.threads)
     report(stages, manifest, step_seconds, args.people, args.years)
     print(f"run folder: {out}")
 

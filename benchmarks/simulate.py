@@ -26,8 +26,10 @@ def main() -> None:
     ap.add_argument("--policy", default="we-platform")
     ap.add_argument("--out", default=None)
     ap.add_argument("--history-years", type=float, default=None, help="default: the policy's longest expiry, at most 7")
+    ap.add_argument("--threads", type=int, default=None, help="the pool's threads (default: the CPUs available)")
     args = ap.parse_args()
 
+    from socialrating import parallel
     from socialrating.engine.allocator import keep_freed_memory
     from socialrating.simulate import simulation as sim
 
@@ -46,9 +48,11 @@ def main() -> None:
     out = args.out or tempfile.mkdtemp(prefix="sim-bench-")
     cfg = sim.SimConfig(policy=args.policy, people=args.people, years=args.years, world=args.world, store=False,
                         history_years=args.history_years)
-    t0 = time.perf_counter()
-    m = sim.simulate(cfg, out)
-    total = time.perf_counter() - t0
+    with parallel.threads(args.threads) as pool:  # as the command line opens it
+        t0 = time.perf_counter()
+        m = sim.simulate(cfg, out)
+        total = time.perf_counter() - t0
+    print(f"threads: {pool.threads}")
     engine = total - sum(phases.values())
     cm = args.people * m["months"] * len(m["scenarios"])
     print(f"people {args.people:,}, {m['months']} months, {len(m['scenarios'])} scenarios ({', '.join(m['scenarios'])})")

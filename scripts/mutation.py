@@ -134,7 +134,7 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
                             ["*x__deterministic__*", "*x__finish__*"]),
     "engine/scales.py": (["tests/test_scales.py"] + FAST_ENGINE, ["*"]),
     "engine/dates.py": (FAST_ENGINE, ["*"]),
-    "policy/conditions.py": (FAST_ENGINE + ["tests/test_policy_errors.py"], ["*"]),
+    "policy/conditions.py": (FAST_ENGINE + ["tests/test_policy_errors.py", "tests/test_condition_kinds.py"], ["*"]),
 }
 
 

@@ -3,7 +3,7 @@
 `write_run` writes given rows with the run-folder types; `synthetic_run` makes a
 plausible random run (status random walks, consequences from thresholds, data errors
 and feedback) of any size, vectorised. Neither runs the rating engine: they exist so the
-audit and the report can be tested against the file contract alone (see `_run.SCHEMAS`).
+audit and the report can be tested against the file contract alone (store/runfolder.py FILES).
 """
 
 from __future__ import annotations
@@ -20,32 +20,14 @@ import polars as pl
 
 from socialrating.engine.monthly import month_ends, spells_from_panel
 from socialrating.population.calibration import DISTRICTS
-from socialrating.store.runfolder import KIND_ENUM, SCENARIO_ENUM, SCENARIOS
+from socialrating.store.runfolder import FILES, SCENARIOS
 
-DISTRICT_ENUM = pl.Enum(list(DISTRICTS))
-SEX_ENUM = pl.Enum(["F", "M"])
-ROLE_ENUM = pl.Enum(["head", "partner", "child", "other"])
-
-CITIZENS_SCHEMA = {
-    "citizen_id": pl.Int64, "district": DISTRICT_ENUM, "region_code": pl.Int8, "urban": pl.Boolean,
-    "sex": SEX_ENUM, "birth_date": pl.Date, "age": pl.Int8, "household_id": pl.Int32,
-    "household_role": ROLE_ENUM, "employed": pl.Boolean, "income_decile": pl.Int8,
-    "driver": pl.Boolean, "borrower": pl.Boolean,
-}
-RATINGS_SCHEMA = {
-    "citizen_id": pl.Int64, "month": pl.Date, "balance_status": pl.Int32, "balance_level": pl.Int32,
-    "status": pl.Int8, "level": pl.Int8,
-}
-CONSEQUENCES_SCHEMA = {
-    "citizen_id": pl.Int64, "scenario": SCENARIO_ENUM, "consequence_id": pl.String, "kind": KIND_ENUM,
-    "context": pl.String, "start_month": pl.Date, "end_month": pl.Date, "months": pl.Int16,
-    "via_citizen_id": pl.Int64,
-}
-WRONGFUL_SCHEMA = {
-    "citizen_id": pl.Int64, "consequence_id": pl.String, "months_actual": pl.Int16,
-    "months_perfect_data": pl.Int16, "months_no_feedback": pl.Int16, "wrongful_months": pl.Int16,
-    "feedback_months": pl.Int16, "error_sources": pl.String,
-}
+# The run folder's contract (store/runfolder.py FILES): policy-dependent text as String.
+CITIZENS_SCHEMA = FILES["citizens"].dtypes()
+RATINGS_SCHEMA = {c: t for c, t in FILES["ratings"].dtypes().items() if c not in FILES["ratings"].optional_columns}
+CONSEQUENCES_SCHEMA = FILES["consequences"].dtypes()
+# the columns the audit reads (a run folder written by another tool may have no more)
+WRONGFUL_SCHEMA = {c: FILES["wrongful"].dtypes()[c] for c in FILES["wrongful"].needed}
 ERROR_SOURCES = ("bank", "traffic_police", "bailiffs", "courts", "tax", "utilities")
 
 

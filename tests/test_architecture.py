@@ -3,7 +3,8 @@
 The floors, from the ground up (the README's "How it works" draws the same order):
 policy and identity (the vocabulary: event types, refused categories, identifiers, linkage),
 population, sources, engine, store, simulate, audit, report, web, then cli.py on top.
-`atomic.py` (whole-file writes under the folder's lock) is a ground-floor utility.
+`atomic.py` (whole-file writes under the folder's lock) and `parallel.py` (the command's one thread pool)
+are ground-floor utilities.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "socialrating"
-FLOOR = {"atomic": 0, "policy": 0, "identity": 0, "population": 1, "sources": 2, "engine": 3, "store": 4,
+FLOOR = {"atomic": 0, "parallel": 0, "policy": 0, "identity": 0, "population": 1, "sources": 2, "engine": 3, "store": 4,
          "simulate": 5, "audit": 6, "report": 7, "web": 8, "cli": 9}
 
 

@@ -19,6 +19,7 @@ from case_runner import events_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from socialrating import parallel
 from socialrating.engine import kernels as K
 from socialrating.engine.allocator import keep_freed_memory
 from socialrating.engine.reference import reference_score
@@ -32,10 +33,9 @@ AS_OF = dt.date(2026, 7, 1)
 
 @contextlib.contextmanager
 def split_work(threads: int = 3):
-    """Chunk everything, however small, into `threads` uneven parts."""
-    with pytest.MonkeyPatch.context() as mp:
+    """Chunk everything, however small, into `threads` uneven parts, on a pool of that many."""
+    with pytest.MonkeyPatch.context() as mp, parallel.threads(threads):
         mp.setattr(K, "MIN_CHUNK", 1)
-        mp.setattr(K, "THREADS", threads)
         yield
 
 

@@ -18,12 +18,13 @@ def _bench():
 
 def test_stages_in_order_and_bytes_add_up(tmp_path):
     bench = _bench()
+    from socialrating.simulate import runner as rn
     from socialrating.simulate import simulation as sim
     from socialrating.simulate import synthetic_world as sw
 
-    before = (sim.make_world, sim.score, sim.MonthlyEngine, sw.generate_population, sw.link_sources)
+    before = (sim.make_world, sim.score, rn.MonthlyEngine, sw.generate_population, sw.link_sources)
     out = tmp_path / "run"
-    stages, manifest, steps = bench.run(3_000, 0.25, out)
+    stages, manifest, steps = bench.run(3_000, 0.25, out, threads=2)
     names = [r[0] for r in stages.rows]
     assert [n.split(" ")[0] for n in names] == [
         "population", "records", "linkage", "world", "monthly", "spells,", "engine:", "outputs"]
@@ -32,4 +33,4 @@ def test_stages_in_order_and_bytes_add_up(tmp_path):
     written = sum(r[3] for r in stages.rows)
     assert written == bench.folder_bytes(out) > 0
     # the pipeline's functions are restored afterwards
-    assert before == (sim.make_world, sim.score, sim.MonthlyEngine, sw.generate_population, sw.link_sources)
+    assert before == (sim.make_world, sim.score, rn.MonthlyEngine, sw.generate_population, sw.link_sources)

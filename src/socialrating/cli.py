@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from . import parallel
 from .engine.allocator import keep_freed_memory
 from .policy.load import PolicyError, builtin_names, json_schema, load_policy, policy_hash, read_policy_text
 
@@ -43,8 +44,14 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def _startup(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
-                                          help="print the version and exit")) -> None:
+def _startup(ctx: typer.Context,
+             version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                          help="print the version and exit"),
+             threads: Optional[int] = typer.Option(
+                 None, "--threads", min=1, help="threads for the command (default: the CPUs available to it); "
+                                                "outputs do not depend on it")) -> None:
+    # The command's one thread pool, shut when the command ends (see parallel.py).
+    ctx.with_resource(parallel.threads(threads))
     # Runs before every command: keep freed memory for reuse (see engine/allocator.py).
     keep_freed_memory()
     # Width is decided per command (not at import): a terminal's own width; piped, COLUMNS or 120.
@@ -120,6 +127,9 @@ def run(
     credit_feedback: float = typer.Option(0.5, min=0, help="arrears uplift while refused credit"),
     employment_feedback: float = typer.Option(0.3, min=0, help="arrears uplift while barred from jobs"),
     household_spillover: float = typer.Option(0.0, min=0, help="arrears uplift for a restricted person's household"),
+    feedback: Optional[list[str]] = typer.Option(
+        None, "--feedback", help="CONTEXT=UPLIFT: arrears uplift while under a restriction in that consequence "
+                                 "context (repeatable; e.g. housing=0.2)"),
     store: bool = typer.Option(True, help="append the ledger to the hash-chained store"),
     db: Optional[str] = typer.Option(None, help="postgresql://... for the ledger store (default: ledger.duckdb in the run folder)"),
     history_years: Optional[float] = typer.Option(
@@ -129,6 +139,7 @@ def run(
     """Simulate the rating in force month by month (with feedback and paired counterfactuals).
 
     The run is built in a new folder beside --out and replaces it only when complete."""
+    from .simulate.feedback import parse_feedback
     from .simulate.simulation import Feedback, SimConfig, simulate
 
     try:
@@ -139,9 +150,12 @@ def run(
         load_policy(policy)  # a bad policy is one error line, before the progress bar starts
     except PolicyError as exc:
         _fail(str(exc))
+    try:
+        uplift = {"credit": credit_feedback, "employment": employment_feedback, **parse_feedback(feedback or [])}
+    except ValueError as exc:
+        _fail(str(exc))
     cfg = SimConfig(policy=policy, people=people, years=years, seed=seed, start=start_d, world=world, store=store,
-                    db=db, feedback=Feedback(credit_feedback, employment_feedback, household_spillover),
-                    history_years=history_years)
+                    db=db, feedback=Feedback(uplift, household_spillover), history_years=history_years)
     from .store.replace import RunReplaceError, build_and_swap
 
     try:
@@ -173,8 +187,8 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder to write")
                                                                   "ingested records")) -> None:
     """The README's main job: 100,000 people, 2 years, the we-platform policy, summary and report."""
     run(policy="we-platform", people=100_000, years=2.0, seed=20240701, out=out, start="2024-07-01",
-        world=DEFAULT_WORLD, credit_feedback=0.5, employment_feedback=0.3, household_spillover=0.0, store=True,
-        db=None, history_years=None, overwrite=overwrite)
+        world=DEFAULT_WORLD, credit_feedback=0.5, employment_feedback=0.3, household_spillover=0.0, feedback=None,
+        store=True, db=None, history_years=None, overwrite=overwrite)
     path = _write_report(out)
     console.print(f"Report: [bold]{path}[/]  (one self-contained HTML file; opens offline)")
     _next_steps(out)

@@ -1,8 +1,9 @@
 """Reading a run folder for the audit: the schemas it expects, month arithmetic, groups.
 
 The audit reads only Parquet files and manifest.json, so it can audit any run folder that
-has these tables with these columns, whatever wrote it. `SCHEMAS` is the contract; a
-missing column or an unexpected type fails with a message naming the file and column.
+has these tables with these columns, whatever wrote it. `SCHEMAS` is what it checks, taken
+from the run folder's contract (store/runfolder.py); a missing column or an unexpected
+type fails with a message naming the file and column.
 
 Months: every date column identifies a calendar month (the day is ignored), so month-end
 dates and first-of-month dates give the same answer. A consequence spell is in force in
@@ -22,32 +23,19 @@ import numpy as np
 import polars as pl
 
 from ..population.calibration import DISTRICTS
-from ..store.runfolder import KINDS, SCENARIOS  # known scenarios, in report order; others allowed
+from ..store.runfolder import FILES, KINDS, SCENARIOS, kind  # known scenarios, in report order; others allowed
 
 AGE_BANDS = ("under 18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 STATUS_BANDS = ("00-19", "20-39", "40-59", "60-79", "80-99")
 
-# Column -> accepted dtypes (None: any Enum or String; "int": any integer; "date": Date).
-SCHEMAS: dict[str, dict[str, Any]] = {
-    "citizens": {
-        "citizen_id": "int", "district": "text", "urban": pl.Boolean, "sex": "text",
-        "age": "int", "income_decile": "int",
-    },
-    "ratings": {
-        "citizen_id": "int", "month": "date", "status": "int", "level": "int",
-    },
-    "consequences": {
-        "citizen_id": "int", "scenario": "text", "consequence_id": "text", "kind": "text",
-        "context": "text", "start_month": "date", "end_month": "date", "months": "int",
-        "via_citizen_id": "int",
-    },
-    "wrongful": {
-        "citizen_id": "int", "consequence_id": "text", "months_actual": "int",
-        "months_perfect_data": "int", "months_no_feedback": "int", "wrongful_months": "int",
-        "feedback_months": "int", "error_sources": "text",
-    },
-}
-OPTIONAL_TABLES = ("wrongful",)
+#: the tables the audit reads -> column -> accepted dtypes ("int": any integer, "text": String
+#: or Enum, "date": Date), from the run folder's contract (store/runfolder.py FILES)
+AUDITED = ("citizens", "ratings", "consequences", "wrongful")
+
+
+SCHEMAS: dict[str, dict[str, Any]] = {t: {c: kind(FILES[t].columns[c]) for c in FILES[t].needed}
+                                      for t in AUDITED}
+OPTIONAL_TABLES = tuple(t for t in AUDITED if FILES[t].optional)
 
 
 class RunFormatError(ValueError):
@@ -180,6 +168,23 @@ def status_band_expr(col: str = "status") -> pl.Expr:
 def load_run(run_dir: str | Path) -> RunData:
     """Read and check a run folder (see SCHEMAS)."""
     path = Path(run_dir)
+    manifest = _read_manifest(path)
+    for t in SCHEMAS:
+        if not (path / f"{t}.parquet").exists() and t not in OPTIONAL_TABLES:
+            raise RunFormatError(f"{path}: {t}.parquet is missing")
+    citizens = add_groups(_read(path / "citizens.parquet", "citizens"))
+    policy = _read_policy(path)
+    ratings, months, bands, named = _read_ratings(path / "ratings.parquet", manifest, policy)
+    k0 = months[0].year * 12 + months[0].month - 1  # month_key of the first month
+    cons, scenarios = _read_consequences(path / "consequences.parquet", k0)
+    kinds, contexts = _labels(policy, cons)
+    wpath = path / "wrongful.parquet"
+    wrongful = _read_wrongful(wpath) if wpath.exists() else None
+    return RunData(path, manifest, citizens, ratings, cons, wrongful, months, policy, kinds, contexts,
+                   bands, named, scenarios or ("actual",))
+
+
+def _read_manifest(path: Path) -> dict:
     mpath = path / "manifest.json"
     if not mpath.exists():
         raise RunFormatError(f"{path}: not a run folder (no manifest.json)")
@@ -189,20 +194,32 @@ def load_run(run_dir: str | Path) -> RunData:
         raise RunFormatError(f"{mpath}: not valid JSON ({exc})") from None
     if not isinstance(manifest, dict):
         raise RunFormatError(f"{mpath}: expected a JSON object, got {type(manifest).__name__}")
-    for t in SCHEMAS:
-        if not (path / f"{t}.parquet").exists() and t not in OPTIONAL_TABLES:
-            raise RunFormatError(f"{path}: {t}.parquet is missing")
-    citizens = add_groups(_read(path / "citizens.parquet", "citizens"))
+    return manifest
 
-    policy = None
-    if (path / "policy.yaml").exists():
-        from ..policy.load import PolicyError, parse_policy
-        try:
-            policy = parse_policy((path / "policy.yaml").read_text(encoding="utf-8"), str(path / "policy.yaml"))
-        except PolicyError:
-            policy = None
 
-    rpath = path / "ratings.parquet"
+def _read_policy(path: Path):
+    """The run's policy when policy.yaml is there and parses (the audit works without it)."""
+    if not (path / "policy.yaml").exists():
+        return None
+    from ..policy.load import PolicyError, parse_policy
+    try:
+        return parse_policy((path / "policy.yaml").read_text(encoding="utf-8"), str(path / "policy.yaml"))
+    except PolicyError:
+        return None
+
+
+def _band_names(ratings: pl.DataFrame, policy) -> tuple[str, ...]:
+    """Named bands best first: the policy's, else the column's Enum, else the values sorted."""
+    if policy is not None and policy.rating.bands is not None:
+        return tuple(policy.rating.bands.names)
+    if isinstance(ratings.schema["band"], pl.Enum):
+        return tuple(ratings.schema["band"].categories.to_list())
+    return tuple(sorted(ratings["band"].drop_nulls().unique().to_list()))
+
+
+def _read_ratings(rpath: Path, manifest: dict, policy) -> tuple[pl.DataFrame, list[dt.date], tuple[str, ...], bool]:
+    """The panel as (citizen_id, t, status, level, band index), the month ends, the bands and
+    whether they are the policy's named bands."""
     check_schema(rpath, "ratings")
     try:
         ratings = pl.read_parquet(rpath)
@@ -216,17 +233,8 @@ def load_run(run_dir: str | Path) -> RunData:
     if manifest.get("months") and int(manifest["months"]) > n_months:
         n_months = int(manifest["months"])
     months = [key_to_date(k0 + i) for i in range(n_months)]
-
-    named = False
-    bands: tuple[str, ...] = STATUS_BANDS
-    if "band" in ratings.columns and ratings["band"].null_count() < ratings.height:
-        named = True
-        if policy is not None and policy.rating.bands is not None:
-            bands = tuple(policy.rating.bands.names)
-        elif isinstance(ratings.schema["band"], pl.Enum):
-            bands = tuple(ratings.schema["band"].categories.to_list())
-        else:
-            bands = tuple(sorted(ratings["band"].drop_nulls().unique().to_list()))
+    named = "band" in ratings.columns and ratings["band"].null_count() < ratings.height
+    bands = _band_names(ratings, policy) if named else STATUS_BANDS
     if named:
         code = pl.col("band").cast(pl.String).replace_strict({b: i for i, b in enumerate(bands)}, default=None,
                                                              return_dtype=pl.Int8)
@@ -236,21 +244,27 @@ def load_run(run_dir: str | Path) -> RunData:
         pl.col("citizen_id").cast(pl.Int64), (month_key("month") - k0).cast(pl.Int32).alias("t"),
         pl.col("status").cast(pl.Int32), pl.col("level").cast(pl.Int32), code.alias("band"),
     )
+    return ratings, months, bands, named
 
-    cons = _read(path / "consequences.parquet", "consequences").with_columns(
+
+def _read_consequences(cpath: Path, k0: int) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """The spells with t0 and t1 (month indices), and the scenarios found, known ones first."""
+    cons = _read(cpath, "consequences").with_columns(
         pl.col("citizen_id").cast(pl.Int64), pl.col("via_citizen_id").cast(pl.Int64),
         (month_key("start_month") - k0).cast(pl.Int32).alias("t0"),
     ).with_columns((pl.col("t0") + pl.col("months").cast(pl.Int32)).alias("t1"))
     bad = cons.filter(~pl.col("kind").is_in(KINDS))
     if bad.height:
-        raise RunFormatError(f"{path / 'consequences.parquet'}: unknown kind {bad['kind'][0]!r} "
-                             f"(expected one of {KINDS})")
+        raise RunFormatError(f"{cpath}: unknown kind {bad['kind'][0]!r} (expected one of {KINDS})")
     found = set(cons["scenario"].unique().to_list())
     scenarios = tuple(s for s in SCENARIOS if s in found) + tuple(sorted(found - set(SCENARIOS)))
     if "actual" not in scenarios and cons.height:
-        raise RunFormatError(f"{path / 'consequences.parquet'}: no rows for the 'actual' scenario "
-                             f"(found {sorted(found)})")
+        raise RunFormatError(f"{cpath}: no rows for the 'actual' scenario (found {sorted(found)})")
+    return cons, scenarios
 
+
+def _labels(policy, cons: pl.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """consequence_id -> kind and -> context: the policy's, then any others the spells name."""
     kinds: dict[str, str] = {}
     contexts: dict[str, str] = {}
     if policy is not None:
@@ -260,18 +274,16 @@ def load_run(run_dir: str | Path) -> RunData:
     for cid, kind, ctx in cons.select("consequence_id", "kind", "context").unique().sort("consequence_id").iter_rows():
         kinds.setdefault(cid, kind)
         contexts.setdefault(cid, ctx)
+    return kinds, contexts
 
-    wrongful = None
-    wpath = path / "wrongful.parquet"
-    if wpath.exists():
-        wrongful = _read(wpath, "wrongful")
-        ints = [c for c in wrongful.columns if c.startswith(("months_", "wrongful_months", "feedback_months",
-                                                               "appeals_prevented"))]
-        wrongful = wrongful.with_columns(
-            pl.col("citizen_id").cast(pl.Int64), pl.col("error_sources").fill_null(""),
-            *(pl.col(c).cast(pl.Int32) for c in ints))
-    return RunData(path, manifest, citizens, ratings, cons, wrongful, months, policy, kinds, contexts,
-                   bands, named, scenarios or ("actual",))
+
+def _read_wrongful(wpath: Path) -> pl.DataFrame:
+    wrongful = _read(wpath, "wrongful")
+    ints = [c for c in wrongful.columns if c.startswith(("months_", "wrongful_months", "feedback_months",
+                                                           "appeals_prevented"))]
+    return wrongful.with_columns(
+        pl.col("citizen_id").cast(pl.Int64), pl.col("error_sources").fill_null(""),
+        *(pl.col(c).cast(pl.Int32) for c in ints))
 
 
 def merge_spells(spells: pl.DataFrame, keys: list[str]) -> pl.DataFrame:

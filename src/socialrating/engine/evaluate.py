@@ -19,39 +19,12 @@ def evaluate(cond, ctx: Mapping[str, np.ndarray], band_names: list[str] | None =
     """Boolean array: where the condition holds, given metric columns in `ctx`.
 
     ctx holds `status`, `level`, `balance_status`, `balance_level`, optionally `band`
-    (int codes, 0 = best) and `flag:<event_type>` (count of entries in force).
+    (int codes, 0 = best) and `flag:<event_type>` (count of entries in force); each
+    condition kind reads what it needs (policy/conditions.py).
     """
-    if isinstance(cond, C.StatusCond):
-        return _compare(ctx["status"], cond.status)
-    if isinstance(cond, C.LevelCond):
-        return _compare(ctx["level"], cond.level)
-    if isinstance(cond, C.BalanceStatusCond):
-        return _compare(ctx["balance_status"], cond.balance_status)
-    if isinstance(cond, C.BalanceLevelCond):
-        return _compare(ctx["balance_level"], cond.balance_level)
-    if isinstance(cond, C.BandCond):
-        wanted = [band_names.index(b) for b in cond.band.in_]
-        return np.isin(ctx["band"], wanted)
-    if isinstance(cond, C.HasActiveCond):
-        spec = cond.spec
-        return ctx["flag:" + spec.event_type] >= spec.at_least
-    if isinstance(cond, C.AllCond):
-        out = evaluate(cond.all[0], ctx, band_names)
-        for c in cond.all[1:]:
-            out = out & evaluate(c, ctx, band_names)
-        return out
-    if isinstance(cond, C.AnyCond):
-        out = evaluate(cond.any[0], ctx, band_names)
-        for c in cond.any[1:]:
-            out = out | evaluate(c, ctx, band_names)
-        return out
-    if isinstance(cond, C.NotCond):
-        return ~evaluate(cond.not_, ctx, band_names)
-    raise TypeError(f"not a condition: {cond!r}")
-
-
-def _compare(x: np.ndarray, cmp: C.Compare) -> np.ndarray:
-    return cmp.holds(x)
+    if not isinstance(cond, C.ConditionKind):
+        raise TypeError(f"not a condition: {cond!r}")
+    return cond.holds(ctx, band_names)
 
 
 def derive(balance_status: np.ndarray, balance_level: np.ndarray, flags: Mapping[str, np.ndarray],
@@ -65,7 +38,7 @@ def derive(balance_status: np.ndarray, balance_level: np.ndarray, flags: Mapping
         "level": apply_scale(balance_level, rs.level_scale),
     }
     for t, v in flags.items():
-        ctx["flag:" + t] = v
+        ctx[C.flag_column(t)] = v
     if rs.bands is not None:
         band = band_codes(ctx[rs.bands.basis], rs.bands)
         for cap in rs.bands.caps:

@@ -14,21 +14,15 @@ fixed by a prefix sum, so the output does not depend on which thread finished fi
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numba as nb
 import numpy as np
 
-THREADS = max(1, min(os.cpu_count() or 1, 8))
+from .. import parallel
+
 MIN_CHUNK = 1 << 18  # below this many rows a single chunk is faster than threads
-_POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="socialrating-kernel")
-# Independent stages (e.g. the ledger table while consequences are worked out) run on
-# their own pools: a stage may wait on chunks queued on _POOL, so it must not hold one of
-# its workers. Stages that wait on other stages (_WAITING) are kept apart from those that
-# never do (_LEAVES), so a waiting stage can never hold the worker its input needs.
-_LEAVES = ThreadPoolExecutor(THREADS, thread_name_prefix="socialrating-stage")
-_WAITING = ThreadPoolExecutor(THREADS, thread_name_prefix="socialrating-stage-w")
+# Chunks, and stages that run beside them (e.g. the ledger table while consequences are
+# worked out), run on the command's one pool (socialrating.parallel); nothing here starts
+# a thread at import.
 
 # quarantine reasons, in the order they are tested (0 = accepted)
 REASONS = ["", "missing citizen_id", "missing occurred_on", "unknown citizen_id",
@@ -44,8 +38,9 @@ _JIT = dict(nogil=True, cache=True)
 
 
 def chunks(n: int) -> list[tuple[int, int]]:
-    """Split 0..n into at most THREADS contiguous chunks (one when n is small)."""
-    k = 1 if n < MIN_CHUNK else THREADS
+    """Split 0..n into at most as many contiguous chunks as the pool has threads (one when n
+    is small)."""
+    k = 1 if n < MIN_CHUNK else parallel.current().threads
     edges = np.linspace(0, n, k + 1).astype(np.int64)
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
@@ -54,16 +49,16 @@ def run_chunks(fn, parts: list[tuple], *args) -> list:
     """fn(*part, *args) for every part (lo, hi[, ...]), on the pool when there is more than one."""
     if len(parts) == 1:
         return [fn(*parts[0], *args)]
-    futures = [_POOL.submit(fn, *part, *args) for part in parts]
-    return [f.result() for f in futures]
+    return parallel.current().starmap(fn, [(*part, *args) for part in parts])
 
 
 def in_background(fn, *args, waits: bool = False):
     """Start fn(*args) on another thread; returns a Future (its .result() re-raises errors).
 
     waits: fn itself waits on a Future from in_background (e.g. the ledger table waits on
-    its provenance columns)."""
-    return (_WAITING if waits else _LEAVES).submit(fn, *args)
+    its provenance columns). The one pool needs no pool apart for such stages: a stage
+    only waits on work started before it (see socialrating.parallel)."""
+    return parallel.current().submit(fn, *args)
 
 
 # Helpers take scalars only. A helper that takes an array is inlined with a reference

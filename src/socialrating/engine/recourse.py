@@ -42,7 +42,8 @@ from .dates import add_months_scalar, month_index, to_days
 from .evaluate import derive, evaluate
 
 MAX_STATES = 250_000  # guard for the exact search; beyond it the answer says exact: false
-_SYM = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "eq": "=="}
+#: columns that move when an entry leaves the level window (and the band, if based on the level balance)
+_LEVEL_SIDE = frozenset({"level", "balance_level"})
 
 
 def counts_now(state: str, policy: Policy) -> bool:
@@ -89,36 +90,11 @@ class CitizenRecord:
 
 
 def with_numbers(cond, ctx: dict, band_names: list[str] | None, i: int = 0) -> str:
-    """The condition with the citizen's values, each part marked (holds) or (fails)."""
-    def mark(c) -> str:
-        return "holds" if bool(evaluate(c, ctx, band_names)[i]) else "fails"
-
-    def cmp(name: str, value: int, c: C.Compare) -> str:
-        bounds = " and ".join(f"{value} {_SYM[k]} {v}" for k, v in c.model_dump().items() if v is not None)
-        return f"{name} {bounds}"
-
-    if isinstance(cond, C.StatusCond):
-        return f"{cmp('status', int(ctx['status'][i]), cond.status)} ({mark(cond)})"
-    if isinstance(cond, C.LevelCond):
-        return f"{cmp('level', int(ctx['level'][i]), cond.level)} ({mark(cond)})"
-    if isinstance(cond, C.BalanceStatusCond):
-        return f"{cmp('status balance', int(ctx['balance_status'][i]), cond.balance_status)} ({mark(cond)})"
-    if isinstance(cond, C.BalanceLevelCond):
-        return f"{cmp('level balance', int(ctx['balance_level'][i]), cond.balance_level)} ({mark(cond)})"
-    if isinstance(cond, C.BandCond):
-        got = band_names[int(ctx["band"][i])]
-        return f"band {got} in {{{', '.join(cond.band.in_)}}} ({mark(cond)})"
-    if isinstance(cond, C.HasActiveCond):
-        s = cond.spec
-        n = int(ctx["flag:" + s.event_type][i])
-        return f"{n} '{s.event_type}' entr{'y' if n == 1 else 'ies'} in force >= {s.at_least} ({mark(cond)})"
-    if isinstance(cond, C.AllCond):
-        return "all of [" + "; ".join(with_numbers(c, ctx, band_names, i) for c in cond.all) + f"] ({mark(cond)})"
-    if isinstance(cond, C.AnyCond):
-        return "any of [" + "; ".join(with_numbers(c, ctx, band_names, i) for c in cond.any) + f"] ({mark(cond)})"
-    if isinstance(cond, C.NotCond):
-        return "not [" + with_numbers(cond.not_, ctx, band_names, i) + f"] ({mark(cond)})"
-    raise TypeError(f"not a condition: {cond!r}")
+    """The condition with the citizen's values, each part marked (holds) or (fails); each
+    condition kind renders its own part (policy/conditions.py)."""
+    if not isinstance(cond, C.ConditionKind):
+        raise TypeError(f"not a condition: {cond!r}")
+    return cond.with_numbers(ctx, band_names, i)
 
 
 # ---------------------------------------------------------------- (b) overturn
@@ -189,10 +165,7 @@ def _thresholds(policy: Policy, cond) -> list[int]:
     out = [p.balance for p in rs.status_scale.breakpoints] + [p.balance for p in rs.level_scale.breakpoints]
     if rs.bands:
         out += [c.min_balance for c in rs.bands.cutoffs if c.min_balance is not None]
-    for c in C.walk(cond):
-        for cmp in (getattr(c, "balance_status", None), getattr(c, "balance_level", None)):
-            if isinstance(cmp, C.Compare):
-                out += [v for v in cmp.model_dump().values() if v is not None]
+    out += [v for c in C.walk(cond) for _, v in c.balance_bounds()]
     return out
 
 
@@ -281,7 +254,7 @@ def recourse(policy: Policy, as_of: dt.date, ledger: pl.DataFrame, consequence: 
 def _uses_level(policy: Policy, cond) -> bool:
     bands = policy.rating.bands
     conds = list(C.walk(cond)) + ([x for cap in bands.caps for x in C.walk(cap.when)] if bands else [])
-    return any(isinstance(x, (C.LevelCond, C.BalanceLevelCond)) for x in conds) or (
+    return any(x.reads() & _LEVEL_SIDE for x in conds) or (
         bands is not None and bands.basis == "balance_level" and C.uses_band(cond))
 
 

@@ -3,6 +3,8 @@
 Written independently of the vectorised engine, as the obvious loop a reader would write
 from the policy docs: it is the oracle the tests compare the engine against, and the
 baseline the benchmark measures the engine's speed against. Never used in a hot path.
+Conditions are judged by each kind's plain-Python `holds_one` (policy/conditions.py),
+written apart from the vectorised `holds` the engine uses.
 """
 
 from __future__ import annotations
@@ -33,25 +35,6 @@ def _scale(balance: int, scale) -> int:
         if a.balance <= balance < b.balance:
             return a.score + ((balance - a.balance) * (b.score - a.score)) // (b.balance - a.balance)
     raise AssertionError
-
-
-def _holds(cond, m: dict, names) -> bool:
-    if isinstance(cond, C.AllCond):
-        return all(_holds(c, m, names) for c in cond.all)
-    if isinstance(cond, C.AnyCond):
-        return any(_holds(c, m, names) for c in cond.any)
-    if isinstance(cond, C.NotCond):
-        return not _holds(cond.not_, m, names)
-    if isinstance(cond, C.HasActiveCond):
-        return m["flags"].get(cond.spec.event_type, 0) >= cond.spec.at_least
-    if isinstance(cond, C.BandCond):
-        return m["band"] in cond.band.in_
-    key = next(k for k in ("status", "level", "balance_status", "balance_level") if hasattr(cond, k))
-    cmp, x = getattr(cond, key), m[key]
-    return all((
-        cmp.lt is None or x < cmp.lt, cmp.lte is None or x <= cmp.lte, cmp.gt is None or x > cmp.gt,
-        cmp.gte is None or x >= cmp.gte, cmp.eq is None or x == cmp.eq,
-    ))
 
 
 def reference_score(rows: list[tuple], policy: Policy, as_of: dt.date, citizens: list[int]):
@@ -126,7 +109,8 @@ def reference_score(rows: list[tuple], policy: Policy, as_of: dt.date, citizens:
     names = rs.bands.names if rs.bands else None
     for c, (bs, bl, flags) in bal.items():
         m = {"balance_status": bs, "balance_level": bl, "status": _scale(bs, rs.status_scale),
-             "level": _scale(bl, rs.level_scale), "flags": flags, "band": None}
+             "level": _scale(bl, rs.level_scale), "band": None}
+        m.update({C.flag_column(t): n for t, n in flags.items()})
         if rs.bands:
             band = rs.bands.cutoffs[-1].band
             for cut in rs.bands.cutoffs[:-1]:
@@ -135,10 +119,10 @@ def reference_score(rows: list[tuple], policy: Policy, as_of: dt.date, citizens:
                     band = cut.band
                     break
             for cap in rs.bands.caps:
-                if _holds(cap.when, m, names) and names.index(band) < names.index(cap.band):
+                if cap.when.holds_one(m) and names.index(band) < names.index(cap.band):
                     band = cap.band
             m["band"] = band
         ratings[c] = {k: m[k] for k in ("balance_status", "balance_level", "status", "level", "band")}
-        cons[c] = {k.id for k in policy.consequences if _holds(k.when, m, names)}
+        cons[c] = {k.id for k in policy.consequences if k.when.holds_one(m)}
     simple = {k: (v[0], v[1]) for k, v in entries.items()}
     return simple, ratings, cons

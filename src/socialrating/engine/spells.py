@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import parallel
 from ..policy.model import Consequence, Policy
 from .evaluate import derive, evaluate
 from . import kernels as K
@@ -49,8 +50,9 @@ def timeline(policy: Policy, holders: np.ndarray, led, counts: np.ndarray):
     compact = compact[1:]
     # split the holders where half the entries are done, one range per thread
     parts = [(0, n_h)]
-    if m >= K.MIN_CHUNK // 4 and K.THREADS > 1:
-        cuts = np.searchsorted(start, np.linspace(0, m, K.THREADS + 1)[1:-1])
+    threads = parallel.current().threads
+    if m >= K.MIN_CHUNK // 4 and threads > 1:
+        cuts = np.searchsorted(start, np.linspace(0, m, threads + 1)[1:-1])
         edges = np.unique(np.concatenate([[0], np.minimum(cuts, n_h), [n_h]]))
         parts = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
     out = K.run_chunks(K.timeline_rows, parts, holders.astype(np.int64), start, order, *compact, flag_of_rule,

@@ -108,25 +108,13 @@ scales and the bands use, which does not change any condition's truth.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 
 import numpy as np
 
-from .conditions import (
-    AllCond,
-    AnyCond,
-    BalanceLevelCond,
-    BalanceStatusCond,
-    BandCond,
-    Compare,
-    HasActiveCond,
-    LevelCond,
-    NotCond,
-    StatusCond,
-    describe,
-    walk,
-)
+from .conditions import describe, flag_column, reads_score, walk
 from .model import Consequence, Policy, Rule, Scale
 from .refused import refusal_reason
 
@@ -433,15 +421,11 @@ def related_contexts(rule: Rule) -> frozenset[str]:
     return frozenset(out)
 
 
-_METRIC_CONDS = (StatusCond, LevelCond, BalanceStatusCond, BalanceLevelCond, BandCond)
-
-
 def feeding_rules(policy: Policy, cond) -> list[tuple[int, Rule]]:
     """The rules whose events can make `cond` hold or not (see the module docstring)."""
-    nodes = list(walk(cond))
-    if any(isinstance(n, _METRIC_CONDS) for n in nodes):
+    if reads_score(cond):
         return list(enumerate(policy.rules))
-    types = {n.spec.event_type for n in nodes if isinstance(n, HasActiveCond)}
+    types = {t for n in walk(cond) for t in n.event_counts()}
     return [(i, r) for i, r in enumerate(policy.rules) if r.event_type in types]
 
 
@@ -453,7 +437,7 @@ def _relatedness(policy: Policy, c: Consequence, target: str) -> list[Finding]:
     cats = sorted({r.category for _, r in bad})
     listed = ", ".join(f"{r.id} ({r.category})" for _, r in bad[:6]) + (
         f" and {len(bad) - 6} more" if len(bad) > 6 else "")
-    via = ("the score, which every rule feeds" if any(isinstance(n, _METRIC_CONDS) for n in walk(c.when))
+    via = ("the score, which every rule feeds" if reads_score(c.when)
            else "the event types it tests")
     if c.kind == "restriction":
         return [Finding(
@@ -481,11 +465,11 @@ def _unknown_types(policy: Policy) -> list[Finding]:
     if policy.rating.bands:
         where += [(f"rating.bands.caps[{i}]", cap.when) for i, cap in enumerate(policy.rating.bands.caps)]
     for target, cond in where:
-        for n in walk(cond):
-            if isinstance(n, HasActiveCond) and n.spec.event_type not in scored:
+        for t in (t for n in walk(cond) for t in n.event_counts()):
+            if t not in scored:
                 out.append(Finding(
                     "warning", "unknown-event-type", target,
-                    f"the condition tests '{n.spec.event_type}', which no rule scores, so no "
+                    f"the condition tests '{t}', which no rule scores, so no "
                     "entry of that type can exist. Fix: correct the event type or add a rule.",
                     "policy consistency",
                 ))
@@ -505,10 +489,6 @@ def scale_scores(scale: Scale, balance: np.ndarray) -> np.ndarray:
         val = lo.score + ((b - lo.balance) * (hi.score - lo.score)) // (hi.balance - lo.balance)
         out = np.where(seg, val, out)
     return np.where(b >= bps[-1].balance, bps[-1].score, out)
-
-
-def _compare(cmp: Compare, x: np.ndarray) -> np.ndarray:
-    return cmp.holds(x)
 
 
 def _is_court_measure(r: Rule, context: str) -> bool:
@@ -531,6 +511,43 @@ def _unchecked(an: "_Analyser", target: str) -> Finding:
     )
 
 
+class _DeltaColumns(Mapping):
+    """The columns a condition reads, over every clamped point delta of `an` at once, with
+    `counts` entries in force by type; each column is made when a condition asks for it."""
+
+    def __init__(self, an: "_Analyser", counts: dict[str, int]):
+        self.an, self.counts = an, counts
+        self.made: dict[str, np.ndarray] = {}
+        self.flags = {flag_column(t): n for t, n in counts.items()}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self.made:
+            self.made[key] = self._make(key)
+        return self.made[key]
+
+    def _make(self, key: str) -> np.ndarray:
+        an, rs = self.an, self.an.p.rating
+        if key == "status":
+            return scale_scores(rs.status_scale, rs.base_status + an.delta)
+        if key == "level":
+            return scale_scores(rs.level_scale, rs.base_level + an.delta)
+        if key == "balance_status":
+            return rs.base_status + an.delta
+        if key == "balance_level":
+            return rs.base_level + an.delta
+        if key == "band":
+            return an._band_index(self.counts)
+        if key.startswith(flag_column("")):
+            return np.full(an.delta.shape, self.flags.get(key, 0))
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("status", "level", "balance_status", "balance_level", "band", *self.flags))
+
+    def __len__(self) -> int:
+        return 5 + len(self.flags)
+
+
 class _Analyser:
     """Evaluates conditions over every clamped point delta at once (numpy arrays)."""
 
@@ -542,12 +559,9 @@ class _Analyser:
         if rs.bands:
             base = rs.base_status if rs.bands.basis == "balance_status" else rs.base_level
             consts += [c.min_balance - base for c in rs.bands.cutoffs if c.min_balance is not None]
+        base = {"balance_status": rs.base_status, "balance_level": rs.base_level}
         for c in policy.consequences:
-            for n in walk(c.when):
-                if isinstance(n, BalanceStatusCond):
-                    consts += [v - rs.base_status for v in n.balance_status.model_dump().values() if v is not None]
-                if isinstance(n, BalanceLevelCond):
-                    consts += [v - rs.base_level for v in n.balance_level.model_dump().values() if v is not None]
+            consts += [v - base[col] for n in walk(c.when) for col, v in n.balance_bounds()]
         # deltas run over [-L, L]; the two ends stand for "L or more beyond" (clamped).
         self.L = max(abs(v) for v in consts) + 2
         self.feasible = self.L <= MAX_SEARCH_SPAN + 2
@@ -573,35 +587,9 @@ class _Analyser:
         return idx
 
     def eval(self, cond, counts: dict[str, int]) -> np.ndarray:
-        rs = self.p.rating
-        if isinstance(cond, StatusCond):
-            return _compare(cond.status, scale_scores(rs.status_scale, rs.base_status + self.delta))
-        if isinstance(cond, LevelCond):
-            return _compare(cond.level, scale_scores(rs.level_scale, rs.base_level + self.delta))
-        if isinstance(cond, BalanceStatusCond):
-            return _compare(cond.balance_status, rs.base_status + self.delta)
-        if isinstance(cond, BalanceLevelCond):
-            return _compare(cond.balance_level, rs.base_level + self.delta)
-        if isinstance(cond, BandCond):
-            names = rs.bands.names
-            wanted = [names.index(b) for b in cond.band.in_]
-            return np.isin(self._band_index(counts), wanted)
-        if isinstance(cond, HasActiveCond):
-            s = cond.spec
-            return np.full(self.delta.shape, counts.get(s.event_type, 0) >= s.at_least)
-        if isinstance(cond, AllCond):
-            out = np.ones(self.delta.shape, dtype=bool)
-            for c in cond.all:
-                out &= self.eval(c, counts)
-            return out
-        if isinstance(cond, AnyCond):
-            out = np.zeros(self.delta.shape, dtype=bool)
-            for c in cond.any:
-                out |= self.eval(c, counts)
-            return out
-        if isinstance(cond, NotCond):
-            return ~self.eval(cond.not_, counts)
-        raise TypeError(f"not a condition: {cond!r}")
+        """Where `cond` holds at every delta, given counts of entries in force by type."""
+        names = self.p.rating.bands.names if self.p.rating.bands else None
+        return cond.holds(_DeltaColumns(self, counts), names)
 
     # -- moves -------------------------------------------------------------
 
@@ -643,9 +631,8 @@ class _Analyser:
         need: dict[str, int] = {}
         for c in conds:
             for n in walk(c):
-                if isinstance(n, HasActiveCond):
-                    s = n.spec
-                    need[s.event_type] = max(need.get(s.event_type, 0), s.at_least)
+                for t, k in n.event_counts().items():
+                    need[t] = max(need.get(t, 0), k)
         types = sorted(need)
         moves = [(r, self._interval(r), types.index(r.event_type) if r.event_type in need else None)
                  for _, r in rules]

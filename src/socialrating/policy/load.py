@@ -259,7 +259,7 @@ def _budget(n: int, node: yaml.Node) -> None:
 
 def unknown_event_types(policy: Policy) -> list[str]:
     """'path: problem' for every event type no source reports, with the nearest known type."""
-    from .conditions import HasActiveCond, walk
+    from .conditions import walk
 
     named: list[tuple[str, str]] = []
     for i, r in enumerate(policy.rules):
@@ -271,7 +271,7 @@ def unknown_event_types(policy: Policy) -> list[str]:
     if policy.rating.bands:
         whens += [(f"rating.bands.caps[{i}].when", c.when) for i, c in enumerate(policy.rating.bands.caps)]
     for path, cond in whens:
-        named += [(path, c.spec.event_type) for c in walk(cond) if isinstance(c, HasActiveCond)]
+        named += [(path, t) for c in walk(cond) for t in c.event_counts()]
     return [f"{path}: {unknown_type_message(t)}" for path, t in named if t not in BY_NAME]
 
 

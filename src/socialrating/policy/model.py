@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .conditions import (BALANCE_LIMIT, EVENT_TYPE_RE, Condition, check_depth, check_event_type,
-                         event_types_used, uses_band)
+                         event_types_used, register_holders, uses_band, walk)
 
 ID_RE = r"^[a-z0-9][a-z0-9_\-]*$"
 POINTS_LIMIT = 10_000        # int16 in the engine (32,767), with room for per-unit truncation
@@ -396,6 +396,8 @@ class Policy(_Strict):
 
 
 def _bands_named(cond) -> list[str]:
-    from .conditions import BandCond, walk
+    return [b for c in walk(cond) for b in c.bands_named()]
 
-    return [b for c in walk(cond) if isinstance(c, BandCond) for b in c.band.in_]
+
+# a condition kind registered later must parse inside these too
+register_holders(BandCap, Bands, RatingSpec, Consequence, Policy)

@@ -16,44 +16,32 @@ no_feedback) and the wrongful months that appeals prevented (wrongful without ap
 but not in actual) are counted exactly. Who contests and what reviewers decide is drawn
 from the policy's `contest.simulation` model, from a stream of its own.
 
-Feedback is explicit and parameterised (`Feedback`); each mechanism's assumption is
-written next to it and copied into the manifest.
+Feedback is data (`Feedback`, feedback.py): an uplift per consequence context; each
+assumption is copied into the manifest. The stages are apart so a shard of citizens can
+run through them on its own: the world's records -> `ScenarioRunner` (runner.py: the
+engine's monthly steps in every scenario) -> the outputs (outputs.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import polars as pl
 
-from ..engine.monthly import MonthlyEngine, month_ends
+from ..engine.monthly import MonthlyEngine
 from ..engine.score import score
 from ..policy.load import parse_policy, policy_hash, read_policy_text
-from ..store.runfolder import KIND_ENUM, SCENARIO_ENUM, SCENARIOS, RunFolder, TableWriter
-from .world import ENGINE_COLUMNS, World, basic_world
+from ..store.runfolder import SCENARIOS, RunFolder
+from . import outputs as O
+from .feedback import Feedback
+from .runner import Calendar, ScenarioRunner, Shard, ShardResult
+from .world import World, basic_world
 
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """How consequences feed back into behaviour (rates of arrears-type records)."""
-
-    credit_arrears_uplift: float = 0.5
-    employment_risk_uplift: float = 0.3
-    household_spillover: float = 0.0
-    assumptions: tuple[str, ...] = (
-        "credit_arrears_uplift: a person refused credit cannot refinance, so arrears-type records "
-        "(overdue loans, utility and tax arrears, enforcement) become 50% more frequent while the "
-        "restriction lasts (assumption; no published estimate).",
-        "employment_risk_uplift: a person barred from jobs loses income, and arrears-type records "
-        "become 30% more frequent (assumption).",
-        "household_spillover: with a value above 0, household members of a restricted person see "
-        "their arrears-type rates rise by that share ('joint punishment'); off by default.",
-    )
+__all__ = ["Feedback", "SimConfig", "simulate", "make_world", "history_years", "history_start"]
 
 
 @dataclass(frozen=True)
@@ -178,46 +166,14 @@ def make_world(cfg: SimConfig, history: float = 0.0, policy=None) -> World:
     raise ValueError(f"unknown world '{cfg.world}' (basic or synthetic)")
 
 
-class SpellTracker:
-    """Turns monthly hold masks into spells (start month, end month) without a panel.
-
-    Layers 0..C-1 are the consequences held in one's own right; layers C.. are the
-    household spill-over layers, one per consequence that spills, carrying who it came via.
-    """
-
-    def __init__(self, layers: int, n: int, own: int):
-        self.since = np.full((layers, n), -1, dtype=np.int16)
-        self.own = own
-        self.via = np.full((layers - own, n), -1, dtype=np.int64)
-        self.rows: list[tuple[np.ndarray, ...]] = []
-
-    def _emit(self, j: int, e: np.ndarray, end) -> None:
-        via = self.via[j - self.own][e] if j >= self.own else np.full(len(e), -1, np.int64)
-        self.rows.append((np.full(len(e), j), e, self.since[j][e].astype(np.int32),
-                          np.full(len(e), end, np.int32), via))
-
-    def update(self, k: int, holds: np.ndarray, via: np.ndarray | None = None) -> None:
-        for j in range(holds.shape[0]):
-            h = holds[j]
-            since = self.since[j]
-            ended = np.flatnonzero(~h & (since >= 0))
-            if len(ended):
-                self._emit(j, ended, k)
-                since[ended] = -1
-            started = np.flatnonzero(h & (since < 0))
-            since[started] = k
-            if j >= self.own and via is not None:
-                self.via[j - self.own][started] = via[j - self.own][started]
-
-    def close(self) -> tuple[np.ndarray, ...]:
-        for j in range(self.since.shape[0]):
-            e = np.flatnonzero(self.since[j] >= 0)
-            if len(e):
-                self._emit(j, e, -1)
-        if not self.rows:
-            z = np.zeros(0, np.int64)
-            return z, z, z, z, z
-        return tuple(np.concatenate([r[i] for r in self.rows]) for i in range(5))
+def shard_of(world: World, cfg: SimConfig) -> Shard:
+    """The whole world as one shard: every citizen, their records month by month."""
+    seen = world.month_slice(world.seen, cfg.start, cfg.months)
+    perfect = world.month_slice(world.perfect, cfg.start, cfg.months)
+    people = world.people
+    return Shard(citizens=people["citizen_id"].to_numpy().astype(np.int64),
+                 households=people["household_id"].to_numpy(), records={"seen": seen, "perfect": perfect},
+                 extra=world.extra)
 
 
 def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], None] | None = None,
@@ -234,307 +190,102 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     folder = RunFolder(out)
     folder.path.mkdir(parents=True, exist_ok=True)
     (folder.path / "policy.yaml").write_text(text, encoding="utf-8")
-    M = cfg.months
-    ends = month_ends(cfg.start, M)
-    starts = [dt.date(e.year, e.month, 1) for e in ends]
-    people = world.people
-    citizens = people["citizen_id"].to_numpy().astype(np.int64)
-    N = len(citizens)
-    hh = people["household_id"].to_numpy()
-    _, hh_idx = np.unique(hh, return_inverse=True)
-    cons = policy.consequences
-    C = len(cons)
-    credit = np.array([c.kind == "restriction" and c.context == "credit" for c in cons], bool)
-    employ = np.array([c.kind == "restriction" and c.context == "employment" for c in cons], bool)
-    restrict = np.array([c.kind == "restriction" for c in cons], bool)
-    spill = np.array([c.applies_to_household for c in cons], bool)
-
-    months = {s: world.month_slice(world.perfect if s == "perfect_data" else world.seen, cfg.start, M)
-              for s in SCENARIOS}
-    arrived = sum(f.height for f in months["actual"])
-    start_days = (cfg.start - dt.date(1970, 1, 1)).days
-    on_file = int((world.seen["reported_on"].cast(pl.Int32) < start_days).sum()) if world.seen.height else 0
-    after_horizon = world.seen.height - arrived  # reported after the last month end: never seen
-    engines = {s: MonthlyEngine(policy, citizens, cfg.start, M) for s in SCENARIOS}
-    spill_idx = np.flatnonzero(spill)
-    trackers = {s: SpellTracker(C + len(spill_idx), N, C) for s in SCENARIOS}
-    held = {s: np.zeros((C, N), bool) for s in SCENARIOS}
-    months_in = {s: np.zeros((C, N), np.int16) for s in SCENARIOS}
-    wrongful = np.zeros((C, N), np.int16)
-    fb_added = np.zeros((C, N), np.int16)
-    prevented = np.zeros((C, N), np.int16)
-    wrongful_no_appeals = np.zeros((C, N), np.int16)
-    appeal_counts = {s: {"contested": 0, "overturned": 0} for s in SCENARIOS}
-    am = policy.contest.simulation
-    extra_counts = {s: 0 for s in SCENARIOS}
-    event_counts = {s: 0 for s in SCENARIOS}
-    ratings_w = TableWriter(folder.path / "ratings.parquet")
-    events_w = TableWriter(folder.path / "events.parquet")
-    actual_events: list[pl.DataFrame] = []
-    fb = cfg.feedback
-    band_enum = pl.Enum(policy.rating.bands.names) if policy.rating.bands else None
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(max_workers=2)
-    for k in range(M):
-        def advance(s: str):
-            """One scenario's month: feedback draws, appeal draws, the engine step, spells.
-            Scenarios share nothing mutable, so two run at once on the two cores."""
-            base = months[s][k].select(ENGINE_COLUMNS)
-            batch = base
-            if s != "no_feedback":
-                prev = held[s]
-                scale = (fb.credit_arrears_uplift * prev[credit].any(axis=0)
-                         + fb.employment_risk_uplift * prev[employ].any(axis=0))
-                if fb.household_spillover > 0 and restrict.any():
-                    restricted = prev[restrict].any(axis=0)
-                    hh_hit = np.bincount(hh_idx, weights=restricted, minlength=hh_idx.max() + 1) > 0
-                    scale = scale + fb.household_spillover * (hh_hit[hh_idx] & ~restricted)
-                extra = world.extra(scale > 0, scale, starts[k], np.random.SeedSequence(cfg.seed, spawn_key=(2, k)))
-                if extra.height:
-                    extra = extra.with_columns(pl.col(c).cast(base.schema[c]) for c in ENGINE_COLUMNS)
-                    batch = pl.concat([base, extra], how="vertical")
-                    extra_counts[s] += extra.height
-            event_counts[s] += batch.height
-            contested = overturned = None
-            if s in ("actual", "no_feedback") and policy.contest.allowed:
-                wrong = np.zeros(batch.height, bool)
-                if "erroneous" in months[s][k].columns:
-                    wrong[: base.height] = months[s][k]["erroneous"].to_numpy()
-                u = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(3, k))).random((2, batch.height))
-                contested = u[0] < np.where(wrong, am.share_contesting_erroneous, am.share_contesting_correct)
-                overturned = contested & (u[1] < np.where(wrong, am.reviewer_accuracy, am.wrong_overturn))
-            state = engines[s].step(batch, contested=contested, overturned=overturned)
-            appeal_counts[s]["contested"] += state.counts.get("contested", 0)
-            appeal_counts[s]["overturned"] += state.counts.get("overturned", 0)
-            holds = state.holds
-            if len(spill_idx):
-                via_layer, via_who = _household(holds, spill_idx, hh_idx, citizens)
-                trackers[s].update(k, np.concatenate([holds, via_layer]), via_who)
-            else:
-                trackers[s].update(k, holds)
-            months_in[s] += holds
-            return s, state, batch
-
-        holds_now = {}
-        for s, state, batch in pool.map(advance, SCENARIOS):
-            holds_now[s] = state.holds
-            if s == "actual":
-                actual_events.append(batch)
-                events_w.write(batch)
-                cols = {
-                    "citizen_id": citizens,
-                    "month": pl.Series([ends[k]], dtype=pl.Date).extend_constant(ends[k], N - 1),
-                    "balance_status": pl.Series(state.ctx["balance_status"], dtype=pl.Int32),
-                    "balance_level": pl.Series(state.ctx["balance_level"], dtype=pl.Int32),
-                    "status": pl.Series(state.ctx["status"], dtype=pl.Int8),
-                    "level": pl.Series(state.ctx["level"], dtype=pl.Int8),
-                }
-                if band_enum is not None:
-                    cols["band"] = pl.Series(state.ctx["band"].astype(np.uint32)).cat.to(band_enum)
-                ratings_w.write(pl.DataFrame(cols))
-        wrongful += holds_now["actual"] & ~holds_now["perfect_data"]
-        fb_added += holds_now["actual"] & ~holds_now["no_feedback"]
-        wrong_na = holds_now["no_appeals"] & ~holds_now["perfect_data"]
-        wrongful_no_appeals += wrong_na
-        prevented += wrong_na & ~holds_now["actual"]
-        held = holds_now
+    calendar = Calendar(cfg.start, cfg.months, cfg.seed)
+    shard = shard_of(world, cfg)
+    runner = ScenarioRunner(policy, shard, cfg.feedback, calendar)
+    ends = calendar.ends
+    panel = O.PanelWriter(folder, policy, shard.citizens, ends)
+    for k in range(cfg.months):
+        panel.write(runner.step(k))
         if progress:
-            progress(k + 1, M)
-    pool.shutdown()
-    ratings_w.close()
-    events_w.close()
+            progress(k + 1, cfg.months)
+    events = panel.close()
+    result = runner.finish()
+    return _write_run(cfg, folder, policy, world, shard, result, events, hist)
 
-    spells = _spell_table(trackers, policy, citizens, ends, M, spill_idx)
+
+def _write_run(cfg: SimConfig, folder: RunFolder, policy, world: World, shard: Shard, result: ShardResult,
+               events: pl.DataFrame, hist: float) -> dict:
+    """Every file after the months: spells, wrongful table, citizens, the ledger recomputed
+    as of the last month end from every record received, the store, the manifest."""
+    citizens, ends = shard.citizens, Calendar(cfg.start, cfg.months, cfg.seed).ends
+    spells = O.spell_table(result, policy, citizens, ends)
     spells.write_parquet(folder.path / "consequences.parquet", compression="zstd")
-    all_events = pl.concat(actual_events, how="vertical")
-    err_src = _error_sources(world, all_events)
-    wt = _wrongful_table(policy, citizens, months_in, wrongful, fb_added, err_src, wrongful_no_appeals, prevented)
+    wt = O.wrongful_table(result, policy, citizens, O.error_sources(world, events))
     wt.write_parquet(folder.path / "wrongful.parquet", compression="zstd")
-    people.write_parquet(folder.path / "citizens.parquet", compression="zstd")
+    world.people.write_parquet(folder.path / "citizens.parquet", compression="zstd")
     if world.truth is not None:
         world.truth.write_parquet(folder.path / "truth.parquet", compression="zstd")
+    actual = result.scenarios["actual"].engine
+    final = score(events, policy, ends[-1], citizens, households=shard.households, overrides=actual.appeal_states())
+    O.write_final(folder, final)
+    store = (O.write_store(folder, cfg.db, final, actual, policy.contest.review_deadline_days)
+             if cfg.store else (None, 0, None))
+    O.write_linkage(folder.path, world.linkage)
+    same = int(np.sum(final.ratings["status"].to_numpy() == last_ctx(actual, policy)["status"]))
+    manifest = _manifest(cfg, policy, world, shard, result, hist, ends, final, store,
+                         {"spells": spells.height, "wrongful": wt.height, "events": events.height, "same": same})
+    folder.write_manifest(manifest)
+    return manifest
 
-    # The ledger as of the last month end, recomputed from every record received.
-    appeals = engines["actual"].appeal_states()
-    final = score(all_events, policy, ends[-1], citizens, households=hh, overrides=appeals)
-    final.ledger.write_parquet(folder.path / "ledger.parquet", compression="zstd")
-    final.quarantine.write_parquet(folder.path / "quarantine.parquet", compression="zstd")
-    final.ratings.write_parquet(folder.path / "current_ratings.parquet", compression="zstd")
-    final.consequences.write_parquet(folder.path / "current_consequences.parquet", compression="zstd")
-    last = engines["actual"]
-    same = int(np.sum((final.ratings["status"].to_numpy() == last_ctx(last, policy)["status"])))
-    head = None
-    n_changes, change_head = 0, None
-    if cfg.store:
-        from ..store.ledger_store import LedgerStore
 
-        if cfg.db is None:
-            (folder.path / "ledger.duckdb").unlink(missing_ok=True)
-        with LedgerStore.open(cfg.db or folder.path) as store:
-            store.append_entries(final.ledger)
-            head = store.head()
-            n_changes = store.record_changes(engines["actual"].appeal_changes(policy.contest.review_deadline_days))
-            tip = store.changes().tail(1)
-            change_head = tip["hash"][0] if tip.height else None
-    lint = _lint(policy)
-    import json
+def _history_note(cfg: SimConfig, world: World, hist: float) -> dict:
+    start_days = (cfg.start - dt.date(1970, 1, 1)).days
+    on_file = int((world.seen["reported_on"].cast(pl.Int32) < start_days).sum()) if world.seen.height else 0
+    return {"years": hist, "start": (history_start(cfg.start, hist) if hist > 0 else cfg.start).isoformat(),
+            "records_on_file_at_start": on_file,
+            "records_not_loaded": int(world.records_not_loaded),
+            "note": ("records reported before the start are loaded in the first month as the records "
+                     "on file, except those that can no longer count (older than the longest expiry "
+                     "of the rules for their event type, or of a type the policy does not use); the "
+                     "policy's own dates (valid_from) decide which of the loaded ones count")}
 
-    (folder.path / "linkage.json").write_text(json.dumps(world.linkage, indent=2, sort_keys=True, default=str) + "\n")
-    c = final.counts
-    manifest = {
+
+def _manifest(cfg, policy, world, shard, result, hist, ends, final, store, rows) -> dict:
+    """The run's manifest (before sealing): what ran, on what, with which counts and checks."""
+    N, M, c = len(shard.citizens), cfg.months, final.counts
+    arrived = sum(f.height for f in shard.records["seen"])
+    head, n_changes, change_head = store
+    where = "ledger.duckdb" if cfg.db is None else O.redact(cfg.db)
+    return {
         "kind": "simulation",
         "seed": cfg.seed,
         "seed_scheme": ("numpy SeedSequence(seed, spawn_key=...): (0,) world: its children [0] the population, "
                         "[1] the records over one window from history_start to the last month (the history "
                         "before the start and the run's months are one stream, so a process spanning the "
                         "start carries on); (2, month) feedback draws; (3, month) appeal draws"),
-        "history": {"years": hist, "start": (history_start(cfg.start, hist) if hist > 0 else cfg.start).isoformat(),
-                    "records_on_file_at_start": on_file,
-                    "records_not_loaded": int(world.records_not_loaded),
-                    "note": ("records reported before the start are loaded in the first month as the records "
-                             "on file, except those that can no longer count (older than the longest expiry "
-                             "of the rules for their event type, or of a type the policy does not use); the "
-                             "policy's own dates (valid_from) decide which of the loaded ones count")},
-        "people": N,
-        "years": cfg.years,
-        "months": M,
-        "start": cfg.start.isoformat(),
-        "as_of": ends[-1].isoformat(),
-        "month_ends": [e.isoformat() for e in ends],
+        "history": _history_note(cfg, world, hist),
+        "people": N, "years": cfg.years, "months": M, "start": cfg.start.isoformat(),
+        "as_of": ends[-1].isoformat(), "month_ends": [e.isoformat() for e in ends],
         "world": world.generator,
         "policy": {"name": policy.name, "version": policy.version, "sha256": policy_hash(policy), "origin": cfg.policy},
-        "feedback": asdict(fb),
+        "feedback": cfg.feedback.manifest(),
         "appeals_model": policy.contest.simulation.model_dump(),
         "scenarios": list(SCENARIOS),
-        "counts": {**{k2: int(v) for k2, v in c.items()},
-                   "records_seen_by_scenario": event_counts, "feedback_records_by_scenario": extra_counts,
-                   "appeals_by_scenario": appeal_counts,
-                   "consequence_spells": spells.height,
+        "counts": {**{k: int(v) for k, v in c.items()}, **O.scenario_counts(result),
+                   "consequence_spells": rows["spells"],
                    "records_linked": world.seen.height,
-                   "records_reported_after_last_month": int(after_horizon)},
-        "rows": {"citizens": N, "ratings": N * M, "events": all_events.height, "ledger": final.ledger.height,
-                 "consequences": spells.height, "wrongful": wt.height, "quarantine": final.quarantine.height,
+                   # reported after the last month end: never seen
+                   "records_reported_after_last_month": int(world.seen.height - arrived)},
+        "rows": {"citizens": N, "ratings": N * M, "events": rows["events"], "ledger": final.ledger.height,
+                 "consequences": rows["spells"], "wrongful": rows["wrongful"], "quarantine": final.quarantine.height,
                  "current_ratings": final.ratings.height, "current_consequences": final.consequences.height},
         "checks": {
             "events_in == accepted + quarantined": c["events_in"] == c["accepted"] + c["quarantined"],
-            "final status: monthly engine == full recompute (citizens agreeing)": f"{same} of {N}",
+            "final status: monthly engine == full recompute (citizens agreeing)": f"{rows['same']} of {N}",
             "note": ("the monthly engine scores a late record when it arrives (caps allocated in arrival "
                      "order), the full recompute by date; they differ only for late records in capped or "
                      "closable groups"),
         },
-        "ledger_store": {"file": "ledger.duckdb" if cfg.db is None else _redact(cfg.db), "head": head} if head else None,
-        "changes": {"store": "ledger.duckdb" if cfg.db is None else _redact(cfg.db), "count": n_changes,
-                    "head": change_head,
+        "ledger_store": {"file": where, "head": head} if head else None,
+        "changes": {"store": where, "count": n_changes, "head": change_head,
                     "note": "simulated appeals, recorded as hash-chained state changes"} if head else None,
-        "lint": lint,
+        "lint": O.lint_findings(policy),
         "shard_size": N,
     }
-    folder.write_manifest(manifest)
-    return manifest
-
-
-def _redact(url: str) -> str:
-    import re
-
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 def last_ctx(engine: MonthlyEngine, policy) -> dict:
     from ..engine.evaluate import derive
 
     return derive(engine.bal_s, engine.bal_l, engine.flags, policy)
-
-
-def _household(holds: np.ndarray, spill_idx: np.ndarray, hh_idx: np.ndarray, citizens: np.ndarray):
-    """Household members of a holder of a spill-over consequence hold it too, via them
-    (the household's lowest citizen id among the holders)."""
-    N = holds.shape[1]
-    via = np.zeros((len(spill_idx), N), bool)
-    who = np.full((len(spill_idx), N), -1, np.int64)
-    big = np.iinfo(np.int64).max
-    for i, j in enumerate(spill_idx):
-        h = holds[j]
-        first = np.full(hh_idx.max() + 1, big)
-        np.minimum.at(first, hh_idx[h], citizens[h])
-        has = first[hh_idx] != big
-        via[i] = has & ~h
-        who[i] = np.where(via[i], first[hh_idx], -1)
-    return via, who
-
-
-def _spell_table(trackers, policy, citizens, ends, M, spill_idx) -> pl.DataFrame:
-    frames = []
-    C = len(policy.consequences)
-    ids = [c.id for c in policy.consequences]
-    contexts = sorted({c.context for c in policy.consequences})
-    kind_code = np.array([["privilege", "restriction"].index(c.kind) for c in policy.consequences])
-    ctx_code = np.array([contexts.index(c.context) for c in policy.consequences])
-    end_dates = pl.Series([e for e in ends], dtype=pl.Date)
-    for s, tr in trackers.items():
-        layer, cit, start, end, via = tr.close()
-        if not len(cit):
-            continue
-        own = layer < C
-        j = np.where(own, layer, spill_idx[np.maximum(layer - C, 0)] if len(spill_idx) else 0)
-        frames.append(pl.DataFrame({
-            "citizen_id": citizens[cit],
-            "scenario": pl.Series([s], dtype=SCENARIO_ENUM).extend_constant(s, len(cit) - 1),
-            "consequence_id": pl.Series(j.astype(np.uint32)).cat.to(pl.Enum(ids)),
-            "kind": pl.Series(kind_code[j].astype(np.uint32)).cat.to(KIND_ENUM),
-            "context": pl.Series(ctx_code[j].astype(np.uint32)).cat.to(pl.Enum(contexts)).cast(pl.String),
-            "start_month": end_dates.gather(start),
-            "end_month": end_dates.gather(pl.Series(np.where(end < 0, 0, end)).set(pl.Series(end < 0), None)),
-            "months": pl.Series(np.where(end < 0, M, end) - start, dtype=pl.Int16),
-            "via_citizen_id": pl.Series(np.where(own, 0, via)).set(pl.Series(own), None),
-        }))
-    if not frames:
-        return pl.DataFrame(schema={"citizen_id": pl.Int64, "scenario": SCENARIO_ENUM, "consequence_id": pl.Enum(ids),
-                                    "kind": KIND_ENUM, "context": pl.String, "start_month": pl.Date,
-                                    "end_month": pl.Date, "months": pl.Int16, "via_citizen_id": pl.Int64})
-    return pl.concat(frames).sort(["scenario", "consequence_id", "citizen_id", "start_month"])
-
-
-def _error_sources(world: World, events: pl.DataFrame) -> pl.DataFrame:
-    """Per citizen: the sources of records wrongly attached to them (erroneous or mislinked)."""
-    if world.truth is None:
-        return pl.DataFrame(schema={"citizen_id": pl.Int64, "error_sources": pl.String})
-    t = world.truth.select("source", "record_id", "true_citizen_id", "erroneous")
-    j = events.select("citizen_id", pl.col("source").cast(pl.String), "record_id").join(
-        t.with_columns(pl.col("source").cast(pl.String)), on=["source", "record_id"], how="inner")
-    bad = j.filter(pl.col("erroneous") | (pl.col("true_citizen_id") != pl.col("citizen_id"))
-                   | pl.col("true_citizen_id").is_null())
-    return bad.group_by("citizen_id").agg(pl.col("source").unique().sort().str.join(",").alias("error_sources"))
-
-
-def _wrongful_table(policy, citizens, months_in, wrongful, fb_added, err_src, wrongful_na, prevented) -> pl.DataFrame:
-    frames = []
-    for j, c in enumerate(policy.consequences):
-        idx = np.flatnonzero((months_in["actual"][j] > 0) | (months_in["no_appeals"][j] > 0))
-        frames.append(pl.DataFrame({
-            "citizen_id": citizens[idx],
-            "consequence_id": pl.Series([c.id] * len(idx), dtype=pl.Enum([x.id for x in policy.consequences])),
-            "kind": pl.Series([c.kind] * len(idx), dtype=KIND_ENUM),
-            "months_actual": pl.Series(months_in["actual"][j][idx], dtype=pl.Int16),
-            "months_perfect_data": pl.Series(months_in["perfect_data"][j][idx], dtype=pl.Int16),
-            "months_no_feedback": pl.Series(months_in["no_feedback"][j][idx], dtype=pl.Int16),
-            "wrongful_months": pl.Series(wrongful[j][idx], dtype=pl.Int16),
-            "feedback_months": pl.Series(fb_added[j][idx], dtype=pl.Int16),
-            "months_no_appeals": pl.Series(months_in["no_appeals"][j][idx], dtype=pl.Int16),
-            "wrongful_months_no_appeals": pl.Series(wrongful_na[j][idx], dtype=pl.Int16),
-            "appeals_prevented_months": pl.Series(prevented[j][idx], dtype=pl.Int16),
-        }))
-    out = pl.concat(frames) if frames else pl.DataFrame()
-    if frames:  # also when nobody is under anything: the table keeps its columns
-        out = out.join(err_src, on="citizen_id", how="left").with_columns(pl.col("error_sources").fill_null(""))
-    return out
-
-
-def _lint(policy) -> list[dict]:
-    try:
-        from ..policy.lint import lint
-    except ImportError:  # pragma: no cover
-        return []
-    return [{"severity": f.severity, "code": f.code, "target": f.target, "message": f.message, "anchor": f.anchor}
-            for f in lint(policy)]

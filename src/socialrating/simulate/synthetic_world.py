@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
+from .. import parallel
 from ..identity.linkage import linkage_report
 from ..sources.link import link_sources
 from ..identity.register import build_register
@@ -49,25 +50,35 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.d
     the number dropped is ``records_not_loaded``."""
     pop_seed, rec_seed = np.random.SeedSequence(seed, spawn_key=(0,)).spawn(2)
     people = generate_population(n, pop_seed, as_of=as_of or start)
-    from concurrent.futures import ThreadPoolExecutor
+    pool = parallel.current()  # independent streams: the two run side by side
+    seen_job = pool.submit(lambda: generate_records(people, start, years, rec_seed, keep=keep))
+    twin_job = pool.submit(lambda: generate_records(people, start, years, rec_seed, error_model=ErrorModel.none(),
+                                                    identities=False, keep=keep))
+    batch, twin = seen_job.result(), twin_job.result()
+    results = link_sources(batch.records, build_register(people))
+    seen = _seen(results, batch.truth)
+    world = World(people=people, seen=_typed(seen), perfect=_typed(_perfect(twin)), truth=batch.truth,
+                  linkage=_linkage(results, batch, seen.height), generator="synthetic-russia")
+    world.records_not_loaded = batch.not_loaded
+    return world
 
-    with ThreadPoolExecutor(max_workers=2) as pool:  # independent streams: the two run side by side
-        seen_job = pool.submit(generate_records, people, start, years, rec_seed, keep=keep)
-        twin_job = pool.submit(generate_records, people, start, years, rec_seed,
-                               error_model=ErrorModel.none(), identities=False, keep=keep)
-        batch, twin = seen_job.result(), twin_job.result()
-    register = build_register(people)
-    results = link_sources(batch.records, register)
+
+def _seen(results: dict, truth: pl.DataFrame) -> pl.DataFrame:
+    """The linked records in arrival order, each flagged `erroneous` when it is wrong for the
+    citizen it was attached to (what the simulation, never the engine, knows)."""
     seen = pl.concat([_events(s, r.linked) for s, r in results.items()], how="vertical")
-    # what the simulation (never the engine) knows: is this record wrong for this citizen?
     # record ids carry their source's prefix, so they are unique across sources
-    t = batch.truth.select(pl.col("record_id").cast(pl.String), "true_citizen_id", "erroneous")
+    t = truth.select(pl.col("record_id").cast(pl.String), "true_citizen_id", "erroneous")
     seen = seen.join(t, on="record_id", how="left", maintain_order="left").with_columns(
         erroneous=(pl.col("erroneous").fill_null(False) | pl.col("true_citizen_id").is_null()
                    | (pl.col("true_citizen_id") != pl.col("citizen_id")).fill_null(True))
     ).drop("true_citizen_id")
     # arrival order: by the day a record reached the operator (ties: source, then the agency's order)
-    seen = seen.sort("reported_on", maintain_order=True)
+    return seen.sort("reported_on", maintain_order=True)
+
+
+def _perfect(twin) -> pl.DataFrame:
+    """The error-free twin's records, attached to the true citizen, in arrival order."""
     # the twin's truth rows are in the same order as its records, source by source
     truth_by_source = twin.truth.partition_by("source", as_dict=True, maintain_order=True)
     parts = []
@@ -79,21 +90,21 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.d
                                 "reported_on").with_columns(source=pl.lit(src, pl.String),
                                                             citizen_id=t["true_citizen_id"]))
     perfect = pl.concat(parts, how="vertical").filter(pl.col("citizen_id").is_not_null())
-    perfect = _events_from(perfect).sort("reported_on", maintain_order=True)
+    return _events_from(perfect).sort("reported_on", maintain_order=True)
+
+
+def _linkage(results: dict, batch, linked: int) -> dict:
+    """linkage.json: the linkage report, with every record in accounted for."""
     report = linkage_report(results, batch.truth)
     quarantine = pl.concat(
         [r.quarantine.select(pl.lit(s).alias("source"), pl.col("record_id").cast(pl.String), "reason")
          for s, r in results.items()], how="vertical")
     report["quarantine_by_reason"] = {k: int(v) for k, v in quarantine.group_by("reason").len().iter_rows()}
     report["records_in"] = int(sum(len(r) for r in batch.records.values()))
-    report["records_linked"] = int(seen.height)
+    report["records_linked"] = int(linked)
     report["records_quarantined"] = int(quarantine.height)
-    report["records_in == linked + quarantined"] = report["records_in"] == seen.height + quarantine.height
-    seen, perfect = _typed(seen), _typed(perfect)
-    world = World(people=people, seen=seen, perfect=perfect, truth=batch.truth, linkage=report,
-                  generator="synthetic-russia")
-    world.records_not_loaded = batch.not_loaded
-    return world
+    report["records_in == linked + quarantined"] = report["records_in"] == linked + quarantine.height
+    return report
 
 
 def _events_from(frame: pl.DataFrame) -> pl.DataFrame:

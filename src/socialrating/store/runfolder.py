@@ -1,4 +1,8 @@
-"""A run folder: the Parquet tables of one run plus its manifest.
+"""A run folder: the Parquet tables of one run plus its manifest, and their contract.
+
+`FILES` is the contract: every file of a run folder, what it holds and the columns of
+each table with their types. The simulation writes to it, the audit checks and reads
+against it (audit/_run.py), the tests' fixtures write small run folders with it.
 
 Written deterministically (fixed compression, no wall-clock time in any file but
 timings.json) so that the same seed, policy and software give byte-identical files.
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import json
 import platform
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,7 @@ import pyarrow.parquet as pq
 
 from ..engine.ledger import STATES as ENGINE_STATES
 from ..engine.score import CONSEQUENCE_KIND
+from ..population.generate import CORE_COLUMNS, POPULATION_SCHEMA
 
 #: citizens, events and ledger as of the last month; current_ratings and
 #: current_consequences: the engine's result on the rating date (re-derived after every
@@ -35,6 +41,115 @@ KIND_ENUM = CONSEQUENCE_KIND
 KINDS = tuple(CONSEQUENCE_KIND.categories.to_list())
 #: ledger entry states (the engine's, as ledger.parquet and the store carry them)
 STATES = tuple(ENGINE_STATES)
+STATE_ENUM = pl.Enum(list(STATES))
+
+
+def kind(dtype: pl.DataType | None) -> Any:
+    """A column type as readers take it: "text" (String, Enum, Categorical, or None: text
+    whose categories depend on the policy or world), "int" (any integer), "date", or the type."""
+    if dtype is None or dtype == pl.String or isinstance(dtype, (pl.Enum, pl.Categorical)):
+        return "text"
+    if dtype.is_integer():
+        return "int"
+    return "date" if dtype == pl.Date else dtype
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """One file of a run folder.
+
+    columns: each column and its type as written; None is text whose categories depend on
+    the policy or the world. `needed` are the columns readers rely on (the audit checks
+    them); `loose` columns vary in type between worlds within their kind (see `kind`);
+    `optional` files may be absent, `optional_columns` too."""
+
+    file: str
+    holds: str
+    columns: dict[str, pl.DataType | None] = field(default_factory=dict)
+    needed: tuple[str, ...] = ()
+    optional: bool = False
+    optional_columns: tuple[str, ...] = ()
+    loose: tuple[str, ...] = ()
+
+    def dtypes(self, text: pl.DataType = pl.String) -> dict[str, pl.DataType]:
+        """The columns' types, policy-dependent text as ``text``."""
+        return {c: text if t is None else t for c, t in self.columns.items()}
+
+    def problems(self, schema: dict[str, pl.DataType]) -> list[str]:
+        """How a table's schema departs from this file's contract (empty: it keeps it)."""
+        out = []
+        for col, want in self.columns.items():
+            got = schema.get(col)
+            if got is None:
+                if col not in self.optional_columns:
+                    out.append(f"{self.file}: no column {col}")
+            elif (want is None or col in self.loose) and kind(got) != kind(want):
+                out.append(f"{self.file}: {col} is {got}, expected {kind(want)}")
+            elif want is not None and col not in self.loose and got != want:
+                out.append(f"{self.file}: {col} is {got}, expected {want}")
+        return out
+
+
+_SPELL = {"start_month": pl.Date, "end_month": pl.Date, "months": pl.Int16}
+_PAIRED = ("months_actual", "months_perfect_data", "months_no_feedback", "wrongful_months", "feedback_months",
+           "months_no_appeals", "wrongful_months_no_appeals", "appeals_prevented_months")
+_RECORD = {"citizen_id": pl.Int64, "event_type": None, "occurred_on": pl.Date, "amount": pl.Float64,
+           "source": None, "record_id": pl.String}
+_RATING = {"balance_status": pl.Int32, "balance_level": pl.Int32, "status": pl.Int8, "level": pl.Int8}
+
+FILES: dict[str, RunFile] = {f.file.split(".")[0]: f for f in (
+    RunFile("citizens.parquet", "the synthetic people (Synthetic Russia adds its identifier columns: snils, "
+            "inn, passport, phone, name codes; the basic world has fewer columns)",
+            {c: POPULATION_SCHEMA[c] for c in CORE_COLUMNS},
+            needed=("citizen_id", "district", "urban", "sex", "age", "income_decile"),
+            optional_columns=("region_code", "birth_date", "household_role", "employed"),
+            loose=("sex", "household_id")),
+    RunFile("ratings.parquet", "the monthly panel: everyone's rating at every month end (band: policies "
+            "with named bands)", {"citizen_id": pl.Int64, "month": pl.Date, **_RATING, "band": None},
+            needed=("citizen_id", "month", "status", "level"), optional_columns=("band",)),
+    RunFile("consequences.parquet", "consequence spells per scenario, own or via a household member",
+            {"citizen_id": pl.Int64, "scenario": SCENARIO_ENUM, "consequence_id": None, "kind": KIND_ENUM,
+             "context": pl.String, **_SPELL, "via_citizen_id": pl.Int64},
+            needed=("citizen_id", "scenario", "consequence_id", "kind", "context", "start_month", "end_month",
+                    "months", "via_citizen_id")),
+    RunFile("wrongful.parquet", "per citizen and consequence: months held in each scenario and the months "
+            "counted by pairing them (wrongful, added by feedback, prevented by appeals)",
+            {"citizen_id": pl.Int64, "consequence_id": None, "kind": KIND_ENUM,
+             **{c: pl.Int16 for c in _PAIRED}, "error_sources": pl.String},
+            needed=("citizen_id", "consequence_id", *_PAIRED[:5], "error_sources"), optional=True),
+    RunFile("events.parquet", "every record the actual scenario received, feedback records included",
+            dict(_RECORD)),
+    RunFile("ledger.parquet", "the ledger as of the last month end, recomputed from every record received",
+            {"entry_id": pl.Int64, "citizen_id": pl.Int64, "rule_id": None, "event_type": None, "category": None,
+             "occurred_on": pl.Date, "points": pl.Int16, "points_raw": pl.Int16, "expires_on": pl.Date,
+             "closed_on": pl.Date, "closed_by": pl.String, "source": None, "record_id": pl.String,
+             "state": STATE_ENUM}),
+    RunFile("quarantine.parquet", "records the engine could not score, with the reason",
+            {**_RECORD, "reason": pl.String}),
+    RunFile("current_ratings.parquet", "everyone's rating on the rating date (re-derived after a contest)",
+            {"citizen_id": pl.Int64, "as_of": pl.Date, **_RATING}),
+    RunFile("current_consequences.parquet", "consequences in force on the rating date, and why",
+            {"citizen_id": pl.Int64, "consequence_id": None, "kind": KIND_ENUM, "context": pl.String,
+             "since": pl.Date, "until": pl.Date, "because": pl.String, "via_citizen_id": pl.Int64}),
+    RunFile("truth.parquet", "the synthetic world's ground truth per record (never read by the engine)",
+            {"source": pl.String, "record_id": pl.String, "true_citizen_id": pl.Int64, "erroneous": pl.Boolean},
+            optional=True),
+    RunFile("manifest.json", "what ran, on what, counts and checks; sealed with every file's sha256"),
+    RunFile("manifest.sig", "the operator's signature of the manifest"),
+    RunFile("operator.pub", "the operator's public key, to check the signature"),
+    RunFile("policy.yaml", "the policy text that ran"),
+    RunFile("linkage.json", "identity linkage: records in, linked, quarantined by reason"),
+    RunFile("ledger.duckdb", "the hash-chained ledger store (when not in PostgreSQL)", optional=True),
+)}
+
+
+def empty_table(name: str, **dtypes: pl.DataType) -> pl.DataFrame:
+    """The file's table with no rows; policy-dependent columns as given in ``dtypes``."""
+    f = FILES[name]
+    cols = {c: dtypes.get(c, t) for c, t in f.dtypes().items() if c not in f.optional_columns or c in dtypes}
+    return pl.DataFrame(schema=cols)
+
+
 PACKAGES = ("socialrating", "numpy", "polars", "pyarrow", "duckdb", "pydantic")
 
 
@@ -107,3 +222,4 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[p] = "not installed"
     return out
+

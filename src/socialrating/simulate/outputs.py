@@ -1,0 +1,172 @@
+"""The simulation's outputs: the monthly panel, the spells, the wrongful table, the ledger
+as of the last month end, the store and the manifest (every file of a run folder written
+by simulate, in store/runfolder.py's contract)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ..store.runfolder import KIND_ENUM, SCENARIO_ENUM, SCENARIOS, RunFolder, TableWriter, empty_table
+from .runner import MonthOutcome, ShardResult
+from .world import World
+
+
+class PanelWriter:
+    """ratings.parquet (everyone, every month end) and events.parquet (the actual
+    scenario's records, feedback records included), streamed month by month."""
+
+    def __init__(self, folder: RunFolder, policy, citizens: np.ndarray, ends: list[dt.date]):
+        self.ratings = TableWriter(folder.path / "ratings.parquet")
+        self.events = TableWriter(folder.path / "events.parquet")
+        self.citizens, self.ends = citizens, ends
+        self.band_enum = pl.Enum(policy.rating.bands.names) if policy.rating.bands else None
+        self.records: list[pl.DataFrame] = []
+
+    def write(self, month: MonthOutcome) -> None:
+        self.records.append(month.records)
+        self.events.write(month.records)
+        ctx, end, n = month.state.ctx, self.ends[month.k], len(self.citizens)
+        cols = {
+            "citizen_id": self.citizens,
+            "month": pl.Series([end], dtype=pl.Date).extend_constant(end, n - 1),
+            "balance_status": pl.Series(ctx["balance_status"], dtype=pl.Int32),
+            "balance_level": pl.Series(ctx["balance_level"], dtype=pl.Int32),
+            "status": pl.Series(ctx["status"], dtype=pl.Int8),
+            "level": pl.Series(ctx["level"], dtype=pl.Int8),
+        }
+        if self.band_enum is not None:
+            cols["band"] = pl.Series(ctx["band"].astype(np.uint32)).cat.to(self.band_enum)
+        self.ratings.write(pl.DataFrame(cols))
+
+    def close(self) -> pl.DataFrame:
+        """Close both files; returns every record the actual scenario received."""
+        self.ratings.close()
+        self.events.close()
+        return pl.concat(self.records, how="vertical")
+
+
+def spell_table(result: ShardResult, policy, citizens: np.ndarray, ends: list[dt.date]) -> pl.DataFrame:
+    """consequences.parquet: one row per spell, per scenario (own and via the household)."""
+    frames = []
+    C, M, spill_idx = len(policy.consequences), len(ends), result.spill_idx
+    ids = [c.id for c in policy.consequences]
+    contexts = sorted({c.context for c in policy.consequences})
+    kind_code = np.array([["privilege", "restriction"].index(c.kind) for c in policy.consequences])
+    ctx_code = np.array([contexts.index(c.context) for c in policy.consequences])
+    end_dates = pl.Series([e for e in ends], dtype=pl.Date)
+    for s, (layer, cit, start, end, via) in result.spells.items():
+        if not len(cit):
+            continue
+        own = layer < C
+        j = np.where(own, layer, spill_idx[np.maximum(layer - C, 0)] if len(spill_idx) else 0)
+        frames.append(pl.DataFrame({
+            "citizen_id": citizens[cit],
+            "scenario": pl.Series([s], dtype=SCENARIO_ENUM).extend_constant(s, len(cit) - 1),
+            "consequence_id": pl.Series(j.astype(np.uint32)).cat.to(pl.Enum(ids)),
+            "kind": pl.Series(kind_code[j].astype(np.uint32)).cat.to(KIND_ENUM),
+            "context": pl.Series(ctx_code[j].astype(np.uint32)).cat.to(pl.Enum(contexts)).cast(pl.String),
+            "start_month": end_dates.gather(start),
+            "end_month": end_dates.gather(pl.Series(np.where(end < 0, 0, end)).set(pl.Series(end < 0), None)),
+            "months": pl.Series(np.where(end < 0, M, end) - start, dtype=pl.Int16),
+            "via_citizen_id": pl.Series(np.where(own, 0, via)).set(pl.Series(own), None),
+        }))
+    if not frames:
+        return empty_table("consequences", consequence_id=pl.Enum(ids))
+    return pl.concat(frames).sort(["scenario", "consequence_id", "citizen_id", "start_month"])
+
+
+def error_sources(world: World, events: pl.DataFrame) -> pl.DataFrame:
+    """Per citizen: the sources of records wrongly attached to them (erroneous or mislinked)."""
+    if world.truth is None:
+        return pl.DataFrame(schema={"citizen_id": pl.Int64, "error_sources": pl.String})
+    t = world.truth.select("source", "record_id", "true_citizen_id", "erroneous")
+    j = events.select("citizen_id", pl.col("source").cast(pl.String), "record_id").join(
+        t.with_columns(pl.col("source").cast(pl.String)), on=["source", "record_id"], how="inner")
+    bad = j.filter(pl.col("erroneous") | (pl.col("true_citizen_id") != pl.col("citizen_id"))
+                   | pl.col("true_citizen_id").is_null())
+    return bad.group_by("citizen_id").agg(pl.col("source").unique().sort().str.join(",").alias("error_sources"))
+
+
+def wrongful_table(result: ShardResult, policy, citizens: np.ndarray, err_src: pl.DataFrame) -> pl.DataFrame:
+    """wrongful.parquet: per citizen and consequence held in the actual or no-appeals run,
+    the months in each scenario and the months counted by pairing them."""
+    months_in = {s: sc.months_in for s, sc in result.scenarios.items()}
+    p = result.paired
+    ids = pl.Enum([x.id for x in policy.consequences])
+    frames = []
+    for j, c in enumerate(policy.consequences):
+        idx = np.flatnonzero((months_in["actual"][j] > 0) | (months_in["no_appeals"][j] > 0))
+
+        def col(a: np.ndarray) -> pl.Series:
+            return pl.Series(a[j][idx], dtype=pl.Int16)
+
+        frames.append(pl.DataFrame({
+            "citizen_id": citizens[idx],
+            "consequence_id": pl.Series([c.id] * len(idx), dtype=ids),
+            "kind": pl.Series([c.kind] * len(idx), dtype=KIND_ENUM),
+            "months_actual": col(months_in["actual"]),
+            "months_perfect_data": col(months_in["perfect_data"]),
+            "months_no_feedback": col(months_in["no_feedback"]),
+            "wrongful_months": col(p.wrongful),
+            "feedback_months": col(p.feedback),
+            "months_no_appeals": col(months_in["no_appeals"]),
+            "wrongful_months_no_appeals": col(p.wrongful_no_appeals),
+            "appeals_prevented_months": col(p.prevented),
+        }))
+    out = pl.concat(frames) if frames else pl.DataFrame()
+    if frames:  # also when nobody is under anything: the table keeps its columns
+        out = out.join(err_src, on="citizen_id", how="left").with_columns(pl.col("error_sources").fill_null(""))
+    return out
+
+
+def write_final(folder: RunFolder, final) -> None:
+    """The ledger, quarantine and current ratings and consequences as of the last month end."""
+    for table, frame in (("ledger", final.ledger), ("quarantine", final.quarantine),
+                         ("current_ratings", final.ratings), ("current_consequences", final.consequences)):
+        frame.write_parquet(folder.path / f"{table}.parquet", compression="zstd")
+
+
+def write_store(folder: RunFolder, db: str | None, final, actual_engine, review_deadline_days) -> tuple:
+    """Append the ledger to the hash-chained store and record the simulated appeals as state
+    changes; returns (head, number of changes, head of the changes)."""
+    from ..store.ledger_store import LedgerStore
+
+    if db is None:
+        (folder.path / "ledger.duckdb").unlink(missing_ok=True)
+    with LedgerStore.open(db or folder.path) as store:
+        store.append_entries(final.ledger)
+        head = store.head()
+        n_changes = store.record_changes(actual_engine.appeal_changes(review_deadline_days))
+        tip = store.changes().tail(1)
+        return head, n_changes, (tip["hash"][0] if tip.height else None)
+
+
+def write_linkage(path: Path, linkage: dict) -> None:
+    (path / "linkage.json").write_text(json.dumps(linkage, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def redact(url: str) -> str:
+    """A database URL without its password."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def lint_findings(policy) -> list[dict]:
+    from ..policy.lint import lint
+
+    return [{"severity": f.severity, "code": f.code, "target": f.target, "message": f.message, "anchor": f.anchor}
+            for f in lint(policy)]
+
+
+def scenario_counts(result: ShardResult) -> dict:
+    """The manifest's per-scenario counters."""
+    sc = result.scenarios
+    return {"records_seen_by_scenario": {s: sc[s].counts["records"] for s in SCENARIOS},
+            "feedback_records_by_scenario": {s: sc[s].counts["feedback_records"] for s in SCENARIOS},
+            "appeals_by_scenario": {s: {"contested": sc[s].counts["contested"],
+                                        "overturned": sc[s].counts["overturned"]} for s in SCENARIOS}}

@@ -1,0 +1,270 @@
+"""The scenario runner: one shard of citizens through months of a rating in force.
+
+Inputs are explicit: the policy, a `Shard` (the citizens, their households, their records
+month by month in each scenario's view, and where feedback records come from), the
+`Feedback` and a `Calendar` (first month, month ends, seed). Each month `step(k)` runs
+every scenario's month (feedback draws, appeal draws, the engine step, spells) and
+returns the actual scenario's records and state; `finish()` returns the shard's spells,
+months held and paired counts. Every scenario's state lives in its own `Scenario`
+object, so scenarios share nothing mutable and run side by side on the command's pool.
+
+The scenarios (see simulation.py): `actual` (sources' errors, feedback, appeals),
+`perfect_data` (no errors: nothing to contest), `no_feedback`, `no_appeals`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import polars as pl
+
+from .. import parallel
+from ..engine.monthly import MonthlyEngine, month_ends
+from ..store.runfolder import SCENARIOS
+from .feedback import Feedback, FeedbackModel
+from .world import ENGINE_COLUMNS
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """What a scenario sees and does: its records (the agencies' view or perfect data),
+    whether consequences feed back, whether anyone contests."""
+
+    records: str  # "seen" or "perfect"
+    feedback: bool
+    appeals: bool
+
+
+SPECS = {"actual": ScenarioSpec("seen", True, True), "perfect_data": ScenarioSpec("perfect", True, False),
+         "no_feedback": ScenarioSpec("seen", False, True), "no_appeals": ScenarioSpec("seen", True, False)}
+assert tuple(SPECS) == SCENARIOS
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The run's months and the seed of its feedback (2, k) and appeal (3, k) streams."""
+
+    start: dt.date
+    months: int
+    seed: int
+
+    @property
+    def ends(self) -> list[dt.date]:
+        return month_ends(self.start, self.months)
+
+    @property
+    def starts(self) -> list[dt.date]:
+        return [dt.date(e.year, e.month, 1) for e in self.ends]
+
+
+@dataclass
+class Shard:
+    """The citizens one runner covers and everything it reads about them.
+
+    records: per view ("seen", "perfect"), the records reaching the operator in month k
+    (ENGINE_COLUMNS, plus `erroneous` in the agencies' view when the world knows it).
+    extra(mask, scale, month_start, seed) -> the feedback records of the people in mask."""
+
+    citizens: np.ndarray     # int64 ids, the engine's citizen order
+    households: np.ndarray   # household id per citizen
+    records: dict[str, list[pl.DataFrame]]
+    extra: Callable[[np.ndarray, np.ndarray, dt.date, np.random.SeedSequence], pl.DataFrame]
+
+    @property
+    def household_index(self) -> np.ndarray:
+        return np.unique(self.households, return_inverse=True)[1]
+
+
+class SpellTracker:
+    """Turns monthly hold masks into spells (start month, end month) without a panel.
+
+    Layers 0..C-1 are the consequences held in one's own right; layers C.. are the
+    household spill-over layers, one per consequence that spills, carrying who it came via.
+    """
+
+    def __init__(self, layers: int, n: int, own: int):
+        self.since = np.full((layers, n), -1, dtype=np.int16)
+        self.own = own
+        self.via = np.full((layers - own, n), -1, dtype=np.int64)
+        self.rows: list[tuple[np.ndarray, ...]] = []
+
+    def _emit(self, j: int, e: np.ndarray, end) -> None:
+        via = self.via[j - self.own][e] if j >= self.own else np.full(len(e), -1, np.int64)
+        self.rows.append((np.full(len(e), j), e, self.since[j][e].astype(np.int32),
+                          np.full(len(e), end, np.int32), via))
+
+    def update(self, k: int, holds: np.ndarray, via: np.ndarray | None = None) -> None:
+        for j in range(holds.shape[0]):
+            h = holds[j]
+            since = self.since[j]
+            ended = np.flatnonzero(~h & (since >= 0))
+            if len(ended):
+                self._emit(j, ended, k)
+                since[ended] = -1
+            started = np.flatnonzero(h & (since < 0))
+            since[started] = k
+            if j >= self.own and via is not None:
+                self.via[j - self.own][started] = via[j - self.own][started]
+
+    def close(self) -> tuple[np.ndarray, ...]:
+        """(layer, citizen index, start month, end month or -1 if still running, via id)."""
+        for j in range(self.since.shape[0]):
+            e = np.flatnonzero(self.since[j] >= 0)
+            if len(e):
+                self._emit(j, e, -1)
+        if not self.rows:
+            z = np.zeros(0, np.int64)
+            return z, z, z, z, z
+        return tuple(np.concatenate([r[i] for r in self.rows]) for i in range(5))
+
+
+def household_holds(holds: np.ndarray, spill_idx: np.ndarray, hh_idx: np.ndarray, citizens: np.ndarray):
+    """Household members of a holder of a spill-over consequence hold it too, via them
+    (the household's lowest citizen id among the holders)."""
+    N = holds.shape[1]
+    via = np.zeros((len(spill_idx), N), bool)
+    who = np.full((len(spill_idx), N), -1, np.int64)
+    big = np.iinfo(np.int64).max
+    for i, j in enumerate(spill_idx):
+        h = holds[j]
+        first = np.full(hh_idx.max() + 1, big)
+        np.minimum.at(first, hh_idx[h], citizens[h])
+        has = first[hh_idx] != big
+        via[i] = has & ~h
+        who[i] = np.where(via[i], first[hh_idx], -1)
+    return via, who
+
+
+@dataclass
+class Scenario:
+    """One scenario's state: its engine, spells, last month's holds and its counters."""
+
+    name: str
+    spec: ScenarioSpec
+    engine: MonthlyEngine
+    tracker: SpellTracker
+    held: np.ndarray       # C x N: consequences held at the last month end
+    months_in: np.ndarray  # C x N: months held so far
+    counts: dict[str, int] = field(default_factory=lambda: {"records": 0, "feedback_records": 0,
+                                                            "contested": 0, "overturned": 0})
+
+
+@dataclass
+class MonthOutcome:
+    """What one month leaves for the outputs: the actual scenario's records and state."""
+
+    k: int
+    records: pl.DataFrame
+    state: object  # engine.monthly's month state: .ctx (ratings), .holds, .counts
+
+
+@dataclass
+class PairedMonths:
+    """Per consequence and citizen (C x N), months counted by comparing scenarios."""
+
+    wrongful: np.ndarray             # actual but not perfect_data
+    feedback: np.ndarray             # actual but not no_feedback
+    wrongful_no_appeals: np.ndarray  # no_appeals but not perfect_data
+    prevented: np.ndarray            # wrongful without appeals, not in actual
+
+    @classmethod
+    def zeros(cls, shape: tuple[int, int]) -> "PairedMonths":
+        return cls(*(np.zeros(shape, np.int16) for _ in range(4)))
+
+    def add(self, holds: dict[str, np.ndarray]) -> None:
+        self.wrongful += holds["actual"] & ~holds["perfect_data"]
+        self.feedback += holds["actual"] & ~holds["no_feedback"]
+        wrong_na = holds["no_appeals"] & ~holds["perfect_data"]
+        self.wrongful_no_appeals += wrong_na
+        self.prevented += wrong_na & ~holds["actual"]
+
+
+@dataclass
+class ShardResult:
+    """A finished shard: each scenario (engine, months held, counters), the spells per
+    scenario as tracker rows, and the paired month counts."""
+
+    scenarios: dict[str, Scenario]
+    spells: dict[str, tuple[np.ndarray, ...]]
+    paired: PairedMonths
+    spill_idx: np.ndarray
+
+
+class ScenarioRunner:
+    """Runs the paired scenarios of one shard month by month (see the module docstring)."""
+
+    def __init__(self, policy, shard: Shard, feedback: Feedback, calendar: Calendar):
+        self.policy, self.shard, self.calendar = policy, shard, calendar
+        cons = policy.consequences
+        C, N = len(cons), len(shard.citizens)
+        self.hh_idx = shard.household_index
+        self.feedback = FeedbackModel(feedback, cons, self.hh_idx)
+        self.spill_idx = np.flatnonzero(np.array([c.applies_to_household for c in cons], bool))
+        self.starts = calendar.starts
+        self.scenarios = {
+            s: Scenario(s, spec, MonthlyEngine(policy, shard.citizens, calendar.start, calendar.months),
+                        SpellTracker(C + len(self.spill_idx), N, C), np.zeros((C, N), bool),
+                        np.zeros((C, N), np.int16))
+            for s, spec in SPECS.items()}
+        self.paired = PairedMonths.zeros((C, N))
+
+    def step(self, k: int) -> MonthOutcome:
+        """Month k of every scenario (side by side on the pool), then the paired counts."""
+        done = parallel.current().map(lambda sc: self._advance(sc, k), self.scenarios.values())
+        holds = {sc.name: state.holds for sc, (state, _) in zip(self.scenarios.values(), done)}
+        self.paired.add(holds)
+        for sc in self.scenarios.values():
+            sc.held = holds[sc.name]
+        state, records = done[0]
+        return MonthOutcome(k, records, state)
+
+    def _with_feedback(self, sc: Scenario, k: int, base: pl.DataFrame) -> pl.DataFrame:
+        """The month's records plus the feedback records last month's holds cause."""
+        scale = self.feedback.scale(sc.held)
+        seed = np.random.SeedSequence(self.calendar.seed, spawn_key=(2, k))
+        extra = self.shard.extra(scale > 0, scale, self.starts[k], seed)
+        if not extra.height:
+            return base
+        extra = extra.with_columns(pl.col(c).cast(base.schema[c]) for c in ENGINE_COLUMNS)
+        sc.counts["feedback_records"] += extra.height
+        return pl.concat([base, extra], how="vertical")
+
+    def _appeals(self, month: pl.DataFrame, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Who contests each of the month's n records and whether the reviewer overturns it."""
+        am = self.policy.contest.simulation
+        wrong = np.zeros(n, bool)
+        if "erroneous" in month.columns:
+            wrong[: month.height] = month["erroneous"].to_numpy()
+        u = np.random.default_rng(np.random.SeedSequence(self.calendar.seed, spawn_key=(3, k))).random((2, n))
+        contested = u[0] < np.where(wrong, am.share_contesting_erroneous, am.share_contesting_correct)
+        overturned = contested & (u[1] < np.where(wrong, am.reviewer_accuracy, am.wrong_overturn))
+        return contested, overturned
+
+    def _advance(self, sc: Scenario, k: int):
+        """One scenario's month; touches only that scenario's state."""
+        month = self.shard.records[sc.spec.records][k]
+        batch = month.select(ENGINE_COLUMNS)
+        if sc.spec.feedback:
+            batch = self._with_feedback(sc, k, batch)
+        sc.counts["records"] += batch.height
+        contested = overturned = None
+        if sc.spec.appeals and self.policy.contest.allowed:
+            contested, overturned = self._appeals(month, k, batch.height)
+        state = sc.engine.step(batch, contested=contested, overturned=overturned)
+        sc.counts["contested"] += state.counts.get("contested", 0)
+        sc.counts["overturned"] += state.counts.get("overturned", 0)
+        holds = state.holds
+        if len(self.spill_idx):
+            via_layer, via_who = household_holds(holds, self.spill_idx, self.hh_idx, self.shard.citizens)
+            sc.tracker.update(k, np.concatenate([holds, via_layer]), via_who)
+        else:
+            sc.tracker.update(k, holds)
+        sc.months_in += holds
+        return state, batch
+
+    def finish(self) -> ShardResult:
+        return ShardResult(self.scenarios, {s: sc.tracker.close() for s, sc in self.scenarios.items()},
+                           self.paired, self.spill_idx)
