@@ -5,11 +5,18 @@ memory -> ledger + ratings + consequences in memory), events/s of the straightfo
 per-event Python implementation (socialrating.engine.reference) on a sample of citizens,
 extrapolated, the ratio between them, peak memory, and whether both gave the same
 ratings for the sampled citizens. Targets on a 2-core machine: >= 20M events/s and
->= 20x the per-event baseline. One untimed full-size call first loads (or compiles) the
+>= 20x the per-event baseline.
+
+In the same run, the policy's query-expressible part (benchmarks/_sql_policy.py: no caps,
+closures or has_active) is scored by the engine, by ONE DuckDB SQL query and by ONE polars
+lazy query over the same events table; all three must give the same ratings and
+consequences for every citizen, and the events/s of each and the ratios are printed
+(issue 15's target: the engine >= 2x the faster of the two and >= 40M events/s). One untimed full-size call first loads (or compiles) the
 kernels and maps the memory; the figure is the best of the timed calls, the median is
 printed beside it.
 
-    python benchmarks/engine.py [--events 10000000] [--sample 200000] [--repeat 9] [--default-allocator]
+    python benchmarks/engine.py [--events 10000000] [--sample 200000] [--repeat 9] [--query-repeat 3]
+                                [--default-allocator]
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ START = dt.date(2024, 7, 1)
 AS_OF = dt.date(2026, 7, 1)
 TARGET_RATE = 20e6
 TARGET_RATIO = 20.0
+TARGET_QUERY_RATE = 40e6   # issue 15: engine events/s on the query-expressible policy
+TARGET_QUERY_RATIO = 2.0   # issue 15: engine / the faster of DuckDB and polars
 
 
 def peak_mb() -> float:
@@ -47,6 +56,7 @@ def main() -> None:
     ap.add_argument("--default-allocator", action="store_true",
                     help="leave glibc's thresholds alone (the command line raises them)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--query-repeat", type=int, default=3, help="timed calls of each system in the query comparison")
     ap.add_argument("--threads", type=int, default=None, help="the pool's threads (default: the CPUs available)")
     args = ap.parse_args()
     with parallel.threads(args.threads) as pool:  # as the command line opens it
@@ -118,6 +128,59 @@ def _run(args) -> None:
           f"same consequences: {same_cons}")
     if not (same and same_cons):
         raise SystemExit("MISMATCH between engine and per-event baseline")
+    versus_queries(events, citizens, households, policy, args.query_repeat)
+
+
+def _best(fn, repeat: int):
+    """(best seconds, last result) of `repeat` timed calls after one untimed call."""
+    out = fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), out
+
+
+def versus_queries(events: pl.DataFrame, citizens, households, full_policy, repeat: int) -> None:
+    """The same policy as one DuckDB query and one polars lazy query, checked and timed."""
+    import duckdb
+
+    import _sql_policy as Q
+
+    policy = Q.query_policy(full_policy)
+    print(f"\nquery comparison: {full_policy.name} without what one query cannot express "
+          f"({'; '.join(Q.dropped(full_policy))}); every citizen compared")
+    cit_frame = pl.DataFrame({"citizen_id": pl.Series(citizens, dtype=pl.Int64)})
+    con = duckdb.connect()
+    con.register("events", events)
+    con.register("citizens", cit_frame)
+    sql = Q.duckdb_sql(policy, AS_OF)
+    runs = {
+        "engine": lambda: Q.engine_table(score(events, policy, AS_OF, citizens, households=households), policy),
+        "duckdb (one SQL query)": lambda: pl.from_arrow(con.sql(sql).to_arrow_table()),
+        "polars (one lazy query)": lambda: Q.polars_query(events.lazy(), cit_frame.lazy(), policy, AS_OF).collect(),
+    }
+    rates, tables = {}, {}
+    for name, fn in runs.items():
+        best, tables[name] = _best(fn, repeat)
+        rates[name] = events.height / best
+        print(f"  {name:24s} {best:6.2f} s  {rates[name] / 1e6:6.1f}M events/s  (best of {repeat})")
+    eng = tables.pop("engine")
+    for name, tab in tables.items():
+        ok = Q.same_table(eng, tab)
+        print(f"  {name}: same ratings and consequences as the engine for {eng.height:,} citizens: {ok}")
+        if not ok:
+            raise SystemExit(f"MISMATCH between the engine and {name}")
+    faster = max(tables, key=rates.get)
+    ratio = rates["engine"] / rates[faster]
+    print(f"  engine / {faster}: {ratio:.2f}x  (target {TARGET_QUERY_RATIO:.0f}x: {ratio / TARGET_QUERY_RATIO:.2f}x target)")
+    for name in tables:
+        print(f"  engine / {name}: {rates['engine'] / rates[name]:.2f}x")
+    print(f"  engine on this policy: {rates['engine'] / 1e6:.1f}M events/s  (target {TARGET_QUERY_RATE / 1e6:.0f}M: "
+          f"{rates['engine'] / TARGET_QUERY_RATE:.2f}x target)")
+    print(f"  note: the engine's time includes the full ledger (a row per entry, with provenance) and "
+          f"consequence spells (since/until); the queries return ratings and held consequences only")
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ def _decisions(rows, citizen_id=None, method=None, prob=None, reason=None) -> pl
             return v.cast(dtype).alias(name)
         if isinstance(v, np.ndarray):
             return pl.Series(name, v, dtype=dtype)
-        return pl.Series(name, [v] * n, dtype=dtype)
+        return pl.Series(name, [v], dtype=dtype).extend_constant(v, n - 1) if n else pl.Series(name, [], dtype=dtype)
 
     return pl.DataFrame([rows, col("citizen_id", citizen_id, pl.Int64), col("match_method", method, pl.String),
                          col("match_probability", prob, pl.Float64), col("reason", reason, pl.String)])
@@ -157,13 +157,17 @@ def _register_key(register: pl.DataFrame, key: str) -> pl.DataFrame:
     return r.with_columns(n=pl.lit(1, pl.UInt32))
 
 
+# why a record failed deterministic linkage, as int8 codes over the records (0: no failure yet)
+_FAILURES = (None, INVALID_CHECK, INVALID_FORMAT, NOT_IN_REGISTER)
+
+
 @dataclass
 class _Pending:
     source: str
     records: pl.DataFrame
     parts: list[pl.DataFrame]
     done: np.ndarray
-    first_failure: np.ndarray
+    first_failure: np.ndarray  # int8 index into _FAILURES
     names: pl.DataFrame | None  # __row + normalised fields of records going to name linkage
 
 
@@ -189,13 +193,14 @@ def _deterministic(source: str, schema: "KeySpec", records: pl.DataFrame, regist
         done |= miss
 
     # 2. strong identifiers
-    first_failure = np.full(n, None, dtype=object)
+    first_failure = np.zeros(n, dtype=np.int8)
     keys = [k for k in st["strong_keys"] if k in schema.keys and k in records.columns]
     for key in keys:
         x, malformed = parse_identifier(records[key], key)
         present = x.is_not_null().to_numpy() | malformed
         valid = _validity(key, x)
-        fail = np.where(present & ~valid, INVALID_CHECK if key in _CHECKED else INVALID_FORMAT, None)
+        fail = np.where(present & ~valid, _FAILURES.index(INVALID_CHECK if key in _CHECKED else INVALID_FORMAT),
+                        0).astype(np.int8)
         todo = ~done & valid
         if todo.any():
             rows = np.flatnonzero(todo)
@@ -214,8 +219,8 @@ def _deterministic(source: str, schema: "KeySpec", records: pl.DataFrame, regist
             not_found = np.zeros(n, dtype=bool)
             not_found[rows] = True
             not_found[hit["__row"].to_numpy()] = False
-            fail = np.where(not_found, NOT_IN_REGISTER, fail)
-        first_failure = np.where((first_failure == None) & (fail != None), fail, first_failure)  # noqa: E711
+            fail = np.where(not_found, np.int8(_FAILURES.index(NOT_IN_REGISTER)), fail)
+        first_failure = np.where((first_failure == 0) & (fail != 0), fail, first_failure)
 
     # 3. selection for name + birth date linkage
     names = None
@@ -226,16 +231,28 @@ def _deterministic(source: str, schema: "KeySpec", records: pl.DataFrame, regist
                & records["birth_date"].is_not_null()).to_numpy()
         rows = np.flatnonzero(~done & has)
         if rows.size:
-            pat = pl.col("patronymic") if "patronymic" in records.columns else pl.lit(None, pl.String)
-            names = records[rows].select(
+            sel = records[rows]
+            pat = (_normalised(sel["patronymic"]) if "patronymic" in sel.columns
+                   else pl.Series([None], dtype=pl.String).extend_constant(None, rows.size - 1))
+            names = pl.DataFrame([
                 pl.Series("__row", rows, dtype=pl.UInt32),
-                normalise_name("surname").alias("surname"),
-                normalise_name("given_name").alias("given_name"),
-                normalise_name(pat).alias("patronymic"),
-                pl.col("birth_date").cast(pl.Date),
-            )
+                _normalised(sel["surname"]).alias("surname"),
+                _normalised(sel["given_name"]).alias("given_name"),
+                pat.alias("patronymic"),
+                sel["birth_date"].cast(pl.Date),
+            ])
             done[rows] = True
     return _Pending(source, records, parts, done, first_failure, names)
+
+
+def _normalised(values: pl.Series) -> pl.Series:
+    """normalise_name over a column, computed once per distinct value: names repeat a lot
+    (thousands of distinct surnames over millions of records), and the Unicode upper-casing
+    and the whitespace regex dominate linkage time when run on every record."""
+    v = values.cast(pl.String)
+    distinct = v.drop_nulls().unique()
+    norm = pl.DataFrame({"v": distinct}).select(normalise_name("v")).to_series()
+    return v.replace_strict(distinct, norm, default=None, return_dtype=pl.String)
 
 
 def _finish(p: _Pending, n_pairs: int) -> LinkResult:
@@ -243,9 +260,8 @@ def _finish(p: _Pending, n_pairs: int) -> LinkResult:
     parts = list(p.parts)
     left_rows = np.flatnonzero(~p.done)
     if left_rows.size:
-        reasons = p.first_failure[left_rows]
-        reasons = np.where(reasons == None, MISSING_REQUIRED, reasons).astype(object)  # noqa: E711
-        parts.append(_decisions(left_rows, reason=pl.Series(reasons.tolist(), dtype=pl.String)))
+        words = pl.Series([MISSING_REQUIRED, *_FAILURES[1:]], dtype=pl.String)  # no failure: a key was missing
+        parts.append(_decisions(left_rows, reason=words.gather(p.first_failure[left_rows].astype(np.int64))))
     parts = [x for x in parts if x.height]
     decided = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=_DECISION)
     assert decided.height == n and decided["__row"].n_unique() == n, "linkage decided a record twice or not at all"
@@ -338,56 +354,19 @@ def linkage_report(results: Mapping[str, LinkResult] | Iterable[LinkResult], tru
     by_src = {k[0] if isinstance(k, tuple) else k: v.drop("source") for k, v in t.partition_by("source", as_dict=True).items()}
     empty = t.clear().drop("source")
     for r in res:
-        ts = by_src.get(r.source, empty)
-        lk = r.linked.select(pl.col("record_id").cast(pl.String), "citizen_id", "match_method").join(ts, on="record_id", how="left")
-        qk = r.quarantine.select(pl.col("record_id").cast(pl.String), "reason").join(ts, on="record_id", how="left")
-        in_truth_l = lk.filter(pl.col("__in_truth").fill_null(False))
-        in_truth_q = qk.filter(pl.col("__in_truth").fill_null(False))
-        no_truth = (lk.height - in_truth_l.height) + (qk.height - in_truth_q.height)
-        correct_l = in_truth_l.with_columns(correct=(pl.col("citizen_id") == pl.col("true_citizen_id")).fill_null(False))
-        n_correct = int(correct_l["correct"].sum())
-        n_linked = in_truth_l.height
-        n_true = int(in_truth_l["true_citizen_id"].is_not_null().sum() + in_truth_q["true_citizen_id"].is_not_null().sum())
-        methods = correct_l.group_by("match_method").agg(linked=pl.len(), correct=pl.col("correct").sum()).sort("match_method")
-        m_out = {}
-        for row in methods.iter_rows(named=True):
-            m_out[row["match_method"]] = {"linked": int(row["linked"]), "correct": int(row["correct"]),
-                                          "precision": _ratio(int(row["correct"]), int(row["linked"]))}
-            agg = by_method.setdefault(row["match_method"], {"linked": 0, "correct": 0})
-            agg["linked"] += int(row["linked"])
-            agg["correct"] += int(row["correct"])
-        reasons = {k: int(v) for k, v in r.quarantine.group_by("reason").len().sort("reason").iter_rows()}
-        for k, v in reasons.items():
+        rep, kinds = _source_report(r, by_src.get(r.source, empty))
+        per_source[r.source] = rep
+        for key in totals:
+            totals[key] += rep[key]
+        for method, m in rep["linked_by_method"].items():
+            agg = by_method.setdefault(method, {"linked": 0, "correct": 0})
+            agg["linked"] += m["linked"]
+            agg["correct"] += m["correct"]
+        for k, v in rep["quarantined_by_reason"].items():
             by_reason_all[k] = by_reason_all.get(k, 0) + v
-        per_source[r.source] = {
-            "records": r.n_records,
-            "linked": r.linked.height,
-            "quarantined": r.quarantine.height,
-            "quarantined_by_reason": reasons,
-            "linked_by_method": m_out,
-            "correct": n_correct,
-            "wrongly_linked": n_linked - n_correct,
-            "with_true_citizen": n_true,
-            "records_without_truth": no_truth,
-            "precision": _ratio(n_correct, n_linked),
-            "recall": _ratio(n_correct, n_true),
-        }
-        totals["records"] += r.n_records
-        totals["linked"] += r.linked.height
-        totals["quarantined"] += r.quarantine.height
-        totals["correct"] += n_correct
-        totals["wrongly_linked"] += n_linked - n_correct
-        totals["with_true_citizen"] += n_true
-        totals["records_without_truth"] += no_truth
-        if "error_kind" in ts.columns:
-            allk = pl.concat([
-                correct_l.select(pl.col("error_kind").cast(pl.String).fill_null("none"),
-                                 outcome=pl.when(pl.col("correct")).then(pl.lit("linked_correct")).otherwise(pl.lit("linked_wrong"))),
-                in_truth_q.select(pl.col("error_kind").cast(pl.String).fill_null("none"), outcome=pl.lit("quarantined")),
-            ])
-            for kind, outcome, cnt in allk.group_by("error_kind", "outcome").len().iter_rows():
-                d = by_kind.setdefault(kind, {"linked_correct": 0, "linked_wrong": 0, "quarantined": 0})
-                d[outcome] += int(cnt)
+        for kind, outcome, cnt in kinds:
+            d = by_kind.setdefault(kind, {"linked_correct": 0, "linked_wrong": 0, "quarantined": 0})
+            d[outcome] += int(cnt)
     for agg in by_method.values():
         agg["precision"] = _ratio(agg["correct"], agg["linked"])
     overall = {**totals, "precision": _ratio(totals["correct"], totals["correct"] + totals["wrongly_linked"]),
@@ -398,3 +377,44 @@ def linkage_report(results: Mapping[str, LinkResult] | Iterable[LinkResult], tru
     if by_kind:
         out["by_error_kind"] = dict(sorted(by_kind.items()))
     return out
+
+
+def _source_report(r: LinkResult, ts: pl.DataFrame) -> tuple[dict[str, Any], list[tuple[str, str, int]]]:
+    """One source's counts against its truth rows ``ts`` (record_id, true_citizen_id,
+    __in_truth, optionally error_kind), and (error kind, outcome, count) rows."""
+    lk = r.linked.select(pl.col("record_id").cast(pl.String), "citizen_id", "match_method").join(ts, on="record_id", how="left")
+    qk = r.quarantine.select(pl.col("record_id").cast(pl.String), "reason").join(ts, on="record_id", how="left")
+    in_truth_l = lk.filter(pl.col("__in_truth").fill_null(False))
+    in_truth_q = qk.filter(pl.col("__in_truth").fill_null(False))
+    no_truth = (lk.height - in_truth_l.height) + (qk.height - in_truth_q.height)
+    correct_l = in_truth_l.with_columns(correct=(pl.col("citizen_id") == pl.col("true_citizen_id")).fill_null(False))
+    n_correct = int(correct_l["correct"].sum())
+    n_linked = in_truth_l.height
+    n_true = int(in_truth_l["true_citizen_id"].is_not_null().sum() + in_truth_q["true_citizen_id"].is_not_null().sum())
+    methods = correct_l.group_by("match_method").agg(linked=pl.len(), correct=pl.col("correct").sum()).sort("match_method")
+    m_out = {row["match_method"]: {"linked": int(row["linked"]), "correct": int(row["correct"]),
+                                   "precision": _ratio(int(row["correct"]), int(row["linked"]))}
+             for row in methods.iter_rows(named=True)}
+    reasons = {k: int(v) for k, v in r.quarantine.group_by("reason").len().sort("reason").iter_rows()}
+    rep = {
+        "records": r.n_records,
+        "linked": r.linked.height,
+        "quarantined": r.quarantine.height,
+        "quarantined_by_reason": reasons,
+        "linked_by_method": m_out,
+        "correct": n_correct,
+        "wrongly_linked": n_linked - n_correct,
+        "with_true_citizen": n_true,
+        "records_without_truth": no_truth,
+        "precision": _ratio(n_correct, n_linked),
+        "recall": _ratio(n_correct, n_true),
+    }
+    kinds: list[tuple[str, str, int]] = []
+    if "error_kind" in ts.columns:
+        allk = pl.concat([
+            correct_l.select(pl.col("error_kind").cast(pl.String).fill_null("none"),
+                             outcome=pl.when(pl.col("correct")).then(pl.lit("linked_correct")).otherwise(pl.lit("linked_wrong"))),
+            in_truth_q.select(pl.col("error_kind").cast(pl.String).fill_null("none"), outcome=pl.lit("quarantined")),
+        ])
+        kinds = list(allk.group_by("error_kind", "outcome").len().iter_rows())
+    return rep, kinds

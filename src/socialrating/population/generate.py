@@ -422,52 +422,105 @@ def _bernoulli(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
 
 
 def _block(M: _Model, S: _Streams, state: _State, block: int, start: int, size: int, as_of: dt.date) -> pl.DataFrame:
-    mp = M.cal.model
-    R = M.regions
-    # --- age and sex: systematic sampling of the calibrated cells, then shuffled
+    """One block of whole households: people, places, incomes, names and identifiers.
+
+    Every attribute draws from its own stream (S.rng(block, attribute)), so the helpers
+    below can run in any order without changing a value."""
+    P = _household_people(M, S, block, size)
+    citizen = start + np.arange(size, dtype=np.int64)
+    region, urban = _regions(M, S, block, P, size)
+    rng = S.rng(block, _A_BIRTH)
+    first, last = _birth_bounds(as_of)
+    birth = first[P.age] + (rng.random(size) * (last[P.age] - first[P.age] + 1)).astype(np.int64)
+    female = ~P.male
+    sexi = female.astype(np.int64)
+    # --- employment, driving licence, loans
+    employed = _bernoulli(S.rng(block, _A_EMP), M.emp_p[sexi, P.age])
+    driver = _bernoulli(S.rng(block, _A_DRIVER), M.driver_p[sexi, P.age])
+    borrow_p = np.minimum(M.borrow_w[P.age] * np.where(employed, 1.3, 0.6), 0.95)
+    borrower = _bernoulli(S.rng(block, _A_BORROW), borrow_p)
+    code = M.regions.code[region]
+    income_decile = _income_deciles(M, S, block, P, size, employed, code, urban)
+    surname, given, patronymic = _name_codes(M, S, block, P, size, female)
+    ids = _identifiers(M, S, state, block, P.age, birth, region, citizen, size, as_of)
+    household_id = (state.households + P.hh).astype(np.int32)
+    state.households += P.n_households
+    return pl.DataFrame(
+        [
+            pl.Series("citizen_id", citizen, dtype=pl.Int64),
+            _enum("district", M.regions.district[region], DISTRICT_ENUM),
+            pl.Series("region_code", code.astype(np.int8)),
+            pl.Series("urban", urban),
+            _enum("sex", P.male, SEX_ENUM),
+            pl.Series("birth_date", birth.astype(np.int32)).cast(pl.Date),
+            pl.Series("age", P.age.astype(np.int8)),
+            pl.Series("household_id", household_id),
+            _enum("household_role", P.role, ROLE_ENUM),
+            pl.Series("employed", employed),
+            pl.Series("income_decile", income_decile),
+            pl.Series("driver", driver),
+            pl.Series("borrower", borrower),
+            *ids,
+            pl.Series("surname", surname),
+            pl.Series("given_name", given),
+            pl.Series("patronymic", patronymic),
+        ]
+    )
+
+
+@dataclass
+class _BlockPeople:
+    """A block's people ordered by household (random household order), head first, then by age."""
+
+    age: np.ndarray       # int64
+    male: np.ndarray      # bool
+    hh: np.ndarray        # int64 household index within the block
+    role: np.ndarray      # household role codes
+    hh_man: np.ndarray    # per household: position of its man in the block, -1 if none
+    hh_size: np.ndarray   # per household: members
+    n_households: int
+
+
+def _household_people(M: _Model, S: _Streams, block: int, size: int) -> _BlockPeople:
+    """Age and sex by systematic sampling of the calibrated cells (then shuffled), formed
+    into households."""
     rng = S.rng(block, _A_AGESEX)
     cells = np.searchsorted(M.cell_cdf, (np.arange(size) + rng.random()) / size, side="right")
     cells = rng.permutation(np.minimum(cells, M.cell_cdf.size - 1))
     age = (cells // 2).astype(np.int64)
     male = (cells % 2).astype(bool)
-    # --- households
     H = _form_households(age, male, S.rng(block, _A_HH), M)
-    # order people by household (random household order), head first, then by age
     order = np.argsort(H.hh * 1024 + H.role.astype(np.int64) * 128 + (127 - age), kind="stable")
-    age, male, hh, role = age[order], male[order], H.hh[order], H.role[order]
     pos_of = np.empty(size, dtype=np.int64)
     pos_of[order] = np.arange(size)
-    hh_man = np.where(H.man >= 0, pos_of[np.maximum(H.man, 0)], -1)
-    hh_size = np.bincount(hh, minlength=H.n)
-    citizen = start + np.arange(size, dtype=np.int64)
-    # --- region: systematic over people in a random household order; urban per household
+    hh = H.hh[order]
+    return _BlockPeople(age=age[order], male=male[order], hh=hh, role=H.role[order],
+                        hh_man=np.where(H.man >= 0, pos_of[np.maximum(H.man, 0)], -1),
+                        hh_size=np.bincount(hh, minlength=H.n), n_households=H.n)
+
+
+def _regions(M: _Model, S: _Streams, block: int, P: _BlockPeople, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Region systematic over people in a random household order; urban per household."""
     rng = S.rng(block, _A_REGION)
-    perm = rng.permutation(H.n)
+    n_h, hh_size = P.n_households, P.hh_size
+    perm = rng.permutation(n_h)
     cum = np.cumsum(hh_size[perm])
-    point = (cum - hh_size[perm] + rng.random(H.n) * hh_size[perm]) / size
-    hh_region = np.empty(H.n, dtype=np.int64)
+    point = (cum - hh_size[perm] + rng.random(n_h) * hh_size[perm]) / size
+    hh_region = np.empty(n_h, dtype=np.int64)
     hh_region[perm] = np.minimum(np.searchsorted(M.region_cdf, point, side="right"), M.region_cdf.size - 1)
-    hh_urban = rng.random(H.n) < R.urban_p[hh_region]
-    region = hh_region[hh]
-    urban = hh_urban[hh]
-    # --- birth dates
-    rng = S.rng(block, _A_BIRTH)
-    first, last = _birth_bounds(as_of)
-    birth = first[age] + (rng.random(size) * (last[age] - first[age] + 1)).astype(np.int64)
-    female = ~male
-    sexi = female.astype(np.int64)
-    # --- employment, driving licence, loans
-    employed = _bernoulli(S.rng(block, _A_EMP), M.emp_p[sexi, age])
-    driver = _bernoulli(S.rng(block, _A_DRIVER), M.driver_p[sexi, age])
-    borrow_p = np.minimum(M.borrow_w[age] * np.where(employed, 1.3, 0.6), 0.95)
-    borrower = _bernoulli(S.rng(block, _A_BORROW), borrow_p)
-    # --- income decile: household income per consumer unit, ranked by people within the block
+    hh_urban = rng.random(n_h) < M.regions.urban_p[hh_region]
+    return hh_region[P.hh], hh_urban[P.hh]
+
+
+def _income_deciles(M: _Model, S: _Streams, block: int, P: _BlockPeople, size: int, employed: np.ndarray,
+                    code: np.ndarray, urban: np.ndarray) -> np.ndarray:
+    """Household income per consumer unit, ranked by people within the block: a decile per person."""
     rng = S.rng(block, _A_INCOME)
-    im = mp.income_model.value
+    im = M.cal.model.income_model.value
     bounds = M.cal.population.working_age_bounds.value
-    pension_age = np.where(male, bounds.upper_men, bounds.upper_women)
+    age, hh, n_h, hh_size = P.age, P.hh, P.n_households, P.hh_size
+    pension_age = np.where(P.male, bounds.upper_men, bounds.upper_women)
     age_effect = -0.5 * np.clip((30 - age) / 12.0, 0, 1) - 0.2 * np.clip((age - 55) / 10.0, 0, 1)
-    code = R.code[region]
     loc = im.moscow_premium * ((code == 77) + 0.5 * ((code == 78) | (code == 50))) + im.urban_premium * urban
     logearn = np.where(
         employed,
@@ -475,20 +528,26 @@ def _block(M: _Model, S: _Streams, state: _State, block: int, start: int, size: 
         np.where(age > pension_age, im.pension_level + 0.5 * loc + rng.normal(0, 0.25, size), -1.5 + rng.normal(0, 0.5, size)),
     )
     income = np.where(age >= 16, np.exp(logearn), 0.0)
-    adults = np.bincount(hh, weights=(age >= 16).astype(np.float64), minlength=H.n)
+    adults = np.bincount(hh, weights=(age >= 16).astype(np.float64), minlength=n_h)
     units = 1.0 + 0.7 * np.maximum(adults - 1, 0) + im.child_weight * (hh_size - adults)
-    per_unit = np.bincount(hh, weights=income, minlength=H.n) / units
-    hord = np.argsort(per_unit + rng.random(H.n) * 1e-9, kind="stable")
+    per_unit = np.bincount(hh, weights=income, minlength=n_h) / units
+    hord = np.argsort(per_unit + rng.random(n_h) * 1e-9, kind="stable")
     before = np.cumsum(hh_size[hord]) - hh_size[hord]
-    hh_decile = np.empty(H.n, dtype=np.int8)
+    hh_decile = np.empty(n_h, dtype=np.int8)
     hh_decile[hord] = np.minimum(1 + (10 * (before + 0.5 * hh_size[hord]) / size).astype(np.int64), 10)
-    income_decile = hh_decile[hh]
-    # --- names (codes)
+    return hh_decile[hh]
+
+
+def _name_codes(M: _Model, S: _Streams, block: int, P: _BlockPeople, size: int,
+                female: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Surname (the family's, or one's own), given name and patronymic (from the father in
+    the household, if any) as codes."""
     rng = S.rng(block, _A_NAMES)
-    npar = mp.names.value
+    npar = M.cal.model.names.value
     sz = (npar.surname_zipf_s, npar.surname_zipf_q)
     gz = (npar.given_zipf_s, npar.given_zipf_q)
-    family = _names.draw_surnames(H.n, rng, *sz)
+    hh, role, hh_man = P.hh, P.role, P.hh_man
+    family = _names.draw_surnames(P.n_households, rng, *sz)
     own = _names.draw_surnames(size, rng, *sz)
     given = _names.draw_given_names(female, rng, *gz)
     patronymic = _names.draw_patronymics(size, rng, *gz)
@@ -499,7 +558,14 @@ def _block(M: _Model, S: _Streams, state: _State, block: int, start: int, size: 
     surname = np.where(uses_family, family[hh], own).astype(np.int32)
     fathered = (role == CHILD) & in_couple
     patronymic = np.where(fathered, given[np.maximum(hh_man[hh], 0)], patronymic).astype(np.int16)
-    # --- identifiers
+    return surname, given, patronymic
+
+
+def _identifiers(M: _Model, S: _Streams, state: _State, block: int, age: np.ndarray, birth: np.ndarray,
+                 region: np.ndarray, citizen: np.ndarray, size: int, as_of: dt.date) -> list[pl.Series]:
+    """SNILS, INN, passport and phone columns (null where the person has none); INN and
+    passport numbers follow the region that issued them, which is not always the home."""
+    mp, R = M.cal.model, M.regions
     cov = mp.identifier_coverage.value
     rng = S.rng(block, _A_IDREGION)
     moved = rng.random(size) < mp.identifier_region_moved_share.value
@@ -535,33 +601,8 @@ def _block(M: _Model, S: _Streams, state: _State, block: int, start: int, size: 
     )
     has_phone = rng.random(size) < p_phone
     phone = phone_from_index(citizen, S.key(_A_PHONE))
-
-    household_id = (state.households + hh).astype(np.int32)
-    state.households += H.n
-    return pl.DataFrame(
-        [
-            pl.Series("citizen_id", citizen, dtype=pl.Int64),
-            _enum("district", R.district[region], DISTRICT_ENUM),
-            pl.Series("region_code", code.astype(np.int8)),
-            pl.Series("urban", urban),
-            _enum("sex", male, SEX_ENUM),
-            pl.Series("birth_date", birth.astype(np.int32)).cast(pl.Date),
-            pl.Series("age", age.astype(np.int8)),
-            pl.Series("household_id", household_id),
-            _enum("household_role", role, ROLE_ENUM),
-            pl.Series("employed", employed),
-            pl.Series("income_decile", income_decile),
-            pl.Series("driver", driver),
-            pl.Series("borrower", borrower),
-            _nullable(snils, has_snils, "snils"),
-            _nullable(inn, has_inn, "inn"),
-            _nullable(passport, has_pass, "passport"),
-            _nullable(phone, has_phone, "phone"),
-            pl.Series("surname", surname),
-            pl.Series("given_name", given),
-            pl.Series("patronymic", patronymic),
-        ]
-    )
+    return [_nullable(snils, has_snils, "snils"), _nullable(inn, has_inn, "inn"),
+            _nullable(passport, has_pass, "passport"), _nullable(phone, has_phone, "phone")]
 
 
 # ----------------------------------------------------------------------------------------------

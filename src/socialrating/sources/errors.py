@@ -220,6 +220,11 @@ class Records:
     _COLS = ("counter", "subject", "true", "etype", "occurred", "reported", "amount", "subtype", "key_known",
              "kind", "dup_of", "id_override", "variant")
 
+    def copy(self) -> "Records":
+        """The same records in fresh arrays (a plain copy: cheaper than take(arange))."""
+        return replace(self, **{c: getattr(self, c).copy() for c in self._COLS},
+                       extra={k: v.copy() for k, v in self.extra.items()})
+
     def take(self, idx) -> "Records":
         return replace(self, **{c: getattr(self, c)[idx] for c in self._COLS}, extra={k: v[idx] for k, v in self.extra.items()})
 
@@ -257,127 +262,167 @@ def _rng(ctx: "Context", source: str, step: int) -> np.random.Generator:
 
 
 def _apply(em: ErrorModel, source: str, rec: Records, ctx: "Context") -> Records:
-    from .agencies import bailiffs, bank, traffic_police
+    """Every error the model gives this source, in a fixed order (each step on a stream of
+    its own, so one error's rate never moves another's draws)."""
+    rec = rec.copy()
+    if source == "bank":
+        _bank_errors(em, rec, ctx)
+    if source == "traffic_police":
+        rec = _camera_errors(em, rec, ctx)
+    if source == "bailiffs" and (em.stale_paid_missing > 0 or em.stale_paid_late > 0):
+        rec = _stale_payments(em, rec, ctx)
+    if em.name_false_match.get(source, 0.0) > 0:
+        _false_name_match(rec, em.name_false_match[source], ctx, _rng(ctx, source, 10))
+    elif source in NAME_KEYED_SOURCES and em.namesake_merge > 0:
+        _namesake_merge(em, rec, ctx, source)
+    if source == "marketplace":  # the marketplace's own error model (its module documents it)
+        from .agencies import marketplace
 
-    rec = rec.take(np.arange(len(rec)))  # copy
-    none = lambda: rec.kind == K["none"]  # noqa: E731
+        rec = marketplace.apply_errors(rec, ctx, _rng(ctx, source, 9), K)
+    col = id_column(source)
+    if col is not None and em.typo.get(col, 0.0) > 0:
+        _typos(em, rec, ctx, source, col)
+    if has_names(source) and any(v > 0 for v in em.name_variant.values()):
+        _name_variants(em, rec, ctx, source)
+    if em.duplicate_share > 0 and len(rec):
+        rec = _duplicates(em, rec, ctx, source)
+    if em.late_share > 0:
+        rng = _rng(ctx, source, 8)
+        hit = np.flatnonzero((rec.kind == K["none"]) & (rng.random(len(rec)) < em.late_share))
+        rec.reported[hit] += np.ceil(rng.exponential(em.late_days_mean, hit.size)).astype(np.int32)
+        rec.kind[hit] = K["late_arrival"]
+    return rec
 
-    if source == "bank" and em.bank_false_overdue > 0:
+
+def _bank_errors(em: ErrorModel, rec: Records, ctx: "Context") -> None:
+    """A timely payment reported as 90 days overdue; a status dated early or a wrong amount."""
+    from .agencies import bank
+
+    source = "bank"
+    if em.bank_false_overdue > 0:
         rng = _rng(ctx, source, 0)
-        hit = np.flatnonzero(none() & (rec.etype == bank.ON_TIME) & (rng.random(len(rec)) < em.bank_false_overdue))
+        hit = np.flatnonzero((rec.kind == K["none"]) & (rec.etype == bank.ON_TIME)
+                             & (rng.random(len(rec)) < em.bank_false_overdue))
         rec.etype[hit] = bank.OVERDUE
         rec.amount[hit] = np.round(float(ctx.param("bank", "overdue_amount")["median"]) * np.exp(rng.normal(0, float(ctx.param("bank", "overdue_amount")["sigma"]), hit.size)))
         rec.kind[hit] = K["wrong_status"]
-
-    if source == "bank" and em.bank_detail_error > 0:
+    if em.bank_detail_error > 0:
         rng = _rng(ctx, source, 9)
-        hit = np.flatnonzero(none() & (rng.random(len(rec)) < em.bank_detail_error))
+        hit = np.flatnonzero((rec.kind == K["none"]) & (rng.random(len(rec)) < em.bank_detail_error))
         rec.occurred[hit] -= rng.integers(1, 91, hit.size).astype(np.int32)  # status dated up to 3 months early
         over = hit[rec.etype[hit] == bank.OVERDUE]
         rec.amount[over] = np.round(rec.amount[over] * rng.uniform(0.5, 2.0, over.size))
         rec.kind[hit] = K["misreported_detail"]
 
-    if source == "traffic_police":
-        camera = rec.extra["camera"] & (rec.etype == traffic_police.FINE)
-        if em.owner_misattribution > 0:
-            rng = _rng(ctx, source, 1)
-            owner = ctx.vehicle_owner[rec.subject]
-            hit = np.flatnonzero(none() & camera & (owner >= 0) & (owner != rec.subject) & (rng.random(len(rec)) < em.owner_misattribution))
-            rec.subject[hit] = owner[hit]
-            rec.kind[hit] = K["misattributed_owner"]
-        if em.camera_error_share > 0:
-            rng = _rng(ctx, source, 2)
-            cam = np.flatnonzero(camera)
-            drivers = np.flatnonzero(ctx.driver)
-            k = int(rng.poisson(cam.size * em.camera_error_share / (1.0 - em.camera_error_share))) if cam.size and drivers.size else 0
-            if k:
-                like = cam[rng.integers(0, cam.size, k)]  # amounts, lags, key coverage like real camera fines
-                new = rec.take(like)
-                new.counter = rec.counter.max() + 1 + np.arange(k, dtype=np.int64)
-                new.subject = drivers[rng.integers(0, drivers.size, k)]
-                new.true = np.full(k, -1, dtype=np.int64)
-                new.occurred = ctx.uniform_days(rng, k)
-                new.reported = new.occurred + (rec.reported[like] - rec.occurred[like])
-                new.kind = np.full(k, K["camera_error"], dtype=np.int8)
-                new.amount = rec.amount[cam[rng.integers(0, cam.size, k)]]
-                rec = rec.append(new)
 
-    if source == "bailiffs" and (em.stale_paid_missing > 0 or em.stale_paid_late > 0):
-        rng = _rng(ctx, source, 3)
-        paid = np.flatnonzero(none() & (rec.etype == bailiffs.PAID))
-        u = rng.random(paid.size)
-        missing = paid[u < em.stale_paid_missing]
-        late = paid[(u >= em.stale_paid_missing) & (u < em.stale_paid_missing + em.stale_paid_late)]
-        rec.reported[late] += np.ceil(rng.exponential(em.stale_paid_late_days_mean, late.size)).astype(np.int32)
-        rec.kind[late] = K["late_arrival"]
-        if missing.size:
-            stale_no = rec.extra["proceeding"][missing]
-            keep = np.ones(len(rec), bool)
-            keep[missing] = False
-            # exit-ban renewals that would have continued because the payment is unknown
-            bans = np.flatnonzero(keep & (rec.etype == bailiffs.EXIT_BAN) & np.isin(rec.extra["proceeding"], stale_no))
-            extra = _stale_renewals(rec, bans, ctx)
-            opened = keep & np.isin(rec.extra["proceeding"], stale_no) & (rec.etype != bailiffs.EXIT_BAN) & (rec.kind == K["none"])
-            rec.kind[opened] = K["stale_unpaid"]
-            rec = rec.take(np.flatnonzero(keep))
-            if extra is not None:
-                rec = rec.append(extra)
+def _camera_errors(em: ErrorModel, rec: Records, ctx: "Context") -> Records:
+    """Camera fines sent to the vehicle's owner instead of the driver, and fines for
+    offences that did not happen (camera errors), drawn like real camera fines."""
+    from .agencies import traffic_police
 
-    if em.name_false_match.get(source, 0.0) > 0:
-        _false_name_match(rec, em.name_false_match[source], ctx, _rng(ctx, source, 10))
-    elif source in NAME_KEYED_SOURCES and em.namesake_merge > 0:
-        rng = _rng(ctx, source, 4)
-        start, size, rank = namesake_groups(ctx)
-        s = size[rec.true.clip(0)]
-        cand = np.flatnonzero(none() & (rec.true >= 0) & (s > 1) & (rng.random(len(rec)) < em.namesake_merge))
-        t = rec.true[cand]
-        other_rank = (rank[t] + 1 + rng.integers(0, s[cand] - 1)) % s[cand]
-        rec.subject[cand] = namesake_order(ctx)[start[t] + other_rank]
-        rec.kind[cand] = K["namesake_merge"]
+    source = "traffic_police"
+    camera = rec.extra["camera"] & (rec.etype == traffic_police.FINE)
+    if em.owner_misattribution > 0:
+        rng = _rng(ctx, source, 1)
+        owner = ctx.vehicle_owner[rec.subject]
+        hit = np.flatnonzero((rec.kind == K["none"]) & camera & (owner >= 0) & (owner != rec.subject)
+                             & (rng.random(len(rec)) < em.owner_misattribution))
+        rec.subject[hit] = owner[hit]
+        rec.kind[hit] = K["misattributed_owner"]
+    if em.camera_error_share > 0:
+        rng = _rng(ctx, source, 2)
+        cam = np.flatnonzero(camera)
+        drivers = np.flatnonzero(ctx.driver)
+        k = int(rng.poisson(cam.size * em.camera_error_share / (1.0 - em.camera_error_share))) if cam.size and drivers.size else 0
+        if k:
+            like = cam[rng.integers(0, cam.size, k)]  # amounts, lags, key coverage like real camera fines
+            new = rec.take(like)
+            new.counter = rec.counter.max() + 1 + np.arange(k, dtype=np.int64)
+            new.subject = drivers[rng.integers(0, drivers.size, k)]
+            new.true = np.full(k, -1, dtype=np.int64)
+            new.occurred = ctx.uniform_days(rng, k)
+            new.reported = new.occurred + (rec.reported[like] - rec.occurred[like])
+            new.kind = np.full(k, K["camera_error"], dtype=np.int8)
+            new.amount = rec.amount[cam[rng.integers(0, cam.size, k)]]
+            rec = rec.append(new)
+    return rec
 
-    if source == "marketplace":  # the marketplace's own error model (its module documents it)
-        from .agencies import marketplace
 
-        rec = marketplace.apply_errors(rec, ctx, _rng(ctx, source, 9), K)
+def _stale_payments(em: ErrorModel, rec: Records, ctx: "Context") -> Records:
+    """Debt payments the bailiffs never record (the proceeding stays open, exit bans renew)
+    or record late."""
+    from .agencies import bailiffs
 
-    col = id_column(source)
-    if col is not None and em.typo.get(col, 0.0) > 0:
-        rng = _rng(ctx, source, 5)
-        ids, valid = ctx_ids(ctx, col)
-        has = rec.key_known & valid[rec.subject]
-        hit = np.flatnonzero(none() & has & (rng.random(len(rec)) < em.typo[col]))
-        rec.id_override[hit] = mistype(ids[rec.subject[hit]], ID_COLUMNS[col], rng)
-        rec.kind[hit] = K["mistyped_id"]
+    rng = _rng(ctx, "bailiffs", 3)
+    paid = np.flatnonzero((rec.kind == K["none"]) & (rec.etype == bailiffs.PAID))
+    u = rng.random(paid.size)
+    missing = paid[u < em.stale_paid_missing]
+    late = paid[(u >= em.stale_paid_missing) & (u < em.stale_paid_missing + em.stale_paid_late)]
+    rec.reported[late] += np.ceil(rng.exponential(em.stale_paid_late_days_mean, late.size)).astype(np.int32)
+    rec.kind[late] = K["late_arrival"]
+    if missing.size:
+        stale_no = rec.extra["proceeding"][missing]
+        keep = np.ones(len(rec), bool)
+        keep[missing] = False
+        # exit-ban renewals that would have continued because the payment is unknown
+        bans = np.flatnonzero(keep & (rec.etype == bailiffs.EXIT_BAN) & np.isin(rec.extra["proceeding"], stale_no))
+        extra = _stale_renewals(rec, bans, ctx)
+        opened = keep & np.isin(rec.extra["proceeding"], stale_no) & (rec.etype != bailiffs.EXIT_BAN) & (rec.kind == K["none"])
+        rec.kind[opened] = K["stale_unpaid"]
+        rec = rec.take(np.flatnonzero(keep))
+        if extra is not None:
+            rec = rec.append(extra)
+    return rec
 
-    if has_names(source) and any(v > 0 for v in em.name_variant.values()):
-        rng = _rng(ctx, source, 6)
-        u = rng.random(len(rec))
-        yo = name_has_yo(ctx)[rec.subject]
-        nv = em.name_variant
-        p_yo = np.where(yo, nv.get("yo_dropped", 0.0), 0.0)
-        p_tr = nv.get("transliterated", 0.0)
-        p_sw = nv.get("swapped_given_patronymic", 0.0)
-        variant = np.select([u < p_yo, u < p_yo + p_tr, u < p_yo + p_tr + p_sw], [1, 2, 3], 0).astype(np.int8)
-        hit = np.flatnonzero(none() & (variant > 0))
-        rec.variant[hit] = variant[hit]
-        rec.kind[hit] = K["name_variant"]
 
-    if em.duplicate_share > 0 and len(rec):
-        rng = _rng(ctx, source, 7)
-        src = np.flatnonzero(rng.random(len(rec)) < em.duplicate_share)
-        if src.size:
-            dup = rec.take(src)
-            dup.counter = rec.counter.max() + 1 + np.arange(src.size, dtype=np.int64)
-            dup.dup_of = rec.counter[src]
-            dup.kind = np.full(src.size, K["duplicate"], dtype=np.int8)
-            dup.reported = rec.reported[src] + 1 + (rng.geometric(1.0 / (1.0 + em.duplicate_lag_days_mean), src.size) - 1).astype(np.int32)
-            rec = rec.append(dup)
+def _namesake_merge(em: ErrorModel, rec: Records, ctx: "Context", source: str) -> None:
+    """A record about someone filed under a namesake (same full name and birth date)."""
+    rng = _rng(ctx, source, 4)
+    start, size, rank = namesake_groups(ctx)
+    s = size[rec.true.clip(0)]
+    cand = np.flatnonzero((rec.kind == K["none"]) & (rec.true >= 0) & (s > 1) & (rng.random(len(rec)) < em.namesake_merge))
+    t = rec.true[cand]
+    other_rank = (rank[t] + 1 + rng.integers(0, s[cand] - 1)) % s[cand]
+    rec.subject[cand] = namesake_order(ctx)[start[t] + other_rank]
+    rec.kind[cand] = K["namesake_merge"]
 
-    if em.late_share > 0:
-        rng = _rng(ctx, source, 8)
-        hit = np.flatnonzero(none() & (rng.random(len(rec)) < em.late_share))
-        rec.reported[hit] += np.ceil(rng.exponential(em.late_days_mean, hit.size)).astype(np.int32)
-        rec.kind[hit] = K["late_arrival"]
+
+def _typos(em: ErrorModel, rec: Records, ctx: "Context", source: str, col: str) -> None:
+    """One digit of the source's identifier mistyped."""
+    rng = _rng(ctx, source, 5)
+    ids, valid = ctx_ids(ctx, col)
+    has = rec.key_known & valid[rec.subject]
+    hit = np.flatnonzero((rec.kind == K["none"]) & has & (rng.random(len(rec)) < em.typo[col]))
+    rec.id_override[hit] = mistype(ids[rec.subject[hit]], ID_COLUMNS[col], rng)
+    rec.kind[hit] = K["mistyped_id"]
+
+
+def _name_variants(em: ErrorModel, rec: Records, ctx: "Context", source: str) -> None:
+    """Names written another way: ё as е, transliterated, given name and patronymic swapped."""
+    rng = _rng(ctx, source, 6)
+    u = rng.random(len(rec))
+    yo = name_has_yo(ctx)[rec.subject]
+    nv = em.name_variant
+    p_yo = np.where(yo, nv.get("yo_dropped", 0.0), 0.0)
+    p_tr = nv.get("transliterated", 0.0)
+    p_sw = nv.get("swapped_given_patronymic", 0.0)
+    variant = np.select([u < p_yo, u < p_yo + p_tr, u < p_yo + p_tr + p_sw], [1, 2, 3], 0).astype(np.int8)
+    hit = np.flatnonzero((rec.kind == K["none"]) & (variant > 0))
+    rec.variant[hit] = variant[hit]
+    rec.kind[hit] = K["name_variant"]
+
+
+def _duplicates(em: ErrorModel, rec: Records, ctx: "Context", source: str) -> Records:
+    """The same record sent again a little later, under a new record number."""
+    rng = _rng(ctx, source, 7)
+    src = np.flatnonzero(rng.random(len(rec)) < em.duplicate_share)
+    if src.size:
+        dup = rec.take(src)
+        dup.counter = rec.counter.max() + 1 + np.arange(src.size, dtype=np.int64)
+        dup.dup_of = rec.counter[src]
+        dup.kind = np.full(src.size, K["duplicate"], dtype=np.int8)
+        dup.reported = rec.reported[src] + 1 + (rng.geometric(1.0 / (1.0 + em.duplicate_lag_days_mean), src.size) - 1).astype(np.int32)
+        rec = rec.append(dup)
     return rec
 
 

@@ -197,11 +197,12 @@ def _nullable_ids(values: np.ndarray, valid: np.ndarray) -> pl.Series:
 
 
 def _materialise(source: str, rec: Records, ctx: Context, identities: bool = True) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The agency's records table (in the order they were reported) and their truth rows."""
     schema = SCHEMAS[source]
     sidx = source_index(source)
     # record ids: a keyed permutation of the record number (opaque: duplicates look new)
     rid_num = permute(rec.counter, 10**12, _key(ctx, 0, sidx))
-    order = np.lexsort((rid_num, rec.reported))
+    order = _report_order(rec.reported, rid_num)
     rec = rec.take(order)
     rid_num = rid_num[order]
     prefix = RECORD_PREFIX[source] + "-"
@@ -214,62 +215,91 @@ def _materialise(source: str, rec: Records, ctx: Context, identities: bool = Tru
         "reported_on": pl.Series(rec.reported.astype(np.int32)).cast(pl.Date),
         "amount": pl.Series(rec.amount, dtype=pl.Float64, nan_to_null=True),
     }
-    subj = rec.subject
-    if not identities:
+    if identities:
+        cols.update(_identity_columns(source, rec, ctx, sidx))
+        frame = pl.DataFrame([cols[c].alias(c).cast(dt_) for c, dt_ in schema.columns.items()])
+    else:
         frame = pl.DataFrame([cols[c].alias(c).cast(dt_) for c, dt_ in COMMON.items()])
-    for col in (schema.keys if identities else ()):
+    return frame, _truth(source, rec, ctx, sidx, prefix, cols)
+
+
+def _report_order(reported: np.ndarray, rid_num: np.ndarray) -> np.ndarray:
+    """np.lexsort((rid_num, reported)), by one stable argsort of a packed int64 key when
+    the days fit in 23 bits above the 40-bit record numbers (always, for real dates):
+    the same order, about 2-3x faster."""
+    if len(reported) == 0:
+        return np.zeros(0, np.int64)
+    lo, hi = int(reported.min()), int(reported.max())
+    if hi - lo >= 1 << 23 or int(rid_num.min()) < 0 or int(rid_num.max()) >= 1 << 40:
+        return np.lexsort((rid_num, reported))
+    key = ((reported.astype(np.int64) - lo) << 40) | rid_num.astype(np.int64)
+    return np.argsort(key, kind="stable")
+
+
+def _identity_columns(source: str, rec: Records, ctx: Context, sidx: int) -> dict[str, pl.Series]:
+    """The identifiers, names and source-specific keys an agency writes on its records."""
+    schema = SCHEMAS[source]
+    subj = rec.subject
+    cols: dict[str, pl.Series] = {}
+    for col in schema.keys:
         if col in ID_COLUMNS:
             ids, valid = ctx_ids(ctx, col)
             v = np.where(rec.id_override >= 0, rec.id_override, ids[subj])
             cols[col] = _nullable_ids(v, valid[subj] & rec.key_known)
         elif col == "birth_date":
             cols[col] = pl.Series(ctx.birth[subj].astype(np.int32)).cast(pl.Date)
-    if identities and "surname" in schema.keys:
-        sur, giv, pat = (s.gather(subj) for s in person_names(ctx))
-        for code, fn in ((1, _yo), (2, _translit), (3, None)):
-            idx = np.flatnonzero(rec.variant == code)
-            if idx.size == 0:
-                continue
-            if code == 3:
-                g_idx, p_idx = giv.gather(idx), pat.gather(idx)
-                giv = giv.scatter(idx, p_idx)
-                pat = pat.scatter(idx, g_idx)
-            elif code == 1:
-                sur, giv, pat = (s.scatter(idx, fn(s.gather(idx))) for s in (sur, giv, pat))
-            else:
-                sur = sur.scatter(idx, fn(sur.gather(idx)))
-        cols["surname"], cols["given_name"], cols["patronymic"] = sur, giv, pat
-    if not identities:
-        pass
-    elif source == "traffic_police":
+    if "surname" in schema.keys:
+        cols["surname"], cols["given_name"], cols["patronymic"] = _name_columns(rec, ctx)
+    if source == "traffic_police":
         cols["camera"] = pl.Series(rec.extra["camera"].astype(bool))
         cols["vehicle_plate"] = _plates(ctx, subj)
-    if identities and source == "bailiffs":
+    if source == "bailiffs":
         num = permute(rec.extra["proceeding"], 10**9, _key(ctx, 2, sidx))
         dept = (derive_keys(_key(ctx, 3, sidx), rec.extra["proceeding"].astype(np.uint64)) % np.uint64(40)).astype(np.int64) + 1
         cols["proceeding_id"] = pl.select(pl.concat_str([_digits(num, 9), pl.lit("/"), _digits(rec.extra["region"], 2),
                                                          _digits(dept, 3), pl.lit("-ИП")])).to_series()
-    if identities and source == "marketplace":
+    if source == "marketplace":
         acc = permute(rec.subject.astype(np.int64) % (10**10), 10**10, _key(ctx, 5, sidx))
         cols["account"] = pl.select(pl.lit("MP") + _digits(acc, 10)).to_series()
-    if identities and source == "housing":
+    if source == "housing":
         acc = permute(rec.extra["account"] % (10**10), 10**10, _key(ctx, 4, sidx))
         cols["account"] = pl.select(pl.lit("ЛС") + _digits(acc, 10)).to_series()
-    if identities:
-        frame = pl.DataFrame([cols[c].alias(c).cast(dt_) for c, dt_ in schema.columns.items()])
+    return cols
 
-    # truth
+
+def _name_columns(rec: Records, ctx: Context) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """Surname, given name, patronymic per record, with the record's spelling variant
+    (1: ё written е, 2: transliterated surname, 3: given name and patronymic swapped)."""
+    sur, giv, pat = (s.gather(rec.subject) for s in person_names(ctx))
+    for code, fn in ((1, _yo), (2, _translit), (3, None)):
+        idx = np.flatnonzero(rec.variant == code)
+        if idx.size == 0:
+            continue
+        if code == 3:
+            g_idx, p_idx = giv.gather(idx), pat.gather(idx)
+            giv = giv.scatter(idx, p_idx)
+            pat = pat.scatter(idx, g_idx)
+        elif code == 1:
+            sur, giv, pat = (s.scatter(idx, fn(s.gather(idx))) for s in (sur, giv, pat))
+        else:
+            sur = sur.scatter(idx, fn(sur.gather(idx)))
+    return sur, giv, pat
+
+
+def _truth(source: str, rec: Records, ctx: Context, sidx: int, prefix: str, cols: dict[str, pl.Series]) -> pl.DataFrame:
+    """What really happened behind each record: its true citizen, error kind, duplicate of."""
+    n = len(rec)
     true_ids = _nullable_ids(np.where(rec.true >= 0, ctx.citizen_id[rec.true.clip(0)], 0), rec.true >= 0)
     dup_idx = np.flatnonzero(rec.dup_of >= 0)
-    dup = pl.Series([None] * len(rec), dtype=pl.String)
+    dup = pl.Series(dtype=pl.String).extend_constant(None, n)  # not a Python list of n Nones
     if dup_idx.size:
         dn = permute(rec.dup_of[dup_idx], 10**12, _key(ctx, 0, sidx))
         dup = dup.scatter(dup_idx, pl.select(pl.lit(prefix) + _digits(dn, 12)).to_series())
     labels = pl.Series(list(rec.subtype_labels) + [None], dtype=pl.String)
-    sub = labels.gather(np.where((rec.subtype >= 0) & (rec.subtype < len(rec.subtype_labels)), rec.subtype, len(rec.subtype_labels)).astype(np.int64)) if len(rec) else pl.Series([], dtype=pl.String)
-    truth = pl.DataFrame({
-        "source": pl.Series([source], dtype=pl.String).extend_constant(source, len(rec) - 1) if len(rec) else pl.Series([], dtype=pl.String),
-        "record_id": record_id,
+    sub = labels.gather(np.where((rec.subtype >= 0) & (rec.subtype < len(rec.subtype_labels)), rec.subtype, len(rec.subtype_labels)).astype(np.int64)) if n else pl.Series([], dtype=pl.String)
+    return pl.DataFrame({
+        "source": pl.Series([source], dtype=pl.String).extend_constant(source, n - 1) if n else pl.Series([], dtype=pl.String),
+        "record_id": cols["record_id"],
         "true_citizen_id": true_ids,
         "event_type": cols["event_type"],
         "occurred_on": cols["occurred_on"],
@@ -278,7 +308,6 @@ def _materialise(source: str, rec: Records, ctx: Context, identities: bool = Tru
         "duplicate_of": dup,
         "subtype": sub,
     }, schema=TRUTH_SCHEMA)
-    return frame, truth
 
 
 def _yo(s: pl.Series) -> pl.Series:

@@ -1,0 +1,37 @@
+"""Faster paths in generation give exactly what the plain NumPy calls they replace give."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from socialrating.sources.synthetic import _report_order
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 400), st.integers(0, 2**31 - 1), st.integers(1, 3000), st.booleans())
+def test_report_order_is_lexsort(n, seed, day_span, small_ids):
+    rng = np.random.default_rng(seed)
+    reported = (19000 + rng.integers(0, day_span, n)).astype(np.int32)
+    # ties in both keys when small_ids: the order must still be lexsort's (stable)
+    rid = rng.integers(0, 5 if small_ids else 10**12, n).astype(np.int64)
+    assert np.array_equal(_report_order(reported, rid), np.lexsort((rid, reported)))
+
+
+def test_report_order_falls_back_outside_the_packed_range():
+    reported = np.array([5, -(2**24), 5, 0], dtype=np.int32)
+    rid = np.array([3, 1, 2, 2**41], dtype=np.int64)
+    assert _report_order(reported, rid).tolist() == np.lexsort((rid, reported)).tolist() == [1, 3, 2, 0]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="аёЁеЕ  \t\nAbc-", max_size=8)), max_size=40))
+def test_normalised_once_per_distinct_value_equals_normalise_name(values):
+    import polars as pl
+
+    from socialrating.identity.linkage import _normalised
+    from socialrating.identity.register import normalise_name
+
+    s = pl.Series("x", values, dtype=pl.String)
+    want = pl.DataFrame({"x": s}).select(normalise_name("x")).to_series()
+    assert _normalised(s).equals(want, check_names=False)

@@ -1,0 +1,36 @@
+"""benchmarks/national.py times the stages it names: on a small run every stage is seen once,
+in pipeline order, and the bytes it attributes add up to the run folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("national_bench", ROOT / "benchmarks" / "national.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_stages_in_order_and_bytes_add_up(tmp_path):
+    bench = _bench()
+    from socialrating.simulate import runner as rn
+    from socialrating.simulate import simulation as sim
+    from socialrating.simulate import synthetic_world as sw
+
+    before = (sim.make_world, sim.score, rn.MonthlyEngine, sw.generate_population, sw.link_sources)
+    out = tmp_path / "run"
+    stages, manifest, steps = bench.run(3_000, 0.25, out, threads=2)
+    names = [r[0] for r in stages.rows]
+    assert [n.split(" ")[0] for n in names] == [
+        "population", "records", "linkage", "world", "monthly", "spells,", "engine:", "outputs"]
+    assert manifest["months"] == 3 and len(steps) == 3 * len(manifest["scenarios"])
+    assert all(sec >= 0 for _, sec, _, _ in stages.rows)
+    written = sum(r[3] for r in stages.rows)
+    assert written == bench.folder_bytes(out) > 0
+    # the pipeline's functions are restored afterwards
+    assert before == (sim.make_world, sim.score, rn.MonthlyEngine, sw.generate_population, sw.link_sources)
