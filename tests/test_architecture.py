@@ -78,3 +78,21 @@ def test_the_check_finds_an_upward_import(tmp_path, module, line, found):
     path.parent.mkdir(parents=True)
     path.write_text(line + "\n", encoding="utf-8")
     assert upward_imports(tmp_path) == found
+
+
+def test_every_source_has_one_record_prefix_and_agency_hooks_are_found_by_module():
+    """A new agency declares its record prefix in its schema and its own error model in
+    its module; nothing else names it (sources/schemas.py, sources/agencies/)."""
+    from socialrating.sources.agencies import AGENCIES
+    from socialrating.sources.errors import _own_error_model
+    from socialrating.sources.schemas import SCHEMAS
+    from socialrating.sources.synthetic import RECORD_PREFIX
+
+    prefixes = [s.prefix for s in SCHEMAS.values()]
+    assert all(len(p) == 3 and p.isascii() and p.isupper() for p in prefixes)
+    assert len(set(prefixes)) == len(prefixes)
+    assert RECORD_PREFIX == {n: s.prefix for n, s in SCHEMAS.items()}
+    assert {a.SOURCE for a in AGENCIES} <= set(SCHEMAS)
+    own = {a.SOURCE for a in AGENCIES if _own_error_model(a.SOURCE) is not None}
+    assert own == {"marketplace"}
+    assert _own_error_model("tax") is None

@@ -275,10 +275,9 @@ def _apply(em: ErrorModel, source: str, rec: Records, ctx: "Context") -> Records
         _false_name_match(rec, em.name_false_match[source], ctx, _rng(ctx, source, 10))
     elif source in NAME_KEYED_SOURCES and em.namesake_merge > 0:
         _namesake_merge(em, rec, ctx, source)
-    if source == "marketplace":  # the marketplace's own error model (its module documents it)
-        from .agencies import marketplace
-
-        rec = marketplace.apply_errors(rec, ctx, _rng(ctx, source, 9), K)
+    own = _own_error_model(source)
+    if own is not None:  # an agency's own error model (its module documents it)
+        rec = own(rec, ctx, _rng(ctx, source, 9), K)
     col = id_column(source)
     if col is not None and em.typo.get(col, 0.0) > 0:
         _typos(em, rec, ctx, source, col)
@@ -292,6 +291,17 @@ def _apply(em: ErrorModel, source: str, rec: Records, ctx: "Context") -> Records
         rec.reported[hit] += np.ceil(rng.exponential(em.late_days_mean, hit.size)).astype(np.int32)
         rec.kind[hit] = K["late_arrival"]
     return rec
+
+
+def _own_error_model(source: str):
+    """The agency module's ``apply_errors(rec, ctx, rng, kinds)``, if it has one: a new
+    agency with errors of its own adds them in its module, not here."""
+    from .agencies import AGENCIES
+
+    for agency in AGENCIES:
+        if agency.SOURCE == source:
+            return getattr(agency, "apply_errors", None)
+    return None
 
 
 def _bank_errors(em: ErrorModel, rec: Records, ctx: "Context") -> None:

@@ -52,6 +52,7 @@ class SourceSchema:
     required_keys: tuple[str, ...]    # must be non-null in every record
     extra: dict[str, pl.DataType]     # source-specific columns
     special_category: bool = False    # health data: 152-FZ Art. 10, GDPR Art. 9
+    prefix: str = ""                  # synthetic record ids: PREFIX-nnnnnnnnnnnn
 
     @property
     def event_types(self) -> list[str]:
@@ -63,7 +64,16 @@ class SourceSchema:
 
 
 def _s(name, agency, keys, required, extra=None, special=False) -> SourceSchema:
-    return SourceSchema(name, agency, keys, tuple(required), extra or {}, special)
+    return SourceSchema(name, agency, keys, tuple(required), extra or {}, special, _PREFIX[name])
+
+
+#: The synthetic record ids' prefix per source (the agency's initials, in Latin letters).
+_PREFIX: dict[str, str] = {
+    "bank": "BNK", "tax": "FNS", "traffic_police": "GIB", "police": "MVD", "bailiffs": "FSP", "courts": "SUD",
+    "housing": "ZKH", "social_fund": "SFR", "civil_registry": "ZAG", "education": "EDU", "volunteering": "DOB",
+    "gto": "GTO", "awards": "AWD", "public_office": "GOS", "taxi": "TXI", "medical": "MED",
+    "marketplace": "MKT", "conscription": "VKM", "residence": "REG",
+}
 
 
 SCHEMAS: dict[str, SourceSchema] = {s.name: s for s in (

@@ -38,12 +38,7 @@ from .schemas import COMMON, SCHEMAS
 
 __all__ = ["SourceBatch", "generate_records", "TRUTH_SCHEMA", "RECORD_PREFIX"]
 
-RECORD_PREFIX: dict[str, str] = {
-    "bank": "BNK", "tax": "FNS", "traffic_police": "GIB", "police": "MVD", "bailiffs": "FSP", "courts": "SUD",
-    "housing": "ZKH", "social_fund": "SFR", "civil_registry": "ZAG", "education": "EDU", "volunteering": "DOB",
-    "gto": "GTO", "awards": "AWD", "public_office": "GOS", "taxi": "TXI", "medical": "MED",
-    "marketplace": "MKT", "conscription": "VKM", "residence": "REG",
-}
+RECORD_PREFIX: dict[str, str] = {name: s.prefix for name, s in SCHEMAS.items()}
 TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String,
     "record_id": pl.String,
