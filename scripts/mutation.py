@@ -127,7 +127,7 @@ FAST_ENGINE = ["tests/test_cases.py", "tests/test_boundaries.py", "tests/test_ex
 MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     "engine/score.py": (FAST_ENGINE, ["*"]),
     "audit/groups.py": (["tests/test_fourfifths.py", "tests/test_audit.py"], ["*x__finish__*"]),
-    "store/ledger_store.py": (["tests/test_row_hash.py", "tests/test_store.py"],
+    "store/ledger_store.py": (["tests/test_mutants_ledger_store.py", "tests/test_row_hash.py", "tests/test_store.py"],
                               ["*verify*", "*canonical*", "*append_entries*", "*block_digest*", "*change_hash*"]),
     "engine/evaluate.py": (FAST_ENGINE, ["*"]),
     "identity/linkage.py": (["tests/test_quarantine_reasons.py", "tests/test_linkage.py"],
