@@ -135,6 +135,8 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     "engine/scales.py": (["tests/test_mutants_scales.py", "tests/test_scales.py"] + FAST_ENGINE, ["*"]),
     "engine/dates.py": (["tests/test_mutants_dates.py"] + FAST_ENGINE, ["*"]),
     "policy/conditions.py": (FAST_ENGINE + ["tests/test_policy_errors.py"], ["*"]),
+    "store/contest.py": (["tests/test_mutants_contest.py", "tests/test_contest.py"],
+                         ["*read_states*", "*overrides_frame*", "*shard_bounds*"]),
 }
 
 
