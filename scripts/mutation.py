@@ -130,7 +130,7 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     "store/ledger_store.py": (["tests/test_mutants_ledger_store.py", "tests/test_row_hash.py", "tests/test_store.py"],
                               ["*verify*", "*canonical*", "*append_entries*", "*block_digest*", "*change_hash*"]),
     "engine/evaluate.py": (FAST_ENGINE, ["*"]),
-    "identity/linkage.py": (["tests/test_quarantine_reasons.py", "tests/test_linkage.py"],
+    "identity/linkage.py": (["tests/test_mutants_linkage.py", "tests/test_quarantine_reasons.py", "tests/test_linkage.py"],
                             ["*x__deterministic__*", "*x__finish__*"]),
     "engine/scales.py": (["tests/test_mutants_scales.py", "tests/test_scales.py"] + FAST_ENGINE, ["*"]),
     "engine/dates.py": (["tests/test_mutants_dates.py"] + FAST_ENGINE, ["*"]),
