@@ -148,6 +148,11 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
 _DA = "engine/dates.py"
 _ARANGE_D = 'd = np.arange(lo, hi + 1, dtype=np.int64).astype("datetime64[D]")'
 _ARANGE_M = 'starts = np.arange(mlo, mhi + 2, dtype=np.int64).astype("datetime64[M]").astype("datetime64[D]")'
+_SC = "engine/scales.py"
+_SIZE = "if b.size > 4096:  # many balances over a small range: compute each distinct value once"
+_RANGE = "if hi - lo < b.size // 4:"
+_MINS = "mins = np.array([c.min_balance for c in bands.cutoffs[:-1]], dtype=np.int64)"
+_BAND = "return (np.asarray(balance, dtype=np.int64)[:, None] < mins[None, :]).sum(axis=1).astype(np.int8)"
 _SCALAR = "return from_days(int(add_months(np.array([to_days(d)], dtype=np.int32), months)[0]))"
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     "a lookup table one row longer than needed: the extra row (the day after the last date, "
@@ -173,6 +178,28 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_DA, "starts = starts.astype(np.int64).astype(np.int32)", "starts = starts.astype(None).astype(np.int32)"),
         (_DA, _SCALAR, _SCALAR.replace("dtype=np.int32", "dtype=None")),
         (_DA, _SCALAR, _SCALAR.replace(", dtype=np.int32)", ", )")),
+    ],
+    "apply_scale's choice between the distinct-values table and the formula: both give the same "
+    "scores (test_scales.test_table_path_equals_exact_formula), so moving the thresholds changes speed "
+    "only (a table for a wide range is caught by its memory: test_wide_range_builds_no_table)": [
+        (_SC, _SIZE, _SIZE.replace("b.size > 4096", "b.size >= 4096")),
+        (_SC, _SIZE, _SIZE.replace("4096", "4097")),
+        (_SC, _RANGE, "if hi - lo <= b.size // 4:"),
+        (_SC, _RANGE, "if hi - lo < b.size / 4:"),
+        (_SC, _RANGE, "if hi - lo < b.size // 5:"),
+    ],
+    "the message of scale_one's AssertionError('unreachable'): the loop before it returns for every "
+    "balance strictly between the first and last breakpoints, the two ifs before it for the rest": [
+        (_SC, 'raise AssertionError("unreachable")', 'raise AssertionError(None)'),
+        (_SC, 'raise AssertionError("unreachable")', 'raise AssertionError("XXunreachableXX")'),
+        (_SC, 'raise AssertionError("unreachable")', 'raise AssertionError("UNREACHABLE")'),
+    ],
+    "band_codes without dtype=np.int64: a list of Python ints is int64 anyway, and a balance column of "
+    "any integer dtype compares with it the same way; the result is cast to int8": [
+        (_SC, _MINS, _MINS.replace("dtype=np.int64", "dtype=None")),
+        (_SC, _MINS, _MINS.replace(", dtype=np.int64)", ", )")),
+        (_SC, _BAND, _BAND.replace("dtype=np.int64", "dtype=None")),
+        (_SC, _BAND, _BAND.replace(", dtype=np.int64)", ", )")),
     ],
 }
 

@@ -93,3 +93,20 @@ def test_band_codes_at_and_around_each_cutoff():
 def test_band_codes_two_bands_and_int32_input():
     two = Bands(cutoffs=[{"band": "good", "min_balance": 0}, {"band": "bad", "min_balance": None}], reference="t")
     assert band_codes(np.array([0, -1, 7], dtype=np.int32), two).tolist() == [0, 1, 0]
+
+
+def test_wide_range_builds_no_table():
+    # 5,000 balances spread over 4,000,001 values: a table per distinct value would hold
+    # 4 million scores (tens of MB); the formula needs a few arrays of 5,000. Allocation
+    # sizes are deterministic, so this is a property of the code path, not a timing.
+    import tracemalloc
+
+    b = np.linspace(-2_000_000, 2_000_000, 5000).astype(np.int64)
+    tracemalloc.start()
+    try:
+        got = apply_scale(b, WE)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got[0] == 0 and got[-1] == 99
+    assert peak < 2_000_000, peak
