@@ -151,6 +151,11 @@ _ARANGE_M = 'starts = np.arange(mlo, mhi + 2, dtype=np.int64).astype("datetime64
 _SC = "engine/scales.py"
 _SIZE = "if b.size > 4096:  # many balances over a small range: compute each distinct value once"
 _RANGE = "if hi - lo < b.size // 4:"
+_SEG = 'seg = np.clip(np.searchsorted(bx, b, side="right") - 1, 0, len(bx) - 2)'
+_INNER = "inner = s0 + ((np.clip(b, b0, b1) - b0) * (s1 - s0)) // (b1 - b0)"
+_TABLE = "table = _scale_exact(np.arange(lo, hi + 1, dtype=np.int64), scale)"
+_BX = "bx = np.array([p.balance for p in scale.breakpoints], dtype=np.int64)"
+_SY = "sy = np.array([p.score for p in scale.breakpoints], dtype=np.int64)"
 _MINS = "mins = np.array([c.min_balance for c in bands.cutoffs[:-1]], dtype=np.int64)"
 _BAND = "return (np.asarray(balance, dtype=np.int64)[:, None] < mins[None, :]).sum(axis=1).astype(np.int8)"
 _SCALAR = "return from_days(int(add_months(np.array([to_days(d)], dtype=np.int32), months)[0]))"
@@ -193,6 +198,29 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_SC, 'raise AssertionError("unreachable")', 'raise AssertionError(None)'),
         (_SC, 'raise AssertionError("unreachable")', 'raise AssertionError("XXunreachableXX")'),
         (_SC, 'raise AssertionError("unreachable")', 'raise AssertionError("UNREACHABLE")'),
+    ],
+    "scales: arrays of Python ints built without dtype=np.int64 are int64 anyway (numpy's default "
+    "integer on 64-bit platforms), and the table one row longer than needed is never indexed past hi": [
+        (_SC, _TABLE, _TABLE.replace("dtype=np.int64", "dtype=None")),
+        (_SC, _TABLE, _TABLE.replace(", dtype=np.int64)", ", )")),
+        (_SC, _TABLE, _TABLE.replace("hi + 1", "hi + 2")),
+        (_SC, _BX, _BX.replace("dtype=np.int64", "dtype=None")),
+        (_SC, _BX, _BX.replace(", dtype=np.int64)", ", )")),
+        (_SC, _SY, _SY.replace("dtype=np.int64", "dtype=None")),
+        (_SC, _SY, _SY.replace(", dtype=np.int64)", ", )")),
+    ],
+    "_scale_exact, the formula, written three ways that numpy evaluates to the same scores: "
+    "searchsorted side 'left' puts a balance equal to a breakpoint in the segment before, whose "
+    "clipped end gives s0 + (s1 - s0) = the same score; without the lower clip a balance below the "
+    "first breakpoint gets segment -1 (last to first), and np.clip with min > max returns max, so "
+    "again the first score; true division then int8 truncation equals floor division, the "
+    "numerator being >= 0 (scores never decrease) and the quotient far from float rounding; "
+    "np.asarray(balance) without int64 is promoted to int64 by the int64 breakpoints": [
+        (_SC, _SEG, _SEG.replace(', side="right")', ', )')),
+        (_SC, _SEG, _SEG.replace("- 1, 0, len", "- 1, None, len")),
+        (_SC, _INNER, _INNER.replace(") // (", ") / (")),
+        (_SC, "b = np.asarray(balance, dtype=np.int64)", "b = np.asarray(balance, dtype=None)"),
+        (_SC, "b = np.asarray(balance, dtype=np.int64)", "b = np.asarray(balance, )"),
     ],
     "band_codes without dtype=np.int64: a list of Python ints is int64 anyway, and a balance column of "
     "any integer dtype compares with it the same way; the result is cast to int8": [
