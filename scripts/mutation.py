@@ -138,7 +138,7 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     "store/contest.py": (["tests/test_mutants_contest.py", "tests/test_contest.py"],
                          ["*read_states*", "*overrides_frame*", "*shard_bounds*"]),
     "policy/model.py": (["tests/test_mutants_policy_model.py", "tests/test_policy_errors.py"], ["*"]),
-    "policy/load.py": (["tests/test_policy_errors.py"], ["*"]),
+    "policy/load.py": (["tests/test_mutants_policy_load.py", "tests/test_policy_errors.py"], ["*"]),
 }
 
 
