@@ -232,6 +232,14 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_SC, "b = np.asarray(balance, dtype=np.int64)", "b = np.asarray(balance, dtype=None)"),
         (_SC, "b = np.asarray(balance, dtype=np.int64)", "b = np.asarray(balance, )"),
     ],
+    "canonical_change writes a date with str() instead of isoformat(): for a datetime.date (the "
+    "`at` of a change is one: CHANGE_SCHEMA and record_change take dates) both give YYYY-MM-DD": [
+        ("store/ledger_store.py", "t = v.isoformat() if isinstance(v, dt.date) else str(v)",
+         "t = v.isoformat() if (isinstance(v, dt.date)) and False else str(v)"),
+    ],
+    "verify's `why = None` as `why = \"\"`: it is only tested for truth (`if why:`), and both are false": [
+        ("store/ledger_store.py", "why = None", 'why = ""'),
+    ],
     "band_codes without dtype=np.int64: a list of Python ints is int64 anyway, and a balance column of "
     "any integer dtype compares with it the same way; the result is cast to int8": [
         (_SC, _MINS, _MINS.replace("dtype=np.int64", "dtype=None")),
@@ -289,10 +297,23 @@ def run_hand(mutant: dict, which: bool, timeout: float) -> dict:
         shutil.rmtree(d, ignore_errors=True)
 
 
+SQL_MODULES = ("store/ledger_store.py",)
+SQL_CASE = ("SQL keywords and unquoted identifiers upper- or lower-cased: DuckDB and PostgreSQL fold "
+            "them, so the query is the same (matched only when the line differs in letter case alone, "
+            "with its 'string literals' and double-quoted identifiers unchanged)")
+
+
+def _sql_literals(line: str) -> list[str]:
+    return re.findall(r"'[^']*'", line) + re.findall(r'\\"[^"\\]*\\"', line)
+
+
 def explain(module: str, diff: str) -> str | None:
     """The reason a surviving mutmut mutant is equivalent, if it is listed in EQUIVALENT."""
     minus = [ln[1:].strip() for ln in diff.splitlines() if ln.startswith("-")]
     plus = [ln[1:].strip() for ln in diff.splitlines() if ln.startswith("+")]
+    if module in SQL_MODULES and len(minus) == len(plus) == 1 and minus[0] != plus[0] \
+            and minus[0].lower() == plus[0].lower() and _sql_literals(minus[0]) == _sql_literals(plus[0]):
+        return SQL_CASE
     for why, pairs in EQUIVALENT.items():
         for mod, old, new in pairs:
             if mod == module and old in minus and new in plus:
