@@ -205,3 +205,16 @@ def test_append_only_new_rows_extend_the_chain(tmp_path):
         rows = ledger(5).to_dicts()
         assert s.block_digests() == [d0, sha(d0 + "".join(sha(_row_text(r)) for r in rows[3:]))]
         assert s.verify() == VerifyResult(True, None, 5)
+
+
+def test_conflict_and_duplicate_messages_name_at_most_five_ids(tmp_path):
+    with LedgerStore.open(tmp_path) as s:
+        with pytest.raises(LedgerConflict) as e:
+            s.append_entries(pl.concat([ledger(7), ledger(7)]))
+        assert str(e.value) == "entry_id repeated within the batch: [1, 2, 3, 4, 5]"
+        assert s.append_entries(ledger(7)) == 7
+        with pytest.raises(LedgerConflict) as e:
+            s.append_entries(ledger(7).with_columns(points_raw=pl.lit(1, pl.Int16)))
+        assert str(e.value) == ("entry_id(s) [1, 2, 3, 4, 5] are already stored with different content; "
+                                "the ledger is append-only (record a change instead)")
+        assert len(s) == 7 and s.verify() == VerifyResult(True, None, 7)
