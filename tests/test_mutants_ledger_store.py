@@ -218,3 +218,16 @@ def test_conflict_and_duplicate_messages_name_at_most_five_ids(tmp_path):
         assert str(e.value) == ("entry_id(s) [1, 2, 3, 4, 5] are already stored with different content; "
                                 "the ledger is append-only (record a change instead)")
         assert len(s) == 7 and s.verify() == VerifyResult(True, None, 7)
+
+
+def test_postgres_row_hash_does_not_depend_on_the_server_datestyle(pg_database, tmp_path, monkeypatch):
+    # dates are hashed as YYYY-MM-DD whatever the session's DateStyle (to_char, not a cast)
+    with LedgerStore.open(tmp_path / "duck") as duck:
+        duck.append_entries(ledger(6))
+        want = duck.head()
+    monkeypatch.setenv("PGOPTIONS", "-c DateStyle=German")
+    with LedgerStore.open(pg_database) as pg:
+        assert pg._db.fetchall("SELECT CAST(DATE '2024-01-02' AS TEXT)")[0][0] == "02.01.2024"
+        pg.append_entries(ledger(6))
+        assert pg.head() == want
+        assert pg.verify() == VerifyResult(True, None, 6)
