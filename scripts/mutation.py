@@ -145,7 +145,9 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     "engine/scales.py": (["tests/test_mutants_scales.py", "tests/test_scales.py"] + FAST_ENGINE, ["*"]),
     "engine/dates.py": (["tests/test_mutants_dates.py"] + FAST_ENGINE, ["*"]),
     "policy/conditions.py": (FAST_ENGINE + ["tests/test_policy_errors.py"], ["*"]),
-    "store/contest.py": (["tests/test_mutants_contest.py", "tests/test_contest.py"],
+    # test_contest.py's run-folder fixtures take minutes to map per run; its read_states and
+    # shard_bounds cases are repeated (and extended) in test_mutants_contest.py
+    "store/contest.py": (["tests/test_mutants_contest.py"],
                          ["*read_states*", "*overrides_frame*", "*shard_bounds*"]),
     "policy/model.py": (["tests/test_mutants_policy_model.py", "tests/test_policy_errors.py"], ["*"]),
     "policy/load.py": (["tests/test_mutants_policy_load.py", "tests/test_policy_errors.py"], ["*"]),
@@ -371,8 +373,9 @@ def explain(module: str, diff: str) -> str | None:
     return None
 
 
-def run_mutmut(module: str, timeout: float) -> dict:
+def run_mutmut(module: str, timeout: float, only_globs: list[str] | None = None) -> dict:
     tests, globs = MUTMUT[module]
+    globs = only_globs or globs
     extra = PYTEST_ARGS.get(module, [])
     d = scratch()
     try:
@@ -427,6 +430,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--part", choices=["hand", "mutmut", "all"], default="all")
     ap.add_argument("--only", nargs="*", help="mutant ids (hand) or modules (mutmut)")
+    ap.add_argument("--globs", nargs="*", help="mutmut: only these mutant-name globs (e.g. '*x__finish__*')")
     ap.add_argument("--which", action="store_true", help="hand mutants: run all tests, list every failure")
     ap.add_argument("--budget", type=float, default=2400, help="seconds for the whole run")
     ap.add_argument("--out", default="mutation-report.json")
@@ -454,7 +458,7 @@ def main() -> None:
             if left < 60:
                 print(f"budget spent: {mod} not measured")
                 continue
-            r = run_mutmut(mod, left / (len(mods) - i))
+            r = run_mutmut(mod, left / (len(mods) - i), a.globs)
             report["mutmut"].append(r)
             print(f"{mod}: {r['killed']}/{r['checked']} caught, {r['equivalent']} of the rest equivalent: score "
                   f"{r['killed']}/{r['checked'] - r['equivalent']} = {r['score']}, {r['generated']} generated"
