@@ -174,6 +174,9 @@ _LK = "identity/linkage.py"
 _REASONS = "parts.append(_decisions(left_rows, reason=pl.Series(reasons.tolist(), dtype=pl.String)))"
 _ASSERT_ONCE = ('assert decided.height == n and decided["__row"].n_unique() == n, '
                 '"linkage decided a record twice or not at all"')
+_LD = "policy/load.py"
+_NEAR_FILE = "near = difflib.get_close_matches(s, builtin_names(), n=1)"
+_NEAR_TYPE = "near = difflib.get_close_matches(event_type, list(BY_NAME), n=1, cutoff=0.6)"
 _SCALAR = "return from_days(int(add_months(np.array([to_days(d)], dtype=np.int32), months)[0]))"
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     "a lookup table one row longer than needed: the extra row (the day after the last date, "
@@ -272,6 +275,18 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
             "return Field(strict=True, ge=lo, le=None)", "return Field(ge=lo, le=hi)",
             "return Field(strict=True, le=hi)", "return Field(strict=True, ge=lo, )",
             "return Field(strict=False, ge=lo, le=hi)")
+    ],
+    "policy.load, same behaviour written differently: codec names are case-insensitive "
+    "('UTF-8-SIG'); bytes.count from None is from 0; difflib.get_close_matches' default cutoff is "
+    "0.6, and asking it for 2 or 3 matches (its default) changes nothing where only the best, "
+    "near[0], is used": [
+        (_LD, 'return data.decode("utf-8-sig")', 'return data.decode("UTF-8-SIG")'),
+        (_LD, 'line = data.count(b"\\n", 0, exc.start) + 1', 'line = data.count(b"\\n", None, exc.start) + 1'),
+        (_LD, _NEAR_FILE, _NEAR_FILE.replace(", n=1)", ", )")),
+        (_LD, _NEAR_FILE, _NEAR_FILE.replace("n=1", "n=2")),
+        (_LD, _NEAR_TYPE, _NEAR_TYPE.replace("n=1, cutoff", "cutoff")),
+        (_LD, _NEAR_TYPE, _NEAR_TYPE.replace("n=1", "n=2")),
+        (_LD, _NEAR_TYPE, _NEAR_TYPE.replace("n=1, cutoff=0.6)", "n=1, )")),
     ],
     "band_codes without dtype=np.int64: a list of Python ints is int64 anyway, and a balance column of "
     "any integer dtype compares with it the same way; the result is cast to int8": [

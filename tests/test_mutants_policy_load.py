@@ -172,3 +172,38 @@ def test_json_schema_header():
     assert s["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert s["title"] == "socialrating policy"
     assert "rules" in s["properties"] and "rating" in s["required"]
+
+
+def test_several_type_errors_are_all_listed():
+    d = copy.deepcopy(ONE)
+    d["version"] = 7
+    d["title"] = 5
+    assert _err(yaml.safe_dump(d, sort_keys=False)) == (
+        "p.yaml: 2 problem(s) in the policy - version: Input should be a valid string (got 7); "
+        "title: Input should be a valid string (got 5)")
+
+
+def test_not_utf8_after_a_leading_newline():
+    with pytest.raises(PolicyError) as exc:
+        decode_policy_bytes(b"\n\xff", "x.yaml")
+    assert str(exc.value) == "x.yaml: line 2: not UTF-8 text (byte 0xff); save the policy as UTF-8"
+
+
+def test_unknown_event_type_in_a_consequence_of_a_policy_with_bands():
+    d = copy.deepcopy(ONE)
+    d["rating"]["bands"] = {"cutoffs": [{"band": "A", "min_balance": 0}, {"band": "B", "min_balance": None}],
+                            "reference": "nesta-2019"}
+    d["consequences"][0]["when"] = {"has_active": "civic.heroic_ac"}
+    assert _err(yaml.safe_dump(d, sort_keys=False)) == (
+        "p.yaml: 1 problem(s) in the policy - consequences[0].when: unknown event type 'civic.heroic_ac', which no "
+        "source reports (did you mean 'civic.heroic_act'?)")
+
+
+def test_hash_and_schema_use_the_names_a_policy_file_uses():
+    # rongcheng's conditions say `band: {in: [...]}`: the field is in_ in Python, `in` in the file
+    p = load_policy("rongcheng")
+    canon = json.dumps(p.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+    assert '"in":' in canon and '"in_"' not in canon
+    assert policy_hash(p) == hashlib.sha256(canon.encode()).hexdigest()
+    defs = json_schema()["$defs"]
+    assert list(defs["BandSet"]["properties"]) == ["in"] and list(defs["NotCond"]["properties"]) == ["not"]
