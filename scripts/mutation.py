@@ -177,6 +177,10 @@ _ASSERT_ONCE = ('assert decided.height == n and decided["__row"].n_unique() == n
 _LD = "policy/load.py"
 _NEAR_FILE = "near = difflib.get_close_matches(s, builtin_names(), n=1)"
 _NEAR_TYPE = "near = difflib.get_close_matches(event_type, list(BY_NAME), n=1, cutoff=0.6)"
+_CT = "store/contest.py"
+_SS = 'starts = np.searchsorted(shard, np.arange(n_shards), side="left")'
+_ORDER = 'order = np.argsort(citizen_ids, kind="stable")'
+_KNOWN = "known = (pos < len(sorted_ids)) & (sorted_ids[pos_c] == event_citizens) if len(sorted_ids) else \\"
 _SCALAR = "return from_days(int(add_months(np.array([to_days(d)], dtype=np.int32), months)[0]))"
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     "a lookup table one row longer than needed: the extra row (the day after the last date, "
@@ -287,6 +291,33 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_LD, _NEAR_TYPE, _NEAR_TYPE.replace("n=1, cutoff", "cutoff")),
         (_LD, _NEAR_TYPE, _NEAR_TYPE.replace("n=1", "n=2")),
         (_LD, _NEAR_TYPE, _NEAR_TYPE.replace("n=1, cutoff=0.6)", "n=1, )")),
+    ],
+    "contest.read_states: the default points of an entry not in `points` (-1 or -2: any value <= 0 "
+    "is a penalty), and `why` reset to another text with the state None (why is read only with a "
+    "state, and every assignment of a state sets it)": [
+        (_CT, "if points.get(entry_id, -1) > 0:  # for the citizen: keep the points in their favour",
+         "if points.get(entry_id, -2) > 0:  # for the citizen: keep the points in their favour"),
+        (_CT, "and points.get(entry_id, -1) <= 0):", "and points.get(entry_id, -2) <= 0):"),
+        (_CT, 'state, why, deadline = None, "", None', 'state, why, deadline = None, "XXXX", None'),
+    ],
+    "contest.shard_bounds, the same bounds written differently: searchsorted's default side is "
+    "'left'; citizen ids are unique, so a stable sort and any other sort give one order (and "
+    "numpy reads the kind case-insensitively); np.arange of the float len/size has ceil(len/size) "
+    "elements, like the integer ceiling; an unknown row marked -2 instead of -1, or its index -2, "
+    "is still < 0; `pos <= len` only adds pos == len, whose id is above every citizen's, so never "
+    "equal; the empty-citizens branch (a bool or float mask of zeros) is unreachable past the "
+    "IndexError that branch runs into (the bug reported with xfail test_shard_bounds_with_no_citizens)": [
+        (_CT, _SS, _SS.replace(', side="left")', ", )")),
+        (_CT, _ORDER, _ORDER.replace('kind="stable"', "kind=None")),
+        (_CT, _ORDER, _ORDER.replace(', kind="stable")', ", )")),
+        (_CT, _ORDER, _ORDER.replace('"stable"', '"STABLE"')),
+        (_CT, "n_shards = max(1, -(-len(citizen_ids) // shard_size))", "n_shards = max(1, -(-len(citizen_ids) / shard_size))"),
+        (_CT, "shard = np.where(known, order[pos_c] // shard_size, -1)", "shard = np.where(known, order[pos_c] // shard_size, -2)"),
+        (_CT, "idx = np.where(shard >= 0, np.arange(len(shard)), -1)", "idx = np.where(shard >= 0, np.arange(len(shard)), -2)"),
+        (_CT, _KNOWN, _KNOWN.replace("(pos < len", "(pos <= len")),
+        (_CT, _KNOWN, _KNOWN.replace("if len(sorted_ids) else", "if (len(sorted_ids)) or True else")),
+        (_CT, "np.zeros(len(event_citizens), bool)", "np.zeros(len(event_citizens), None)"),
+        (_CT, "np.zeros(len(event_citizens), bool)", "np.zeros(len(event_citizens), )"),
     ],
     "band_codes without dtype=np.int64: a list of Python ints is int64 anyway, and a balance column of "
     "any integer dtype compares with it the same way; the result is cast to int8": [

@@ -83,6 +83,7 @@ def test_upheld_late_is_overturned_for_a_penalty_only():
     assert read_states(ch, LAPSE, D(2025, 6, 1)) == [EntryState(8, "overturned", why, DEADLINE)]
     assert read_states(ch, LAPSE, D(2025, 6, 1), {8: 0}) == [EntryState(8, "overturned", why, DEADLINE)]
     assert read_states(ch, LAPSE, D(2025, 6, 1), {8: 3}) == []
+    assert read_states(ch, LAPSE, D(2025, 6, 1), {8: 1}) == []  # the smallest bonus is kept too
     assert read_states(ch, STAND, D(2025, 6, 1)) == []
 
 
@@ -139,6 +140,12 @@ def test_overrides_frame():
     # leading rows of unknown citizens go to shard 0; later ones stay with the row before
     (np.arange(4), np.array([-5, 99, 2, 3, 50]), 2, [(0, 2), (2, 5)]),
     (np.arange(4), np.array([0, 50, 2]), 2, [(0, 2), (2, 3)]),
+    # an unknown id between known ones goes with the row before, not with its neighbour in id order
+    (np.array([0, 2, 4, 6]), np.array([0, 3, 4]), 2, [(0, 2), (2, 3)]),
+    # one citizen, and a row of an unknown id above it
+    (np.array([5]), np.array([5, 9]), 2, [(0, 2)]),
+    # the first row belongs to the second shard: the first shard is empty
+    (np.arange(4), np.array([2, 3]), 2, [(0, 0), (0, 2)]),
     (np.arange(4), np.array([], dtype=np.int64), 2, [(0, 0), (0, 0)]),
 ])
 def test_shard_bounds_by_hand(cits, ev, size, want):
@@ -146,8 +153,9 @@ def test_shard_bounds_by_hand(cits, ev, size, want):
 
 
 def test_shard_bounds_refuses_events_out_of_shard_order():
-    with pytest.raises(ContestError, match="not in shard order"):
+    with pytest.raises(ContestError) as e:
         shard_bounds(np.arange(4, dtype=np.int64), np.array([0, 3, 1], dtype=np.int64), 2)
+    assert str(e.value) == "events.parquet is not in shard order; cannot re-score shard by shard"
     assert shard_bounds(np.arange(4, dtype=np.int64), np.array([1, 0, 3, 2], dtype=np.int64), 2) == [(0, 2), (2, 4)]
 
 
