@@ -171,6 +171,9 @@ _SY = "sy = np.array([p.score for p in scale.breakpoints], dtype=np.int64)"
 _MINS = "mins = np.array([c.min_balance for c in bands.cutoffs[:-1]], dtype=np.int64)"
 _BAND = "return (np.asarray(balance, dtype=np.int64)[:, None] < mins[None, :]).sum(axis=1).astype(np.int8)"
 _LK = "identity/linkage.py"
+_FF = "first_failure = np.full(n, None, dtype=object)"
+_PROBE = 'probe = pl.DataFrame({"__row": pl.Series(rows, dtype=pl.UInt32), key: x.gather(rows)})'
+_PAT = 'pat = pl.col("patronymic") if "patronymic" in records.columns else pl.lit(None, pl.String)'
 _REASONS = "parts.append(_decisions(left_rows, reason=pl.Series(reasons.tolist(), dtype=pl.String)))"
 _ASSERT_ONCE = ('assert decided.height == n and decided["__row"].n_unique() == n, '
                 '"linkage decided a record twice or not at all"')
@@ -318,6 +321,27 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_CT, _KNOWN, _KNOWN.replace("if len(sorted_ids) else", "if (len(sorted_ids)) or True else")),
         (_CT, "np.zeros(len(event_citizens), bool)", "np.zeros(len(event_citizens), None)"),
         (_CT, "np.zeros(len(event_citizens), bool)", "np.zeros(len(event_citizens), )"),
+    ],
+    "linkage._deterministic, the same decisions written differently: `done = miss` where done is "
+    "still all False; np.full(n, None) is an object array anyway; row numbers as Int64 instead of "
+    "UInt32 (joined on the key, cast to UInt32 by _decisions); a join's default is how='inner'; a "
+    "float or None-filled not_found mask has the same truth values; marking found rows not_found "
+    "touches only rows already decided, whose first failure is never read; a Null literal for a "
+    "missing patronymic normalises to null like a null String": [
+        (_LK, "done |= miss", "done = miss"),
+        (_LK, _FF, _FF.replace("dtype=object", "dtype=None")),
+        (_LK, _FF, _FF.replace(", dtype=object)", ", )")),
+        (_LK, _PROBE, _PROBE.replace("dtype=pl.UInt32", "dtype=None")),
+        (_LK, _PROBE, _PROBE.replace(", dtype=pl.UInt32)", ", )")),
+        (_LK, 'hit = probe.join(key_tables[key], on=key, how="inner")', "hit = probe.join(key_tables[key], on=key, )"),
+        (_LK, "not_found = np.zeros(n, dtype=bool)", "not_found = np.zeros(n, dtype=None)"),
+        (_LK, "not_found = np.zeros(n, dtype=bool)", "not_found = np.zeros(n, )"),
+        (_LK, 'not_found[hit["__row"].to_numpy()] = False', 'not_found[hit["__row"].to_numpy()] = None'),
+        (_LK, 'not_found[hit["__row"].to_numpy()] = False', 'not_found[hit["__row"].to_numpy()] = True'),
+        (_LK, _PAT, _PAT.replace("pl.lit(None, pl.String)", "pl.lit(None, None)")),
+        (_LK, _PAT, _PAT.replace("pl.lit(None, pl.String)", "pl.lit(None, )")),
+        (_LK, 'pl.Series("__row", rows, dtype=pl.UInt32),', 'pl.Series("__row", rows, dtype=None),'),
+        (_LK, 'pl.Series("__row", rows, dtype=pl.UInt32),', 'pl.Series("__row", rows, ),'),
     ],
     "band_codes without dtype=np.int64: a list of Python ints is int64 anyway, and a balance column of "
     "any integer dtype compares with it the same way; the result is cast to int8": [

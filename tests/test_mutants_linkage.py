@@ -193,3 +193,14 @@ def test_one_pass_over_sources_equals_one_call_each(register):
         assert both[src].stats == one.stats
     assert outcome(both["b"]) == {"r0": (20, "inn", 1.0), "r1": "ambiguous"}
     assert both["a"].stats["candidate_pairs"] == 1 and both["b"].stats["candidate_pairs"] == 0
+
+
+def test_a_name_source_without_a_patronymic_column(register):
+    spec = Spec(keys={k: None for k in ("surname", "given_name", "birth_date")})
+    recs = pl.DataFrame({"record_id": ["r0", "r1"], "surname": ["Иванов", "Кузнецов"], "given_name": ["Иван", "Олег"],
+                         "birth_date": [dt.date(1980, 1, 2), dt.date(2001, 3, 4)]})
+    got = outcome(link_records("src", recs, register, schema=spec))
+    assert got["r0"][:2] == (10, "probabilistic") and got["r1"] == "no candidate in register"
+    # the same source with the name step off: nothing to link by
+    off = outcome(link_records("src", recs, register, schema=spec, settings=NO_NAMES))
+    assert off == {"r0": "missing required key", "r1": "missing required key"}
