@@ -30,7 +30,9 @@ Equivalent kinds found so far (details and reasons in ``EQUIVALENT``):
   (engine/dates.py, engine/scales.py);
 - a lookup table one row longer than needed (never indexed);
 - apply_scale's choice between two paths that give equal scores (speed only);
-- the message of an unreachable ``AssertionError``;
+- the message of an unreachable ``AssertionError`` or of an internal invariant's assert;
+- a library default written out or dropped (``how="inner"``, ``side="left"``, difflib's
+  cutoff, pydantic's ``by_alias``), codec names in another case, dead code (``_months``);
 - SQL keywords and unquoted identifiers upper- or lower-cased (store.verify's queries):
   DuckDB and PostgreSQL fold them, the query is the same.
 Survivors that are real and not yet killed are printed and written to the report.
