@@ -277,14 +277,6 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     "cannot be zero)": [
         ("policy/model.py", "if rule.sign > 0 or bound is None:", "if rule.sign >= 0 or bound is None:"),
     ],
-    "policy.model._months is dead code (defined, never called: see the report of 2026-11-30); its "
-    "mutants have no test because nothing reaches it": [
-        ("policy/model.py", "return Field(strict=True, ge=lo, le=hi)", m) for m in (
-            "return Field(strict=None, ge=lo, le=hi)", "return Field(strict=True, ge=None, le=hi)",
-            "return Field(strict=True, ge=lo, le=None)", "return Field(ge=lo, le=hi)",
-            "return Field(strict=True, le=hi)", "return Field(strict=True, ge=lo, )",
-            "return Field(strict=False, ge=lo, le=hi)")
-    ],
     "policy.load, same behaviour written differently: codec names are case-insensitive "
     "('UTF-8-SIG'); bytes.count from None is from 0; difflib.get_close_matches' default cutoff is "
     "0.6, and asking it for 2 or 3 matches (its default) changes nothing where only the best, "

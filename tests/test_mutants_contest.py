@@ -159,10 +159,6 @@ def test_shard_bounds_refuses_events_out_of_shard_order():
     assert shard_bounds(np.arange(4, dtype=np.int64), np.array([1, 0, 3, 2], dtype=np.int64), 2) == [(0, 2), (2, 4)]
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError, reason=(
-    "bug in store/contest.py shard_bounds (line 352): with no citizens, `known` is built for the "
-    "empty case but `order[pos_c]` is still evaluated on an empty `order` and raises IndexError; "
-    "fix: compute `shard` as all -1 when len(sorted_ids) == 0"))
 def test_shard_bounds_with_no_citizens():
     # no citizens at all: one shard holding whatever (quarantined) rows there are
     assert shard_bounds(np.array([], dtype=np.int64), np.array([1, 2], dtype=np.int64), 4) == [(0, 2)]

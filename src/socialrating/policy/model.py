@@ -52,9 +52,6 @@ Flag = Annotated[bool, Field(strict=True)]
 Share = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1)]
 
 
-def _months(lo: int, hi: int):
-    return Field(strict=True, ge=lo, le=hi)
-
 Category = Literal[
     "finance", "law", "civic", "health", "education", "family", "mobility",
     "work", "housing", "sport", "awards", "public_office", "other",

@@ -347,10 +347,12 @@ def shard_bounds(citizen_ids: np.ndarray, event_citizens: np.ndarray, shard_size
     order = np.argsort(citizen_ids, kind="stable")
     sorted_ids = citizen_ids[order]
     pos = np.searchsorted(sorted_ids, event_citizens)
-    pos_c = np.minimum(pos, max(len(sorted_ids) - 1, 0))
-    known = (pos < len(sorted_ids)) & (sorted_ids[pos_c] == event_citizens) if len(sorted_ids) else \
-        np.zeros(len(event_citizens), bool)
-    shard = np.where(known, order[pos_c] // shard_size, -1)
+    if len(sorted_ids):
+        pos_c = np.minimum(pos, len(sorted_ids) - 1)
+        known = (pos < len(sorted_ids)) & (sorted_ids[pos_c] == event_citizens)
+        shard = np.where(known, order[pos_c] // shard_size, -1)
+    else:  # no citizens: every row is unknown (and quarantined); they form shard 0
+        shard = np.full(len(event_citizens), -1, dtype=np.int64)
     # carry the last known shard forward over unknown rows (leading unknown rows: shard 0)
     idx = np.where(shard >= 0, np.arange(len(shard)), -1)
     np.maximum.accumulate(idx, out=idx)
