@@ -64,8 +64,8 @@ class DaskExecutor(InProcess):
     def __init__(self, scheduler: str, workers: int | None = None, timeout: float = 60):
         try:
             from distributed import Client, LocalCluster
-        except ImportError as exc:  # pragma: no cover - dask is a dependency
-            raise ValueError(f"--scheduler needs dask.distributed ({exc})") from exc
+        except ImportError as exc:  # pragma: no cover - installed with the `cluster` extra
+            raise ValueError(f"needs dask.distributed: pip install 'socialrating[cluster]' ({exc})") from exc
         self.cluster = None
         if scheduler == "local":
             self.cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
