@@ -4,7 +4,6 @@ a LocalCluster of worker processes, or a real `dask scheduler` and `dask worker`
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import socket
