@@ -168,4 +168,7 @@ def test_the_command_line_refuses_a_bad_scheduler(tmp_path):
     res = CliRunner().invoke(app, ["run", "--people", "50", "--years", "0.1", "--out", str(tmp_path / "x"),
                                    "--workers", "2"])
     assert res.exit_code == 2 and "--workers needs --scheduler local" in res.output
+    res = CliRunner().invoke(app, ["run", "--people", "50", "--years", "0.1", "--out", str(tmp_path / "x"),
+                                   "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"])
+    assert res.exit_code == 2 and "--workers needs --scheduler local" in res.output
     assert not (tmp_path / "x").exists()

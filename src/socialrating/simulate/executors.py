@@ -94,8 +94,8 @@ class DaskExecutor(InProcess):
 
 def executor(scheduler: str | None, workers: int | None = None) -> InProcess:
     """In this process without a scheduler; else Dask (see DaskExecutor)."""
+    if workers is not None and scheduler != "local":
+        raise ValueError("--workers needs --scheduler local (a running cluster has its own workers)")
     if scheduler is None:
-        if workers is not None:
-            raise ValueError("--workers needs --scheduler local")
         return InProcess()
     return DaskExecutor(scheduler, workers)
