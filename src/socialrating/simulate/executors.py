@@ -59,7 +59,9 @@ class _Actor:
 class DaskExecutor(InProcess):
     """Shards as Dask actors. scheduler "local": a LocalCluster of `workers` processes with
     one thread each (started here, closed at the end); otherwise the address of a running
-    scheduler (tcp://HOST:PORT), whose workers must import socialrating."""
+    scheduler (tcp://HOST:PORT), whose workers must import socialrating. A script that
+    starts a LocalCluster needs the usual `if __name__ == "__main__":` guard (its worker
+    processes import the main module)."""
 
     def __init__(self, scheduler: str, workers: int | None = None, timeout: float = 60):
         try:
