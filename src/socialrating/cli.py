@@ -93,6 +93,14 @@ class RunProgress:
             err.print(f"month {done} of {total}" + (f"; {what} ..." if done == total else "")
                       if done else f"simulating {total} months ...", highlight=False)
 
+    def shard(self, k: int, done: int, of: int) -> None:
+        """Shard `done` of `of` has stepped month k (a sharded run)."""
+        what = f"simulating months (month {k + 1}: shard {done} of {of})"
+        if self.live:
+            self.prog.update(self.task, description=what)
+        elif done == of or done == 1:
+            err.print(f"month {k + 1}: shard {done} of {of} done", highlight=False)
+
     def __exit__(self, *exc) -> None:
         if self.live:
             self.prog.stop()
@@ -135,6 +143,12 @@ def run(
     history_years: Optional[float] = typer.Option(
         None, min=0, max=20, help="years of records on file at the start, generated before it (default: the policy's longest expiry, at most 7)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace a run folder that holds contests or ingested records"),
+    shards: int = typer.Option(1, min=1, help="run the months in this many shards of whole households; "
+                                              "outputs do not depend on it"),
+    scheduler: Optional[str] = typer.Option(
+        None, help="run the shards on Dask: 'local' (a LocalCluster, see --workers) or tcp://HOST:PORT "
+                   "(a running scheduler; --out on storage the machine running this command can write)"),
+    workers: Optional[int] = typer.Option(None, min=1, help="worker processes of --scheduler local (default 2)"),
 ) -> None:
     """Simulate the rating in force month by month (with feedback and paired counterfactuals).
 
@@ -158,10 +172,20 @@ def run(
                     db=db, feedback=Feedback(uplift, household_spillover), history_years=history_years)
     from .store.replace import RunReplaceError, build_and_swap
 
+    from .simulate.executors import executor as make_executor
+
     try:
-        with RunProgress(cfg.months, cfg.people) as prog:
-            manifest = build_and_swap(out, lambda staging: simulate(cfg, staging, progress=prog.update),
-                                      overwrite=overwrite)
+        pool = make_executor(scheduler, workers)
+    except (ValueError, OSError, TimeoutError) as exc:
+        _fail(f"--scheduler: {exc}")
+    if pool.dashboard:
+        err.print(f"shards on {pool.where}; Dask dashboard: {pool.dashboard}", highlight=False, soft_wrap=True)
+    sharded = shards > 1 or scheduler is not None
+    try:
+        with pool, RunProgress(cfg.months, cfg.people) as prog:
+            manifest = build_and_swap(out, lambda staging: simulate(
+                cfg, staging, progress=prog.update, shards=shards, executor=pool if sharded else None,
+                shard_progress=prog.shard if sharded else None), overwrite=overwrite)
     except (PolicyError, RunReplaceError) as exc:
         _fail(str(exc))
     except ValueError as exc:
@@ -188,7 +212,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder to write")
     """The README's main job: 100,000 people, 2 years, the we-platform policy, summary and report."""
     run(policy="we-platform", people=100_000, years=2.0, seed=20240701, out=out, start="2024-07-01",
         world=DEFAULT_WORLD, credit_feedback=0.5, employment_feedback=0.3, household_spillover=0.0, feedback=None,
-        store=True, db=None, history_years=None, overwrite=overwrite)
+        store=True, db=None, history_years=None, overwrite=overwrite, shards=1, scheduler=None, workers=None)
     path = _write_report(out)
     console.print(f"Report: [bold]{path}[/]  (one self-contained HTML file; opens offline)")
     _next_steps(out)

@@ -193,6 +193,49 @@ class ShardResult:
     spill_idx: np.ndarray
 
 
+@dataclass
+class MonthInput:
+    """One scenario's month as the engine takes it: the records (feedback records last),
+    how many of them are feedback records, and the appeal draws per record (or None)."""
+
+    batch: pl.DataFrame
+    feedback_records: int = 0
+    contested: np.ndarray | None = None
+    overturned: np.ndarray | None = None
+
+    def take(self, rows: np.ndarray, feedback_records: int) -> "MonthInput":
+        """The rows `rows` of this month (one shard's records, in order)."""
+        pick = (lambda a: None if a is None else a[rows])
+        return MonthInput(self.batch[rows], feedback_records, pick(self.contested), pick(self.overturned))
+
+
+def feedback_seed(calendar: Calendar, k: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence(calendar.seed, spawn_key=(2, k))
+
+
+def month_input(policy, spec: ScenarioSpec, month: pl.DataFrame, extra: pl.DataFrame | None,
+                calendar: Calendar, k: int) -> MonthInput:
+    """The month's records plus the feedback records (`extra`), and, when the scenario
+    contests, who contests each record and whether the reviewer overturns it: drawn from
+    the month's (3, k) stream over the records in this order."""
+    batch = month.select(ENGINE_COLUMNS)
+    n_extra = 0
+    if extra is not None and extra.height:
+        extra = extra.with_columns(pl.col(c).cast(batch.schema[c]) for c in ENGINE_COLUMNS)
+        n_extra = extra.height
+        batch = pl.concat([batch, extra], how="vertical")
+    contested = overturned = None
+    if spec.appeals and policy.contest.allowed:
+        am, n = policy.contest.simulation, batch.height
+        wrong = np.zeros(n, bool)
+        if "erroneous" in month.columns:
+            wrong[: month.height] = month["erroneous"].to_numpy()
+        u = np.random.default_rng(np.random.SeedSequence(calendar.seed, spawn_key=(3, k))).random((2, n))
+        contested = u[0] < np.where(wrong, am.share_contesting_erroneous, am.share_contesting_correct)
+        overturned = contested & (u[1] < np.where(wrong, am.reviewer_accuracy, am.wrong_overturn))
+    return MonthInput(batch, n_extra, contested, overturned)
+
+
 class ScenarioRunner:
     """Runs the paired scenarios of one shard month by month (see the module docstring)."""
 
@@ -211,9 +254,15 @@ class ScenarioRunner:
             for s, spec in SPECS.items()}
         self.paired = PairedMonths.zeros((C, N))
 
-    def step(self, k: int) -> MonthOutcome:
-        """Month k of every scenario (side by side on the pool), then the paired counts."""
-        done = parallel.current().map(lambda sc: self._advance(sc, k), self.scenarios.values())
+    def step(self, k: int, inputs: "dict[str, MonthInput] | None" = None) -> MonthOutcome:
+        """Month k of every scenario (side by side on the pool), then the paired counts.
+        inputs: each scenario's records and appeal draws, made by a caller over the whole
+        population when this runner is one shard of many (shards.py); by default drawn here."""
+        def advance(sc: Scenario):
+            inp = inputs[sc.name] if inputs is not None else self.month_input(sc, k)
+            return self._advance(sc, k, inp)
+
+        done = parallel.current().map(advance, self.scenarios.values())
         holds = {sc.name: state.holds for sc, (state, _) in zip(self.scenarios.values(), done)}
         self.paired.add(holds)
         for sc in self.scenarios.values():
@@ -221,39 +270,22 @@ class ScenarioRunner:
         state, records = done[0]
         return MonthOutcome(k, records, state)
 
-    def _with_feedback(self, sc: Scenario, k: int, base: pl.DataFrame) -> pl.DataFrame:
-        """The month's records plus the feedback records last month's holds cause."""
-        scale = self.feedback.scale(sc.held)
-        seed = np.random.SeedSequence(self.calendar.seed, spawn_key=(2, k))
-        extra = self.shard.extra(scale > 0, scale, self.starts[k], seed)
-        if not extra.height:
-            return base
-        extra = extra.with_columns(pl.col(c).cast(base.schema[c]) for c in ENGINE_COLUMNS)
-        sc.counts["feedback_records"] += extra.height
-        return pl.concat([base, extra], how="vertical")
-
-    def _appeals(self, month: pl.DataFrame, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Who contests each of the month's n records and whether the reviewer overturns it."""
-        am = self.policy.contest.simulation
-        wrong = np.zeros(n, bool)
-        if "erroneous" in month.columns:
-            wrong[: month.height] = month["erroneous"].to_numpy()
-        u = np.random.default_rng(np.random.SeedSequence(self.calendar.seed, spawn_key=(3, k))).random((2, n))
-        contested = u[0] < np.where(wrong, am.share_contesting_erroneous, am.share_contesting_correct)
-        overturned = contested & (u[1] < np.where(wrong, am.reviewer_accuracy, am.wrong_overturn))
-        return contested, overturned
-
-    def _advance(self, sc: Scenario, k: int):
-        """One scenario's month; touches only that scenario's state."""
+    def month_input(self, sc: Scenario, k: int) -> "MonthInput":
+        """One scenario's month drawn over this runner's citizens: its records, the feedback
+        records last month's holds cause, who contests and what the reviewer decides."""
         month = self.shard.records[sc.spec.records][k]
-        batch = month.select(ENGINE_COLUMNS)
+        extra = None
         if sc.spec.feedback:
-            batch = self._with_feedback(sc, k, batch)
+            scale = self.feedback.scale(sc.held)
+            extra = self.shard.extra(scale > 0, scale, self.starts[k], feedback_seed(self.calendar, k))
+        return month_input(self.policy, sc.spec, month, extra, self.calendar, k)
+
+    def _advance(self, sc: Scenario, k: int, inp: "MonthInput"):
+        """One scenario's month; touches only that scenario's state."""
+        batch = inp.batch
         sc.counts["records"] += batch.height
-        contested = overturned = None
-        if sc.spec.appeals and self.policy.contest.allowed:
-            contested, overturned = self._appeals(month, k, batch.height)
-        state = sc.engine.step(batch, contested=contested, overturned=overturned)
+        sc.counts["feedback_records"] += inp.feedback_records
+        state = sc.engine.step(batch, contested=inp.contested, overturned=inp.overturned)
         sc.counts["contested"] += state.counts.get("contested", 0)
         sc.counts["overturned"] += state.counts.get("overturned", 0)
         holds = state.holds

@@ -177,10 +177,17 @@ def shard_of(world: World, cfg: SimConfig) -> Shard:
 
 
 def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], None] | None = None,
-             *, world: World | None = None) -> dict:
+             *, world: World | None = None, shards: int = 1, executor=None,
+             shard_progress: Callable[[int, int, int], None] | None = None) -> dict:
     """Run the simulation and write the run folder; returns the manifest. `world`, when
     given, must be `make_world(cfg, history_years(...))`'s with every history record kept (the
-    league builds it once for every policy, see audit/league.py)."""
+    league builds it once for every policy, see audit/league.py). With `shards` > 1 or an
+    `executor` (executors.py), the citizens run as shards of whole households (shards.py);
+    the run folder is the same byte for byte."""
+    if shards > 1 or executor is not None:
+        from .shards import simulate_sharded
+
+        return simulate_sharded(cfg, out, shards, executor, progress, shard_progress, world=world)
     text, origin = read_policy_text(cfg.policy)
     policy = parse_policy(text, origin)
     hist = history_years(policy, cfg.history_years)
