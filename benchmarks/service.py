@@ -11,7 +11,10 @@ p95 <= 200 ms at 50 users. Each figure is printed with its ratio to the target.
 The embedded store by default; `--db postgresql://...` copies the run's store into
 that (empty) database first and serves from it.
 
-    python benchmarks/service.py --run runs/demo [--db URL] [--seconds 20] [--check-users 16]
+    python benchmarks/service.py --run runs/demo [--db URL|throwaway] [--workers N] [--seconds 20] [--check-users 16]
+
+`--workers N` (PostgreSQL only) starts `serve --workers N`; the server's CPU is then
+summed over its processes.
 """
 
 from __future__ import annotations
@@ -94,8 +97,9 @@ def copy_store(run: Path, db: str) -> None:
     src.close()
 
 
-def start_server(run: Path, db: str | None, port: int, log: Path) -> subprocess.Popen:
-    cmd = [str(BIN / "socialrating"), "serve", str(run), "--port", str(port), "--logins-per-minute", "1000"] + (["--db", db] if db else [])
+def start_server(run: Path, db: str | None, port: int, log: Path, workers: int = 1) -> subprocess.Popen:
+    cmd = [str(BIN / "socialrating"), "serve", str(run), "--port", str(port), "--logins-per-minute", "1000",
+           "--workers", str(workers)] + (["--db", db] if db else [])
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT)
     for _ in range(1200):
         try:
@@ -105,6 +109,15 @@ def start_server(run: Path, db: str | None, port: int, log: Path) -> subprocess.
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"the server did not start; see {log}")
+
+
+def wait_workers(port: int, workers: int, log: Path, limit: float = 600) -> None:
+    """Every worker has read the run (each logs "Application startup complete")."""
+    t = time.perf_counter()
+    while log.read_text().count("Application startup complete") < workers:
+        if time.perf_counter() - t > limit:
+            raise RuntimeError(f"the workers did not start; see {log}")
+        time.sleep(0.5)
 
 
 def locust(port: int, input_path: Path, users: int, seconds: int, out: Path, check: bool) -> dict:
@@ -130,10 +143,20 @@ def _f(row: dict, key: str) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc): what the server itself spent,
-    whatever else the machine was doing."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and its live children (Linux /proc): what the
+    server itself spent (all its workers), whatever else the machine was doing."""
+    import psutil
+
+    procs = [psutil.Process(pid)]
+    procs += procs[0].children(recursive=True)
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def count_log(run: Path, db: str | None, answers: Path) -> tuple[int, str | None, int, int]:
@@ -187,6 +210,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=20, help="length of each phase")
     ap.add_argument("--check-users", type=int, default=16)
     ap.add_argument("--citizens", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=1, help="server processes (PostgreSQL only)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sr-bench-"))
     stop_pg = None
@@ -196,9 +220,12 @@ def main() -> None:
         run, files = prepare(args.run, work, args.db, args.citizens)
         port = free_port()
         t = time.perf_counter()
-        server = start_server(run, args.db, port, work / "server.log")
-        print(f"server up in {time.perf_counter() - t:.1f} s ({'PostgreSQL' if args.db else 'embedded DuckDB'})",
-              flush=True)
+        server = start_server(run, args.db, port, work / "server.log", args.workers)
+        if args.workers > 1:
+            time.sleep(1)
+            wait_workers(port, args.workers, work / "server.log")
+        print(f"server up in {time.perf_counter() - t:.1f} s ({'PostgreSQL' if args.db else 'embedded DuckDB'}, "
+              f"{args.workers} process{'es' if args.workers > 1 else ''})", flush=True)
         try:
             cpu0 = cpu_seconds(server.pid)
             checks = locust(port, files["input"], args.check_users, args.seconds, work / "checks", True)["check"]

@@ -875,13 +875,14 @@ def serve(
     db: Optional[str] = typer.Option(None, help=_DB_HELP),
     compare_with: list[Path] = typer.Option([], help="another run of the same people, for the analyst's compare page"),
     logins_per_minute: int = typer.Option(20, min=1, help="login attempts allowed a minute from one address"),
+    workers: int = typer.Option(1, min=1, max=64, help="server processes (above 1 needs --db: PostgreSQL)"),
 ) -> None:
     """The web service and API (/openapi.json) over one synthetic run folder."""
     from .web.serve import ServeError, run_server
 
     try:
         run_server(run_dir, host=host, port=port, db=db, compare_with=tuple(compare_with),
-                   logins_per_minute=logins_per_minute)
+                   logins_per_minute=logins_per_minute, workers=workers)
     except (ServeError, FileNotFoundError) as exc:
         _fail(str(exc).strip("'\""))
     except Exception as exc:  # noqa: BLE001

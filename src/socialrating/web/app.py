@@ -85,13 +85,13 @@ def _problem(status: int, detail: str, headers: dict | None = None) -> HTTPExcep
 
 
 def create_app(run_dir: str | Path, db: str | None = None, *, compare_with: tuple[Path, ...] = (),
-               throttle: security.Throttle | None = None) -> FastAPI:
+               throttle: security.Throttle | None = None, sessions: security.Sessions | None = None) -> FastAPI:
     svc = Service(run_dir, db)
     app = FastAPI(title="socialrating service (synthetic data)", version="1",
                   description=f"{SYNTHETIC_NOTE} Purpose-bound access to one run folder.",
                   docs_url=None, redoc_url=None)
     app.state.svc = svc
-    app.state.sessions = security.Sessions()
+    app.state.sessions = sessions or security.Sessions()
     app.state.throttle = throttle or security.Throttle()
     app.state.org_cache = {}
     app.state.compare_with = tuple(Path(p) for p in compare_with)
@@ -137,6 +137,9 @@ class HeadersAndLog:
 
 
 def _middleware(app: FastAPI) -> None:
+    from .fastcheck import FastCheck
+
+    app.add_middleware(FastCheck, fastapi_app=app)  # inside HeadersAndLog: same headers, same log line
     app.add_middleware(HeadersAndLog)
 
 

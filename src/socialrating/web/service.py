@@ -12,6 +12,7 @@ answered.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,9 @@ class Snapshot:
     cons_citizen: np.ndarray
     ledger: pl.DataFrame         # sorted by citizen_id, entry_id
     ledger_citizen: np.ndarray
+    restrictions: pl.DataFrame   # the restrictions only, sorted by citizen_id: what a check reads
+    restr_citizen: np.ndarray
+    restr_context: np.ndarray    # the context of each restriction, as a str array
 
     def rows(self, frame: pl.DataFrame, keys: np.ndarray, citizen_id: int) -> pl.DataFrame:
         lo, hi = np.searchsorted(keys, [citizen_id, citizen_id + 1])
@@ -68,9 +72,11 @@ def load_snapshot(run_dir: Path) -> Snapshot:
     cons = folder.read("current_consequences").with_columns(
         pl.col("consequence_id").cast(pl.String), pl.col("kind").cast(pl.String)).sort("citizen_id")
     ledger = folder.read("ledger").sort("citizen_id", "entry_id")
+    restr = cons.filter(pl.col("kind") == "restriction")  # already sorted by citizen_id
     return Snapshot(policy, dt.date.fromisoformat(m["as_of"]), m,
                     people["snils"].to_numpy(), people["citizen_id"].to_numpy(), ratings, cons,
-                    cons["citizen_id"].to_numpy(), ledger, ledger["citizen_id"].to_numpy())
+                    cons["citizen_id"].to_numpy(), ledger, ledger["citizen_id"].to_numpy(),
+                    restr, restr["citizen_id"].to_numpy(), restr["context"].to_numpy().astype(str))
 
 
 def parse_snils(text: str) -> int | None:
@@ -93,7 +99,10 @@ class Service:
     def __init__(self, run_dir: str | Path, db: str | None = None):
         self.run_dir = Path(run_dir)
         self.db = db
-        self.snap = load_snapshot(self.run_dir)
+        self._manifest_path = str(self.run_dir / "manifest.json")
+        self._stamp = self._manifest_stamp()
+        self._snap = load_snapshot(self.run_dir)
+        self._reload_lock = threading.Lock()
         self.lock = threading.RLock()  # one connection to the store, used by one thread at a time
         self.store = contesting.open_store(self.run_dir, db)
         with self.lock:
@@ -106,8 +115,27 @@ class Service:
         with self.lock:
             self.store.close()
 
+    def _manifest_stamp(self) -> tuple:
+        st = os.stat(self._manifest_path)
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    @property
+    def snap(self) -> Snapshot:
+        """The tables as of the folder's last change. Every change re-seals the manifest (a new
+        file swapped in), so one stat tells whether another server process (`serve --workers`)
+        changed the folder since: then the tables are read again before anything is answered."""
+        if self._manifest_stamp() != self._stamp:
+            self.reload()
+        return self._snap
+
     def reload(self) -> None:
-        self.snap = load_snapshot(self.run_dir)
+        """Read the tables again if the folder changed (the stamp taken first: a change made
+        while they are read is seen at the next request)."""
+        with self._reload_lock:
+            stamp = self._manifest_stamp()
+            if stamp != self._stamp:
+                self._snap = load_snapshot(self.run_dir)
+                self._stamp = stamp
 
     # ---------------------------------------------------------------- people
 
@@ -129,14 +157,21 @@ class Service:
     # ---------------------------------------------------------------- decisions
 
     def decide(self, citizen_id: int, context: str) -> dict[str, Any]:
-        """allowed or restricted in `context`, with the restrictions in force (no entries)."""
+        """allowed or restricted in `context`, with the restrictions in force (no entries).
+
+        A binary search in the restrictions' citizen column: most people have none, and
+        then no frame is touched at all (a check's hot path)."""
         s = self.snap
-        mine = s.rows(s.cons, s.cons_citizen, citizen_id)
-        hits = mine.filter((pl.col("kind") == "restriction") & (pl.col("context") == context))
-        found = [{"consequence_id": r["consequence_id"], "since": r["since"].isoformat() if r["since"] else None,
-                  "until": r["until"].isoformat() if r["until"] else None,
-                  "via_household": r["via_citizen_id"] is not None, "because": r["because"]}
-                 for r in hits.iter_rows(named=True)]
+        lo, hi = np.searchsorted(s.restr_citizen, [citizen_id, citizen_id + 1])
+        found = []
+        for i in range(int(lo), int(hi)):
+            if s.restr_context[i] != context:
+                continue
+            r = s.restrictions.row(i, named=True)
+            found.append({"consequence_id": r["consequence_id"],
+                          "since": r["since"].isoformat() if r["since"] else None,
+                          "until": r["until"].isoformat() if r["until"] else None,
+                          "via_household": r["via_citizen_id"] is not None, "because": r["because"]})
         return {"decision": "restricted" if found else "allowed",
                 "reason_code": "RESTRICTION_IN_FORCE" if found else "NO_RESTRICTION_IN_CONTEXT",
                 "consequences": found}
