@@ -202,3 +202,14 @@ def test_every_snils_in_the_register_is_found(web_run):
 
     pos = np.searchsorted(snap.snils, known["snils"].to_numpy())
     assert (snap.snils_citizen[pos] == known["citizen_id"].to_numpy()).all()
+
+
+def test_serve_and_access_refuse_a_folder_that_is_not_a_run(tmp_path):
+    """One line and exit 2, the same words from both commands, before any server starts."""
+    missing = tmp_path / "nowhere"
+    for args in (["serve", str(missing)], ["access", str(missing), "citizen", "--citizen", "1"]):
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 2, (args, res.output)
+        assert res.output.strip().endswith(
+            f"{missing}: not a run folder (no manifest.json); run `socialrating run` first"), res.output
+        assert "Errno" not in res.output and "Traceback" not in res.output

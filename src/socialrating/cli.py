@@ -880,6 +880,8 @@ def serve(
     """The web service and API (/openapi.json) over one synthetic run folder."""
     from .web.serve import ServeError, run_server
 
+    if not (run_dir / "manifest.json").is_file():
+        _fail(f"{run_dir}: not a run folder (no manifest.json); run `socialrating run` first")
     try:
         run_server(run_dir, host=host, port=port, db=db, compare_with=tuple(compare_with),
                    logins_per_minute=logins_per_minute, workers=workers)

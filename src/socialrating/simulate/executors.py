@@ -76,7 +76,7 @@ class DaskExecutor(InProcess):
             self.where = f"a local Dask cluster of {workers or 2} worker processes"
         else:
             if not scheduler.startswith(("tcp://", "tls://", "inproc://")):
-                raise ValueError(f"--scheduler: expected local or tcp://HOST:PORT, got {scheduler!r}")
+                raise ValueError(f"expected local or tcp://HOST:PORT, got {scheduler!r}")
             self.client = Client(scheduler, timeout=timeout)
             self.where = f"the Dask cluster at {scheduler}"
         self.dashboard = self.client.dashboard_link
