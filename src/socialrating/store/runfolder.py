@@ -204,14 +204,53 @@ class RunFolder:
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValueError(f"{p}: the manifest is not valid JSON ({exc})") from None
 
-    def scan(self, table: str) -> pl.LazyFrame:
-        return pl.scan_parquet(self.path / f"{table}.parquet")
+    def table_files(self, table: str) -> list[Path]:
+        """The Parquet files holding ``table``: ``<table>.parquet`` for a run of one shard,
+        or, for a sharded run, the parts ``<table>/part-00000.parquet``, ... in shard order
+        (shards in citizen order, so the parts read in order are the one table). Both
+        present, or parts not numbered 0..K-1 without a gap, is an error: a table would be
+        read twice or with a shard missing."""
+        single, folder = self.path / f"{table}.parquet", self.path / table
+        parts = sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
+        if parts and single.exists():
+            raise ValueError(f"{self.path}: {table} is both {single.name} and {table}/ (parts); keep one")
+        if not parts:
+            return [single]
+        want = [folder / part_name(i) for i in range(len(parts))]
+        if parts != want:
+            raise ValueError(f"{folder}: parts are not part-00000.parquet to {want[-1].name} without a gap")
+        return parts
 
-    def read(self, table: str) -> pl.DataFrame:
-        return pl.read_parquet(self.path / f"{table}.parquet")
+    def has(self, table: str) -> bool:
+        """Whether the run holds ``table`` (as one file or as parts)."""
+        return (self.path / f"{table}.parquet").exists() or (self.path / table / part_name(0)).exists()
+
+    def scan(self, table: str) -> pl.LazyFrame:
+        """``table`` as one lazy frame, parts concatenated in shard order."""
+        files = self.table_files(table)
+        return pl.scan_parquet(files[0] if len(files) == 1 else files)
+
+    def read(self, table: str, columns: list[str] | None = None) -> pl.DataFrame:
+        """``table`` as one frame, parts concatenated in shard order."""
+        files = self.table_files(table)
+        return pl.read_parquet(files[0] if len(files) == 1 else files, columns=columns)
+
+    def part_path(self, table: str, shard: int) -> Path:
+        """Where shard ``shard``'s part of ``table`` goes in a sharded run (the folder is made)."""
+        folder = self.path / table
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / part_name(shard)
 
     def policy_text(self) -> str:
         return (self.path / "policy.yaml").read_text(encoding="utf-8")
+
+
+def part_name(shard: int) -> str:
+    """A part's file name: ``part-00000.parquet`` for shard 0 (five digits: up to 100,000
+    shards sort in shard order by name)."""
+    if not 0 <= shard < 100_000:
+        raise ValueError(f"shard number: expected 0 to 99999, got {shard}")
+    return f"part-{shard:05d}.parquet"
 
 
 def versions() -> dict[str, str]:
