@@ -123,6 +123,20 @@ def _store_failed(exc: Exception, code: int = 2) -> None:
     _fail(f"{msg}; nothing was changed", code)
 
 
+def _preflight(policy, people: int, years: float, history: float | None, out: Path) -> None:
+    """Refuse, in one message, a run that cannot fit this machine (simulate/plan.py)."""
+    from .simulate.plan import plan
+    from .simulate.simulation import history_years
+
+    try:
+        hist = history_years(policy, history)
+    except ValueError as exc:
+        _fail(str(exc))
+    p = plan(people, years, hist, out)
+    if p.problems:
+        _fail(f"run: {p.message()}")
+
+
 @app.command(short_help="Simulate a policy on a synthetic nation, month by month.")
 def run(
     policy: str = typer.Option("we-platform", help="built-in policy name or a YAML file"),
@@ -149,6 +163,8 @@ def run(
         None, help="run the shards on Dask: 'local' (a LocalCluster, see --workers) or tcp://HOST:PORT "
                    "(a running scheduler; --out on storage the machine running this command can write)"),
     workers: Optional[int] = typer.Option(None, min=1, help="worker processes of --scheduler local (default 2)"),
+    preflight: bool = typer.Option(True, help="refuse at once a run whose measured costs exceed this "
+                                              "machine's memory or free disk"),
 ) -> None:
     """Simulate the rating in force month by month (with feedback and paired counterfactuals).
 
@@ -161,9 +177,11 @@ def run(
     except ValueError:
         _fail(f"--start: expected a date YYYY-MM-DD, got {start!r}")
     try:
-        load_policy(policy)  # a bad policy is one error line, before the progress bar starts
+        parsed = load_policy(policy)  # a bad policy is one error line, before the progress bar starts
     except PolicyError as exc:
         _fail(str(exc))
+    if preflight:
+        _preflight(parsed, people, years, history_years, out)
     try:
         uplift = {"credit": credit_feedback, "employment": employment_feedback, **parse_feedback(feedback or [])}
     except ValueError as exc:

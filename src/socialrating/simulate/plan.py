@@ -1,0 +1,128 @@
+"""Before a run starts: will it fit this machine? A plan from measured costs per person.
+
+A run that does not fit is killed by the kernel after minutes or hours of work, with no
+word of why; a plan made in a millisecond says it at once, with the figures. The costs are
+measurements, not guesses: `benchmarks/national.py` at 1M people (one process, the whole
+world in memory), written here with the date and the run they come from. Memory and disk
+grow with the records held: the people times the years of records (the run's years plus the
+history on file at the start), on top of a fixed part per person (people, identifiers,
+ratings, engine state).
+
+The plan is an estimate; it refuses only what is far out of reach (more than the memory
+the machine has available, or the free disk). `run --no-preflight` skips it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+#: measured by benchmarks/national.py on 2026-11-30 (1M people, we-platform, Synthetic
+#: Russia, one process): 1 year with 7 years of history: 10.8 GB peak, 864 MB written;
+#: 1 year without history (2026-11-29): 7.0 GB peak, 471 MB written. Linear in the
+#: record-years: bytes per person = fixed + per_record_year * (years + history_years).
+MEMORY_FIXED_BYTES = 6_480.0
+MEMORY_PER_RECORD_YEAR = 540.0
+DISK_FIXED_BYTES = 415.0
+DISK_PER_RECORD_YEAR = 56.0
+MEASURED = ("benchmarks/national.py, 2026-11-29/30, 1M people in one process: 7.0 GB and 471 MB "
+            "(1 year, no history), 10.8 GB and 864 MB (1 year + 7 years of history)")
+#: refuse when the estimate exceeds this share of what the machine has
+MARGIN = 1.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run is expected to need, and what this machine has."""
+
+    people: int
+    record_years: float
+    memory_bytes: float
+    disk_bytes: float
+    memory_available: int | None
+    disk_free: int | None
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the run cannot fit here (empty: it may)."""
+        out = []
+        if self.memory_available is not None and self.memory_bytes > MARGIN * self.memory_available:
+            most = _round3(self.memory_available / self.per_person_memory)
+            out.append(f"about {_size(self.memory_bytes)} of memory in one process but {_size(self.memory_available)} "
+                       f"is available (about {most:,} people fit)")
+        if self.disk_free is not None and self.disk_bytes > self.disk_free:
+            out.append(f"about {_size(self.disk_bytes)} of disk but {_size(self.disk_free)} is free there")
+        return out
+
+    @property
+    def per_person_memory(self) -> float:
+        return MEMORY_FIXED_BYTES + MEMORY_PER_RECORD_YEAR * self.record_years
+
+    def message(self) -> str:
+        """One paragraph: the estimate, where it comes from, what to do."""
+        return (f"{self.people:,} people over {self.record_years:g} years of records need "
+                + ", and ".join(self.problems)
+                + ". The estimate is linear in people from the costs measured at 1M (benchmarks/national.py). "
+                  "Run fewer people or fewer --history-years, or pass --no-preflight to try anyway.")
+
+
+def plan(people: int, years: float, history_years: float, out: str | Path) -> Plan:
+    """The plan of a run of ``people`` over ``years`` with ``history_years`` of records on file,
+    writing beside ``out``."""
+    if people < 0 or years < 0 or history_years < 0:
+        raise ValueError("people, years and history_years must be >= 0")
+    record_years = years + history_years
+    memory = people * (MEMORY_FIXED_BYTES + MEMORY_PER_RECORD_YEAR * record_years)
+    disk = people * (DISK_FIXED_BYTES + DISK_PER_RECORD_YEAR * record_years)
+    return Plan(people, record_years, memory, disk, memory_available(), disk_free(Path(out)))
+
+
+def memory_available() -> int | None:
+    """Bytes this process can still use: the kernel's MemAvailable, or the cgroup's limit
+    minus its use when that is lower; None when neither can be read."""
+    found: list[int] = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = Path("/sys/fs/cgroup/memory.current").read_text().strip()
+        if limit != "max":
+            found.append(int(limit) - int(used))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def disk_free(out: Path) -> int | None:
+    """Free bytes on the file system that will hold ``out`` (its nearest existing parent)."""
+    p = out.resolve()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        return shutil.disk_usage(p).free
+    except OSError:
+        return None
+
+
+def _round3(x: float) -> int:
+    """``x`` to three significant figures (an estimate shows no more)."""
+    if x < 1000:
+        return int(x)
+    digits = len(str(int(x))) - 3
+    return int(round(x, -digits))
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n / 1e3:.0f} kB"
+
+
+__all__ = ["Plan", "plan", "memory_available", "disk_free", "MEASURED"]

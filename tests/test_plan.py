@@ -1,0 +1,66 @@
+"""The pre-flight plan: a run that cannot fit is refused at once, with the figures."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from socialrating.cli import app
+from socialrating.simulate import plan as P
+
+
+def test_estimates_reproduce_the_measurements_they_come_from(monkeypatch):
+    monkeypatch.setattr(P, "memory_available", lambda: None)
+    monkeypatch.setattr(P, "disk_free", lambda out: None)
+    # 1M people, 1 year, no history: 7.0 GB and 471 MB; with 7 years of history: 10.8 GB, 864 MB (+/- rounding)
+    a, b = P.plan(1_000_000, 1, 0, "x"), P.plan(1_000_000, 1, 7, "x")
+    assert a.memory_bytes == pytest.approx(7.02e9) and a.disk_bytes == pytest.approx(471e6)
+    assert b.memory_bytes == pytest.approx(10.8e9) and b.disk_bytes == pytest.approx(863e6)
+    assert P.plan(146_000_000, 1, 7, "x").memory_bytes == pytest.approx(146 * 10.8e9)
+    assert a.problems == [] and b.problems == []  # nothing known about the machine: nothing refused
+
+
+def test_refuses_what_does_not_fit_and_says_how_many_would(monkeypatch):
+    monkeypatch.setattr(P, "memory_available", lambda: 21_600_000_000)  # 21.6 GB: 2,000,000 people at 10.8 kB
+    monkeypatch.setattr(P, "disk_free", lambda out: 1_000_000_000)
+    p = P.plan(3_000_000, 1, 7, "x")
+    assert p.problems == ["about 32.4 GB of memory in one process but 21.6 GB is available (about 2,000,000 people fit)",
+                          "about 2.6 GB of disk but 1.0 GB is free there"]
+    assert p.message().startswith("3,000,000 people over 8 years of records need about 32.4 GB")
+    assert not any("memory" in m for m in P.plan(2_000_000, 1, 7, "x").problems)
+    assert any("memory" in m for m in P.plan(2_000_001, 1, 7, "x").problems)
+
+
+def test_rounding_and_sizes():
+    assert P._round3(2_130_238.4) == 2_130_000 and P._round3(999.9) == 999 and P._round3(12_345) == 12_300
+    assert P._size(1.6e12) == "1.6 TB" and P._size(61.0e9) == "61.0 GB" and P._size(471e6) == "471.0 MB"
+
+
+def test_negative_inputs_are_refused():
+    with pytest.raises(ValueError):
+        P.plan(-1, 1, 0, "x")
+
+
+def test_machine_figures_are_read(tmp_path):
+    assert P.disk_free(tmp_path / "not" / "yet") > 0  # the nearest existing parent's file system
+    m = P.memory_available()
+    assert m is None or m > 0
+
+
+def test_run_refuses_at_once_and_no_preflight_skips_the_check(monkeypatch, tmp_path):
+    monkeypatch.setattr(P, "memory_available", lambda: 1_000_000_000)
+    monkeypatch.setattr(P, "disk_free", lambda out: None)
+    r = CliRunner().invoke(app, ["run", "--people", "146000000", "--years", "1", "--out", str(tmp_path / "r")])
+    assert r.exit_code == 2
+    assert "146,000,000 people over 8 years of records need about 1.6 TB of memory" in r.output
+    assert not (tmp_path / "r").exists()
+    ok = CliRunner().invoke(app, ["run", "--people", "300", "--years", "0.25", "--world", "basic",
+                                  "--out", str(tmp_path / "s")])
+    assert ok.exit_code == 0, ok.output
+    monkeypatch.setattr(P, "memory_available", lambda: 1)  # even a tiny run is refused when nothing is free
+    r2 = CliRunner().invoke(app, ["run", "--people", "300", "--years", "0.25", "--world", "basic",
+                                  "--out", str(tmp_path / "t")])
+    assert r2.exit_code == 2 and "--no-preflight" in r2.output
+    r3 = CliRunner().invoke(app, ["run", "--people", "300", "--years", "0.25", "--world", "basic", "--no-preflight",
+                                  "--out", str(tmp_path / "t")])
+    assert r3.exit_code == 0, r3.output
