@@ -226,28 +226,31 @@ def _read_policy(path: Path):
         return None
 
 
-def _band_names(ratings: pl.DataFrame, policy) -> tuple[str, ...]:
+def _band_names(ratings: pl.LazyFrame, policy) -> tuple[str, ...]:
     """Named bands best first: the policy's, else the column's Enum, else the values sorted."""
     if policy is not None and policy.rating.bands is not None:
         return tuple(policy.rating.bands.names)
-    if isinstance(ratings.schema["band"], pl.Enum):
-        return tuple(ratings.schema["band"].categories.to_list())
-    return tuple(sorted(ratings["band"].drop_nulls().unique().to_list()))
+    dtype = ratings.collect_schema()["band"]
+    if isinstance(dtype, pl.Enum):
+        return tuple(dtype.categories.to_list())
+    return tuple(sorted(ratings.select(pl.col("band").drop_nulls().unique()).collect().to_series().to_list()))
 
 
 def _read_ratings(folder: RunFolder, manifest: dict, policy) -> tuple[pl.DataFrame, list[dt.date], tuple[str, ...], bool]:
     """The panel as (citizen_id, t, status, level, band index), the month ends, the bands and
-    whether they are the policy's named bands. The panel is N x months rows: only the
-    columns used are read."""
+    whether they are the policy's named bands. The panel is N x months rows, so it is read
+    lazily (its months and bands first, then only the columns used, already converted):
+    the run's table is never held whole beside the audit's."""
     check_schema(folder, "ratings")
     rpath = table_path(folder, "ratings")
+    lf = _scan(folder, "ratings")
     try:
-        lf = _scan(folder, "ratings")
-        cols = [c for c in ("citizen_id", "month", "status", "level", "band") if c in lf.collect_schema()]
-        ratings = lf.select(cols).collect()
+        keys = sorted(lf.select(month_key("month").unique()).collect().to_series().to_list())
+        named = ("band" in lf.collect_schema()
+                 and bool(lf.select(pl.col("band").null_count() < pl.len()).collect().item()))
+        bands = _band_names(lf, policy) if named else STATUS_BANDS
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise _unreadable(rpath, exc) from None
-    keys = sorted(ratings.select(month_key("month").unique()).to_series().to_list())
     if not keys:
         raise RunFormatError(f"{rpath}: no rows")
     k0 = keys[0]
@@ -255,17 +258,18 @@ def _read_ratings(folder: RunFolder, manifest: dict, policy) -> tuple[pl.DataFra
     if manifest.get("months") and int(manifest["months"]) > n_months:
         n_months = int(manifest["months"])
     months = [key_to_date(k0 + i) for i in range(n_months)]
-    named = "band" in ratings.columns and ratings["band"].null_count() < ratings.height
-    bands = _band_names(ratings, policy) if named else STATUS_BANDS
     if named:
         code = pl.col("band").cast(pl.String).replace_strict({b: i for i, b in enumerate(bands)}, default=None,
                                                              return_dtype=pl.Int8)
     else:
         code = (pl.col("status").cast(pl.Int32).clip(0, 99) // 20).cast(pl.Int8)
-    ratings = ratings.select(
-        pl.col("citizen_id").cast(pl.Int64), (month_key("month") - k0).cast(pl.Int32).alias("t"),
-        pl.col("status").cast(pl.Int32), pl.col("level").cast(pl.Int32), code.alias("band"),
-    )
+    try:
+        ratings = lf.select(
+            pl.col("citizen_id").cast(pl.Int64), (month_key("month") - k0).cast(pl.Int32).alias("t"),
+            pl.col("status").cast(pl.Int32), pl.col("level").cast(pl.Int32), code.alias("band"),
+        ).collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _unreadable(rpath, exc) from None
     return ratings, months, bands, named
 
 
