@@ -6,9 +6,10 @@ The citizens (in their order) are cut into k contiguous ranges at household boun
 shard); every per-citizen table is split by those ranges, rows keeping their order within
 each part, as ``<table>/part-00000.parquet``... (store/runfolder.py). Rows whose citizen is
 unknown (a quarantined record, a record with no true person) go with part 0. The manifest
-is sealed again over the new files with the operator key in $SOCIALRATING_KEY_DIR (the
-tests use the golden's fixed test key, scripts/golden.py). Entry ids, the ledger store and
-every other file are unchanged.
+is sealed again over the new files with the operator key in $SOCIALRATING_KEY_DIR, the
+key that sealed the run (the tests' session key, tests/conftest.py; or the golden's fixed
+test key, scripts/golden.py), so `verify` accepts the copy as it did the run. Entry ids,
+the ledger store and every other file are unchanged.
 """
 
 from __future__ import annotations
