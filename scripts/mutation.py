@@ -150,7 +150,8 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
                             ["*x__deterministic__*", "*x__finish__*"]),
     "engine/scales.py": (["tests/test_mutants_scales.py", "tests/test_scales.py"] + FAST_ENGINE, ["*"]),
     "engine/dates.py": (["tests/test_mutants_dates.py"] + FAST_ENGINE, ["*"]),
-    "policy/conditions.py": (FAST_ENGINE + ["tests/test_policy_errors.py", "tests/test_condition_kinds.py"], ["*"]),
+    "policy/conditions.py": (["tests/test_mutants_conditions.py"] + FAST_ENGINE
+                             + ["tests/test_policy_errors.py", "tests/test_condition_kinds.py"], ["*"]),
     # test_contest.py's run-folder fixtures take minutes to map per run; its read_states and
     # shard_bounds cases are repeated (and extended) in test_mutants_contest.py
     "store/contest.py": (["tests/test_mutants_contest.py"],
@@ -191,7 +192,36 @@ _SS = 'starts = np.searchsorted(shard, np.arange(n_shards), side="left")'
 _ORDER = 'order = np.argsort(citizen_ids, kind="stable")'
 _KNOWN = "known = (pos < len(sorted_ids)) & (sorted_ids[pos_c] == event_citizens) if len(sorted_ids) else \\"
 _SCALAR = "return from_days(int(add_months(np.array([to_days(d)], dtype=np.int32), months)[0]))"
+_CO = "policy/conditions.py"
+_SCHEMA_ATTRS = 'for attr in ("__pydantic_core_schema__", "__pydantic_validator__", "__pydantic_serializer__"):'
+_WITH_NUMBERS = "def with_numbers(self, cols: Columns, band_names: list[str] | None, i: int = 0) -> str:"
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "conditions._rebuild makes pydantic rebuild every kind and holder from scratch by redundant means: "
+    "it deletes each model's compiled core schema (what a nested model's schema is built from), marks "
+    "it incomplete *and* forces the rebuild (either one alone rebuilds: model_rebuild skips only a "
+    "complete model not forced), and deletes the validator and serializer, which the rebuild replaces "
+    "anyway (complete_model_class assigns both). Each mutant drops one of the redundant means; the "
+    "run-time registrations of test_condition_kinds.py and test_mutants_conditions.py (register, parse "
+    "inside a whole policy and a holder, unregister, schema back as before) pass with each": [
+        (_CO, _SCHEMA_ATTRS, _SCHEMA_ATTRS.replace('"__pydantic_validator__"', '"XX__pydantic_validator__XX"')),
+        (_CO, _SCHEMA_ATTRS, _SCHEMA_ATTRS.replace('"__pydantic_validator__"', '"__PYDANTIC_VALIDATOR__"')),
+        (_CO, _SCHEMA_ATTRS, _SCHEMA_ATTRS.replace('"__pydantic_serializer__"', '"XX__pydantic_serializer__XX"')),
+        (_CO, _SCHEMA_ATTRS, _SCHEMA_ATTRS.replace('"__pydantic_serializer__"', '"__PYDANTIC_SERIALIZER__"')),
+        (_CO, "m.__pydantic_complete__ = False", "m.__pydantic_complete__ = None"),
+        (_CO, "m.__pydantic_complete__ = False", "m.__pydantic_complete__ = True"),
+        (_CO, "m.model_rebuild(force=True)", "m.model_rebuild(force=None)"),
+        (_CO, "m.model_rebuild(force=True)", "m.model_rebuild(force=False)"),
+    ],
+    "conditions: band names not passed to `mark` by a score, balance or has_active condition, whose "
+    "holds() never reads them (only band reads band_names; not/all/any pass them on, and their "
+    "mutants are caught); and ConditionKind.with_numbers' default row, in the base that raises "
+    "NotImplementedError before reading it (the same line's mutants in every kind that explains "
+    "itself are caught by test_mutants_conditions.py, which calls each without a row)": [
+        (_CO, 'f"({self.mark(cols, band_names, i)})")', 'f"({self.mark(cols, None, i)})")'),
+        (_CO, 'return f"{self.compare.with_value(self.noun, int(cols[self.tag][i]))} ({self.mark(cols, band_names, i)})"',
+         'return f"{self.compare.with_value(self.noun, int(cols[self.tag][i]))} ({self.mark(cols, None, i)})"'),
+        (_CO, _WITH_NUMBERS, _WITH_NUMBERS.replace("i: int = 0", "i: int = 1")),
+    ],
     "a lookup table one row longer than needed: the extra row (the day after the last date, "
     "the month after the last month + 1) is never indexed": [
         (_DA, _ARANGE_D, _ARANGE_D.replace("hi + 1", "hi + 2")),
