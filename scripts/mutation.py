@@ -195,7 +195,27 @@ _SCALAR = "return from_days(int(add_months(np.array([to_days(d)], dtype=np.int32
 _CO = "policy/conditions.py"
 _SCHEMA_ATTRS = 'for attr in ("__pydantic_core_schema__", "__pydantic_validator__", "__pydantic_serializer__"):'
 _WITH_NUMBERS = "def with_numbers(self, cols: Columns, band_names: list[str] | None, i: int = 0) -> str:"
+_GR = "audit/groups.py"
+_FILL = '.with_columns(pl.col("affected").fill_null(0), pl.col("months_sum").fill_null(0.0),'
+_KIND_SCHEMA = 'schema={"consequence_id": pl.String, "kind": pl.String})'
+_UNDER18 = '& ~pl.col("group").str.contains("under 18", literal=True))'
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "groups.group_table, the same table written differently: months_sum is read only where affected > 0, "
+    "i.e. where the join found the group's outcomes and their sum is not null, so its fill value (0.0, "
+    "1.0, none) is never read; a join's default is how='inner'; the kinds frame's String schema only "
+    "matters for an empty `kinds`, which fails further on either way (the callers always pass the "
+    "any-restriction/any-privilege kinds); disparity_summary's 'under 18' holds no regex metacharacter, "
+    "so matching it as a pattern or literally is the same": [
+        (_GR, _FILL, '.with_columns(pl.col("affected").fill_null(0), None,'),
+        (_GR, _FILL, '.with_columns(pl.col("affected").fill_null(0), pl.lit(name).alias("dimension"))'),
+        (_GR, _FILL, _FILL.replace("fill_null(0.0)", "fill_null(1.0)")),
+        (_GR, '.join(groups, on="citizen_id", how="inner"))', '.join(groups, on="citizen_id", ))'),
+        (_GR, _KIND_SCHEMA, "schema=None)"),
+        (_GR, _KIND_SCHEMA, ")"),
+        (_GR, _UNDER18, _UNDER18.replace("literal=True", "literal=None")),
+        (_GR, _UNDER18, _UNDER18.replace("literal=True", "literal=False")),
+        (_GR, _UNDER18, _UNDER18.replace(", literal=True)", ", )")),
+    ],
     "conditions._rebuild makes pydantic rebuild every kind and holder from scratch by redundant means: "
     "it deletes each model's compiled core schema (what a nested model's schema is built from), marks "
     "it incomplete *and* forces the rebuild (either one alone rebuilds: model_rebuild skips only a "

@@ -48,7 +48,15 @@ def _outcomes() -> pl.DataFrame:
                                           "months": pl.Int64}, orient="row")
 
 
-@pytest.fixture(scope="module")
+def _table(**kw) -> pl.DataFrame:
+    opts = dict(dimensions=("district", "age_band"), intersections=[("district", "age_band")], min_group_size=3,
+                replicates=40, seed=3) | kw
+    return group_table(_groups(), _outcomes(), KINDS, **opts)
+
+
+# function-scoped on purpose: mutmut maps a mutant to the tests that call the function, and
+# a module-scoped table would be built inside the first test only
+@pytest.fixture
 def table() -> pl.DataFrame:
     return group_table(_groups(), _outcomes(), KINDS, dimensions=("district", "age_band"),
                        intersections=[("district", "age_band")], min_group_size=3, replicates=40, seed=3)
@@ -182,12 +190,14 @@ def test_intervals_are_drawn_from_the_seed_and_the_dimension(table):
     assert a["rate_lo"] == pytest.approx(np.percentile(draws[:, 3, 0] / 5, 2.5))
     assert a["rate_hi"] == pytest.approx(np.percentile(draws[:, 3, 0] / 5, 97.5))
     assert a["rate_lo"] < a["rate_hi"]
-    again = group_table(_groups(), _outcomes(), KINDS, dimensions=("district", "age_band"),
-                        intersections=[("district", "age_band")], min_group_size=3, replicates=40, seed=3)
-    assert again.equals(table)
-    other = group_table(_groups(), _outcomes(), KINDS, dimensions=("district", "age_band"),
-                        intersections=[("district", "age_band")], min_group_size=3, replicates=40, seed=4)
-    assert not other["rate_lo"].equals(table["rate_lo"])
+    assert _table().equals(table)
+    assert not _table(seed=4)["rate_lo"].equals(table["rate_lo"])
+    # the default seed is 0 and the default level 95%
+    t0 = _table(seed=0)
+    del_seed = group_table(_groups(), _outcomes(), KINDS, dimensions=("district", "age_band"),
+                           intersections=[("district", "age_band")], min_group_size=3, replicates=40)
+    assert del_seed.equals(t0) and _table(seed=0, level=0.95).equals(t0)
+    assert not _table(seed=0, level=0.5)["rate_lo"].equals(t0["rate_lo"])
 
 
 class _Draws:
@@ -227,6 +237,9 @@ def test_bootstrap_percentiles_by_hand():
 
 def test_summary_by_hand(table):
     s = disparity_summary(table)
+    assert s.columns == ["consequence_id", "kind", "dimension", "groups", "rate_min", "rate_max", "least_affected",
+                         "most_affected", "flagged_groups", "flagged", "ratio_min_max", "difference"]
+    assert s.filter(pl.col("dimension") == "district")["kind"].to_list() == list(KINDS.values())
     r = s.filter((pl.col("consequence_id") == "r") & (pl.col("dimension") == "district")).row(0, named=True)
     assert r["groups"] == 2 and (r["rate_min"], r["rate_max"]) == (0.2, 0.6)
     assert (r["least_affected"], r["most_affected"]) == ("B", "A")
@@ -238,6 +251,21 @@ def test_summary_by_hand(table):
     assert z["ratio_min_max"] is None and z["difference"] == 0.0 and z["flagged"] == ""
     assert s.filter(pl.col("dimension") == "overall").height == 0
     assert s["consequence_id"].unique(maintain_order=True).to_list() == list(KINDS)
+
+
+def test_summary_of_a_table_by_hand():
+    """Three adult groups, two flagged; a child group and a suppressed one are left out even
+    when they have the extreme rates."""
+    t = pl.DataFrame({
+        "consequence_id": ["r"] * 6, "kind": ["restriction"] * 6, "dimension": ["overall"] + ["age_band"] * 5,
+        "group": ["all", "18-24", "25-34", "35-44", "under 18", "65+"],
+        "rate": [0.3, 0.5, 0.1, 0.4, 0.9, 0.0], "suppressed": [False, False, False, False, False, True],
+        "harm_flag": [None, True, False, True, True, None]})
+    r = disparity_summary(t).row(0, named=True)
+    assert r == {"consequence_id": "r", "kind": "restriction", "dimension": "age_band", "groups": 3,
+                 "rate_min": 0.1, "rate_max": 0.5, "least_affected": "25-34", "most_affected": "18-24",
+                 "flagged_groups": 2, "flagged": "18-24, 35-44", "ratio_min_max": pytest.approx(0.2),
+                 "difference": pytest.approx(0.4)}
 
 
 def test_defaults_are_the_documented_ones():
