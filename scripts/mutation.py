@@ -199,17 +199,41 @@ _GR = "audit/groups.py"
 _FILL = '.with_columns(pl.col("affected").fill_null(0), pl.col("months_sum").fill_null(0.0),'
 _KIND_SCHEMA = 'schema={"consequence_id": pl.String, "kind": pl.String})'
 _UNDER18 = '& ~pl.col("group").str.contains("under 18", literal=True))'
+_CHILD = 'child = pl.col("group").str.contains("under 18", literal=True)'
+_REF = 'ref = ~pl.col("suppressed") & ~child & (pl.col("dimension") != "overall")'
+_FF4 = 'pl.when(cmp & pl.col("impact_ratio").is_not_null()).then(pl.col("impact_ratio") < FOUR_FIFTHS)'
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "groups._finish: the overall row is alone in its (consequence, dimension) partition, so the two "
+    "guards that keep it out of the comparisons are redundant: leaving it out of the reference (`ref`) "
+    "leaves its reference rates null, so its ratios and flags are null even where `cmp` lets it in, and "
+    "`cmp` keeps them null even where `ref` lets it in; `cmp | ...` differs from `cmp & ...` only on "
+    "overall rows, whose impact ratio and four-fifths flag are null either way; the overall frame has a "
+    "row for every consequence, so a left and an inner join agree; 'under 18' holds no regex "
+    "metacharacter": [
+        (_GR, _CHILD, _CHILD.replace("literal=True", "literal=None")),
+        (_GR, _CHILD, _CHILD.replace("literal=True", "literal=False")),
+        (_GR, _CHILD, _CHILD.replace(", literal=True)", ", )")),
+        (_GR, 't = t.join(overall, on="consequence_id", how="left").with_columns(',
+         't = t.join(overall, on="consequence_id", ).with_columns('),
+        (_GR, _REF, _REF.replace('"overall"', '"XXoverallXX"')),
+        (_GR, _REF, _REF.replace('"overall"', '"OVERALL"')),
+        (_GR, 'cmp = pl.col("dimension") != "overall"', 'cmp = pl.col("dimension") != "XXoverallXX"'),
+        (_GR, 'cmp = pl.col("dimension") != "overall"', 'cmp = pl.col("dimension") != "OVERALL"'),
+        (_GR, _FF4, _FF4.replace("cmp & pl.col", "cmp | pl.col")),
+        (_GR, '.when(cmp & ~restr).then(pl.col("four_fifths"))', '.when(cmp | ~restr).then(pl.col("four_fifths"))'),
+    ],
     "groups.group_table, the same table written differently: months_sum is read only where affected > 0, "
     "i.e. where the join found the group's outcomes and their sum is not null, so its fill value (0.0, "
     "1.0, none) is never read; a join's default is how='inner'; the kinds frame's String schema only "
     "matters for an empty `kinds`, which fails further on either way (the callers always pass the "
-    "any-restriction/any-privilege kinds); disparity_summary's 'under 18' holds no regex metacharacter, "
+    "any-restriction/any-privilege kinds); every dimension's table is built by the same expressions, "
+    "so all have one schema and a plain vertical concat equals the relaxed one; disparity_summary's 'under 18' holds no regex metacharacter, "
     "so matching it as a pattern or literally is the same": [
         (_GR, _FILL, '.with_columns(pl.col("affected").fill_null(0), None,'),
         (_GR, _FILL, '.with_columns(pl.col("affected").fill_null(0), pl.lit(name).alias("dimension"))'),
         (_GR, _FILL, _FILL.replace("fill_null(0.0)", "fill_null(1.0)")),
         (_GR, '.join(groups, on="citizen_id", how="inner"))', '.join(groups, on="citizen_id", ))'),
+        (_GR, 't = pl.concat(tables, how="vertical_relaxed")', "t = pl.concat(tables, )"),
         (_GR, _KIND_SCHEMA, "schema=None)"),
         (_GR, _KIND_SCHEMA, ")"),
         (_GR, _UNDER18, _UNDER18.replace("literal=True", "literal=None")),

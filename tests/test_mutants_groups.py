@@ -278,3 +278,37 @@ def test_defaults_are_the_documented_ones():
     assert t["dimension"].unique(maintain_order=True).to_list() == [
         "overall", "district", "age_band", "sex", "income_decile", "area", "sex x age_band", "district x area",
         "income_decile x area"]
+
+
+def test_harm_clear_with_an_exact_ratio_between_one_and_two_and_nobody_free():
+    """X (4 people) and Z (2) all restricted by h, Y (4) none: every replicate is the same,
+    overall 6/10, X's ratio 1 / 0.6 = 5/3 on both ends of its interval. `everyone` restricts
+    all ten: nobody is free of it anywhere, so no group has a favourable rate to compare."""
+    groups = pl.DataFrame({"citizen_id": list(range(10)), "district": ["X"] * 4 + ["Y"] * 4 + ["Z"] * 2})
+    rows = [(c, "h", 1) for c in (0, 1, 2, 3, 8, 9)] + [(c, "everyone", 1) for c in range(10)]
+    outcomes = pl.DataFrame(rows, schema={"citizen_id": pl.Int64, "consequence_id": pl.String, "months": pl.Int64},
+                            orient="row")
+    t = group_table(groups, outcomes, {"h": "restriction", "everyone": "restriction"}, dimensions=("district",),
+                    intersections=(), min_group_size=1, replicates=10)
+    x = row(t, "h", "district", "X")
+    assert x["ratio_lo"] == pytest.approx(5 / 3) and x["ratio_hi"] == pytest.approx(5 / 3)
+    assert x["harm_flag"] is True and x["harm_clear"] is True
+    for g in ("X", "Y", "Z"):
+        e = row(t, "everyone", "district", g)
+        assert e["rate"] == 1.0 and e["impact_ratio"] is None and e["four_fifths"] is None
+        assert e["harm_ratio"] == 1.0 and e["harm_flag"] is False
+
+
+def test_one_person_and_a_population_below_the_group_size():
+    groups = pl.DataFrame({"citizen_id": [7], "district": ["X"]})
+    outcomes = pl.DataFrame({"citizen_id": [7], "consequence_id": ["r"], "months": [2]})
+    t = group_table(groups, outcomes, {"r": "restriction"}, dimensions=("district",), intersections=(),
+                    min_group_size=1, replicates=5)
+    o = row(t, "r", "overall", "all")
+    assert (o["rate"], o["ratio_overall"], o["mean_months"]) == (1.0, 1.0, 2.0)
+    assert row(t, "r", "district", "X")["ratio_overall"] == 1.0
+    # 12 people, groups of at least 100: every group is suppressed, the overall row never is
+    t = _table(min_group_size=100)
+    o = row(t, "r", "overall", "all")
+    assert o["suppressed"] is False and o["rate"] == pytest.approx(1 / 3) and o["affected"] == 4
+    assert t.filter(pl.col("dimension") != "overall")["suppressed"].all()
