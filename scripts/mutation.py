@@ -202,7 +202,41 @@ _UNDER18 = '& ~pl.col("group").str.contains("under 18", literal=True))'
 _CHILD = 'child = pl.col("group").str.contains("under 18", literal=True)'
 _REF = 'ref = ~pl.col("suppressed") & ~child & (pl.col("dimension") != "overall")'
 _FF4 = 'pl.when(cmp & pl.col("impact_ratio").is_not_null()).then(pl.col("impact_ratio") < FOUR_FIFTHS)'
+_P = "p = np.divide(k, n, out=np.zeros(k.shape), where=n > 0)"
+_RATIOS = "ratios = np.divide(rates, overall, out=np.full(rates.shape, np.nan), where=overall > 0)"
+_DORDER = 'dorder = {("overall" if s == ("overall",) else SEP.join(s)): i for i, s in enumerate(specs)}'
+_RANKS = 'schema={"dimension": pl.String, "group": pl.String, "_g": pl.Int32}))'
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "groups._bootstrap and the sorting, the same figures written differently: every group has n >= 1 "
+    "(its sizes come from the people in it), so guarding the division by n > 0 (its `out` and `where`) "
+    "never comes into play; a replicate whose overall count is 0 has 0 in every group, and 0/0 is the NaN "
+    "the guard fills in; `affected` as float64 gives the same k/n; the overall spec's key is 'overall' "
+    "either way (SEP.join of ('overall',)); the order keys' and rank table's integer dtypes only sort; "
+    "the rank table holds every (dimension, group) of the table, so a left and an inner join agree": [
+        (_GR, 'k = t["affected"].to_numpy().reshape(C, G).astype(np.int64)',
+         'k = t["affected"].to_numpy().reshape(C, G).astype(None)'),
+        (_GR, _P, _P.replace("out=np.zeros(k.shape)", "out=None")),
+        (_GR, _P, _P.replace("out=np.zeros(k.shape), ", "")),
+        (_GR, _P, _P.replace("where=n > 0)", ")")),
+        (_GR, _P, _P.replace("n > 0", "n >= 0")),
+        (_GR, _RATIOS, _RATIOS.replace("where=overall > 0)", ")")),
+        (_GR, _RATIOS, _RATIOS.replace("overall > 0", "overall >= 0")),
+        (_GR, _DORDER, _DORDER.replace("if s == (", "if (s == (").replace(',) else', ',)) and False else')),
+        (_GR, _DORDER, _DORDER.replace('("overall",)', '("XXoverallXX",)')),
+        (_GR, _DORDER, _DORDER.replace('("overall",)', '("OVERALL",)')),
+        (_GR, 'pl.col("consequence_id").replace_strict(order, return_dtype=pl.Int32).alias("_c"),',
+         'pl.col("consequence_id").replace_strict(order, return_dtype=None).alias("_c"),'),
+        (_GR, 'pl.col("consequence_id").replace_strict(order, return_dtype=pl.Int32).alias("_c"),',
+         'pl.col("consequence_id").replace_strict(order, ).alias("_c"),'),
+        (_GR, 'pl.col("dimension").replace_strict(dorder, return_dtype=pl.Int32).alias("_d"),',
+         'pl.col("dimension").replace_strict(dorder, return_dtype=None).alias("_d"),'),
+        (_GR, 'pl.col("dimension").replace_strict(dorder, return_dtype=pl.Int32).alias("_d"),',
+         'pl.col("dimension").replace_strict(dorder, ).alias("_d"),'),
+        (_GR, _RANKS, "schema=None))"),
+        (_GR, _RANKS, "))"),
+        (_GR, 'return t.join(pl.concat(ranks), on=["dimension", "group"], how="left").sort("_c", "_d", "_g")',
+         'return t.join(pl.concat(ranks), on=["dimension", "group"], ).sort("_c", "_d", "_g")'),
+    ],
     "groups._finish: the overall row is alone in its (consequence, dimension) partition, so the two "
     "guards that keep it out of the comparisons are redundant: leaving it out of the reference (`ref`) "
     "leaves its reference rates null, so its ratios and flags are null even where `cmp` lets it in, and "
