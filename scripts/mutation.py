@@ -207,12 +207,18 @@ _RATIOS = "ratios = np.divide(rates, overall, out=np.full(rates.shape, np.nan), 
 _DORDER = 'dorder = {("overall" if s == ("overall",) else SEP.join(s)): i for i, s in enumerate(specs)}'
 _RANKS = 'schema={"dimension": pl.String, "group": pl.String, "_g": pl.Int32}))'
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
-    "groups._bootstrap and the sorting, the same figures written differently: every group has n >= 1 "
+    "groups._bootstrap and the sorting, the same figures written differently: the warnings silenced "
+    "around nanpercentile (of a consequence nobody has) are silenced all the same by the catch-all "
+    "filter or by errstate's defaults, and only warnings depend on them; every group has n >= 1 "
     "(its sizes come from the people in it), so guarding the division by n > 0 (its `out` and `where`) "
     "never comes into play; a replicate whose overall count is 0 has 0 in every group, and 0/0 is the NaN "
     "the guard fills in; `affected` as float64 gives the same k/n; the overall spec's key is 'overall' "
     "either way (SEP.join of ('overall',)); the order keys' and rank table's integer dtypes only sort; "
     "the rank table holds every (dimension, group) of the table, so a left and an inner join agree": [
+        (_GR, 'with np.errstate(all="ignore"), warnings.catch_warnings():',
+         'with np.errstate(all=None), warnings.catch_warnings():'),
+        (_GR, 'warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN where nobody is affected overall',
+         'warnings.simplefilter("ignore", )  # all-NaN where nobody is affected overall'),
         (_GR, 'k = t["affected"].to_numpy().reshape(C, G).astype(np.int64)',
          'k = t["affected"].to_numpy().reshape(C, G).astype(None)'),
         (_GR, _P, _P.replace("out=np.zeros(k.shape)", "out=None")),

@@ -314,3 +314,37 @@ def test_one_person_and_a_population_below_the_group_size():
     o = row(t, "r", "overall", "all")
     assert o["suppressed"] is False and o["rate"] == pytest.approx(1 / 3) and o["affected"] == 4
     assert t.filter(pl.col("dimension") != "overall")["suppressed"].all()
+
+
+def test_no_replicates_no_intervals():
+    """replicates=0 asks for the figures without intervals (it used to raise IndexError
+    inside numpy's percentile of zero replicates)."""
+    t = _table(replicates=0)
+    assert t.columns == COLUMNS
+    for c in ("rate_lo", "rate_hi", "ratio_lo", "ratio_hi"):
+        assert t[c].null_count() == t.height, c
+    a = row(t, "r", "district", "A")
+    assert (a["rate"], a["harm_flag"], a["four_fifths"]) == (0.6, True, True)
+    assert a["harm_clear"] is None  # flagged, but no interval to tell
+    assert row(t, "r", "district", "B")["harm_clear"] is False  # not flagged
+    assert t.drop("rate_lo", "rate_hi", "ratio_lo", "ratio_hi", "harm_clear").equals(
+        _table().drop("rate_lo", "rate_hi", "ratio_lo", "ratio_hi", "harm_clear"))
+
+
+def test_harm_clear_on_the_line_by_hand():
+    """_finish on a hand-made table: a privilege's interval must lie wholly below 1, a
+    restriction's wholly above (1 itself is not enough)."""
+    t = pl.DataFrame({
+        "consequence_id": ["p"] * 4 + ["r"] * 4, "kind": ["privilege"] * 4 + ["restriction"] * 4,
+        "dimension": ["overall", "d", "d", "d"] * 2, "group": ["all", "g1", "g2", "g3"] * 2,
+        "n": [300, 100, 100, 100] * 2, "affected": [150, 90, 30, 30, 150, 10, 70, 70],
+        "months_sum": [0.0] * 8,
+        "rate_lo": [0.0] * 8, "rate_hi": [1.0] * 8,
+        "ratio_lo": [1.0, 1.0, 0.2, 0.3, 1.0, 0.1, 1.0, 1.2],
+        "ratio_hi": [1.0, 2.0, 1.0, 0.9, 1.0, 0.9, 1.5, 1.9]})
+    out = G._finish(t, 300, 100, ["p", "r"], [("overall",), ("d",)])
+    got = {(r["consequence_id"], r["group"]): (r["harm_flag"], r["harm_clear"]) for r in out.iter_rows(named=True)}
+    # p: g2 and g3 (0.3 of the best 0.9) flagged; g2's interval reaches 1, g3's stays below
+    assert got[("p", "g1")] == (False, False) and got[("p", "g2")] == (True, False) and got[("p", "g3")] == (True, True)
+    # r: lowest rate 0.1 < 0.8 x 0.7: g2 and g3 flagged; g2's interval starts at 1, g3's above it
+    assert got[("r", "g1")] == (False, False) and got[("r", "g2")] == (True, False) and got[("r", "g3")] == (True, True)
