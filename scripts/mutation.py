@@ -206,7 +206,16 @@ _P = "p = np.divide(k, n, out=np.zeros(k.shape), where=n > 0)"
 _RATIOS = "ratios = np.divide(rates, overall, out=np.full(rates.shape, np.nan), where=overall > 0)"
 _DORDER = 'dorder = {("overall" if s == ("overall",) else SEP.join(s)): i for i, s in enumerate(specs)}'
 _RANKS = 'schema={"dimension": pl.String, "group": pl.String, "_g": pl.Int32}))'
+_WORDS = "words = pl.Series([MISSING_REQUIRED, *_FAILURES[1:]], dtype=pl.String)  # no failure: a key was missing"
+_GATHER = "parts.append(_decisions(left_rows, reason=words.gather(p.first_failure[left_rows].astype(np.int64))))"
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "linkage._finish, the same reasons written differently: a list of str is inferred as String; the "
+    "int8 failure codes cast to float64 instead of int64 are whole numbers, and polars gathers the same "
+    "rows by them": [
+        (_LK, _WORDS, _WORDS.replace("dtype=pl.String)", "dtype=None)")),
+        (_LK, _WORDS, _WORDS.replace(", dtype=pl.String)", ", )")),
+        (_LK, _GATHER, _GATHER.replace(".astype(np.int64)", ".astype(None)")),
+    ],
     "groups._bootstrap and the sorting, the same figures written differently: the warnings silenced "
     "around nanpercentile (of a consequence nobody has) are silenced all the same by the catch-all "
     "filter or by errstate's defaults, and only warnings depend on them; every group has n >= 1 "
