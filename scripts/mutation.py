@@ -140,7 +140,9 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     "engine/score.py": (FAST_ENGINE, ["*"]),
     "engine/compiled.py": (["tests/test_compiled_policy.py"] + FAST_ENGINE, ["*"]),
     "engine/ledger.py": (["tests/test_compiled_policy.py"] + FAST_ENGINE, ["*"]),
-    "audit/groups.py": (["tests/test_fourfifths.py", "tests/test_audit.py"], ["*x__finish__*"]),
+    # every function of groups.py decides a figure, a flag or the order; test_audit.py's synthetic
+    # runs take minutes per mutant, and test_mutants_groups.py works the same figures by hand
+    "audit/groups.py": (["tests/test_mutants_groups.py", "tests/test_fourfifths.py"], ["*"]),
     "store/ledger_store.py": (["tests/test_mutants_ledger_store.py", "tests/test_row_hash.py", "tests/test_store.py"],
                               ["*verify*", "*canonical*", "*append_entries*", "*block_digest*", "*change_hash*"]),
     "engine/evaluate.py": (FAST_ENGINE, ["*"]),
@@ -148,7 +150,8 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
                             ["*x__deterministic__*", "*x__finish__*"]),
     "engine/scales.py": (["tests/test_mutants_scales.py", "tests/test_scales.py"] + FAST_ENGINE, ["*"]),
     "engine/dates.py": (["tests/test_mutants_dates.py"] + FAST_ENGINE, ["*"]),
-    "policy/conditions.py": (FAST_ENGINE + ["tests/test_policy_errors.py", "tests/test_condition_kinds.py"], ["*"]),
+    "policy/conditions.py": (["tests/test_mutants_conditions.py"] + FAST_ENGINE
+                             + ["tests/test_policy_errors.py", "tests/test_condition_kinds.py"], ["*"]),
     # test_contest.py's run-folder fixtures take minutes to map per run; its read_states and
     # shard_bounds cases are repeated (and extended) in test_mutants_contest.py
     "store/contest.py": (["tests/test_mutants_contest.py"],
@@ -189,7 +192,129 @@ _SS = 'starts = np.searchsorted(shard, np.arange(n_shards), side="left")'
 _ORDER = 'order = np.argsort(citizen_ids, kind="stable")'
 _KNOWN = "known = (pos < len(sorted_ids)) & (sorted_ids[pos_c] == event_citizens) if len(sorted_ids) else \\"
 _SCALAR = "return from_days(int(add_months(np.array([to_days(d)], dtype=np.int32), months)[0]))"
+_CO = "policy/conditions.py"
+_SCHEMA_ATTRS = 'for attr in ("__pydantic_core_schema__", "__pydantic_validator__", "__pydantic_serializer__"):'
+_WITH_NUMBERS = "def with_numbers(self, cols: Columns, band_names: list[str] | None, i: int = 0) -> str:"
+_GR = "audit/groups.py"
+_FILL = '.with_columns(pl.col("affected").fill_null(0), pl.col("months_sum").fill_null(0.0),'
+_KIND_SCHEMA = 'schema={"consequence_id": pl.String, "kind": pl.String})'
+_UNDER18 = '& ~pl.col("group").str.contains("under 18", literal=True))'
+_CHILD = 'child = pl.col("group").str.contains("under 18", literal=True)'
+_REF = 'ref = ~pl.col("suppressed") & ~child & (pl.col("dimension") != "overall")'
+_FF4 = 'pl.when(cmp & pl.col("impact_ratio").is_not_null()).then(pl.col("impact_ratio") < FOUR_FIFTHS)'
+_P = "p = np.divide(k, n, out=np.zeros(k.shape), where=n > 0)"
+_RATIOS = "ratios = np.divide(rates, overall, out=np.full(rates.shape, np.nan), where=overall > 0)"
+_DORDER = 'dorder = {("overall" if s == ("overall",) else SEP.join(s)): i for i, s in enumerate(specs)}'
+_RANKS = 'schema={"dimension": pl.String, "group": pl.String, "_g": pl.Int32}))'
+_WORDS = "words = pl.Series([MISSING_REQUIRED, *_FAILURES[1:]], dtype=pl.String)  # no failure: a key was missing"
+_GATHER = "parts.append(_decisions(left_rows, reason=words.gather(p.first_failure[left_rows].astype(np.int64))))"
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "linkage._finish, the same reasons written differently: a list of str is inferred as String; the "
+    "int8 failure codes cast to float64 instead of int64 are whole numbers, and polars gathers the same "
+    "rows by them": [
+        (_LK, _WORDS, _WORDS.replace("dtype=pl.String)", "dtype=None)")),
+        (_LK, _WORDS, _WORDS.replace(", dtype=pl.String)", ", )")),
+        (_LK, _GATHER, _GATHER.replace(".astype(np.int64)", ".astype(None)")),
+    ],
+    "groups._bootstrap and the sorting, the same figures written differently: the warnings silenced "
+    "around nanpercentile (of a consequence nobody has) are silenced all the same by the catch-all "
+    "filter or by errstate's defaults, and only warnings depend on them; every group has n >= 1 "
+    "(its sizes come from the people in it), so guarding the division by n > 0 (its `out` and `where`) "
+    "never comes into play; a replicate whose overall count is 0 has 0 in every group, and 0/0 is the NaN "
+    "the guard fills in; `affected` as float64 gives the same k/n; the overall spec's key is 'overall' "
+    "either way (SEP.join of ('overall',)); the order keys' and rank table's integer dtypes only sort; "
+    "the rank table holds every (dimension, group) of the table, so a left and an inner join agree": [
+        (_GR, 'with np.errstate(all="ignore"), warnings.catch_warnings():',
+         'with np.errstate(all=None), warnings.catch_warnings():'),
+        (_GR, 'warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN where nobody is affected overall',
+         'warnings.simplefilter("ignore", )  # all-NaN where nobody is affected overall'),
+        (_GR, 'k = t["affected"].to_numpy().reshape(C, G).astype(np.int64)',
+         'k = t["affected"].to_numpy().reshape(C, G).astype(None)'),
+        (_GR, _P, _P.replace("out=np.zeros(k.shape)", "out=None")),
+        (_GR, _P, _P.replace("out=np.zeros(k.shape), ", "")),
+        (_GR, _P, _P.replace("where=n > 0)", ")")),
+        (_GR, _P, _P.replace("n > 0", "n >= 0")),
+        (_GR, _RATIOS, _RATIOS.replace("where=overall > 0)", ")")),
+        (_GR, _RATIOS, _RATIOS.replace("overall > 0", "overall >= 0")),
+        (_GR, _DORDER, _DORDER.replace("if s == (", "if (s == (").replace(',) else', ',)) and False else')),
+        (_GR, _DORDER, _DORDER.replace('("overall",)', '("XXoverallXX",)')),
+        (_GR, _DORDER, _DORDER.replace('("overall",)', '("OVERALL",)')),
+        (_GR, 'pl.col("consequence_id").replace_strict(order, return_dtype=pl.Int32).alias("_c"),',
+         'pl.col("consequence_id").replace_strict(order, return_dtype=None).alias("_c"),'),
+        (_GR, 'pl.col("consequence_id").replace_strict(order, return_dtype=pl.Int32).alias("_c"),',
+         'pl.col("consequence_id").replace_strict(order, ).alias("_c"),'),
+        (_GR, 'pl.col("dimension").replace_strict(dorder, return_dtype=pl.Int32).alias("_d"),',
+         'pl.col("dimension").replace_strict(dorder, return_dtype=None).alias("_d"),'),
+        (_GR, 'pl.col("dimension").replace_strict(dorder, return_dtype=pl.Int32).alias("_d"),',
+         'pl.col("dimension").replace_strict(dorder, ).alias("_d"),'),
+        (_GR, _RANKS, "schema=None))"),
+        (_GR, _RANKS, "))"),
+        (_GR, 'return t.join(pl.concat(ranks), on=["dimension", "group"], how="left").sort("_c", "_d", "_g")',
+         'return t.join(pl.concat(ranks), on=["dimension", "group"], ).sort("_c", "_d", "_g")'),
+    ],
+    "groups._finish: the overall row is alone in its (consequence, dimension) partition, so the two "
+    "guards that keep it out of the comparisons are redundant: leaving it out of the reference (`ref`) "
+    "leaves its reference rates null, so its ratios and flags are null even where `cmp` lets it in, and "
+    "`cmp` keeps them null even where `ref` lets it in; `cmp | ...` differs from `cmp & ...` only on "
+    "overall rows, whose impact ratio and four-fifths flag are null either way; the overall frame has a "
+    "row for every consequence, so a left and an inner join agree; 'under 18' holds no regex "
+    "metacharacter": [
+        (_GR, _CHILD, _CHILD.replace("literal=True", "literal=None")),
+        (_GR, _CHILD, _CHILD.replace("literal=True", "literal=False")),
+        (_GR, _CHILD, _CHILD.replace(", literal=True)", ", )")),
+        (_GR, 't = t.join(overall, on="consequence_id", how="left").with_columns(',
+         't = t.join(overall, on="consequence_id", ).with_columns('),
+        (_GR, _REF, _REF.replace('"overall"', '"XXoverallXX"')),
+        (_GR, _REF, _REF.replace('"overall"', '"OVERALL"')),
+        (_GR, 'cmp = pl.col("dimension") != "overall"', 'cmp = pl.col("dimension") != "XXoverallXX"'),
+        (_GR, 'cmp = pl.col("dimension") != "overall"', 'cmp = pl.col("dimension") != "OVERALL"'),
+        (_GR, _FF4, _FF4.replace("cmp & pl.col", "cmp | pl.col")),
+        (_GR, '.when(cmp & ~restr).then(pl.col("four_fifths"))', '.when(cmp | ~restr).then(pl.col("four_fifths"))'),
+    ],
+    "groups.group_table, the same table written differently: months_sum is read only where affected > 0, "
+    "i.e. where the join found the group's outcomes and their sum is not null, so its fill value (0.0, "
+    "1.0, none) is never read; a join's default is how='inner'; the kinds frame's String schema only "
+    "matters for an empty `kinds`, which fails further on either way (the callers always pass the "
+    "any-restriction/any-privilege kinds); every dimension's table is built by the same expressions, "
+    "so all have one schema and a plain vertical concat equals the relaxed one; disparity_summary's 'under 18' holds no regex metacharacter, "
+    "so matching it as a pattern or literally is the same": [
+        (_GR, _FILL, '.with_columns(pl.col("affected").fill_null(0), None,'),
+        (_GR, _FILL, '.with_columns(pl.col("affected").fill_null(0), pl.lit(name).alias("dimension"))'),
+        (_GR, _FILL, _FILL.replace("fill_null(0.0)", "fill_null(1.0)")),
+        (_GR, '.join(groups, on="citizen_id", how="inner"))', '.join(groups, on="citizen_id", ))'),
+        (_GR, 't = pl.concat(tables, how="vertical_relaxed")', "t = pl.concat(tables, )"),
+        (_GR, _KIND_SCHEMA, "schema=None)"),
+        (_GR, _KIND_SCHEMA, ")"),
+        (_GR, _UNDER18, _UNDER18.replace("literal=True", "literal=None")),
+        (_GR, _UNDER18, _UNDER18.replace("literal=True", "literal=False")),
+        (_GR, _UNDER18, _UNDER18.replace(", literal=True)", ", )")),
+    ],
+    "conditions._rebuild makes pydantic rebuild every kind and holder from scratch by redundant means: "
+    "it deletes each model's compiled core schema (what a nested model's schema is built from), marks "
+    "it incomplete *and* forces the rebuild (either one alone rebuilds: model_rebuild skips only a "
+    "complete model not forced), and deletes the validator and serializer, which the rebuild replaces "
+    "anyway (complete_model_class assigns both). Each mutant drops one of the redundant means; the "
+    "run-time registrations of test_condition_kinds.py and test_mutants_conditions.py (register, parse "
+    "inside a whole policy and a holder, unregister, schema back as before) pass with each": [
+        (_CO, _SCHEMA_ATTRS, _SCHEMA_ATTRS.replace('"__pydantic_validator__"', '"XX__pydantic_validator__XX"')),
+        (_CO, _SCHEMA_ATTRS, _SCHEMA_ATTRS.replace('"__pydantic_validator__"', '"__PYDANTIC_VALIDATOR__"')),
+        (_CO, _SCHEMA_ATTRS, _SCHEMA_ATTRS.replace('"__pydantic_serializer__"', '"XX__pydantic_serializer__XX"')),
+        (_CO, _SCHEMA_ATTRS, _SCHEMA_ATTRS.replace('"__pydantic_serializer__"', '"__PYDANTIC_SERIALIZER__"')),
+        (_CO, "m.__pydantic_complete__ = False", "m.__pydantic_complete__ = None"),
+        (_CO, "m.__pydantic_complete__ = False", "m.__pydantic_complete__ = True"),
+        (_CO, "m.model_rebuild(force=True)", "m.model_rebuild(force=None)"),
+        (_CO, "m.model_rebuild(force=True)", "m.model_rebuild(force=False)"),
+    ],
+    "conditions: band names not passed to `mark` by a score, balance or has_active condition, whose "
+    "holds() never reads them (only band reads band_names; not/all/any pass them on, and their "
+    "mutants are caught); and ConditionKind.with_numbers' default row, in the base that raises "
+    "NotImplementedError before reading it (the same line's mutants in every kind that explains "
+    "itself are caught by test_mutants_conditions.py, which calls each without a row)": [
+        (_CO, 'f"({self.mark(cols, band_names, i)})")', 'f"({self.mark(cols, None, i)})")'),
+        (_CO, 'return f"{self.compare.with_value(self.noun, int(cols[self.tag][i]))} ({self.mark(cols, band_names, i)})"',
+         'return f"{self.compare.with_value(self.noun, int(cols[self.tag][i]))} ({self.mark(cols, None, i)})"'),
+        (_CO, _WITH_NUMBERS, _WITH_NUMBERS.replace("i: int = 0", "i: int = 1")),
+    ],
     "a lookup table one row longer than needed: the extra row (the day after the last date, "
     "the month after the last month + 1) is never indexed": [
         (_DA, _ARANGE_D, _ARANGE_D.replace("hi + 1", "hi + 2")),

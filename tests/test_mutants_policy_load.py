@@ -207,3 +207,25 @@ def test_hash_and_schema_use_the_names_a_policy_file_uses():
     assert policy_hash(p) == hashlib.sha256(canon.encode()).hexdigest()
     defs = json_schema()["$defs"]
     assert list(defs["BandSet"]["properties"]) == ["in"] and list(defs["NotCond"]["properties"]) == ["not"]
+
+
+def test_an_unreadable_file_says_why(tmp_path, monkeypatch):
+    """Root reads any file, so the operating system's refusal is simulated where it happens."""
+    path = tmp_path / "p.yaml"
+    path.write_text(TEXT)
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(type(path), "read_bytes", refuse)
+    with pytest.raises(PolicyError) as exc:
+        read_policy_text(path)
+    assert str(exc.value) == f"{path}: cannot be read: Permission denied"
+
+    def refuse_without_words(self):
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(type(path), "read_bytes", refuse_without_words)
+    with pytest.raises(PolicyError) as exc:
+        read_policy_text(path)
+    assert str(exc.value) == f"{path}: cannot be read: the disk went away"

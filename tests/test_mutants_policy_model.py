@@ -183,3 +183,22 @@ def test_flag_event_types_from_consequences_and_band_caps():
     only_caps = _ok(lambda d: _bands(d, caps=[{"when": {"has_active": "civic.heroic_act"}, "band": "B",
                                                "reference": "nesta-2019"}]))
     assert only_caps.flag_event_types == ["civic.heroic_act"]
+
+
+def test_iso_date_wording_and_its_first_and_last_day():
+    import datetime as dt
+
+    from socialrating.policy.model import FIRST_DAY, LAST_DAY, _iso_date
+
+    wording = "expected a date written YYYY-MM-DD, e.g. 2024-07-01"
+    for bad in ("2024-7-1", "1 July 2024", 20240701, dt.datetime(2024, 7, 1)):
+        with pytest.raises(ValueError) as exc:
+            _iso_date(bad)
+        assert str(exc.value) == wording, bad
+    assert (FIRST_DAY, LAST_DAY) == (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+    assert _iso_date("1900-01-01") == FIRST_DAY and _iso_date("2199-12-31") == LAST_DAY
+    assert _iso_date(dt.date(1900, 1, 1)) == FIRST_DAY and _iso_date(LAST_DAY) == LAST_DAY
+    for outside in ("1899-12-31", "2200-01-01"):
+        with pytest.raises(ValueError) as exc:
+            _iso_date(outside)
+        assert str(exc.value) == "expected a date from 1900-01-01 to 2199-12-31"

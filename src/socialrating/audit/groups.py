@@ -138,12 +138,15 @@ def _bootstrap(t: pl.DataFrame, N: int, B: int, rng: np.random.Generator, level:
     overall = draws.sum(axis=2, keepdims=True) / max(N, 1)
     ratios = np.divide(rates, overall, out=np.full(rates.shape, np.nan), where=overall > 0)
     a = (1 - level) / 2 * 100
-    r_lo, r_hi = np.percentile(rates, [a, 100 - a], axis=0)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN where nobody is affected overall
-        q_lo, q_hi = np.nanpercentile(ratios, [a, 100 - a], axis=0) if B else (np.nan, np.nan)
+    if B:
+        r_lo, r_hi = np.percentile(rates, [a, 100 - a], axis=0)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN where nobody is affected overall
+            q_lo, q_hi = np.nanpercentile(ratios, [a, 100 - a], axis=0)
+    else:  # no replicates, no intervals (percentiles of nothing would raise)
+        r_lo = r_hi = q_lo = q_hi = np.full((C, G), np.nan)
     return t.with_columns(
-        pl.Series("rate_lo", r_lo.ravel()), pl.Series("rate_hi", r_hi.ravel()),
+        pl.Series("rate_lo", r_lo.ravel()).fill_nan(None), pl.Series("rate_hi", r_hi.ravel()).fill_nan(None),
         pl.Series("ratio_lo", np.asarray(q_lo).ravel()).fill_nan(None),
         pl.Series("ratio_hi", np.asarray(q_hi).ravel()).fill_nan(None),
     )
