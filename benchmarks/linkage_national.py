@@ -68,7 +68,7 @@ def _summary(report: dict) -> dict:
             "name_precision": name.get("precision"), "quarantined_by_reason": o["quarantined_by_reason"]}
 
 
-def one(n: int, sample: int, seed: int, shard_size: int, whole: bool) -> dict:
+def one(n: int, sample: int, seed: int, shard_size: int, whole: bool, spill_dir: str | None = None) -> dict:
     """Everything measured for one register size, in this (fresh) process."""
     sys.path.insert(0, str(ROOT / "tests"))
     import polars as pl
@@ -84,7 +84,7 @@ def one(n: int, sample: int, seed: int, shard_size: int, whole: bool) -> dict:
 
     rss = PeakRSS()
     out: dict = {"people": n, "sample": min(sample, n)}
-    builder = RegisterIndexBuilder()
+    builder = RegisterIndexBuilder(spill_dir=spill_dir)
     head: list[pl.DataFrame] = []
     kept = 0
     t_gen = t_add = 0.0
@@ -165,16 +165,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="also link against the whole register frame up to this size (baseline)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--shard-size", type=int, default=1_000_000)
+    ap.add_argument("--spill-dir", default=None, help="keep the index's parts in files here while building")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = ap.parse_args(argv)
     if args.one is not None:
-        print(json.dumps(one(args.one, args.sample, args.seed, args.shard_size, args.one <= args.whole_up_to)))
+        print(json.dumps(one(args.one, args.sample, args.seed, args.shard_size, args.one <= args.whole_up_to,
+                             args.spill_dir)))
         return 0
     rows = []
     for n in args.registers:
         cmd = [sys.executable, __file__, "--one", str(n), "--sample", str(args.sample), "--seed", str(args.seed),
                "--shard-size", str(args.shard_size), "--whole-up-to", str(args.whole_up_to)]
+        cmd += ["--spill-dir", args.spill_dir] if args.spill_dir else []
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             print(f"register of {n:,} people failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}")

@@ -117,6 +117,18 @@ def test_parts_of_any_size_give_the_same_index(small_people, cuts):
     assert _frozen(build_register_index(parts)) == _frozen(build_register_index(small_people))
 
 
+def test_spilled_parts_give_the_same_index(small_people, tmp_path):
+    parts = [small_people.slice(a, 150) for a in range(0, 700, 150)]
+    spilled = build_register_index(parts, spill_dir=tmp_path)
+    assert _frozen(spilled) == _frozen(build_register_index(small_people))
+    assert list(tmp_path.iterdir()) == []  # the spill files are gone once the index is built
+
+
+def test_parts_out_of_citizen_order_are_refused(small_people):
+    with pytest.raises(ValueError, match="citizen order"):
+        build_register_index([small_people.slice(300, 100), small_people.slice(0, 300)])
+
+
 def test_identifier_lookup_by_hand():
     people = generate_population(50, 3)
     snils = people["snils"].to_list()

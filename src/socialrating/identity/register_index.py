@@ -34,7 +34,10 @@ citizen order, then ``finish``): the index is the same whatever the part sizes.
 from __future__ import annotations
 
 import re
+import sys
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import duckdb
@@ -48,6 +51,7 @@ __all__ = ["RegisterIndex", "RegisterIndexBuilder", "build_register_index", "blo
 
 _ROW_COLUMNS = ("citizen_id", "female", "birth_date", *NAME_COLUMNS)
 _HASH_MASK = np.uint64(0xFFFFFFFF)
+_LOW_HALF, _HIGH_HALF = (0, 1) if sys.byteorder == "little" else (1, 0)  # of a uint64 seen as two uint32
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,13 +168,21 @@ class SortedKeys:
             keys = keys >> keys.dtype.type(drop)
         n = keys.size
         base = int(keys[0]) if n else 0
-        rel = (keys.astype(np.int64) - base).astype(np.uint64) if keys.dtype.kind == "i" else keys.astype(np.uint64) - np.uint64(base)
+        # step by step, freeing as it goes: at 146M people each temporary is a gigabyte
+        rel = keys.astype(np.int64) if keys.dtype.kind == "i" else keys.astype(np.uint64)
+        del keys
+        rel -= rel.dtype.type(base)
+        rel = rel.view(np.uint64) if rel.dtype.kind == "i" else rel
         bits = max(int(rel[-1]).bit_length() if n else 0, 1)
         bucket_bits = min(bits, max(0, (n // 4).bit_length() - 1))
         shift = bits - bucket_bits
-        offsets = np.searchsorted(rel >> np.uint64(shift), np.arange((1 << bucket_bits) + 1, dtype=np.uint64))
+        buckets = rel >> np.uint64(shift)
+        offsets = np.searchsorted(buckets, np.arange((1 << bucket_bits) + 1, dtype=np.uint64))
+        del buckets
         offsets = offsets.astype(np.uint32 if n < 2**32 else np.int64)
-        low = (rel & np.uint64((1 << shift) - 1)).astype(_narrowest_uint(shift))
+        np.bitwise_and(rel, np.uint64((1 << shift) - 1), out=rel)
+        low = rel.astype(_narrowest_uint(shift))
+        del rel
         return cls(base, shift, offsets, low, _narrow_ids(ids), drop)
 
     @property
@@ -316,19 +328,56 @@ def _population_view(rows: pl.DataFrame) -> pl.DataFrame:
                        *NAME_COLUMNS)
 
 
+class _Chunks:
+    """Arrays of one kind, one per part, kept in memory or spilled to .npy files, gathered
+    into one array at the end (preallocated: no second copy of the parts)."""
+
+    def __init__(self, spill: Path | None, name: str):
+        self._spill, self._name = spill, name
+        self._items: list[np.ndarray | Path] = []
+        self._sizes: list[int] = []
+        self.dtype: np.dtype | None = None
+
+    def append(self, a: np.ndarray) -> None:
+        self.dtype = a.dtype if self.dtype is None else np.promote_types(self.dtype, a.dtype)
+        self._sizes.append(a.size)
+        if self._spill is None:
+            self._items.append(a)
+        else:
+            path = self._spill / f"{self._name}-{len(self._items):06d}.npy"
+            np.save(path, a)
+            self._items.append(path)
+
+    def gather(self, empty: type) -> np.ndarray:
+        out = np.empty(sum(self._sizes), dtype=self.dtype or empty)
+        at = 0
+        for item, size in zip(self._items, self._sizes):
+            out[at:at + size] = np.load(item) if isinstance(item, Path) else item
+            at += size
+            if isinstance(item, Path):
+                item.unlink()
+        self._items, self._sizes = [], []
+        return out
+
+
 class RegisterIndexBuilder:
     """Accumulates population parts (frames with the population columns, in citizen order)
-    into a :class:`RegisterIndex`; only sorted narrow arrays are kept between parts."""
+    into a :class:`RegisterIndex`; only sorted narrow arrays are kept between parts.
 
-    def __init__(self, settings: Mapping[str, Any] | None = None):
+    ``spill_dir``: keep those arrays in files there until ``finish`` instead of in memory
+    (about 80 bytes a person: at 146M people the difference between fitting or not)."""
+
+    def __init__(self, settings: Mapping[str, Any] | None = None, *, spill_dir: str | Path | None = None):
         model = resolve_settings(dict(settings) if settings else None)["splink"]
         self.keys = blocking_keys(model)
         self._register_side: list[tuple[str, ...]] = []
         for k in self.keys:
             if k.register not in self._register_side:
                 self._register_side.append(k.register)
-        self._ident: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in IDENTIFIER_COLUMNS}
-        self._blocks: list[list[np.ndarray]] = [[] for _ in self._register_side]
+        self._tmp = tempfile.TemporaryDirectory(dir=spill_dir, prefix="register-index-") if spill_dir else None
+        spill = Path(self._tmp.name) if self._tmp else None
+        self._ident = {k: (_Chunks(spill, f"{k}-values"), _Chunks(spill, f"{k}-ids")) for k in IDENTIFIER_COLUMNS}
+        self._blocks = [_Chunks(spill, f"block{i}") for i in range(len(self._register_side))]
         self._rows: list[pl.DataFrame] = []
         self._last_id: int | None = None
         self._con = duckdb.connect()
@@ -349,7 +398,8 @@ class RegisterIndexBuilder:
             r = reg.select(key, "citizen_id").filter(pl.col(key).is_not_null())
             vals, ids = r[key].to_numpy(), r["citizen_id"].to_numpy()
             order = np.lexsort((ids, vals))
-            self._ident[key].append((vals[order], _narrow_ids(ids[order])))
+            self._ident[key][0].append(vals[order])
+            self._ident[key][1].append(_narrow_ids(ids[order]))
         scoreable = reg.filter(pl.col("surname").is_not_null() & pl.col("birth_date").is_not_null())
         self.n_scoreable += scoreable.height
         for slot, exprs in enumerate(self._register_side):
@@ -361,48 +411,55 @@ class RegisterIndexBuilder:
             packed.sort()
             self._blocks[slot].append(packed)
         female = (pl.col("sex").cast(pl.String) == "F") if "sex" in part.columns else pl.lit(None, pl.Boolean)
-        self._rows.append(part.select(pl.col("citizen_id").cast(pl.Int64), female.alias("female"),
-                                      pl.col("birth_date").cast(pl.Date), *NAME_COLUMNS))
+        rows = part.select(pl.col("citizen_id").cast(pl.Int64), female.alias("female"),
+                           pl.col("birth_date").cast(pl.Date), *NAME_COLUMNS)
+        if rows.height and rows["citizen_id"].min() >= 0 and rows["citizen_id"].max() <= np.iinfo(np.int32).max:
+            rows = rows.with_columns(pl.col("citizen_id").cast(pl.Int32))
+        self._rows.append(rows)
 
     def finish(self) -> RegisterIndex:
         """The index; the builder is spent afterwards."""
         self._con.close()
         ident = {}
-        for key, parts in self._ident.items():
-            vals = np.concatenate([v for v, _ in parts]) if parts else np.zeros(0, np.int64)
-            ids = _narrow_ids(np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.int64))
-            self._ident[key] = []
+        for key, (val_chunks, id_chunks) in self._ident.items():
+            vals = val_chunks.gather(np.int64)
             # each part is sorted by (value, id) and ids grow from part to part: a stable sort
             # by value (a merge of the parts' runs) gives the (value, id) order
             order = np.argsort(vals, kind="stable")
-            ident[key] = SortedKeys.build(vals[order], ids[order])
-            del vals, ids, order
+            vals = vals[order]
+            ids = _narrow_ids(id_chunks.gather(np.int64)[order])
+            del order
+            ident[key] = SortedKeys.build(vals, ids)
+            del vals, ids
         blocks = []
-        for slot, parts in enumerate(self._blocks):
-            packed = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
-            self._blocks[slot] = []
+        for chunks in self._blocks:
+            packed = chunks.gather(np.uint64)
             packed.sort()
             # hashes keep about 16 bits below the bucket: collisions stay rare (1 in ~16,000
             # probes meets a foreign key, which only adds a candidate Splink then rejects)
             drop = max(0, 32 - (max(packed.size // 4, 1).bit_length() - 1 + 16))
-            blocks.append(SortedKeys.build(packed >> np.uint64(32), (packed & _HASH_MASK).astype(np.int64), drop=drop))
-            del packed
+            halves = packed.view(np.uint32).reshape(-1, 2)  # (hash << 32 | id) as its two halves
+            ids = _narrow_ids(halves[:, _LOW_HALF].astype(np.int64)) if packed.size else np.zeros(0, np.int32)
+            hashes = halves[:, _HIGH_HALF].copy()
+            del packed, halves
+            blocks.append(SortedKeys.build(hashes, ids, drop=drop))
+            del hashes, ids
+        if self._tmp is not None:
+            self._tmp.cleanup()
         rows = pl.concat(self._rows, how="vertical_relaxed", rechunk=True) if self._rows else pl.DataFrame(
             schema={"citizen_id": pl.Int64, "female": pl.Boolean, "birth_date": pl.Date,
                     **{c: pl.String for c in NAME_COLUMNS}})
         self._rows = []
-        if rows.height and rows["citizen_id"].min() >= 0 and rows["citizen_id"].max() <= np.iinfo(np.int32).max:
-            rows = rows.with_columns(pl.col("citizen_id").cast(pl.Int32))
         return RegisterIndex(self.keys, ident, blocks, rows, self.n_people, self.n_scoreable,
                              list(self._register_side))
 
 
 def build_register_index(parts: Iterable[pl.DataFrame] | pl.DataFrame, *,
-                         settings: Mapping[str, Any] | None = None) -> RegisterIndex:
+                         settings: Mapping[str, Any] | None = None, spill_dir: str | Path | None = None) -> RegisterIndex:
     """The index of a population given as one frame or as parts (e.g.
     ``population.generate.iter_population_shards``); ``settings`` as for linkage (their
-    blocking rules decide the blocking keys)."""
-    builder = RegisterIndexBuilder(settings)
+    blocking rules decide the blocking keys); ``spill_dir`` see :class:`RegisterIndexBuilder`."""
+    builder = RegisterIndexBuilder(settings, spill_dir=spill_dir)
     for part in ([parts] if isinstance(parts, pl.DataFrame) else parts):
         builder.add(part)
     return builder.finish()
