@@ -65,7 +65,8 @@ def _summary(report: dict) -> dict:
     name = o["linked_by_method"].get("probabilistic", {})
     return {"precision": o["precision"], "recall": o["recall"], "wrongly_linked": o["wrongly_linked"],
             "linked": o["linked"], "records": o["records"], "name_linked": name.get("linked", 0),
-            "name_precision": name.get("precision"), "quarantined_by_reason": o["quarantined_by_reason"]}
+            "name_precision": name.get("precision"), "quarantined_by_reason": o["quarantined_by_reason"],
+            "wrong_by_method": {m: v["linked"] - v["correct"] for m, v in o["linked_by_method"].items()}}
 
 
 def one(n: int, sample: int, seed: int, shard_size: int, whole: bool, spill_dir: str | None = None) -> dict:
@@ -143,6 +144,8 @@ def _print(r: dict, first: dict) -> None:
     print(f"  precision {r['precision']}  recall {r['recall']}  wrongly linked {r['wrongly_linked']:,}  "
           f"name step: linked {r['name_linked']:,} precision {r['name_precision']}")
     print(f"  quarantined: {json.dumps(r['quarantined_by_reason'])}")
+    if "wrong_by_method" in r:
+        print(f"  wrongly linked by method: {json.dumps(r['wrong_by_method'])}")
     if r is not first:
         print(f"  vs {first['people']:,}: recall x{r['recall'] / first['recall']:.4f}, "
               f"precision x{r['precision'] / first['precision']:.5f}, wrongly linked "

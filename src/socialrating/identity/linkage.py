@@ -15,7 +15,9 @@ linked, in this order:
 3. **Name and birth date, probabilistically.** Records the strong identifiers could not
    link, from sources that also hold surname, given name, patronymic and birth date,
    are scored with Splink against the whole register (fixed parameters, see
-   :mod:`.linkage_settings`); ``match_method`` = ``probabilistic``. Quarantined as
+   :mod:`.linkage_settings`; with a national :class:`.register_index.RegisterIndex`,
+   against the rows the blocking rules select, with the same result);
+   ``match_method`` = ``probabilistic``. Quarantined as
    ``ambiguous`` (namesakes: several people fit about equally well), ``below match
    threshold`` or ``no candidate in register``.
 4. Otherwise the record is quarantined with the first failure of its strong
