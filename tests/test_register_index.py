@@ -75,6 +75,8 @@ def test_the_index_is_a_semi_join_of_a_larger_register():
     index = build_register_index(iter_population_shards(9000, 2, shard_size=2500))
     assert index.n_people == 9000 and index.n_scoreable == 9000
     _assert_same(whole, link_sources(records, index))
+    index.tuples_per_run = 333  # Splink over slices of the name tuples: the same result
+    _assert_same(whole, link_sources(records, index))
 
 
 def test_the_prior_comes_from_the_national_size_not_the_candidates():

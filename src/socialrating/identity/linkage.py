@@ -342,7 +342,11 @@ def _score(tuples: pl.DataFrame, register: "pl.DataFrame | RegisterIndex", st: d
     """Splink pairs of the name tuples against the register, or against the candidate rows
     of an index (a semi-join on the blocking keys) with the national prior."""
     if isinstance(register, RegisterIndex):
-        return score_pairs(tuples, register.candidates(tuples), st, n_register=register.n_scoreable)
+        # a tuple's pairs do not depend on the other tuples: Splink runs over slices of them
+        # keep its memory bounded (at 146M people a tuple has ~50 candidates)
+        parts = [score_pairs(c, register.candidates(c), st, n_register=register.n_scoreable)
+                 for c in tuples.iter_slices(max(1, register.tuples_per_run))]
+        return pl.concat(parts, how="vertical")
     return score_pairs(tuples, register, st)
 
 

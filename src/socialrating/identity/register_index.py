@@ -248,6 +248,7 @@ class RegisterIndex:
     ``rows``: one row per person: citizen_id, female, birth_date and the name columns as
     the population holds them (codes, or strings). ``n_people``: register rows;
     ``n_scoreable``: rows with surname and birth date (the prior's denominator).
+    ``tuples_per_run``: how many distinct name tuples one Splink run scores.
     """
 
     keys: tuple[BlockingKey, ...]
@@ -257,6 +258,8 @@ class RegisterIndex:
     n_people: int
     n_scoreable: int
     _register_side: list[tuple[str, ...]] = field(default_factory=list)
+    #: name tuples scored per Splink run (the result does not depend on it; memory does)
+    tuples_per_run: int = 50_000
 
     # -- sizes --------------------------------------------------------------------------------
     def nbytes(self) -> dict[str, int]:
