@@ -15,7 +15,9 @@ linked, in this order:
 3. **Name and birth date, probabilistically.** Records the strong identifiers could not
    link, from sources that also hold surname, given name, patronymic and birth date,
    are scored with Splink against the whole register (fixed parameters, see
-   :mod:`.linkage_settings`); ``match_method`` = ``probabilistic``. Quarantined as
+   :mod:`.linkage_settings`; with a national :class:`.register_index.RegisterIndex`,
+   against the rows the blocking rules select, with the same result);
+   ``match_method`` = ``probabilistic``. Quarantined as
    ``ambiguous`` (namesakes: several people fit about equally well), ``below match
    threshold`` or ``no candidate in register``.
 4. Otherwise the record is quarantined with the first failure of its strong
@@ -41,6 +43,7 @@ from . import snils as _snils
 from .linkage_settings import resolve_settings
 from .probabilistic import decide, score_pairs
 from .register import normalise_name
+from .register_index import RegisterIndex
 
 __all__ = [
     "LinkResult",
@@ -149,6 +152,20 @@ def _decisions(rows, citizen_id=None, method=None, prob=None, reason=None) -> pl
                          col("match_probability", prob, pl.Float64), col("reason", reason, pl.String)])
 
 
+def _key_hits(register: "pl.DataFrame | RegisterIndex", key: str, probe: pl.DataFrame,
+              key_tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Probe rows (__row, key value) found in the register: + citizen_id (the smallest
+    holder of the value) and n (how many people hold it), from the whole register frame or
+    from a :class:`RegisterIndex` (the same rows)."""
+    if isinstance(register, RegisterIndex):
+        found, cid, n = register.lookup(key, probe[key].to_numpy())
+        return probe.filter(pl.Series(found)).with_columns(
+            citizen_id=pl.Series(cid[found], dtype=pl.Int64), n=pl.Series(n[found], dtype=pl.UInt32))
+    if key not in key_tables:
+        key_tables[key] = _register_key(register, key)
+    return probe.join(key_tables[key], on=key, how="inner")
+
+
 def _register_key(register: pl.DataFrame, key: str) -> pl.DataFrame:
     """key -> citizen_id, with n (people holding that value; >1 only in a broken register)."""
     r = register.select(key, "citizen_id").filter(pl.col(key).is_not_null())
@@ -171,7 +188,7 @@ class _Pending:
     names: pl.DataFrame | None  # __row + normalised fields of records going to name linkage
 
 
-def _deterministic(source: str, schema: "KeySpec", records: pl.DataFrame, register: pl.DataFrame,
+def _deterministic(source: str, schema: "KeySpec", records: pl.DataFrame, register: "pl.DataFrame | RegisterIndex",
                    st: dict[str, Any], key_tables: dict[str, pl.DataFrame]) -> _Pending:
     """Steps 1-2 (required values, strong identifiers) and the selection for step 3."""
     clash = [c for c in _RESERVED if c in records.columns]
@@ -205,9 +222,7 @@ def _deterministic(source: str, schema: "KeySpec", records: pl.DataFrame, regist
         if todo.any():
             rows = np.flatnonzero(todo)
             probe = pl.DataFrame({"__row": pl.Series(rows, dtype=pl.UInt32), key: x.gather(rows)})
-            if key not in key_tables:
-                key_tables[key] = _register_key(register, key)
-            hit = probe.join(key_tables[key], on=key, how="inner")
+            hit = _key_hits(register, key, probe, key_tables)
             ok = hit.filter(pl.col("n") == 1)
             if ok.height:
                 parts.append(_decisions(ok["__row"], ok["citizen_id"], key, st["deterministic_probability"]))
@@ -284,15 +299,20 @@ class KeySpec(Protocol):
     required_keys: tuple[str, ...]
 
 
-def link_sources(records: Mapping[str, pl.DataFrame], register: pl.DataFrame, *,
+def link_sources(records: Mapping[str, pl.DataFrame], register: "pl.DataFrame | RegisterIndex", *,
                  schemas: Mapping[str, KeySpec], settings: Mapping[str, Any] | None = None) -> dict[str, LinkResult]:
     """Link several sources (a ``SourceBatch.records``-style mapping) in one pass.
 
     Same result as ``link_records`` per source, but the name + birth-date records of all
     sources are scored in a single Splink run (one register load, one blocking pass).
-    ``schemas``: each source's :class:`KeySpec`.
+    ``schemas``: each source's :class:`KeySpec`. ``register``: the whole register frame
+    (:func:`.register.build_register`) or a national :class:`RegisterIndex`, which gives the
+    same result: the name step then scores only the register rows the blocking rules select,
+    with the prior from the national register size.
     """
     st = resolve_settings(dict(settings) if settings else None)
+    if isinstance(register, RegisterIndex):
+        register.check_settings(st["splink"])
     key_tables: dict[str, pl.DataFrame] = {}
     pending = [_deterministic(src, schemas[src], df, register, st, key_tables) for src, df in records.items()]
     named = [(i, p.names) for i, p in enumerate(pending) if p.names is not None and p.names.height]
@@ -301,7 +321,7 @@ def link_sources(records: Mapping[str, pl.DataFrame], register: pl.DataFrame, *,
         allnames = pl.concat([nm.with_columns(pl.lit(i, pl.UInt32).alias("__src")) for i, nm in named], how="vertical")
         tuples = allnames.select(_NAME_FIELDS).unique(maintain_order=True).with_row_index("unique_id").with_columns(
             pl.col("unique_id").cast(pl.Int64))
-        pairs = score_pairs(tuples, register, st)
+        pairs = _score(tuples, register, st)
         dec = decide(pairs, st["threshold"])
         per_row = allnames.join(tuples, on=list(_NAME_FIELDS), how="left", nulls_equal=True).join(
             dec, on="unique_id", how="left")
@@ -318,7 +338,19 @@ def link_sources(records: Mapping[str, pl.DataFrame], register: pl.DataFrame, *,
     return {p.source: _finish(p, n_pairs.get(i, 0)) for i, p in enumerate(pending)}
 
 
-def link_records(source: str, records: pl.DataFrame, register: pl.DataFrame, *, schema: KeySpec,
+def _score(tuples: pl.DataFrame, register: "pl.DataFrame | RegisterIndex", st: dict[str, Any]) -> pl.DataFrame:
+    """Splink pairs of the name tuples against the register, or against the candidate rows
+    of an index (a semi-join on the blocking keys) with the national prior."""
+    if isinstance(register, RegisterIndex):
+        # a tuple's pairs do not depend on the other tuples: Splink runs over slices of them
+        # keep its memory bounded (at 146M people a tuple has ~50 candidates)
+        parts = [score_pairs(c, register.candidates(c), st, n_register=register.n_scoreable)
+                 for c in tuples.iter_slices(max(1, register.tuples_per_run))]
+        return pl.concat(parts, how="vertical")
+    return score_pairs(tuples, register, st)
+
+
+def link_records(source: str, records: pl.DataFrame, register: "pl.DataFrame | RegisterIndex", *, schema: KeySpec,
                  settings: Mapping[str, Any] | None = None) -> LinkResult:
     """Link one source's records to the register (see the module docstring for the rules)."""
     return link_sources({source: records}, register, schemas={source: schema}, settings=settings)[source]

@@ -30,13 +30,18 @@ def _splink_settings(model: dict[str, Any], n_register: int) -> dict[str, Any]:
 
 
 def score_pairs(left: pl.DataFrame, register: pl.DataFrame, settings: dict[str, Any],
-                *, threads: int | None = None) -> pl.DataFrame:
+                *, threads: int | None = None, n_register: int | None = None) -> pl.DataFrame:
     """Candidate pairs (unique_id of ``left``, citizen_id, match_weight) above ``min_match_weight``.
 
     ``left``: unique_id Int64 + the four normalised fields; ``register``: citizen_id + the fields.
+    ``n_register``: the size of the register the prior is taken from, when ``register``
+    holds only some of its rows (the candidates of a national index); default: its rows
+    with surname and birth date.
     """
     if left.height == 0:
         return pl.DataFrame(schema=PAIR_SCHEMA)
+    if n_register is not None and register.height == 0:
+        return pl.DataFrame(schema=PAIR_SCHEMA)  # no candidate: no pair, as blocking over everybody found
     from splink import DuckDBAPI, Linker
 
     for name in ("splink", "splink.internals"):
@@ -51,7 +56,8 @@ def score_pairs(left: pl.DataFrame, register: pl.DataFrame, settings: dict[str, 
               .select(pl.col("citizen_id").alias("unique_id"), *_FIELDS).to_arrow())
         sdf_l = db.register(lt, table_name="records_l")
         sdf_r = db.register(rt, table_name="register_r")
-        linker = Linker([sdf_l, sdf_r], _splink_settings(settings["splink"], rt.num_rows), log_level=None)
+        prior_n = rt.num_rows if n_register is None else n_register
+        linker = Linker([sdf_l, sdf_r], _splink_settings(settings["splink"], prior_n), log_level=None)
         pred = linker.inference.predict(threshold_match_weight=settings["min_match_weight"], warning_mode="never")
         name = pred.physical_name
         # which side is which is told by source_dataset, whatever order Splink chose
