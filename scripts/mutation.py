@@ -17,12 +17,12 @@ Hypothesis runs derandomised (CI=1) so a mutant's verdict is reproducible.
 
 Writes mutation-report.json (per mutant / per module) and prints the scores.
 
-Scores. A mutmut mutant is caught when the module's test selection fails ("killed" or
-"timeout"); "survived" and "no tests" (no test of the selection reaches the mutated
-function) count as not caught. A survivor that cannot change any output is equivalent:
-it is listed in ``EQUIVALENT`` below with the reason (matched on the exact line mutmut
-changed, so an edited source line brings its mutants back for judging) and left out of
-the score: score = caught / (checked - equivalent). The report keeps both figures.
+Scores. A mutmut mutant is caught when the module's test selection fails ("killed",
+"timeout", or "segfault": the tests crashed the interpreter); "survived" and "no tests"
+(no test of the selection reaches the mutated function) count as not caught. A survivor
+that cannot change any output is equivalent: it is listed in ``EQUIVALENT`` below with the
+reason (matched on the exact line mutmut changed, so an edited source line brings its
+mutants back for judging) and left out of the score: score = caught / (checked - equivalent). The report keeps both figures.
 
 Equivalent kinds found so far (details and reasons in ``EQUIVALENT``):
 - ``dtype=np.int64`` dropped or set to None where numpy's default integer is int64 anyway
@@ -138,7 +138,7 @@ FAST_ENGINE = ["tests/test_cases.py", "tests/test_boundaries.py", "tests/test_ex
 PYTEST_ARGS: dict[str, list[str]] = {"store/ledger_store.py": ["-k", "not postgres and not both_backends"]}
 MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     "engine/score.py": (FAST_ENGINE, ["*"]),
-    "engine/compiled.py": (["tests/test_compiled_policy.py"] + FAST_ENGINE, ["*"]),
+    "engine/compiled.py": (["tests/test_mutants_compiled.py", "tests/test_compiled_policy.py"] + FAST_ENGINE, ["*"]),
     "engine/ledger.py": (["tests/test_compiled_policy.py"] + FAST_ENGINE, ["*"]),
     "audit/groups.py": (["tests/test_fourfifths.py", "tests/test_audit.py"], ["*x__finish__*"]),
     "store/ledger_store.py": (["tests/test_mutants_ledger_store.py", "tests/test_row_hash.py", "tests/test_store.py"],
@@ -189,7 +189,34 @@ _SS = 'starts = np.searchsorted(shard, np.arange(n_shards), side="left")'
 _ORDER = 'order = np.argsort(citizen_ids, kind="stable")'
 _KNOWN = "known = (pos < len(sorted_ids)) & (sorted_ids[pos_c] == event_citizens) if len(sorted_ids) else \\"
 _SCALAR = "return from_days(int(add_months(np.array([to_days(d)], dtype=np.int32), months)[0]))"
+_CP = "engine/compiled.py"
+_FIXED = "fixed=np.clip([r.points if r.points is not None else 0 for r in rules], -32768, 32767).astype(np.int16),"
+_PER_UNIT = "per_unit=np.array([r.points_per_unit or 0.0 for r in rules], dtype=np.float64),"
+_IS_UNIT = "is_unit=np.array([r.points_per_unit is not None for r in rules], dtype=np.bool_),"
+_TARGETS = "closures = tuple(ClosureRule(c, np.array([t in c.closes for t in rule_types], dtype=np.bool_))"
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "compiled._rule_arrays' clip of fixed points to int16: the model bounds |points| to 10,000 "
+    "(policy.model.Points), so neither bound, nor either bound one further out, ever acts": [
+        (_CP, _FIXED, _FIXED.replace("-32768, 32767", "None, 32767")),
+        (_CP, _FIXED, _FIXED.replace("-32768, 32767", "-32768, None")),
+        (_CP, _FIXED, _FIXED.replace("-32768, 32767", "-32769, 32767")),
+        (_CP, _FIXED, _FIXED.replace("-32768, 32767", "-32768, 32768")),
+    ],
+    "compiled: arrays whose dtype numpy infers anyway from a non-empty list (a policy has at least "
+    "one rule: policy.model, rules min_length=1): points_per_unit is a float after validation "
+    "(strict float, an int given is stored as float) and the default 0.0 too, so float64; "
+    "is_unit and a closure's targets are Python bools, so bool; for the same reason "
+    "exp_m.max(initial=None) is exp_m.max(); OrderedDict.popitem(last=None) pops the oldest like "
+    "last=False": [
+        (_CP, _PER_UNIT, _PER_UNIT.replace("dtype=np.float64", "dtype=None")),
+        (_CP, _PER_UNIT, _PER_UNIT.replace(", dtype=np.float64)", ", )")),
+        (_CP, _IS_UNIT, _IS_UNIT.replace("dtype=np.bool_", "dtype=None")),
+        (_CP, _IS_UNIT, _IS_UNIT.replace(", dtype=np.bool_)", ", )")),
+        (_CP, _TARGETS, _TARGETS.replace("dtype=np.bool_", "dtype=None")),
+        (_CP, _TARGETS, _TARGETS.replace(", dtype=np.bool_)", ", )")),
+        (_CP, "max_expiry_months=int(ra.exp_m.max(initial=0)),", "max_expiry_months=int(ra.exp_m.max(initial=None)),"),
+        (_CP, "_CACHE.popitem(last=False)", "_CACHE.popitem(last=None)"),
+    ],
     "a lookup table one row longer than needed: the extra row (the day after the last date, "
     "the month after the last month + 1) is never indexed": [
         (_DA, _ARANGE_D, _ARANGE_D.replace("hi + 1", "hi + 2")),
@@ -457,12 +484,29 @@ def explain(module: str, diff: str) -> str | None:
     return None
 
 
+# mutmut verdicts that count as caught: a test failed, ran out of time, or crashed the
+# interpreter (a kernel fed a wrong table writes out of bounds: the run fails all the same)
+CAUGHT = ("killed", "timeout", "segfault")
+
+
+def fresh_compiled_policy_per_test(d: Path) -> None:
+    """Empty compile_policy's cache before every test of the scratch copy. mutmut maps each
+    function to the tests that call it in one pytest session; with the cache, only the first
+    test to compile a policy reaches build_compiled and its helpers, and a test served from
+    the cache (which may be the one that checks the value) is never run against their
+    mutants. Production keeps the cache; only the scratch copy's conftest changes."""
+    with open(d / "tests" / "conftest.py", "a") as f:
+        f.write("\n\n@pytest.fixture(autouse=True)\ndef _mutation_fresh_compiled_policy():\n"
+                "    from socialrating.engine import compiled\n\n    compiled._CACHE.clear()\n")
+
+
 def run_mutmut(module: str, timeout: float, only_globs: list[str] | None = None) -> dict:
     tests, globs = MUTMUT[module]
     globs = only_globs or globs
     extra = PYTEST_ARGS.get(module, [])
     d = scratch()
     try:
+        fresh_compiled_policy_per_test(d)
         with open(d / "pyproject.toml", "a") as f:
             f.write("\n[tool.mutmut]\nsource_paths = [\"src\"]\n"
                     f"only_mutate = [\"src/socialrating/{module}\"]\n"
@@ -482,9 +526,9 @@ def run_mutmut(module: str, timeout: float, only_globs: list[str] | None = None)
         res = subprocess.run([mutmut, "results", "--all", "true"], cwd=d, env=env, capture_output=True, text=True)
         verdicts = dict(re.findall(r"^\s+(\S+): (.+)$", res.stdout, re.M))
         done = {k: v for k, v in verdicts.items() if v != "not checked"}
-        killed = sum(v in ("killed", "timeout") for v in done.values())
+        killed = sum(v in CAUGHT for v in done.values())
         # "no tests": no test of the selection reaches the mutated function; counted as caught by nothing
-        survivors = sorted(k for k, v in done.items() if v not in ("killed", "timeout"))
+        survivors = sorted(k for k, v in done.items() if v not in CAUGHT)
         diffs, equivalent, caught = {}, {}, {}
         for k in survivors:
             show = subprocess.run([mutmut, "show", k], cwd=d, env=env, capture_output=True, text=True)
