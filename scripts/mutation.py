@@ -137,7 +137,7 @@ FAST_ENGINE = ["tests/test_cases.py", "tests/test_boundaries.py", "tests/test_ex
 # throwaway PostgreSQL server per mutant costs seconds each: DuckDB runs them.
 PYTEST_ARGS: dict[str, list[str]] = {"store/ledger_store.py": ["-k", "not postgres and not both_backends"]}
 MUTMUT: dict[str, tuple[list[str], list[str]]] = {
-    "engine/score.py": (FAST_ENGINE, ["*"]),
+    "engine/score.py": (["tests/test_mutants_score.py"] + FAST_ENGINE, ["*"]),
     "engine/compiled.py": (["tests/test_mutants_compiled.py", "tests/test_compiled_policy.py"] + FAST_ENGINE, ["*"]),
     "engine/ledger.py": (["tests/test_compiled_policy.py"] + FAST_ENGINE, ["*"]),
     "audit/groups.py": (["tests/test_fourfifths.py", "tests/test_audit.py"], ["*x__finish__*"]),
