@@ -194,7 +194,13 @@ _FIXED = "fixed=np.clip([r.points if r.points is not None else 0 for r in rules]
 _PER_UNIT = "per_unit=np.array([r.points_per_unit or 0.0 for r in rules], dtype=np.float64),"
 _IS_UNIT = "is_unit=np.array([r.points_per_unit is not None for r in rules], dtype=np.bool_),"
 _TARGETS = "closures = tuple(ClosureRule(c, np.array([t in c.closes for t in rule_types], dtype=np.bool_))"
+_SCO = "engine/score.py"
+_OV_OK = "ok = (pos < len(entry_ids)) & (entry_ids[np.minimum(pos, len(entry_ids) - 1)] == ids)"
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "score._apply_overrides: `pos <= len` only adds pos == len, an id above every entry's, which "
+    "never equals the last entry's id, so the id test refuses it anyway": [
+        (_SCO, _OV_OK, _OV_OK.replace("(pos < len", "(pos <= len")),
+    ],
     "compiled._rule_arrays' clip of fixed points to int16: the model bounds |points| to 10,000 "
     "(policy.model.Points), so neither bound, nor either bound one further out, ever acts": [
         (_CP, _FIXED, _FIXED.replace("-32768, 32767", "None, 32767")),

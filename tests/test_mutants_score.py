@@ -79,3 +79,19 @@ def test_household_spill_over_with_two_holders_in_one_household():
     ]
     assert got["via_citizen_id"].dtype == pl.Int64 and got["consequence_id"].cast(str).unique().to_list() == [
         "no-fee-schools"]
+
+
+def test_an_override_for_an_id_between_entries_is_ignored():
+    from case_runner import events_frame
+    from socialrating.engine.score import score
+    from socialrating.policy.load import load_policy
+
+    rows = [(3, "court.conviction", D(2025, 2, 1), None),
+            (None, "fine.traffic", D(2025, 3, 1), 500.0),  # quarantined: no entry 8
+            (3, "fine.traffic", D(2025, 3, 1), 500.0)]
+    # entry ids are 0 and 16; 1 (slot 1 of row 0), 8 (the quarantined row) and 15 fall
+    # between them and name no entry: nothing is overturned
+    ov = pl.DataFrame({"entry_id": [1, 8, 15], "state": ["overturned"] * 3})
+    res = score(events_frame(rows), load_policy("we-platform"), D(2025, 6, 1), np.array([3]), overrides=ov)
+    assert res.ledger.sort("entry_id").select("entry_id", pl.col("state").cast(str)).rows() == [
+        (0, "active"), (16, "active")]
