@@ -196,7 +196,18 @@ _IS_UNIT = "is_unit=np.array([r.points_per_unit is not None for r in rules], dty
 _TARGETS = "closures = tuple(ClosureRule(c, np.array([t in c.closes for t in rule_types], dtype=np.bool_))"
 _SCO = "engine/score.py"
 _OV_OK = "ok = (pos < len(entry_ids)) & (entry_ids[np.minimum(pos, len(entry_ids) - 1)] == ids)"
+_CODES = "codes = np.array([STATES.index(s) for s in new], dtype=np.int8)"
+_SM = 'sm = since.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)'
+_TM = 'tm = target.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)'
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "score: state codes built as int64 instead of int8 (they are 0..4 and written into the int8 "
+    "states array); _term_end's month numbers as float64 instead of int64 (exact small integers, "
+    "and add_months casts the months it adds to int32)": [
+        (_SCO, _CODES, _CODES.replace("dtype=np.int8", "dtype=None")),
+        (_SCO, _CODES, _CODES.replace(", dtype=np.int8)", ", )")),
+        (_SCO, _SM, _SM.replace(".astype(np.int64)", ".astype(None)")),
+        (_SCO, _TM, _TM.replace(".astype(np.int64)", ".astype(None)")),
+    ],
     "score._apply_overrides: `pos <= len` only adds pos == len, an id above every entry's, which "
     "never equals the last entry's id, so the id test refuses it anyway": [
         (_SCO, _OV_OK, _OV_OK.replace("(pos < len", "(pos <= len")),

@@ -49,6 +49,11 @@ def test_term_end_by_hand():
     # as_of + 1 (Jun 2) ends Jul 15; lifting on Apr 15 ends that term; a day later, the next
     got = _term_end(since, until, as_of, 3)
     assert [from_days(x) for x in got] == [D(2025, 7, 15), D(2025, 4, 15), D(2025, 7, 15), D(2025, 4, 15)]
+    # never lifting, a term ending on as_of + 1 (Jun 2) is the current one; a term ending on
+    # as_of (Jun 1) is over, and the next (to Sep 1) is running
+    since = _days(D(2025, 3, 2), D(2025, 3, 1))
+    got = _term_end(since, np.array([NEVER, NEVER], np.int64), as_of, 3)
+    assert [from_days(x) for x in got] == [D(2025, 6, 2), D(2025, 9, 1)]
     # month ends clamp: from Jan 31, 1-month terms end Feb 28, Mar 31; 3-month terms Apr 30
     since = _days(D(2025, 1, 31), D(2025, 1, 31))
     until = _days(D(2025, 2, 28), D(2025, 3, 1))
