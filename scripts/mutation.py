@@ -199,7 +199,18 @@ _OV_OK = "ok = (pos < len(entry_ids)) & (entry_ids[np.minimum(pos, len(entry_ids
 _CODES = "codes = np.array([STATES.index(s) for s in new], dtype=np.int8)"
 _SM = 'sm = since.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)'
 _TM = 'tm = target.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)'
+_HOLDERS = '}).sort("via").unique("household", keep="first", maintain_order=True)'
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "score._household_members: the holders table's row order is not read (it is joined, and "
+    "consequence_table sorts every row), so maintain_order=False changes nothing; unique's default "
+    "keep='any' keeps the first row in the pinned polars (checked on 10 to 200,000 rows), so the "
+    "lowest-id holder is still the one named; 'first' stays written because 'any' does not "
+    "promise it (test_mutants_score.test_household_spill_over_with_two_holders_in_one_household "
+    "pins the choice)": [
+        (_SCO, _HOLDERS, _HOLDERS.replace("maintain_order=True", "maintain_order=False")),
+        (_SCO, _HOLDERS, _HOLDERS.replace('keep="first", ', "")),
+        (_SCO, _HOLDERS, _HOLDERS.replace(", maintain_order=True)", ", )")),
+    ],
     "score: state codes built as int64 instead of int8 (they are 0..4 and written into the int8 "
     "states array); _term_end's month numbers as float64 instead of int64 (exact small integers, "
     "and add_months casts the months it adds to int32)": [
@@ -207,6 +218,13 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_SCO, _CODES, _CODES.replace(", dtype=np.int8)", ", )")),
         (_SCO, _SM, _SM.replace(".astype(np.int64)", ".astype(None)")),
         (_SCO, _TM, _TM.replace(".astype(np.int64)", ".astype(None)")),
+        (_SCO, "end = add_months(since, k * term).astype(np.int64)", "end = add_months(since, k * term).astype(None)"),
+    ],
+    "score._term_end: the first guess of whole terms at least 1 instead of at least 0: it is 0 only "
+    "when the target's month is before since's month + term, so the target is before since + term "
+    "(which falls in that month), and both guesses end in the first term, since + term "
+    "(until >= since: the target is never before since)": [
+        (_SCO, "k = np.maximum((tm - sm) // term, 0)", "k = np.maximum((tm - sm) // term, 1)"),
     ],
     "score._apply_overrides: `pos <= len` only adds pos == len, an id above every entry's, which "
     "never equals the last entry's id, so the id test refuses it anyway": [
