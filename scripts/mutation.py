@@ -200,7 +200,28 @@ _CODES = "codes = np.array([STATES.index(s) for s in new], dtype=np.int8)"
 _SM = 'sm = since.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)'
 _TM = 'tm = target.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)'
 _HOLDERS = '}).sort("via").unique("household", keep="first", maintain_order=True)'
+_NI = "return s.scatter(np.flatnonzero(missing), None) if missing.any() else s"
+_BAL_S = "bal_s = np.full(n, rs.base_status, np.int64)"
+_BAL_L = "bal_l = np.full(n, rs.base_level, np.int64)"
+_FLAGS = "flag_counts = np.zeros((len(cp.flag_types), n), np.int32)"
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "score.rate: balances filled from a Python int are int64 without being told; flag counts "
+    "kept as float64 instead of int32 are small whole numbers, exact, and only compared with a "
+    "condition's count (they are not written out)": [
+        (_SCO, _BAL_S, _BAL_S.replace(", np.int64)", ", None)")),
+        (_SCO, _BAL_S, _BAL_S.replace(", np.int64)", ", )")),
+        (_SCO, _BAL_L, _BAL_L.replace(", np.int64)", ", None)")),
+        (_SCO, _BAL_L, _BAL_L.replace(", np.int64)", ", )")),
+        (_SCO, _FLAGS, _FLAGS.replace(", np.int32)", ", None)")),
+        (_SCO, _FLAGS, _FLAGS.replace(", np.int32)", ", )")),
+    ],
+    "score.nullable_ints: its one caller passes an int64 array, which polars reads as Int64 without "
+    "being told; scattering None over no rows gives the series back unchanged (the test skips "
+    "the scatter for speed only)": [
+        (_SCO, "s = pl.Series(values, dtype=pl.Int64)", "s = pl.Series(values, dtype=None)"),
+        (_SCO, "s = pl.Series(values, dtype=pl.Int64)", "s = pl.Series(values, )"),
+        (_SCO, _NI, _NI.replace("if missing.any() else", "if (missing.any()) or True else")),
+    ],
     "score._household_members: the holders table's row order is not read (it is joined, and "
     "consequence_table sorts every row), so maintain_order=False changes nothing; unique's default "
     "keep='any' keeps the first row in the pinned polars (checked on 10 to 200,000 rows), so the "

@@ -100,3 +100,21 @@ def test_an_override_for_an_id_between_entries_is_ignored():
     res = score(events_frame(rows), load_policy("we-platform"), D(2025, 6, 1), np.array([3]), overrides=ov)
     assert res.ledger.sort("entry_id").select("entry_id", pl.col("state").cast(str)).rows() == [
         (0, "active"), (16, "active")]
+
+
+def test_ratings_table_columns_and_types():
+    from case_runner import events_frame
+    from socialrating.engine.score import score
+    from socialrating.policy.load import load_policy
+
+    ev = events_frame([(3, "court.conviction", D(2025, 2, 1), None)])
+    cols = {"citizen_id": pl.Int64, "as_of": pl.Date, "balance_status": pl.Int32, "balance_level": pl.Int32,
+            "status": pl.Int8, "level": pl.Int8}
+    we = score(ev, load_policy("we-platform"), D(2025, 6, 1), np.array([3, 4])).ratings
+    assert dict(we.schema) == cols and we.columns == list(cols)
+    # a conviction is -100 on both balances; 4 has no records: the base 0 (scores 50)
+    assert we.rows() == [(3, D(2025, 6, 1), -100, -100, 25, 12), (4, D(2025, 6, 1), 0, 0, 50, 50)]
+    rc = score(ev, load_policy("rongcheng"), D(2025, 6, 1), np.array([3, 4])).ratings
+    assert rc.columns == [*cols, "band"] and rc["band"].dtype == pl.Enum(["AAA", "AA", "A", "B", "C", "D"])
+    # base 1000 (band A); a conviction -50 gives 950, band B
+    assert rc.select("citizen_id", "balance_status", pl.col("band").cast(str)).rows() == [(3, 950, "B"), (4, 1000, "A")]
