@@ -201,11 +201,26 @@ _SM = 'sm = since.astype("datetime64[D]").astype("datetime64[M]").astype(np.int6
 _TM = 'tm = target.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)'
 _HOLDERS = '}).sort("via").unique("household", keep="first", maintain_order=True)'
 _NI = "return s.scatter(np.flatnonzero(missing), None) if missing.any() else s"
+_ASOF = '"as_of": pl.Series(np.full(n, asof, np.int32)).cast(pl.Date),'
+_STATUS = '"status": pl.Series(ctx["status"], dtype=pl.Int8),'
+_LEVEL = '"level": pl.Series(ctx["level"], dtype=pl.Int8),'
 _BAL_S = "bal_s = np.full(n, rs.base_status, np.int64)"
 _BAL_L = "bal_l = np.full(n, rs.base_level, np.int64)"
 _FLAGS = "flag_counts = np.zeros((len(cp.flag_types), n), np.int32)"
+_CODE = "code = np.concatenate([np.full(len(p[2]), 2 * p[0] + p[1], np.int32) for p in parts] or [np.zeros(0, np.int32)])"
+_BANDC = 'cols["band"] = pl.Series(ctx["band"].astype(np.uint32)).cat.to(pl.Enum(rs.bands.names))'
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
-    "score.rate: balances filled from a Python int are int64 without being told; flag counts "
+    "score: consequence codes filled as int64 (from a Python int) are cast to Int32 by code_s; band "
+    "codes as float64 are whole numbers 0..n-1, which cat.to maps to the same Enum values as "
+    "uint32 (checked); consequences_at entering its block when conditions exist but nobody holds "
+    "any only finds no holders and adds no part (`masks or any(...)`)": [
+        (_SCO, _CODE, _CODE.replace("p[1], np.int32)", "p[1], None)")),
+        (_SCO, _BANDC, _BANDC.replace("astype(np.uint32)", "astype(None)")),
+        (_SCO, "if masks and any(m.any() for m in masks):", "if masks or any(m.any() for m in masks):"),
+    ],
+    "score.rate: balances filled from a Python int are int64 without being told; the as-of day "
+    "as int64 is cast to the same Date; status and level come from the scales as int8 arrays, "
+    "which polars reads as Int8 (the table's types are pinned by test_mutants_score); flag counts "
     "kept as float64 instead of int32 are small whole numbers, exact, and only compared with a "
     "condition's count (they are not written out)": [
         (_SCO, _BAL_S, _BAL_S.replace(", np.int64)", ", None)")),
@@ -214,6 +229,12 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_SCO, _BAL_L, _BAL_L.replace(", np.int64)", ", )")),
         (_SCO, _FLAGS, _FLAGS.replace(", np.int32)", ", None)")),
         (_SCO, _FLAGS, _FLAGS.replace(", np.int32)", ", )")),
+        (_SCO, _ASOF, _ASOF.replace(", np.int32)", ", None)")),
+        (_SCO, _ASOF, _ASOF.replace(", np.int32)", ", )")),
+        (_SCO, _STATUS, _STATUS.replace("dtype=pl.Int8", "dtype=None")),
+        (_SCO, _STATUS, _STATUS.replace(", dtype=pl.Int8)", ", )")),
+        (_SCO, _LEVEL, _LEVEL.replace("dtype=pl.Int8", "dtype=None")),
+        (_SCO, _LEVEL, _LEVEL.replace(", dtype=pl.Int8)", ", )")),
     ],
     "score.nullable_ints: its one caller passes an int64 array, which polars reads as Int64 without "
     "being told; scattering None over no rows gives the series back unchanged (the test skips "
