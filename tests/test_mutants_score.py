@@ -118,3 +118,23 @@ def test_ratings_table_columns_and_types():
     assert rc.columns == [*cols, "band"] and rc["band"].dtype == pl.Enum(["AAA", "AA", "A", "B", "C", "D"])
     # base 1000 (band A); a conviction -50 gives 950, band B
     assert rc.select("citizen_id", "balance_status", pl.col("band").cast(str)).rows() == [(3, 950, "B"), (4, 1000, "A")]
+
+
+def test_consequences_table_when_nobody_holds_one_and_for_huge_ids():
+    from case_runner import events_frame
+    from socialrating.engine.score import score
+    from socialrating.policy.load import load_policy
+
+    we = load_policy("we-platform")
+    ev = events_frame([(3, "volunteer.hours", D(2025, 4, 1), 12.0)])
+    none = score(ev, we, D(2025, 6, 1), np.array([3, 4])).consequences
+    assert none.height == 0 and none.columns == ["citizen_id", "consequence_id", "kind", "context", "since",
+                                                  "until", "because", "via_citizen_id"]
+    assert [none[c].dtype for c in ("citizen_id", "since", "until", "via_citizen_id")] == [
+        pl.Int64, pl.Date, pl.Date, pl.Int64]
+    # an id above 2**53 is not exact as a float: it must come out as it went in (-102: status
+    # 24, under 25, so we-platform's restrictions apply)
+    big = 2**53 + 1
+    ev = events_frame([(big, "court.conviction", D(2025, 2, 1), None), (big, "fine.traffic", D(2025, 3, 1), 500.0)])
+    got = score(ev, we, D(2025, 6, 1), np.array([big], np.int64)).consequences
+    assert got.height > 0 and set(got["citizen_id"].to_list()) == {big}
