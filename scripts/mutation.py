@@ -208,6 +208,10 @@ _BAL_S = "bal_s = np.full(n, rs.base_status, np.int64)"
 _BAL_L = "bal_l = np.full(n, rs.base_level, np.int64)"
 _FLAGS = "flag_counts = np.zeros((len(cp.flag_types), n), np.int32)"
 _CODE = "code = np.concatenate([np.full(len(p[2]), 2 * p[0] + p[1], np.int32) for p in parts] or [np.zeros(0, np.int32)])"
+_CIT = "cit = np.concatenate([p[2] for p in parts] or [np.zeros(0, np.int64)]).astype(np.int64)"
+_SINCE = "since = np.concatenate([p[3] for p in parts] or [np.zeros(0, np.int64)])"
+_UNTIL = "until = np.concatenate([p[4] for p in parts] or [np.zeros(0, np.int64)])"
+_VIA = "via = np.concatenate([p[5] if p[5] is not None else np.full(len(p[2]), -1, np.int64) for p in parts]"
 _BANDC = 'cols["band"] = pl.Series(ctx["band"].astype(np.uint32)).cat.to(pl.Enum(rs.bands.names))'
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     "score: consequence codes filled as int64 (from a Python int) are cast to Int32 by code_s; band "
@@ -217,6 +221,33 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_SCO, _CODE, _CODE.replace("p[1], np.int32)", "p[1], None)")),
         (_SCO, _BANDC, _BANDC.replace("astype(np.uint32)", "astype(None)")),
         (_SCO, "if masks and any(m.any() for m in masks):", "if masks or any(m.any() for m in masks):"),
+        (_SCO, _CODE, _CODE.replace("p[1], np.int32)", "p[1], )")),
+    ],
+    "score.consequence_table with no rows (nobody holds a consequence): the empty stand-ins' dtype "
+    "(float64 when dropped) does not reach the table, whose columns are cast to Int64 and Date; a "
+    "one-row stand-in for since beside empty columns is broadcast to no rows by polars (checked "
+    "by test_mutants_score.test_consequences_table_when_nobody_holds_one_and_for_huge_ids)": [
+        (_SCO, _CIT, _CIT.replace("[np.zeros(0, np.int64)]", "[np.zeros(0, None)]")),
+        (_SCO, _CIT, _CIT.replace("[np.zeros(0, np.int64)]", "[np.zeros(0, )]")),
+        (_SCO, _SINCE, _SINCE.replace("np.zeros(0, np.int64)", "np.zeros(0, None)")),
+        (_SCO, _SINCE, _SINCE.replace("np.zeros(0, np.int64)", "np.zeros(0, )")),
+        (_SCO, _SINCE, _SINCE.replace("np.zeros(0, np.int64)", "np.zeros(1, np.int64)")),
+        (_SCO, _UNTIL, _UNTIL.replace("np.zeros(0, np.int64)", "np.zeros(0, None)")),
+        (_SCO, _UNTIL, _UNTIL.replace("np.zeros(0, np.int64)", "np.zeros(0, )")),
+        (_SCO, _UNTIL, _UNTIL.replace("np.zeros(0, np.int64)", "np.zeros(1, np.int64)")),
+        (_SCO, "or [np.zeros(0, np.int64)]).astype(np.int64)", "or [np.zeros(0, None)]).astype(np.int64)"),
+        (_SCO, "or [np.zeros(0, np.int64)]).astype(np.int64)", "or [np.zeros(0, )]).astype(np.int64)"),
+    ],
+    "score.consequence_table: the stand-in via of a direct row (-1) is never shown (nullable_ints "
+    "nulls it where has_via is false) and never orders anything (has_via sorts direct rows before "
+    "via rows first), so +1, -2 or an int64 filled from a Python int are the same; the codes are "
+    "int32 already, so Int32 need not be said": [
+        (_SCO, _VIA, _VIA.replace("-1, np.int64)", "-1, None)")),
+        (_SCO, _VIA, _VIA.replace("-1, np.int64)", "-1, )")),
+        (_SCO, _VIA, _VIA.replace("-1, np.int64)", "+1, np.int64)")),
+        (_SCO, _VIA, _VIA.replace("-1, np.int64)", "-2, np.int64)")),
+        (_SCO, "code_s = pl.Series(code, dtype=pl.Int32)", "code_s = pl.Series(code, dtype=None)"),
+        (_SCO, "code_s = pl.Series(code, dtype=pl.Int32)", "code_s = pl.Series(code, )"),
     ],
     "score.rate: balances filled from a Python int are int64 without being told; the as-of day "
     "as int64 is cast to the same Date; status and level come from the scales as int8 arrays, "

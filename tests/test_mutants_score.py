@@ -138,3 +138,25 @@ def test_consequences_table_when_nobody_holds_one_and_for_huge_ids():
     ev = events_frame([(big, "court.conviction", D(2025, 2, 1), None), (big, "fine.traffic", D(2025, 3, 1), 500.0)])
     got = score(ev, we, D(2025, 6, 1), np.array([big], np.int64)).consequences
     assert got.height > 0 and set(got["citizen_id"].to_list()) == {big}
+
+
+def test_consequences_sorted_by_consequence_then_citizen_and_huge_via_ids():
+    from case_runner import events_frame
+    from socialrating.engine.score import score
+    from socialrating.policy.load import load_policy
+
+    we = load_policy("we-platform")
+    rows = [(c, t, d, a) for c in (5, 3) for t, d, a in (("court.conviction", D(2025, 2, 1), None),
+                                                         ("fine.traffic", D(2025, 3, 1), 500.0))]
+    got = score(events_frame(rows), we, D(2025, 6, 1), np.array([3, 5])).consequences
+    held = ["no-credit", "no-good-jobs", "no-study", "no-subsidies", "no-tickets"]
+    order = [c.id for c in we.consequences if c.id in held]
+    assert sorted(order) == held
+    assert got.select(pl.col("consequence_id").cast(str), "citizen_id").rows() == [(k, c) for k in order for c in (3, 5)]
+    # the holder named in via_citizen_id keeps an id above 2**53 exactly
+    big = 2**53 + 1
+    res = score(events_frame([(big, "court.dishonest_debtor", D(2025, 1, 15), 80000.0)]),
+                load_policy("court-blacklist"), D(2025, 6, 1), np.array([big, big + 2], np.int64),
+                households=np.array([7, 7]))
+    via = res.consequences.filter(pl.col("citizen_id") == big + 2)
+    assert via["via_citizen_id"].to_list() == [big]
