@@ -22,7 +22,8 @@ Scores. A mutmut mutant is caught when the module's test selection fails ("kille
 (no test of the selection reaches the mutated function) count as not caught. A survivor
 that cannot change any output is equivalent: it is listed in ``EQUIVALENT`` below with the
 reason (matched on the exact line mutmut changed, so an edited source line brings its
-mutants back for judging) and left out of the score: score = caught / (checked - equivalent). The report keeps both figures.
+mutants back for judging) and left out of the score: score = caught / (checked -
+equivalent). The report keeps both figures.
 
 Equivalent kinds found so far (details and reasons in ``EQUIVALENT``):
 - ``dtype=np.int64`` dropped or set to None where numpy's default integer is int64 anyway

@@ -152,7 +152,8 @@ def test_consequences_sorted_by_consequence_then_citizen_and_huge_via_ids():
     held = ["no-credit", "no-good-jobs", "no-study", "no-subsidies", "no-tickets"]
     order = [c.id for c in we.consequences if c.id in held]
     assert sorted(order) == held
-    assert got.select(pl.col("consequence_id").cast(str), "citizen_id").rows() == [(k, c) for k in order for c in (3, 5)]
+    expected = [(k, c) for k in order for c in (3, 5)]
+    assert got.select(pl.col("consequence_id").cast(str), "citizen_id").rows() == expected
     # the holder named in via_citizen_id keeps an id above 2**53 exactly
     big = 2**53 + 1
     res = score(events_frame([(big, "court.dishonest_debtor", D(2025, 1, 15), 80000.0)]),
