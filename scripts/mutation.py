@@ -35,7 +35,10 @@ Equivalent kinds found so far (details and reasons in ``EQUIVALENT``):
 - a library default written out or dropped (``how="inner"``, ``side="left"``, difflib's
   cutoff, pydantic's ``by_alias``), codec names in another case, dead code (``_months``);
 - SQL keywords and unquoted identifiers upper- or lower-cased (store.verify's queries):
-  DuckDB and PostgreSQL fold them, the query is the same.
+  DuckDB and PostgreSQL fold them, the query is the same;
+- engine/compiled.py and engine/score.py: dtypes numpy or polars infer anyway, or that are
+  cast right after; a clip the model's bounds never reach; stand-ins for empty tables and
+  for the via of a direct row, which never show in the output.
 Survivors that are real and not yet killed are printed and written to the report.
 """
 
