@@ -17,12 +17,13 @@ Hypothesis runs derandomised (CI=1) so a mutant's verdict is reproducible.
 
 Writes mutation-report.json (per mutant / per module) and prints the scores.
 
-Scores. A mutmut mutant is caught when the module's test selection fails ("killed" or
-"timeout"); "survived" and "no tests" (no test of the selection reaches the mutated
-function) count as not caught. A survivor that cannot change any output is equivalent:
-it is listed in ``EQUIVALENT`` below with the reason (matched on the exact line mutmut
-changed, so an edited source line brings its mutants back for judging) and left out of
-the score: score = caught / (checked - equivalent). The report keeps both figures.
+Scores. A mutmut mutant is caught when the module's test selection fails ("killed",
+"timeout", or "segfault": the tests crashed the interpreter); "survived" and "no tests"
+(no test of the selection reaches the mutated function) count as not caught. A survivor
+that cannot change any output is equivalent: it is listed in ``EQUIVALENT`` below with the
+reason (matched on the exact line mutmut changed, so an edited source line brings its
+mutants back for judging) and left out of the score: score = caught / (checked -
+equivalent). The report keeps both figures.
 
 Equivalent kinds found so far (details and reasons in ``EQUIVALENT``):
 - ``dtype=np.int64`` dropped or set to None where numpy's default integer is int64 anyway
@@ -34,7 +35,10 @@ Equivalent kinds found so far (details and reasons in ``EQUIVALENT``):
 - a library default written out or dropped (``how="inner"``, ``side="left"``, difflib's
   cutoff, pydantic's ``by_alias``), codec names in another case, dead code (``_months``);
 - SQL keywords and unquoted identifiers upper- or lower-cased (store.verify's queries):
-  DuckDB and PostgreSQL fold them, the query is the same.
+  DuckDB and PostgreSQL fold them, the query is the same;
+- engine/compiled.py and engine/score.py: dtypes numpy or polars infer anyway, or that are
+  cast right after; a clip the model's bounds never reach; stand-ins for empty tables and
+  for the via of a direct row, which never show in the output.
 Survivors that are real and not yet killed are printed and written to the report.
 """
 
@@ -137,8 +141,8 @@ FAST_ENGINE = ["tests/test_cases.py", "tests/test_boundaries.py", "tests/test_ex
 # throwaway PostgreSQL server per mutant costs seconds each: DuckDB runs them.
 PYTEST_ARGS: dict[str, list[str]] = {"store/ledger_store.py": ["-k", "not postgres and not both_backends"]}
 MUTMUT: dict[str, tuple[list[str], list[str]]] = {
-    "engine/score.py": (FAST_ENGINE, ["*"]),
-    "engine/compiled.py": (["tests/test_compiled_policy.py"] + FAST_ENGINE, ["*"]),
+    "engine/score.py": (["tests/test_mutants_score.py"] + FAST_ENGINE, ["*"]),
+    "engine/compiled.py": (["tests/test_mutants_compiled.py", "tests/test_compiled_policy.py"] + FAST_ENGINE, ["*"]),
     "engine/ledger.py": (["tests/test_compiled_policy.py"] + FAST_ENGINE, ["*"]),
     # every function of groups.py decides a figure, a flag or the order; test_audit.py's synthetic
     # runs take minutes per mutant, and test_mutants_groups.py works the same figures by hand
@@ -208,6 +212,30 @@ _DORDER = 'dorder = {("overall" if s == ("overall",) else SEP.join(s)): i for i,
 _RANKS = 'schema={"dimension": pl.String, "group": pl.String, "_g": pl.Int32}))'
 _WORDS = "words = pl.Series([MISSING_REQUIRED, *_FAILURES[1:]], dtype=pl.String)  # no failure: a key was missing"
 _GATHER = "parts.append(_decisions(left_rows, reason=words.gather(p.first_failure[left_rows].astype(np.int64))))"
+_CP = "engine/compiled.py"
+_FIXED = "fixed=np.clip([r.points if r.points is not None else 0 for r in rules], -32768, 32767).astype(np.int16),"
+_PER_UNIT = "per_unit=np.array([r.points_per_unit or 0.0 for r in rules], dtype=np.float64),"
+_IS_UNIT = "is_unit=np.array([r.points_per_unit is not None for r in rules], dtype=np.bool_),"
+_TARGETS = "closures = tuple(ClosureRule(c, np.array([t in c.closes for t in rule_types], dtype=np.bool_))"
+_SCO = "engine/score.py"
+_OV_OK = "ok = (pos < len(entry_ids)) & (entry_ids[np.minimum(pos, len(entry_ids) - 1)] == ids)"
+_CODES = "codes = np.array([STATES.index(s) for s in new], dtype=np.int8)"
+_SM = 'sm = since.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)'
+_TM = 'tm = target.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)'
+_HOLDERS = '}).sort("via").unique("household", keep="first", maintain_order=True)'
+_NI = "return s.scatter(np.flatnonzero(missing), None) if missing.any() else s"
+_ASOF = '"as_of": pl.Series(np.full(n, asof, np.int32)).cast(pl.Date),'
+_STATUS = '"status": pl.Series(ctx["status"], dtype=pl.Int8),'
+_LEVEL = '"level": pl.Series(ctx["level"], dtype=pl.Int8),'
+_BAL_S = "bal_s = np.full(n, rs.base_status, np.int64)"
+_BAL_L = "bal_l = np.full(n, rs.base_level, np.int64)"
+_FLAGS = "flag_counts = np.zeros((len(cp.flag_types), n), np.int32)"
+_CODE = "code = np.concatenate([np.full(len(p[2]), 2 * p[0] + p[1], np.int32) for p in parts] or [np.zeros(0, np.int32)])"
+_CIT = "cit = np.concatenate([p[2] for p in parts] or [np.zeros(0, np.int64)]).astype(np.int64)"
+_SINCE = "since = np.concatenate([p[3] for p in parts] or [np.zeros(0, np.int64)])"
+_UNTIL = "until = np.concatenate([p[4] for p in parts] or [np.zeros(0, np.int64)])"
+_VIA = "via = np.concatenate([p[5] if p[5] is not None else np.full(len(p[2]), -1, np.int64) for p in parts]"
+_BANDC = 'cols["band"] = pl.Series(ctx["band"].astype(np.uint32)).cat.to(pl.Enum(rs.bands.names))'
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     "linkage._finish, the same reasons written differently: a list of str is inferred as String; the "
     "int8 failure codes cast to float64 instead of int64 are whole numbers, and polars gathers the same "
@@ -314,6 +342,117 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_CO, 'return f"{self.compare.with_value(self.noun, int(cols[self.tag][i]))} ({self.mark(cols, band_names, i)})"',
          'return f"{self.compare.with_value(self.noun, int(cols[self.tag][i]))} ({self.mark(cols, None, i)})"'),
         (_CO, _WITH_NUMBERS, _WITH_NUMBERS.replace("i: int = 0", "i: int = 1")),
+    ],
+    "score: consequence codes filled as int64 (from a Python int) are cast to Int32 by code_s; band "
+    "codes as float64 are whole numbers 0..n-1, which cat.to maps to the same Enum values as "
+    "uint32 (checked); consequences_at entering its block when conditions exist but nobody holds "
+    "any only finds no holders and adds no part (`masks or any(...)`)": [
+        (_SCO, _CODE, _CODE.replace("p[1], np.int32)", "p[1], None)")),
+        (_SCO, _BANDC, _BANDC.replace("astype(np.uint32)", "astype(None)")),
+        (_SCO, "if masks and any(m.any() for m in masks):", "if masks or any(m.any() for m in masks):"),
+        (_SCO, _CODE, _CODE.replace("p[1], np.int32)", "p[1], )")),
+    ],
+    "score.consequence_table with no rows (nobody holds a consequence): the empty stand-ins' dtype "
+    "(float64 when dropped) does not reach the table, whose columns are cast to Int64 and Date; a "
+    "one-row stand-in for since beside empty columns is broadcast to no rows by polars (checked "
+    "by test_mutants_score.test_consequences_table_when_nobody_holds_one_and_for_huge_ids)": [
+        (_SCO, _CIT, _CIT.replace("[np.zeros(0, np.int64)]", "[np.zeros(0, None)]")),
+        (_SCO, _CIT, _CIT.replace("[np.zeros(0, np.int64)]", "[np.zeros(0, )]")),
+        (_SCO, _SINCE, _SINCE.replace("np.zeros(0, np.int64)", "np.zeros(0, None)")),
+        (_SCO, _SINCE, _SINCE.replace("np.zeros(0, np.int64)", "np.zeros(0, )")),
+        (_SCO, _SINCE, _SINCE.replace("np.zeros(0, np.int64)", "np.zeros(1, np.int64)")),
+        (_SCO, _UNTIL, _UNTIL.replace("np.zeros(0, np.int64)", "np.zeros(0, None)")),
+        (_SCO, _UNTIL, _UNTIL.replace("np.zeros(0, np.int64)", "np.zeros(0, )")),
+        (_SCO, _UNTIL, _UNTIL.replace("np.zeros(0, np.int64)", "np.zeros(1, np.int64)")),
+        (_SCO, "or [np.zeros(0, np.int64)]).astype(np.int64)", "or [np.zeros(0, None)]).astype(np.int64)"),
+        (_SCO, "or [np.zeros(0, np.int64)]).astype(np.int64)", "or [np.zeros(0, )]).astype(np.int64)"),
+    ],
+    "score.consequence_table: the stand-in via of a direct row (-1) is never shown (nullable_ints "
+    "nulls it where has_via is false) and never orders anything (has_via sorts direct rows before "
+    "via rows first), so +1, -2 or an int64 filled from a Python int are the same; the codes are "
+    "int32 already, so Int32 need not be said": [
+        (_SCO, _VIA, _VIA.replace("-1, np.int64)", "-1, None)")),
+        (_SCO, _VIA, _VIA.replace("-1, np.int64)", "-1, )")),
+        (_SCO, _VIA, _VIA.replace("-1, np.int64)", "+1, np.int64)")),
+        (_SCO, _VIA, _VIA.replace("-1, np.int64)", "-2, np.int64)")),
+        (_SCO, "code_s = pl.Series(code, dtype=pl.Int32)", "code_s = pl.Series(code, dtype=None)"),
+        (_SCO, "code_s = pl.Series(code, dtype=pl.Int32)", "code_s = pl.Series(code, )"),
+    ],
+    "score.rate: balances filled from a Python int are int64 without being told; the as-of day "
+    "as int64 is cast to the same Date; status and level come from the scales as int8 arrays, "
+    "which polars reads as Int8 (the table's types are pinned by test_mutants_score); flag counts "
+    "kept as float64 instead of int32 are small whole numbers, exact, and only compared with a "
+    "condition's count (they are not written out)": [
+        (_SCO, _BAL_S, _BAL_S.replace(", np.int64)", ", None)")),
+        (_SCO, _BAL_S, _BAL_S.replace(", np.int64)", ", )")),
+        (_SCO, _BAL_L, _BAL_L.replace(", np.int64)", ", None)")),
+        (_SCO, _BAL_L, _BAL_L.replace(", np.int64)", ", )")),
+        (_SCO, _FLAGS, _FLAGS.replace(", np.int32)", ", None)")),
+        (_SCO, _FLAGS, _FLAGS.replace(", np.int32)", ", )")),
+        (_SCO, _ASOF, _ASOF.replace(", np.int32)", ", None)")),
+        (_SCO, _ASOF, _ASOF.replace(", np.int32)", ", )")),
+        (_SCO, _STATUS, _STATUS.replace("dtype=pl.Int8", "dtype=None")),
+        (_SCO, _STATUS, _STATUS.replace(", dtype=pl.Int8)", ", )")),
+        (_SCO, _LEVEL, _LEVEL.replace("dtype=pl.Int8", "dtype=None")),
+        (_SCO, _LEVEL, _LEVEL.replace(", dtype=pl.Int8)", ", )")),
+    ],
+    "score.nullable_ints: its one caller passes an int64 array, which polars reads as Int64 without "
+    "being told; scattering None over no rows gives the series back unchanged (the test skips "
+    "the scatter for speed only)": [
+        (_SCO, "s = pl.Series(values, dtype=pl.Int64)", "s = pl.Series(values, dtype=None)"),
+        (_SCO, "s = pl.Series(values, dtype=pl.Int64)", "s = pl.Series(values, )"),
+        (_SCO, _NI, _NI.replace("if missing.any() else", "if (missing.any()) or True else")),
+    ],
+    "score._household_members: the holders table's row order is not read (it is joined, and "
+    "consequence_table sorts every row), so maintain_order=False changes nothing; unique's default "
+    "keep='any' keeps the first row in the pinned polars (checked on 10 to 200,000 rows), so the "
+    "lowest-id holder is still the one named; 'first' stays written because 'any' does not "
+    "promise it (test_mutants_score.test_household_spill_over_with_two_holders_in_one_household "
+    "pins the choice)": [
+        (_SCO, _HOLDERS, _HOLDERS.replace("maintain_order=True", "maintain_order=False")),
+        (_SCO, _HOLDERS, _HOLDERS.replace('keep="first", ', "")),
+        (_SCO, _HOLDERS, _HOLDERS.replace(", maintain_order=True)", ", )")),
+    ],
+    "score: state codes built as int64 instead of int8 (they are 0..4 and written into the int8 "
+    "states array); _term_end's month numbers as float64 instead of int64 (exact small integers, "
+    "and add_months casts the months it adds to int32)": [
+        (_SCO, _CODES, _CODES.replace("dtype=np.int8", "dtype=None")),
+        (_SCO, _CODES, _CODES.replace(", dtype=np.int8)", ", )")),
+        (_SCO, _SM, _SM.replace(".astype(np.int64)", ".astype(None)")),
+        (_SCO, _TM, _TM.replace(".astype(np.int64)", ".astype(None)")),
+        (_SCO, "end = add_months(since, k * term).astype(np.int64)", "end = add_months(since, k * term).astype(None)"),
+    ],
+    "score._term_end: the first guess of whole terms at least 1 instead of at least 0: it is 0 only "
+    "when the target's month is before since's month + term, so the target is before since + term "
+    "(which falls in that month), and both guesses end in the first term, since + term "
+    "(until >= since: the target is never before since)": [
+        (_SCO, "k = np.maximum((tm - sm) // term, 0)", "k = np.maximum((tm - sm) // term, 1)"),
+    ],
+    "score._apply_overrides: `pos <= len` only adds pos == len, an id above every entry's, which "
+    "never equals the last entry's id, so the id test refuses it anyway": [
+        (_SCO, _OV_OK, _OV_OK.replace("(pos < len", "(pos <= len")),
+    ],
+    "compiled._rule_arrays' clip of fixed points to int16: the model bounds |points| to 10,000 "
+    "(policy.model.Points), so neither bound, nor either bound one further out, ever acts": [
+        (_CP, _FIXED, _FIXED.replace("-32768, 32767", "None, 32767")),
+        (_CP, _FIXED, _FIXED.replace("-32768, 32767", "-32768, None")),
+        (_CP, _FIXED, _FIXED.replace("-32768, 32767", "-32769, 32767")),
+        (_CP, _FIXED, _FIXED.replace("-32768, 32767", "-32768, 32768")),
+    ],
+    "compiled: arrays whose dtype numpy infers anyway from a non-empty list (a policy has at least "
+    "one rule: policy.model, rules min_length=1): points_per_unit is a float after validation "
+    "(strict float, an int given is stored as float) and the default 0.0 too, so float64; "
+    "is_unit and a closure's targets are Python bools, so bool; for the same reason "
+    "exp_m.max(initial=None) is exp_m.max(); OrderedDict.popitem(last=None) pops the oldest like "
+    "last=False": [
+        (_CP, _PER_UNIT, _PER_UNIT.replace("dtype=np.float64", "dtype=None")),
+        (_CP, _PER_UNIT, _PER_UNIT.replace(", dtype=np.float64)", ", )")),
+        (_CP, _IS_UNIT, _IS_UNIT.replace("dtype=np.bool_", "dtype=None")),
+        (_CP, _IS_UNIT, _IS_UNIT.replace(", dtype=np.bool_)", ", )")),
+        (_CP, _TARGETS, _TARGETS.replace("dtype=np.bool_", "dtype=None")),
+        (_CP, _TARGETS, _TARGETS.replace(", dtype=np.bool_)", ", )")),
+        (_CP, "max_expiry_months=int(ra.exp_m.max(initial=0)),", "max_expiry_months=int(ra.exp_m.max(initial=None)),"),
+        (_CP, "_CACHE.popitem(last=False)", "_CACHE.popitem(last=None)"),
     ],
     "a lookup table one row longer than needed: the extra row (the day after the last date, "
     "the month after the last month + 1) is never indexed": [
@@ -582,12 +721,29 @@ def explain(module: str, diff: str) -> str | None:
     return None
 
 
+# mutmut verdicts that count as caught: a test failed, ran out of time, or crashed the
+# interpreter (a kernel fed a wrong table writes out of bounds: the run fails all the same)
+CAUGHT = ("killed", "timeout", "segfault")
+
+
+def fresh_compiled_policy_per_test(d: Path) -> None:
+    """Empty compile_policy's cache before every test of the scratch copy. mutmut maps each
+    function to the tests that call it in one pytest session; with the cache, only the first
+    test to compile a policy reaches build_compiled and its helpers, and a test served from
+    the cache (which may be the one that checks the value) is never run against their
+    mutants. Production keeps the cache; only the scratch copy's conftest changes."""
+    with open(d / "tests" / "conftest.py", "a") as f:
+        f.write("\n\n@pytest.fixture(autouse=True)\ndef _mutation_fresh_compiled_policy():\n"
+                "    from socialrating.engine import compiled\n\n    compiled._CACHE.clear()\n")
+
+
 def run_mutmut(module: str, timeout: float, only_globs: list[str] | None = None) -> dict:
     tests, globs = MUTMUT[module]
     globs = only_globs or globs
     extra = PYTEST_ARGS.get(module, [])
     d = scratch()
     try:
+        fresh_compiled_policy_per_test(d)
         with open(d / "pyproject.toml", "a") as f:
             f.write("\n[tool.mutmut]\nsource_paths = [\"src\"]\n"
                     f"only_mutate = [\"src/socialrating/{module}\"]\n"
@@ -607,9 +763,9 @@ def run_mutmut(module: str, timeout: float, only_globs: list[str] | None = None)
         res = subprocess.run([mutmut, "results", "--all", "true"], cwd=d, env=env, capture_output=True, text=True)
         verdicts = dict(re.findall(r"^\s+(\S+): (.+)$", res.stdout, re.M))
         done = {k: v for k, v in verdicts.items() if v != "not checked"}
-        killed = sum(v in ("killed", "timeout") for v in done.values())
+        killed = sum(v in CAUGHT for v in done.values())
         # "no tests": no test of the selection reaches the mutated function; counted as caught by nothing
-        survivors = sorted(k for k, v in done.items() if v not in ("killed", "timeout"))
+        survivors = sorted(k for k, v in done.items() if v not in CAUGHT)
         diffs, equivalent, caught = {}, {}, {}
         for k in survivors:
             show = subprocess.run([mutmut, "show", k], cwd=d, env=env, capture_output=True, text=True)
