@@ -202,7 +202,7 @@ def simulate_sharded(cfg, out, shards: int, executor, progress=None, shard_progr
     folder = RunFolder(out)
     folder.path.mkdir(parents=True, exist_ok=True)
     (folder.path / "policy.yaml").write_text(text, encoding="utf-8")
-    calendar = Calendar(cfg.start, cfg.months, cfg.seed)
+    calendar = Calendar(cfg.start, cfg.months, cfg.seed, world.block_size)
     whole = shard_of(world, cfg)
     bounds = household_bounds(whole.households, shards)
     panel = O.PanelWriter(folder, policy, whole.citizens, calendar.ends)

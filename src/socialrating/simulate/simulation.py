@@ -58,6 +58,9 @@ class SimConfig:
     #: years of records on file at the start (generated before it); None = the policy's longest
     #: expiry, at most MAX_DEFAULT_HISTORY_YEARS
     history_years: float | None = None
+    #: people per generation block (households never cross one; records, feedback and appeal
+    #: draws have a stream per block); None = the calibration's model.block_size (131,072)
+    block_size: int | None = None
 
     @property
     def months(self) -> int:
@@ -162,7 +165,8 @@ def make_world(cfg: SimConfig, history: float = 0.0, policy=None) -> World:
         from .synthetic_world import synthetic_world
 
         return synthetic_world(cfg.people, first, span, cfg.seed, as_of=cfg.start,
-                               keep=on_file_mask(policy, cfg.start) if loading else None)
+                               keep=on_file_mask(policy, cfg.start) if loading else None,
+                               block_size=cfg.block_size)
     raise ValueError(f"unknown world '{cfg.world}' (basic or synthetic)")
 
 
@@ -197,7 +201,7 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     folder = RunFolder(out)
     folder.path.mkdir(parents=True, exist_ok=True)
     (folder.path / "policy.yaml").write_text(text, encoding="utf-8")
-    calendar = Calendar(cfg.start, cfg.months, cfg.seed)
+    calendar = Calendar(cfg.start, cfg.months, cfg.seed, world.block_size)
     shard = shard_of(world, cfg)
     runner = ScenarioRunner(policy, shard, cfg.feedback, calendar)
     ends = calendar.ends
@@ -257,10 +261,7 @@ def _manifest(cfg, policy, world, shard, result, hist, ends, final, store, rows)
     return {
         "kind": "simulation",
         "seed": cfg.seed,
-        "seed_scheme": ("numpy SeedSequence(seed, spawn_key=...): (0,) world: its children [0] the population, "
-                        "[1] the records over one window from history_start to the last month (the history "
-                        "before the start and the run's months are one stream, so a process spanning the "
-                        "start carries on); (2, month) feedback draws; (3, month) appeal draws"),
+        "seed_scheme": seed_scheme(N, world.block_size),
         "history": _history_note(cfg, world, hist),
         "people": N, "years": cfg.years, "months": M, "start": cfg.start.isoformat(),
         "as_of": ends[-1].isoformat(), "month_ends": [e.isoformat() for e in ends],
@@ -290,6 +291,23 @@ def _manifest(cfg, policy, world, shard, result, hist, ends, final, store, rows)
         "lint": O.lint_findings(policy),
         "shard_size": N,
     }
+
+
+def seed_scheme(people: int, block_size: int | None) -> str:
+    """The manifest's account of the random streams. A run of one generation block has only
+    block 0's streams, the whole population's before blocks had streams (same words)."""
+    text = ("numpy SeedSequence(seed, spawn_key=...): (0,) world: its children [0] the population, "
+            "[1] the records over one window from history_start to the last month (the history "
+            "before the start and the run's months are one stream, so a process spanning the "
+            "start carries on); (2, month) feedback draws; (3, month) appeal draws")
+    if block_size is None or people <= block_size:
+        return text
+    return (text + f"; these are generation block 0's streams: people come in blocks of {block_size} "
+            "(households never cross one) and block b >= 1 has its own: (4, b) its records (identifier "
+            "keys shared with block 0's and record numbers in the block's own range, so ids stay "
+            "unique), (5, b, month) its feedback draws, (6, b, month) its appeal draws. Errors that "
+            "pick another person (namesake merges, false name matches) pick within the block; the "
+            "linkage is against the register of everybody")
 
 
 def last_ctx(engine: MonthlyEngine, policy) -> dict:
