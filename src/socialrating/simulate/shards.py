@@ -191,6 +191,7 @@ def simulate_sharded(cfg, out, shards: int, executor, progress=None, shard_progr
     from ..policy.load import parse_policy, read_policy_text
     from ..store.runfolder import RunFolder
     from .executors import InProcess
+    from .shardworld import ShardWorld
     from .simulation import _write_run, history_years, make_world, shard_of
 
     text, origin = read_policy_text(cfg.policy)
@@ -205,7 +206,7 @@ def simulate_sharded(cfg, out, shards: int, executor, progress=None, shard_progr
     calendar = Calendar(cfg.start, cfg.months, cfg.seed, world.block_size)
     whole = shard_of(world, cfg)
     bounds = household_bounds(whole.households, shards)
-    panel = O.PanelWriter(folder, policy, whole.citizens, calendar.ends)
+    panel = O.PanelWriter(folder, policy, whole.citizens, calendar.ends, block_size=world.block_size)
 
     def step_done(k: int, shard: int, of: int) -> None:
         if shard_progress:
@@ -220,5 +221,6 @@ def simulate_sharded(cfg, out, shards: int, executor, progress=None, shard_progr
     finally:
         if own:
             executor.close()
-    events = panel.close()
-    return _write_run(cfg, folder, policy, world, whole, result, events, hist)
+    one = ShardWorld.of_world(cfg, policy, hist, folder, world)
+    one.shard, one.result, one.events = whole, result, panel.close()
+    return _write_run(cfg, folder, policy, [one.finish(0)], hist, world.linkage, world.block_size)

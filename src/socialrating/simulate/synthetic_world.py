@@ -10,6 +10,7 @@ imperfect data. Ground truth stays in `truth`, which the engine never reads.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
@@ -54,9 +55,12 @@ def record_seed(seed: int, block: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(0, 1) if block == 0 else (4, block))
 
 
-def national_register(people: pl.DataFrame):
-    """The register every record is linked against: the whole nation's people, whichever
-    block or shard a record comes from (the one seam for a compact national index)."""
+def national_register(people: "pl.DataFrame | list[Path]"):
+    """The register every record is linked against: the whole nation's people (a frame, or
+    the citizens parts of a sharded run, read here), whichever block or shard a record comes
+    from. The one seam for a compact national index: today the full register in memory."""
+    if not isinstance(people, pl.DataFrame):
+        people = pl.read_parquet(list(people))
     return build_register(people)
 
 
@@ -119,6 +123,12 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.d
 def _seen(results: dict, truth: pl.DataFrame) -> pl.DataFrame:
     """The linked records in arrival order, each flagged `erroneous` when it is wrong for the
     citizen it was attached to (what the simulation, never the engine, knows)."""
+    # arrival order: by the day a record reached the operator (ties: source, then the agency's order)
+    return flagged(results, truth).sort("reported_on", maintain_order=True)
+
+
+def flagged(results: dict, truth: pl.DataFrame) -> pl.DataFrame:
+    """The linked records source after source, in each source's order, with `erroneous`."""
     seen = pl.concat([_events(s, r.linked) for s, r in results.items()], how="vertical")
     # record ids carry their source's prefix, so they are unique across sources
     t = truth.select(pl.col("record_id").cast(pl.String), "true_citizen_id", "erroneous")
@@ -126,8 +136,7 @@ def _seen(results: dict, truth: pl.DataFrame) -> pl.DataFrame:
         erroneous=(pl.col("erroneous").fill_null(False) | pl.col("true_citizen_id").is_null()
                    | (pl.col("true_citizen_id") != pl.col("citizen_id")).fill_null(True))
     ).drop("true_citizen_id")
-    # arrival order: by the day a record reached the operator (ties: source, then the agency's order)
-    return seen.sort("reported_on", maintain_order=True)
+    return seen
 
 
 def _perfect(twin) -> pl.DataFrame:
