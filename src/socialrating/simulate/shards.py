@@ -1,4 +1,6 @@
-"""A run split into shards of whole households, merged into the very run folder of one shard.
+"""A world built whole, run in shards of whole households, merged into the very run folder of
+one shard: the basic world (its generator has no blocks) and a world given to simulate (the
+league's). Synthetic Russia is built and run shard by shard instead (shardworld.py).
 
 The citizens, in the engine's order, are cut into K contiguous blocks at household
 boundaries; each block runs its own `ScenarioRunner` (engines, spells, paired counts) on
@@ -11,8 +13,8 @@ ratings; the coordinator writes the panel and, at the end, merges the shards' re
 (spells, months held, counters, appeals with their entry ids mapped back to the whole
 month's rows) so every file equals the unsharded run's byte for byte.
 
-What is not sharded yet: the world (records, linkage) and the outputs are built for the
-whole population, so memory still grows with N (issue #15).
+Memory grows with N here (the world and the outputs are whole); shardworld.py bounds it
+by the shard.
 """
 
 from __future__ import annotations

@@ -95,13 +95,14 @@ class ShardWorld:
         self.keep = on_file_mask(policy, cfg.start) if hist > 0 else None
         self.calendar = Calendar(cfg.start, cfg.months, cfg.seed, self.block_size)
         self.world: World | None = None
+        self.given = False  # a world built whole: this shard writes its citizens and truth at the end
 
     @classmethod
     def of_world(cls, cfg, policy, hist: float, folder: RunFolder, world: World) -> "ShardWorld":
         """The one shard of a run whose world is already built (the league's, or the basic world)."""
         job = ShardJob(0, 1, (0,), str(folder.path), (np.iinfo(np.int64).max,))
         me = cls(cfg, policy, hist, job)
-        me.block_size, me.world = world.block_size, world
+        me.block_size, me.world, me.given = world.block_size, world, True
         me.calendar = Calendar(cfg.start, cfg.months, cfg.seed, world.block_size)
         return me
 
@@ -114,6 +115,7 @@ class ShardWorld:
 
     def build(self) -> dict:
         """Its blocks' records, linked nationally; the linked records sent to their shards."""
+        from ..sources.link import link_sources
         from .synthetic_world import _linkage, _perfect, block_records, flagged, merge_batches, national_register
 
         job, cfg = self.job, self.cfg
@@ -123,8 +125,6 @@ class ShardWorld:
                               self.first, span, cfg.seed, b, self.keep) for b in job.blocks]
         batch, twin = merge_batches([m[0] for m in made]), merge_batches([m[1] for m in made])
         del made
-        from ..sources.link import link_sources
-
         results = link_sources(batch.records, national_register([self._citizens(i) for i in range(job.of)]))
         seen = flagged(results, batch.truth)
         linkage = _linkage(results, batch, seen.height)
@@ -189,10 +189,10 @@ class ShardWorld:
         spells.write_parquet(path("consequences"), compression="zstd")
         wt = O.wrongful_table(result, policy, citizens, O.error_sources(shard.records["seen"]))
         wt.write_parquet(path("wrongful"), compression="zstd")
-        if job.of == 1 and not (folder.path / "citizens.parquet").exists():
+        if self.given:
             self.world.people.write_parquet(folder.path / "citizens.parquet", compression="zstd")
-        if job.of == 1 and self.world.truth is not None:
-            self.world.truth.write_parquet(folder.path / "truth.parquet", compression="zstd")
+            if self.world.truth is not None:
+                self.world.truth.write_parquet(folder.path / "truth.parquet", compression="zstd")
         final = score(events, policy, ends[-1], citizens, households=shard.households,
                       overrides=book.appeal_states(), row_offset=row_offset)
         O.write_final(folder, final, job.index, job.of)

@@ -33,12 +33,11 @@ import numpy as np
 import polars as pl
 
 from ..engine.monthly import MonthlyEngine
-from ..engine.score import score
 from ..policy.load import parse_policy, policy_hash, read_policy_text
 from ..store.runfolder import SCENARIOS, RunFolder
 from . import outputs as O
 from .feedback import Feedback
-from .runner import Calendar, ScenarioRunner, Shard, ShardResult
+from .runner import Calendar, Shard, ShardResult
 from .world import World, basic_world
 
 __all__ = ["Feedback", "SimConfig", "simulate", "make_world", "history_years", "history_start"]
