@@ -35,6 +35,34 @@ TABLES = ("citizens", "truth", "events", "ratings", "consequences", "wrongful", 
 SAME_ORDER = {"citizens", "truth", "events", "ledger", "quarantine", "current_ratings"}
 
 
+def test_a_shard_is_whole_generation_blocks_as_even_as_they_can_be():
+    from socialrating.simulate.shardworld import plan
+
+    assert plan(12_000, 2048, 4) == [(0, 1), (2, 3), (4,), (5,)]  # 6 blocks, the last of 1,760 people
+    assert plan(12_000, 2048, 1) == [(0, 1, 2, 3, 4, 5)]
+    assert plan(4096, 2048, 3) == [(0,), (1,)]  # no more shards than blocks
+    assert plan(10, 2048, 2) == [(0,)]
+    with pytest.raises(ValueError, match="--shards"):
+        plan(10, 2048, 0)
+
+
+def test_linkage_reports_merge_by_counts_with_ratios_recomputed():
+    from socialrating.simulate.shardworld import merge_linkage
+
+    def report(correct, wrong, true, q):
+        src = {"correct": correct, "wrongly_linked": wrong, "with_true_citizen": true, "linked": correct + wrong,
+               "precision": 0.0, "recall": 0.0, "quarantined_by_reason": {"bad": q},
+               "linked_by_method": {"inn": {"linked": correct + wrong, "correct": correct, "precision": 0.0}}}
+        return {"overall": dict(src), "sources": {"tax": src}, "records_in": correct + wrong + q,
+                "records_linked": correct + wrong, "records_quarantined": q}
+
+    m = merge_linkage([report(9, 1, 10, 0), report(1, 3, 5, 2)])
+    assert m["overall"]["precision"] == round(10 / 14, 6) and m["overall"]["recall"] == round(10 / 15, 6)
+    assert m["sources"]["tax"]["linked_by_method"]["inn"] == {"linked": 14, "correct": 10, "precision": round(10 / 14, 6)}
+    assert m["sources"]["tax"]["quarantined_by_reason"] == {"bad": 2}
+    assert m["records_in"] == 16 and m["records_in == linked + quarantined"] is True
+
+
 def test_household_bounds_cut_where_the_household_changes():
     hh = np.array([0, 0, 1, 1, 1, 2, 3, 3])
     assert household_bounds(hh, 1) == [(0, 8)]
@@ -121,7 +149,11 @@ def test_the_sharded_run_had_what_the_merge_must_get_right(reference, tmp_path):
     assert blocks.n_unique() >= 4
     assert ref["consequences"]["via_citizen_id"].is_not_null().sum() > 0
     # entry ids are rows of the events table read in shard order (what contest and resolve use)
-    assert int(ref["ledger"]["entry_id"].max() >> 3) < events.height
+    ledger = ref["ledger"].with_columns(row=pl.col("entry_id") // 8)
+    rows = events.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
+    both = ledger.join(rows, on="row", how="left", suffix="_event")
+    assert both.height == ledger.height and both["citizen_id"].equals(both["citizen_id_event"], check_names=False)
+    assert (both["occurred_on"] == both["occurred_on_event"]).all()
 
 
 def test_records_linked_to_another_shard_s_citizen_reach_it(tmp_path, monkeypatch):
