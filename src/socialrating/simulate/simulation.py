@@ -19,7 +19,8 @@ from the policy's `contest.simulation` model, from a stream of its own.
 Feedback is data (`Feedback`, feedback.py): an uplift per consequence context; each
 assumption is copied into the manifest. The stages are apart so a shard of citizens can
 run through them on its own: the world's records -> `ScenarioRunner` (runner.py: the
-engine's monthly steps in every scenario) -> the outputs (outputs.py).
+engine's monthly steps in every scenario) -> the outputs (outputs.py). Synthetic Russia
+runs them shard by shard, each shard building its own world (shardworld.py).
 """
 
 from __future__ import annotations
