@@ -123,7 +123,8 @@ def _store_failed(exc: Exception, code: int = 2) -> None:
     _fail(f"{msg}; nothing was changed", code)
 
 
-def _preflight(policy, people: int, years: float, history: float | None, out: Path) -> None:
+def _preflight(policy, people: int, years: float, history: float | None, out: Path,
+               shard_people: int | None = None) -> None:
     """Refuse, in one message, a run that cannot fit this machine (simulate/plan.py)."""
     from .simulate.plan import plan
     from .simulate.simulation import history_years
@@ -132,9 +133,18 @@ def _preflight(policy, people: int, years: float, history: float | None, out: Pa
         hist = history_years(policy, history)
     except ValueError as exc:
         _fail(str(exc))
-    p = plan(people, years, hist, out)
+    p = plan(people, years, hist, out, shard_people)
     if p.problems:
         _fail(f"run: {p.message()}")
+
+
+def _shard_people(people: int, shards: int, block_size: int | None) -> int:
+    """People in the largest shard of a Synthetic Russia run (shards are whole blocks)."""
+    from .simulate.shardworld import plan as shard_plan
+    from .simulate.synthetic_world import block_size_of
+
+    bs = block_size_of(block_size)
+    return min(people, max(len(p) for p in shard_plan(people, bs, shards)) * bs)
 
 
 @app.command(short_help="Simulate a policy on a synthetic nation, month by month.")
@@ -184,7 +194,8 @@ def run(
     except PolicyError as exc:
         _fail(str(exc))
     if preflight:
-        _preflight(parsed, people, years, history_years, out)
+        _preflight(parsed, people, years, history_years, out,
+                   _shard_people(people, shards, block_size) if world == "synthetic" else None)
     try:
         uplift = {"credit": credit_feedback, "employment": employment_feedback, **parse_feedback(feedback or [])}
     except ValueError as exc:
