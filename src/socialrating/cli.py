@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -66,20 +67,67 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _count(n: float) -> str:
+    """1,234 -> '1.2k', 3,400,000 -> '3.4M': a rate short enough for an 80-column bar."""
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{n:.0f}"
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class MonthRate:
+    """Months stepped per second since the months started, citizen-months per second, and
+    the time left at that pace (the world's build, before month 0, is not counted)."""
+
+    WINDOW = 3
+
+    def __init__(self, months: int, people: int, clock=time.monotonic):
+        self.months, self.people, self.clock = months, people, clock
+        self.seen: list[tuple[float, int]] = []  # (time, months done) of each call
+
+    def tick(self, done: int) -> tuple[float, float] | None:
+        """(months per second, seconds left) after `done` months; None until one month is timed.
+
+        The pace is that of the last WINDOW months (the first months are slower: the
+        engine's kernels compile), so the time left follows the run's current speed."""
+        now = self.clock()
+        if not self.seen or done <= self.seen[-1][1]:
+            self.seen = [(now, done)]  # month 0: the world is built, the months start now
+            return None
+        self.seen.append((now, done))
+        t0, d0 = self.seen[max(0, len(self.seen) - 1 - self.WINDOW)]
+        rate = (done - d0) / max(now - t0, 1e-9)
+        return rate, (self.months - done) / rate
+
+    def short(self, done: int, rate: float, left: float) -> str:
+        return f"{_count(rate * self.people)} cit-mo/s, {_clock(left)} left" if done < self.months else ""
+
+    def line(self, done: int, rate: float, left: float) -> str:
+        tail = f", about {_clock(left)} left" if done < self.months else ""
+        return f"{rate:.2f} months/s, {_count(rate * self.people)} citizen-months/s{tail}"
+
+
 class RunProgress:
     """Stages and months as they happen: a live bar on a terminal, one line per step when piped
-    (so a log shows the run moving, not 15 silent seconds)."""
+    (so a log shows the run moving, not 15 silent seconds), with the pace (months and
+    citizen-months per second) and the time left at that pace."""
 
-    def __init__(self, months: int, people: int):
+    def __init__(self, months: int, people: int, clock=time.monotonic):
         self.months, self.live = months, err.is_terminal
+        self.rate = MonthRate(months, people, clock)
         self.first = f"building Synthetic Russia: {people:,} people, their records, linkage"
-        self.prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), console=err, transient=True)
+        self.prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(),
+                             TextColumn("{task.fields[pace]}"), TimeElapsedColumn(), console=err, transient=True)
 
     def __enter__(self) -> "RunProgress":
         if self.live:
             self.prog.start()
-            self.task = self.prog.add_task(self.first, total=self.months)
+            self.task = self.prog.add_task(self.first, total=self.months, pace="")
         else:
             err.print(f"{self.first} ...", highlight=False)
         return self
@@ -87,15 +135,21 @@ class RunProgress:
     def update(self, done: int, total: int) -> None:
         what = ("writing the ledger, the store and the run folder" if done == total
                 else "simulating months")
+        pace = self.rate.tick(done)
         if self.live:
-            self.prog.update(self.task, completed=done, description=what)
+            self.prog.update(self.task, completed=done, description=what,
+                             pace=self.rate.short(done, *pace) if pace else "")
+        elif done:
+            err.print(f"month {done} of {total}" + (f" ({self.rate.line(done, *pace)})" if pace else ""),
+                      highlight=False)
+            if done == total:
+                err.print(f"{what} ...", highlight=False)
         else:
-            err.print(f"month {done} of {total}" + (f"; {what} ..." if done == total else "")
-                      if done else f"simulating {total} months ...", highlight=False)
+            err.print(f"simulating {total} months ...", highlight=False)
 
     def shard(self, k: int, done: int, of: int) -> None:
         """Shard `done` of `of` has stepped month k (a sharded run)."""
-        what = f"simulating months (month {k + 1}: shard {done} of {of})"
+        what = f"month {k + 1}: shard {done} of {of}"
         if self.live:
             self.prog.update(self.task, description=what)
         elif done == of or done == 1:

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from ..population.calibration import DISTRICTS
-from ..store.runfolder import FILES, KINDS, SCENARIOS, kind  # known scenarios, in report order; others allowed
+from ..store.runfolder import FILES, KINDS, SCENARIOS, RunFolder, kind  # known scenarios, in report order; others allowed
 
 AGE_BANDS = ("under 18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 STATUS_BANDS = ("00-19", "20-39", "40-59", "60-79", "80-99")
@@ -57,9 +57,24 @@ def _unreadable(path: Path, exc: Exception) -> RunFormatError:
     return RunFormatError(f"{path}: not a readable Parquet file ({first})")
 
 
-def check_schema(path: Path, table: str) -> None:
+def table_path(folder: RunFolder, table: str) -> Path:
+    """Where `table` lives, for messages: its file, or its folder of parts."""
+    files = folder.table_files(table)
+    return files[0] if len(files) == 1 else files[0].parent
+
+
+def _scan(folder: RunFolder, table: str) -> pl.LazyFrame:
+    """`table` as one lazy frame (one file or parts); a bad layout or file is one RunFormatError."""
     try:
-        schema = pl.scan_parquet(path).collect_schema()
+        return folder.scan(table)
+    except ValueError as exc:  # both layouts, or parts with a gap (RunFolder.table_files)
+        raise RunFormatError(str(exc)) from None
+
+
+def check_schema(folder: RunFolder, table: str) -> None:
+    path = table_path(folder, table)
+    try:
+        schema = _scan(folder, table).collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise _unreadable(path, exc) from None
     problems = []
@@ -116,14 +131,16 @@ class RunData:
         return list(self.kinds)
 
 
-def _read(path: Path, table: str) -> pl.DataFrame:
-    check_schema(path, table)
+def _read(folder: RunFolder, table: str, columns: list[str] | None = None) -> pl.DataFrame:
+    """`table` (only `columns` if given), its text columns as String."""
+    check_schema(folder, table)
+    path = table_path(folder, table)
     try:
-        df = pl.read_parquet(path)
+        df = _scan(folder, table).select(columns or pl.all()).collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise _unreadable(path, exc) from None
     casts = {c: pl.String for c, want in SCHEMAS[table].items()
-             if want == "text" and df.schema[c] != pl.String}
+             if want == "text" and c in df.columns and df.schema[c] != pl.String}
     return df.with_columns(pl.col(c).cast(t) for c, t in casts.items()) if casts else df
 
 
@@ -169,17 +186,18 @@ def load_run(run_dir: str | Path) -> RunData:
     """Read and check a run folder (see SCHEMAS)."""
     path = Path(run_dir)
     manifest = _read_manifest(path)
+    folder = RunFolder(path)
     for t in SCHEMAS:
-        if not (path / f"{t}.parquet").exists() and t not in OPTIONAL_TABLES:
+        if not folder.has(t) and t not in OPTIONAL_TABLES:
             raise RunFormatError(f"{path}: {t}.parquet is missing")
-    citizens = add_groups(_read(path / "citizens.parquet", "citizens"))
+    citizens = add_groups(_read(folder, "citizens", ["citizen_id", "district", "age", "sex", "income_decile",
+                                                     "urban"]))
     policy = _read_policy(path)
-    ratings, months, bands, named = _read_ratings(path / "ratings.parquet", manifest, policy)
+    ratings, months, bands, named = _read_ratings(folder, manifest, policy)
     k0 = months[0].year * 12 + months[0].month - 1  # month_key of the first month
-    cons, scenarios = _read_consequences(path / "consequences.parquet", k0)
+    cons, scenarios = _read_consequences(folder, k0)
     kinds, contexts = _labels(policy, cons)
-    wpath = path / "wrongful.parquet"
-    wrongful = _read_wrongful(wpath) if wpath.exists() else None
+    wrongful = _read_wrongful(folder) if folder.has("wrongful") else None
     return RunData(path, manifest, citizens, ratings, cons, wrongful, months, policy, kinds, contexts,
                    bands, named, scenarios or ("actual",))
 
@@ -208,24 +226,31 @@ def _read_policy(path: Path):
         return None
 
 
-def _band_names(ratings: pl.DataFrame, policy) -> tuple[str, ...]:
+def _band_names(ratings: pl.LazyFrame, policy) -> tuple[str, ...]:
     """Named bands best first: the policy's, else the column's Enum, else the values sorted."""
     if policy is not None and policy.rating.bands is not None:
         return tuple(policy.rating.bands.names)
-    if isinstance(ratings.schema["band"], pl.Enum):
-        return tuple(ratings.schema["band"].categories.to_list())
-    return tuple(sorted(ratings["band"].drop_nulls().unique().to_list()))
+    dtype = ratings.collect_schema()["band"]
+    if isinstance(dtype, pl.Enum):
+        return tuple(dtype.categories.to_list())
+    return tuple(sorted(ratings.select(pl.col("band").drop_nulls().unique()).collect().to_series().to_list()))
 
 
-def _read_ratings(rpath: Path, manifest: dict, policy) -> tuple[pl.DataFrame, list[dt.date], tuple[str, ...], bool]:
+def _read_ratings(folder: RunFolder, manifest: dict, policy) -> tuple[pl.DataFrame, list[dt.date], tuple[str, ...], bool]:
     """The panel as (citizen_id, t, status, level, band index), the month ends, the bands and
-    whether they are the policy's named bands."""
-    check_schema(rpath, "ratings")
+    whether they are the policy's named bands. The panel is N x months rows, so it is read
+    lazily (its months and bands first, then only the columns used, already converted):
+    the run's table is never held whole beside the audit's."""
+    check_schema(folder, "ratings")
+    rpath = table_path(folder, "ratings")
+    lf = _scan(folder, "ratings")
     try:
-        ratings = pl.read_parquet(rpath)
+        keys = sorted(lf.select(month_key("month").unique()).collect().to_series().to_list())
+        named = ("band" in lf.collect_schema()
+                 and bool(lf.select(pl.col("band").null_count() < pl.len()).collect().item()))
+        bands = _band_names(lf, policy) if named else STATUS_BANDS
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise _unreadable(rpath, exc) from None
-    keys = sorted(ratings.select(month_key("month").unique()).to_series().to_list())
     if not keys:
         raise RunFormatError(f"{rpath}: no rows")
     k0 = keys[0]
@@ -233,23 +258,25 @@ def _read_ratings(rpath: Path, manifest: dict, policy) -> tuple[pl.DataFrame, li
     if manifest.get("months") and int(manifest["months"]) > n_months:
         n_months = int(manifest["months"])
     months = [key_to_date(k0 + i) for i in range(n_months)]
-    named = "band" in ratings.columns and ratings["band"].null_count() < ratings.height
-    bands = _band_names(ratings, policy) if named else STATUS_BANDS
     if named:
         code = pl.col("band").cast(pl.String).replace_strict({b: i for i, b in enumerate(bands)}, default=None,
                                                              return_dtype=pl.Int8)
     else:
         code = (pl.col("status").cast(pl.Int32).clip(0, 99) // 20).cast(pl.Int8)
-    ratings = ratings.select(
-        pl.col("citizen_id").cast(pl.Int64), (month_key("month") - k0).cast(pl.Int32).alias("t"),
-        pl.col("status").cast(pl.Int32), pl.col("level").cast(pl.Int32), code.alias("band"),
-    )
+    try:
+        ratings = lf.select(
+            pl.col("citizen_id").cast(pl.Int64), (month_key("month") - k0).cast(pl.Int32).alias("t"),
+            pl.col("status").cast(pl.Int32), pl.col("level").cast(pl.Int32), code.alias("band"),
+        ).collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _unreadable(rpath, exc) from None
     return ratings, months, bands, named
 
 
-def _read_consequences(cpath: Path, k0: int) -> tuple[pl.DataFrame, tuple[str, ...]]:
+def _read_consequences(folder: RunFolder, k0: int) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """The spells with t0 and t1 (month indices), and the scenarios found, known ones first."""
-    cons = _read(cpath, "consequences").with_columns(
+    cpath = table_path(folder, "consequences")
+    cons = _read(folder, "consequences").with_columns(
         pl.col("citizen_id").cast(pl.Int64), pl.col("via_citizen_id").cast(pl.Int64),
         (month_key("start_month") - k0).cast(pl.Int32).alias("t0"),
     ).with_columns((pl.col("t0") + pl.col("months").cast(pl.Int32)).alias("t1"))
@@ -277,8 +304,8 @@ def _labels(policy, cons: pl.DataFrame) -> tuple[dict[str, str], dict[str, str]]
     return kinds, contexts
 
 
-def _read_wrongful(wpath: Path) -> pl.DataFrame:
-    wrongful = _read(wpath, "wrongful")
+def _read_wrongful(folder: RunFolder) -> pl.DataFrame:
+    wrongful = _read(folder, "wrongful")
     ints = [c for c in wrongful.columns if c.startswith(("months_", "wrongful_months", "feedback_months",
                                                            "appeals_prevented"))]
     return wrongful.with_columns(

@@ -30,6 +30,7 @@ from pathlib import Path
 import polars as pl
 
 from ..population.calibration import Calibration, load_calibration
+from ..store.runfolder import RunFolder
 
 #: a quantity is "within" when run / published lies in [1 / TOLERANCE, TOLERANCE]
 TOLERANCE = 1.25
@@ -77,8 +78,9 @@ class _Run:
 
 def _load(run_dir: Path, cal: Calibration) -> _Run:
     run_dir = Path(run_dir)
-    need = ["manifest.json", "citizens.parquet", "truth.parquet", "events.parquet"]
-    missing = [f for f in need if not (run_dir / f).is_file()]
+    folder = RunFolder(run_dir)
+    missing = [] if (run_dir / "manifest.json").is_file() else ["manifest.json"]
+    missing += [f"{t}.parquet" for t in ("citizens", "truth", "events") if not folder.has(t)]
     if missing:
         if "manifest.json" in missing:
             raise CalibrationCheckError(f"{run_dir}: not a run folder (no manifest.json)")
@@ -90,11 +92,10 @@ def _load(run_dir: Path, cal: Calibration) -> _Run:
         months = int(manifest["months"])
     except (ValueError, KeyError, TypeError) as exc:
         raise CalibrationCheckError(f"{run_dir / 'manifest.json'}: unreadable manifest ({exc})") from None
-    citizens = pl.read_parquet(run_dir / "citizens.parquet",
-                               columns=["citizen_id", "age", "sex", "household_id", "driver", "borrower"])
-    truth = pl.read_parquet(run_dir / "truth.parquet").filter(
-        pl.col("occurred_on").is_between(start, end) & ~pl.col("error_kind").cast(pl.String).is_in(NOT_EVENTS))
-    events = pl.read_parquet(run_dir / "events.parquet", columns=["citizen_id", "source", "record_id", "occurred_on"])
+    citizens = folder.read("citizens", columns=["citizen_id", "age", "sex", "household_id", "driver", "borrower"])
+    truth = folder.scan("truth").filter(
+        pl.col("occurred_on").is_between(start, end) & ~pl.col("error_kind").cast(pl.String).is_in(NOT_EVENTS)).collect()
+    events = folder.read("events", columns=["citizen_id", "source", "record_id", "occurred_on"])
     return _Run(citizens, truth, events, start, end, months / 12.0, cal.population.total_2024.value / max(citizens.height, 1))
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ..store.runfolder import RunFolder
 from ._run import GROUP_ORDERS, add_groups
 
 __all__ = ["CitizenQuery", "find_citizens", "QueryError"]
@@ -49,18 +50,18 @@ def _ids_under(run: Path, q: CitizenQuery) -> pl.LazyFrame | None:
             return lf.filter(pl.col("consequence_id") == q.consequence)
         return lf.filter(pl.col("kind").cast(pl.String) == "restriction")
 
+    folder = RunFolder(run)
     if q.wrongly:
-        path = run / "wrongful.parquet"
-        if not path.exists():
+        if not folder.has("wrongful"):
             raise QueryError(f"{run}: no wrongful.parquet (a run without a perfect-data twin); --wrongly needs it")
-        lf = pick(pl.scan_parquet(path)).filter((pl.col("months_actual") > 0) & (pl.col("months_perfect_data") == 0))
+        lf = pick(folder.scan("wrongful")).filter((pl.col("months_actual") > 0) & (pl.col("months_perfect_data") == 0))
     elif q.ever:
-        lf = pick(pl.scan_parquet(run / "consequences.parquet")).filter(
+        lf = pick(folder.scan("consequences")).filter(
             pl.col("scenario").cast(pl.String) == q.scenario)
     elif q.consequence is None and q.everyone:
         return None
     else:
-        lf = pick(pl.scan_parquet(run / "current_consequences.parquet"))
+        lf = pick(folder.scan("current_consequences"))
     return lf.group_by("citizen_id").agg(pl.col("consequence_id").unique().sort().str.join(",").alias("matched"))
 
 
@@ -86,12 +87,12 @@ def find_citizens(run_dir: str | Path, q: CitizenQuery, kinds: dict[str, str],
     """
     run = Path(run_dir)
     _check(run, q, kinds, scenarios)
-    people = add_groups(pl.read_parquet(run / "citizens.parquet",
-                                        columns=["citizen_id", "district", "age", "sex", "income_decile", "urban"]))
-    people = people.join(pl.read_parquet(run / "citizens.parquet", columns=["citizen_id", "age"]), on="citizen_id")
+    folder = RunFolder(run)
+    people = add_groups(folder.read("citizens", columns=["citizen_id", "district", "age", "sex", "income_decile", "urban"]))
+    people = people.join(folder.read("citizens", columns=["citizen_id", "age"]), on="citizen_id")
     for dim, val in q.groups.items():
         people = people.filter(pl.col(dim) == val)
-    ratings = pl.scan_parquet(run / "current_ratings.parquet").select("citizen_id", "status", "level")
+    ratings = folder.scan("current_ratings").select("citizen_id", "status", "level")
     lf = people.lazy().join(ratings, on="citizen_id", how="inner")
     if q.status_min is not None:
         lf = lf.filter(pl.col("status") >= q.status_min)
@@ -102,7 +103,7 @@ def find_citizens(run_dir: str | Path, q: CitizenQuery, kinds: dict[str, str],
         lf = lf.with_columns(pl.lit("").alias("matched"))
     else:
         lf = lf.join(under, on="citizen_id", how="inner")
-    in_force = (pl.scan_parquet(run / "current_consequences.parquet")
+    in_force = (folder.scan("current_consequences")
                 .group_by("citizen_id")
                 .agg(pl.col("consequence_id").cast(pl.String).unique().sort().str.join(",").alias("in_force")))
     lf = lf.join(in_force, on="citizen_id", how="left").with_columns(pl.col("in_force").fill_null(""))

@@ -49,6 +49,13 @@ dimension in one NumPy call, no loop over citizens. The overall rate in a replic
 the sum of its groups' counts over N, so ratio_overall's interval accounts for both.
 Percentile intervals. A group with nobody (or everybody) affected gets a zero-width
 interval, as any bootstrap does.
+
+Sharded runs: figures merge exactly across shards. Counts (n, affected, months) are sums
+over citizens, so they add across shards; the bootstrap draws only from those merged
+counts per group and consequence (never per citizen, never per shard), with a generator
+seeded by the run's seed and the dimension. So the intervals of a run kept as one file and
+of the same run kept as parts, cut into any number of shards, are identical
+(tests/test_partitioned_run.py compares the whole audit of both).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from ..policy.conditions import describe
 from ..policy.load import builtin_names, parse_policy
 from ..policy.model import Policy, Rule
 from ..simulate.simulation import MAX_DEFAULT_HISTORY_YEARS, SimConfig, make_world, simulate
+from ..store.runfolder import RunFolder
 from ._run import add_groups
 from .groups import DIMENSIONS, MIN_GROUP_SIZE
 
@@ -91,10 +92,11 @@ def scheme_row(run_dir: Path) -> SchemeRow:
     """The league figures of one run folder."""
     policy = parse_policy((run_dir / "policy.yaml").read_text(encoding="utf-8"), str(run_dir / "policy.yaml"))
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    citizens = pl.read_parquet(run_dir / "citizens.parquet")
-    current = pl.read_parquet(run_dir / "current_consequences.parquet")
-    spells = pl.read_parquet(run_dir / "consequences.parquet")
-    wrongful = pl.read_parquet(run_dir / "wrongful.parquet")
+    folder = RunFolder(run_dir)
+    citizens = folder.read("citizens")
+    current = folder.read("current_consequences")
+    spells = folder.read("consequences")
+    wrongful = folder.read("wrongful")
     restr = pl.col("kind").cast(pl.String) == "restriction"
     ever_ids = spells.filter(restr & (pl.col("scenario").cast(pl.String) == "actual"))["citizen_id"].unique()
     w = wrongful.filter(restr)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ..store.runfolder import RunFolder
 from ._run import KINDS, RunData
 from .groups import group_table
 
@@ -190,14 +191,14 @@ def worked_example(run: RunData, wrongly: pl.DataFrame) -> dict | None:
     a debt repayment that arrived late). Picks, deterministically, the lowest citizen_id
     with a wrong record that scored negative points, else the lowest with any wrong
     record. None when the run lacks events, truth or ledger files, or nobody qualifies."""
-    paths = {n: run.path / f"{n}.parquet" for n in ("events", "truth", "ledger")}
-    if wrongly.height == 0 or not all(p.exists() for p in paths.values()):
+    folder = RunFolder(run.path)
+    if wrongly.height == 0 or not all(folder.has(n) for n in ("events", "truth", "ledger")):
         return None
     ids = wrongly["citizen_id"].implode()
-    ev = (pl.scan_parquet(paths["events"]).filter(pl.col("citizen_id").is_in(ids))
+    ev = (folder.scan("events").filter(pl.col("citizen_id").is_in(ids))
           .select("citizen_id", pl.col("source").cast(pl.String), "record_id",
                   pl.col("event_type").cast(pl.String), "occurred_on").collect())
-    truth = pl.read_parquet(paths["truth"], columns=["source", "record_id", "true_citizen_id", "erroneous",
+    truth = folder.read("truth", columns=["source", "record_id", "true_citizen_id", "erroneous",
                                                       "error_kind"]).with_columns(
         pl.col("source").cast(pl.String), pl.col("error_kind").cast(pl.String))
     bad = (ev.join(truth, on=["source", "record_id"])
@@ -205,7 +206,7 @@ def worked_example(run: RunData, wrongly: pl.DataFrame) -> dict | None:
                    | (pl.col("error_kind") != "none")))
     if bad.height == 0:
         return None
-    led = (pl.scan_parquet(paths["ledger"]).filter(pl.col("citizen_id").is_in(ids))
+    led = (folder.scan("ledger").filter(pl.col("citizen_id").is_in(ids))
            .select("citizen_id", pl.col("source").cast(pl.String), "record_id", "entry_id",
                    pl.col("rule_id").cast(pl.String), "points", "expires_on", pl.col("state").cast(pl.String))
            .collect())

@@ -14,14 +14,16 @@ from typing import Any
 import polars as pl
 from rich.console import Console
 
+from ..store.runfolder import RunFolder
+
 __all__ = ["snapshot", "entry_owner", "entry_brief", "change_summary", "render_change"]
 
 
 def snapshot(run_dir: str | Path, citizen: int) -> dict[str, Any]:
     """The citizen's rating and the consequences in force on the rating date."""
-    run = Path(run_dir)
-    r = pl.scan_parquet(run / "current_ratings.parquet").filter(pl.col("citizen_id") == citizen).collect()
-    c = (pl.scan_parquet(run / "current_consequences.parquet").filter(pl.col("citizen_id") == citizen)
+    run = RunFolder(run_dir)
+    r = run.scan("current_ratings").filter(pl.col("citizen_id") == citizen).collect()
+    c = (run.scan("current_consequences").filter(pl.col("citizen_id") == citizen)
          .select(pl.col("consequence_id").cast(pl.String), "until").collect())
     row = r.row(0, named=True) if r.height else {}
     return {"status": row.get("status"), "level": row.get("level"),
@@ -31,7 +33,7 @@ def snapshot(run_dir: str | Path, citizen: int) -> dict[str, Any]:
 
 def entry_brief(run_dir: str | Path, entry: int) -> str:
     """'exit-ban -20 on 2026-04-24 (bailiffs record FSP-1157...)': the entry acted on."""
-    e = pl.scan_parquet(Path(run_dir) / "ledger.parquet").filter(pl.col("entry_id") == entry).collect()
+    e = RunFolder(run_dir).scan("ledger").filter(pl.col("entry_id") == entry).collect()
     if not e.height:
         return f"entry {entry}"
     r = e.row(0, named=True)
@@ -41,7 +43,7 @@ def entry_brief(run_dir: str | Path, entry: int) -> str:
 
 def entry_owner(run_dir: str | Path, entry: int) -> int | None:
     """The citizen an entry belongs to (None if the ledger has no such entry)."""
-    hit = (pl.scan_parquet(Path(run_dir) / "ledger.parquet").filter(pl.col("entry_id") == entry)
+    hit = (RunFolder(run_dir).scan("ledger").filter(pl.col("entry_id") == entry)
            .select("citizen_id").collect())
     return int(hit.item()) if hit.height else None
 

@@ -356,13 +356,17 @@ def _refuse_categories(event_type: pl.Series, name: str) -> None:
         f"in data row {int(rows[0]) + 1}: {refusal_reason(first)} (README, 'Out of scope'); nothing was ingested")
 
 
-def records_on_file(run_dir: Path, source: str) -> pl.DataFrame | None:
-    """This source's records already in the run (``events.parquet``): id and content, or None."""
+def records_on_file(run_dir: Path, source: str, events: pl.LazyFrame | None = None) -> pl.DataFrame | None:
+    """This source's records already in the run (``events.parquet``): id and content, or None.
+
+    events: the run's events as one table, from the run folder's reader (store/runfolder.py,
+    a stage above this one: the table may be one file or one part per shard); by default
+    ``<run_dir>/events.parquet``."""
     path = Path(run_dir) / "events.parquet"
-    if not path.exists():
+    if events is None and not path.exists():
         return None
     try:
-        return (pl.scan_parquet(path).filter(pl.col("source").cast(pl.String) == source)
+        return ((pl.scan_parquet(path) if events is None else events).filter(pl.col("source").cast(pl.String) == source)
                 .select(pl.col("record_id").cast(pl.String), pl.col("event_type").cast(pl.String),
                         pl.col("occurred_on").cast(pl.Date), pl.col("amount").cast(pl.Float64))
                 .unique("record_id", keep="first", maintain_order=True).collect())
@@ -467,7 +471,7 @@ def _run_key() -> pl.Expr:
         .fill_null("run:?")
 
 
-def _on_file(source: str, run_dir: Path, out_dir: Path) -> pl.DataFrame:
+def _on_file(source: str, run_dir: Path, out_dir: Path, events: pl.LazyFrame | None = None) -> pl.DataFrame:
     """The latest version of each record_id on file for `source`: record_id, content_sha256
     (null where unknown: files from before the index), outcome.
 
@@ -487,7 +491,7 @@ def _on_file(source: str, run_dir: Path, out_dir: Path) -> pl.DataFrame:
                 frames.append(pl.read_parquet(p, columns=["record_id"]).select(
                     pl.col("record_id").cast(pl.String), pl.lit(None, pl.String).alias("content_sha256"),
                     pl.lit(outcome).alias("outcome")))
-    ev = records_on_file(run_dir, source)  # an unreadable events.parquet is one clear error
+    ev = records_on_file(run_dir, source, events)  # an unreadable events.parquet is one clear error
     if ev is not None:
         frames.append(ev.select(pl.col("record_id"), _run_key().alias("content_sha256"),
                                 pl.lit("in the run").alias("outcome")))
@@ -497,7 +501,8 @@ def _on_file(source: str, run_dir: Path, out_dir: Path) -> pl.DataFrame:
 
 
 def plan_ingest(source: str, path: Path, run_dir: Path, *, register: pl.DataFrame | None = None,
-                as_of: dt.date | None = None, settings: dict[str, Any] | None = None) -> IngestPlan:
+                as_of: dt.date | None = None, settings: dict[str, Any] | None = None,
+                run_events: pl.LazyFrame | None = None) -> IngestPlan:
     """Read, validate and link one file against what is on file; write nothing.
 
     A record_id on file with the same content is ``already present``. One accepted
@@ -505,6 +510,7 @@ def plan_ingest(source: str, path: Path, run_dir: Path, *, register: pl.DataFram
     conflict: an accepted record is corrected by contesting its entry, never replaced
     silently. One only quarantined earlier is taken as a correction: validated afresh,
     both versions kept (the old row stays in quarantine; the index records versions).
+    run_events: the run's events table (see `records_on_file`); default: events.parquet.
     """
     path, run_dir = Path(path), Path(run_dir)
     as_of = as_of or dt.date.today()
@@ -514,7 +520,7 @@ def plan_ingest(source: str, path: Path, run_dir: Path, *, register: pl.DataFram
     ev_rel, q_rel, idx_rel = (f"ingested/{source}.parquet", f"ingested/{source}.quarantine.parquet",
                               f"ingested/{source}.index.parquet")
     hashes = content_hashes(df)
-    known = _on_file(source, run_dir, out_dir)
+    known = _on_file(source, run_dir, out_dir, run_events)
     rid = df["record_id"].cast(pl.String)
     run_key = df.select(_run_key()).to_series() if "amount" in df.columns else pl.Series([None] * n, dtype=pl.String)
     look = pl.DataFrame({"record_id": rid, "h": hashes, "k": run_key}).join(

@@ -269,7 +269,7 @@ def contest(run_dir: str | Path, citizen: int, entry: int, reason: str, *, on: d
             change_id = store.record_change(entry, "contested", f"citizen {citizen}", reason, on_)
         except TransitionError as exc:
             raise ContestError(str(exc)) from None
-        summary = rescore(run_dir, store, txn, folder, m, policy, as_of)
+        summary = rescore(run_dir, store, txn, folder, m, policy, as_of, concerned=np.array([citizen]))
         note = None
         if row["state"] in ("expired", "closed"):
             note = f"the entry is {row['state']}: it no longer counts, so the contest changes no number"
@@ -316,7 +316,8 @@ def resolve(run_dir: str | Path, entry: int, outcome: str, reviewer: str, reason
             raise ContestError(str(exc)) from None
         pts = store.entry_points([entry])
         effective = {s.entry_id: s for s in read_states(store.changes(entry), policy, as_of, pts)}.get(entry)
-        summary = rescore(run_dir, store, txn, folder, m, policy, as_of)
+        owner = folder.scan("ledger").filter(pl.col("entry_id") == entry).select("citizen_id").collect()
+        summary = rescore(run_dir, store, txn, folder, m, policy, as_of, concerned=owner["citizen_id"].to_numpy())
         late = on_ > deadline
         note = None
         if late and policy.contest.overdue_resolves_for_citizen and pts.get(entry, -1) <= 0:
@@ -381,6 +382,12 @@ def _shard_events(folder: RunFolder, lo: int, hi: int, ing: pl.DataFrame, ids: n
     """One shard's events: its rows of events.parquet, then the ingested records of its
     citizens; and the global event row of each ingested one (for its entry ids)."""
     base = folder.scan("events").slice(lo, hi - lo).collect()
+    return with_ingested(base, ing, ids)
+
+
+def with_ingested(base: pl.DataFrame, ing: pl.DataFrame, ids: np.ndarray) -> tuple[pl.DataFrame, np.ndarray]:
+    """A shard's events `base`, then the ingested records of its citizens `ids`; and the
+    global event row (``_g``) of each ingested one (for its entry ids)."""
     mine = ing.filter(pl.col("citizen_id").is_in(pl.Series(ids).implode()))
     if not mine.height:
         return base, np.zeros(0, np.int64)
@@ -422,19 +429,37 @@ def _global_ids(ledger: pl.DataFrame, lo: int, n_base: int, grows: np.ndarray) -
 
 
 def rescore(run_dir: Path, store: LedgerStore, txn: FolderTxn, folder: RunFolder, m: dict, policy: Policy,
-            as_of: dt.date, new_from: int | None = None) -> dict[str, Any]:
+            as_of: dt.date, new_from: int | None = None, concerned: np.ndarray | None = None) -> dict[str, Any]:
     """Re-score the whole run (its events and the ingested records) with the store's
     current states into `txn`; update `m` in place (returned as result["_manifest"]).
 
     The re-scored ledger must hold exactly the entry_ids of ledger.parquet, plus, when
     `new_from` is given (an ingest), entries of event rows >= new_from, else nothing is
     replaced. Updates the manifest's `changes` section and the row counts.
+    A sharded run (tables as parts) re-scores only the parts holding the `concerned`
+    citizens (None: every part) and rewrites only those (store/parts.py).
     """
     run_dir = Path(run_dir)
     changes = store.changes() if store is not None else pl.DataFrame(schema=CHANGE_SCHEMA)
     points = store.entry_points(changes["entry_id"].unique().to_list()) if store is not None else {}
     states = read_states(changes, policy, as_of, points)
     overrides = overrides_frame(states)
+    from .parts import is_partitioned, rescore_parts  # parts builds on this module
+
+    if is_partitioned(folder):  # a sharded run: re-score and rewrite only the parts concerned
+        n_events = int(folder.scan("events").select(pl.len()).collect().item())
+        ing = ingested_events(run_dir, txn.staged().get(INGESTED_EVENTS)).with_row_index("_g", offset=n_events)
+        ing = ing.with_columns(pl.col("_g").cast(pl.Int64))
+        res = rescore_parts(folder, txn, policy, as_of, overrides, ing, concerned, new_from)
+        n_cons, n_led, fresh = res.consequences, res.ledger, res.fresh
+    else:
+        n_cons, n_led, fresh = _rescore_whole(run_dir, txn, folder, m, policy, as_of, overrides, new_from)
+    return _rescored(run_dir, store, m, changes, states, as_of, n_cons, n_led, fresh, new_from)
+
+
+def _rescore_whole(run_dir: Path, txn: FolderTxn, folder: RunFolder, m: dict, policy: Policy, as_of: dt.date,
+                   overrides: pl.DataFrame, new_from: int | None) -> tuple[int, int, list[pl.DataFrame]]:
+    """A run of single files: every shard re-scored, the derived tables rewritten whole."""
     citizens = folder.read("citizens").select("citizen_id", "household_id")
     ev_cit = folder.scan("events").select(pl.col("citizen_id").fill_null(-1)).collect()["citizen_id"].to_numpy()
     n_events = len(ev_cit)
@@ -468,6 +493,13 @@ def rescore(run_dir: Path, store: LedgerStore, txn: FolderTxn, folder: RunFolder
         new_ids = new_ids.filter(new_ids < new_from * 8)
     if not new_ids.sort().equals(old_ids.sort(), check_names=False, check_dtypes=False):
         raise ContestError("re-scoring did not reproduce the run's ledger entries; files left unchanged")
+    return n_cons, n_led, fresh
+
+
+def _rescored(run_dir: Path, store: LedgerStore | None, m: dict, changes: pl.DataFrame, states: list[EntryState],
+              as_of: dt.date, n_cons: int, n_led: int, fresh: list[pl.DataFrame],
+              new_from: int | None) -> dict[str, Any]:
+    """The manifest's changes section and row counts after a re-score; the command's summary."""
     last = changes.row(-1, named=True) if changes.height else None
     m["changes"] = None if store is None else {
         "store": _where(store, run_dir),

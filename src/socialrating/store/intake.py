@@ -30,7 +30,9 @@ def ingest_into_run(source: str, path: str | Path, run_dir: str | Path, *, as_of
         if as_of is not None and as_of > run_as_of:
             raise IngestError(f"--as-of {as_of} is after the run's as-of date {run_as_of}: the run is a picture "
                               "as of that date, so records dated later cannot join it")
-        plan = plan_ingest(source, Path(path), run_dir, as_of=as_of or run_as_of, settings=settings)
+        register = folder.read("citizens") if folder.has("citizens") else None  # one file or parts
+        plan = plan_ingest(source, Path(path), run_dir, as_of=as_of or run_as_of, settings=settings,
+                           register=register, run_events=folder.scan("events") if folder.has("events") else None)
         out: dict[str, Any] = {"report": plan.report, "new_entries": 0}
         if not plan.files:  # every record already on file: nothing changes
             out["_manifest"] = None
@@ -45,7 +47,8 @@ def ingest_into_run(source: str, path: str | Path, run_dir: str | Path, *, as_of
             new_from = int(folder.scan("events").select(pl.len()).collect().item()) + old.height
             pl.concat([old, plan.accepted], how="vertical_relaxed").write_parquet(
                 txn.path(INGESTED_EVENTS), compression="zstd")
-            summary = rescore(run_dir, store, txn, folder, m, policy, run_as_of, new_from=new_from)
+            summary = rescore(run_dir, store, txn, folder, m, policy, run_as_of, new_from=new_from,
+                              concerned=plan.accepted["citizen_id"].drop_nulls().unique().to_numpy())
             fresh = summary.pop("_new_entries")
             n = 0
             if store is not None and fresh is not None and fresh.height:

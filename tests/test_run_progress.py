@@ -1,0 +1,73 @@
+"""`run`'s progress: the pace of the months and the time left, sane when piped."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from socialrating import cli
+from socialrating.cli import MonthRate, RunProgress
+
+
+class Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_rate_and_time_left_from_the_months_stepped():
+    clock = Clock()
+    r = MonthRate(12, 1_000_000, clock)
+    assert r.tick(0) is None            # the world is built: timing starts
+    clock.t += 4.0
+    rate, left = r.tick(2)              # 2 months in 4 s
+    assert rate == 0.5 and left == 20.0
+    assert r.line(2, rate, left) == "0.50 months/s, 500.0k citizen-months/s, about 0:20 left"
+    assert r.short(2, rate, left) == "500.0k cit-mo/s, 0:20 left"
+    clock.t += 3600 * 2
+    rate, left = r.tick(12)
+    assert r.line(12, rate, left).endswith("citizen-months/s")  # done: no time left to show
+
+
+def test_no_month_zero_times_from_the_first_month_seen():
+    clock = Clock()
+    r = MonthRate(10, 3_000, clock)
+    assert r.tick(3) is None
+    clock.t += 10.0
+    rate, left = r.tick(5)
+    assert rate == 0.2 and left == 25.0
+    assert cli._clock(3725) == "1:02:05" and cli._count(2_500_000_000) == "2.5G"
+
+
+def test_piped_progress_prints_one_short_line_per_month(monkeypatch):
+    clock = Clock()
+    out = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=out, width=80))  # piped: not a terminal
+    with RunProgress(3, 3_000, clock) as prog:
+        prog.update(0, 3)
+        for m in (1, 2, 3):
+            clock.t += 2.0
+            prog.update(m, 3)
+    lines = out.getvalue().splitlines()
+    assert lines == ["building Synthetic Russia: 3,000 people, their records, linkage ...",
+                     "simulating 3 months ...",
+                     "month 1 of 3 (0.50 months/s, 1.5k citizen-months/s, about 0:04 left)",
+                     "month 2 of 3 (0.50 months/s, 1.5k citizen-months/s, about 0:02 left)",
+                     "month 3 of 3 (0.50 months/s, 1.5k citizen-months/s)",
+                     "writing the ledger, the store and the run folder ..."]
+    assert all(len(x) <= 80 for x in lines)
+
+
+def test_the_pace_follows_the_last_months():
+    clock = Clock()
+    r = MonthRate(24, 1_000, clock)
+    r.tick(0)
+    clock.t += 20.0          # month 1: slow (compiling)
+    r.tick(1)
+    for m in range(2, 6):    # then 1 s a month
+        clock.t += 1.0
+        rate, left = r.tick(m)
+    assert rate == 1.0 and left == 19.0  # the last 3 months only
