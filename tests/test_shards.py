@@ -247,15 +247,13 @@ def test_a_real_dask_scheduler_and_two_workers_run_the_command(reference, tmp_pa
         cmd = [sys.executable, "-m", "socialrating.cli", "run", "--policy", WE.policy, "--people", str(WE.people),
                "--years", str(WE.years), "--seed", str(WE.seed), "--world", WE.world, *fb,
                "--block-size", str(WE.block_size),
-               "--out", str(out), "--scheduler", address, "--shards", "1"]
-        # one shard (on a worker) writes the single files the command's summary reads; the
-        # summary of a run in parts comes with the readers' branch (`parts`)
+               "--out", str(out), "--scheduler", address, "--shards", "2"]
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
         print(f"tcp: {time.perf_counter() - t:.1f} s")
         assert proc.returncode == 0, proc.stderr
         assert "Dask dashboard: http://127.0.0.1:" in proc.stderr
-        assert "shard 1 of 1" in proc.stderr
+        assert "shard 2 of 2" in proc.stderr
         assert _same(reference["WE"], _tables(out)) == []
     finally:
         for p in reversed(procs):
