@@ -1,4 +1,5 @@
-"""National-scale cost per stage: python benchmarks/national.py [--people 1000000] [--years 1].
+"""National-scale cost per stage: python benchmarks/national.py [--people 1000000] [--years 1] [--shards K]
+(--compare: one shard against shards of one generation block each, peak memory of both).
 
 Runs the in-process pipeline as `socialrating run` does (Synthetic Russia world, default
 history, the four scenarios, the ledger store) and prints, per stage, the wall time, the
@@ -57,6 +58,7 @@ class Stages:
         self.rows: list[tuple[str, float, int, int]] = []
         self.cpu: list[float] = []  # CPU seconds of all the process's threads, per stage
         self.notes: dict[str, str] = {}
+        self._index: dict[str, int] = {}
         self._t, self._c = time.perf_counter(), time.process_time()
         self._bytes = folder_bytes(out)
         self._peak = rss_bytes()
@@ -75,8 +77,16 @@ class Stages:
         now, cpu, size, r = time.perf_counter(), time.process_time(), folder_bytes(self.out), rss_bytes()
         with self._lock:
             peak, self._peak = max(self._peak, r), r
-        self.rows.append((name, now - self._t, peak, size - self._bytes))
-        self.cpu.append(cpu - self._c)
+        row = (name, now - self._t, peak, size - self._bytes)
+        if name in self._index:  # a stage seen again (the next shard's pass): added up
+            i = self._index[name]
+            old = self.rows[i]
+            self.rows[i] = (name, old[1] + row[1], max(old[2], peak), old[3] + row[3])
+            self.cpu[i] += cpu - self._c
+        else:
+            self._index[name] = len(self.rows)
+            self.rows.append(row)
+            self.cpu.append(cpu - self._c)
         self._t, self._c, self._bytes = now, cpu, size
 
     def stop(self) -> None:
@@ -85,37 +95,45 @@ class Stages:
 
 
 def instrument(stages: Stages, step_seconds: list[float]):
-    """Wrap the pipeline's stage functions (restored by the returned callable)."""
+    """Wrap the pipeline's stage functions (restored by the returned callable). A sharded run
+    passes through the stages once per shard; the report adds the passes up by stage."""
     from socialrating.simulate import runner as rn
-    from socialrating.simulate import simulation as sim
+    from socialrating.simulate import shardworld as sh
     from socialrating.simulate import synthetic_world as sw
+    from socialrating.sources import link as ln
 
-    saved = {(sw, "generate_population"): sw.generate_population, (sw, "build_register"): sw.build_register,
-             (sw, "link_sources"): sw.link_sources, (sim, "score"): sim.score,
-             (rn, "MonthlyEngine"): rn.MonthlyEngine, (sim, "make_world"): sim.make_world}
+    saved = {(sh, "write_citizens"): sh.write_citizens, (sw, "national_register"): sw.national_register,
+             (ln, "link_sources"): ln.link_sources, (sh.ShardWorld, "build"): sh.ShardWorld.build,
+             (sh.ShardWorld, "run"): sh.ShardWorld.run, (sh, "score"): sh.score,
+             (rn, "MonthlyEngine"): rn.MonthlyEngine}
 
     def population(*a, **k):
-        out = saved[(sw, "generate_population")](*a, **k)
-        stages.mark("population")
+        out = saved[(sh, "write_citizens")](*a, **k)
+        stages.mark("population (streamed by block, citizens per shard)")
         return out
 
-    def register(*a, **k):  # records are done (seen and twin, on two threads) when linkage starts
+    def register(*a, **k):  # a shard's records are done (seen and twin, on two threads) when linkage starts
         stages.mark("records (agencies, errors; seen + error-free twin)")
-        return saved[(sw, "build_register")](*a, **k)
+        return saved[(sw, "national_register")](*a, **k)
 
     def link(*a, **k):
-        out = saved[(sw, "link_sources")](*a, **k)
-        stages.mark("linkage (register, deterministic + probabilistic)")
+        out = saved[(ln, "link_sources")](*a, **k)
+        stages.mark("linkage (national register, deterministic + probabilistic)")
         return out
 
-    def world(*a, **k):
-        out = saved[(sim, "make_world")](*a, **k)
-        stages.mark("world assembly (truth join, twin, sorts, linkage report)")
+    def build(self, *a, **k):
+        out = saved[(sh.ShardWorld, "build")](self, *a, **k)
+        stages.mark("world assembly (truth, twin, linkage report, shuffle to the citizens' shards)")
+        return out
+
+    def months(self, *a, **k):
+        out = saved[(sh.ShardWorld, "run")](self, *a, **k)
+        stages.mark("monthly stepping (month slices, feedback, appeals, spells; 4 scenarios)")
         return out
 
     def final_score(*a, **k):
-        stages.mark("spells, wrongful, citizens and truth tables")
-        out = saved[(sim, "score")](*a, **k)
+        stages.mark("spells, wrongful tables")
+        out = saved[(sh, "score")](*a, **k)
         stages.mark("engine: final recompute of the ledger")
         return out
 
@@ -126,8 +144,8 @@ def instrument(stages: Stages, step_seconds: list[float]):
             step_seconds.append(time.perf_counter() - t)
             return out
 
-    sw.generate_population, sw.build_register, sw.link_sources = population, register, link
-    sim.make_world, sim.score, rn.MonthlyEngine = world, final_score, TimedEngine
+    sh.write_citizens, sw.national_register, ln.link_sources = population, register, link
+    sh.ShardWorld.build, sh.ShardWorld.run, sh.score, rn.MonthlyEngine = build, months, final_score, TimedEngine
 
     def restore() -> None:
         for (mod, name), fn in saved.items():
@@ -135,15 +153,18 @@ def instrument(stages: Stages, step_seconds: list[float]):
     return restore
 
 
-def run(people: int, years: float, out: Path, threads: int | None = None) -> tuple[Stages, dict, list[float]]:
-    """One in-process run with the command line's thread pool (`threads`: its size)."""
+def run(people: int, years: float, out: Path, threads: int | None = None, shards: int = 1,
+        block_size: int | None = None) -> tuple[Stages, dict, list[float]]:
+    """One in-process run with the command line's thread pool (`threads`: its size), in
+    `shards` shards (one after the other, as `run --shards` does without a scheduler)."""
     from socialrating import parallel
 
     with parallel.threads(threads):
-        return _run(people, years, out)
+        return _run(people, years, out, shards, block_size)
 
 
-def _run(people: int, years: float, out: Path) -> tuple[Stages, dict, list[float]]:
+def _run(people: int, years: float, out: Path, shards: int = 1,
+         block_size: int | None = None) -> tuple[Stages, dict, list[float]]:
     from socialrating.engine.allocator import keep_freed_memory
     from socialrating.simulate import simulation as sim
 
@@ -153,14 +174,10 @@ def _run(people: int, years: float, out: Path) -> tuple[Stages, dict, list[float
     restore = instrument(stages, step_seconds)
     months = max(1, int(round(years * 12)))
 
-    def progress(k: int, m: int) -> None:  # k = 0 comes right after make_world, already marked
-        if k == m:
-            stages.mark(f"monthly stepping ({m} months x 4 scenarios; month slices, feedback, appeals, spells)")
-
     try:
-        cfg = sim.SimConfig(people=people, years=years, world="synthetic", store=True)
-        manifest = sim.simulate(cfg, out, progress=progress)
-        stages.mark("outputs (ledger, quarantine, ratings, consequences, store, manifest)")
+        cfg = sim.SimConfig(people=people, years=years, world="synthetic", store=True, block_size=block_size)
+        manifest = sim.simulate(cfg, out, shards=shards)
+        stages.mark("outputs (ledger, quarantine, current tables; the store, the manifest)")
     finally:
         restore()
         stages.stop()
@@ -168,7 +185,8 @@ def _run(people: int, years: float, out: Path) -> tuple[Stages, dict, list[float
     return stages, manifest, step_seconds
 
 
-def report(stages: Stages, manifest: dict, step_seconds: list[float], people: int, years: float) -> None:
+def report(stages: Stages, manifest: dict, step_seconds: list[float], people: int, years: float,
+           shards: int = 1) -> None:
     total = sum(r[1] for r in stages.rows)
     disk = sum(r[3] for r in stages.rows)
     peak = max(r[2] for r in stages.rows)
@@ -192,7 +210,10 @@ def report(stages: Stages, manifest: dict, step_seconds: list[float], people: in
     print(f"\nEXTRAPOLATION (linear in people, not a measurement) to {TARGET_PEOPLE / 1e6:.0f}M people, one year, "
           "in one process:")
     print(f"  wall time  {t146 / 60:8.0f} min   target {TARGET_SECONDS / 60:.0f} min: {t146 / TARGET_SECONDS:6.1f}x the target")
-    print(f"  memory     {m146 / 1e9:8.0f} GB    target {TARGET_MEMORY / 1e9:.0f} GB:  {m146 / TARGET_MEMORY:6.1f}x the target")
+    if shards == 1:
+        print(f"  memory     {m146 / 1e9:8.0f} GB    target {TARGET_MEMORY / 1e9:.0f} GB:  {m146 / TARGET_MEMORY:6.1f}x the target")
+    else:  # a shard's memory does not grow with N, the national register's does: not linear in people
+        print(f"  memory     not extrapolated: {shards} shards, the peak is one shard's plus the national register's")
     print(f"  disk       {d146 / 1e9:8.0f} GB    target {TARGET_DISK / 1e9:.0f} GB:  {d146 / TARGET_DISK:6.1f}x the target")
     c146 = cpu * scale / 2
     print(f"  wall time if both cores were free (CPU time / 2): {c146 / 60:.0f} min: {c146 / TARGET_SECONDS:.1f}x the target")
@@ -205,16 +226,51 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="run folder (default: a new temporary folder)")
     ap.add_argument("--max-gb", type=float, default=12.0, help="refuse a size whose estimated memory exceeds this")
     ap.add_argument("--threads", type=int, default=None, help="the pool's threads (default: the CPUs available)")
+    ap.add_argument("--shards", type=int, default=1, help="shards of whole generation blocks, one after the other")
+    ap.add_argument("--block-size", type=int, default=None, help="people per generation block (default: calibration's)")
+    ap.add_argument("--compare", action="store_true",
+                    help="two runs in fresh processes, one shard and shards of one block each: peak memory of both "
+                         "and the ratio")
     args = ap.parse_args()
+    if args.compare:
+        return compare(args)
     estimate = GB_PER_MILLION * args.people / 1e6 * max(args.years, 1.0)
-    if estimate > args.max_gb:
+    if args.shards == 1 and estimate > args.max_gb:
         raise SystemExit(f"--people {args.people:,}: estimated {estimate:.0f} GB of memory in one process "
                          f"(about {GB_PER_MILLION} GB per million people-years, measured at 1M), above "
                          f"--max-gb {args.max_gb:g}; not run")
     out = Path(args.out or tempfile.mkdtemp(prefix="national-bench-"))
-    stages, manifest, step_seconds = run(args.people, args.years, out, args.threads)
-    report(stages, manifest, step_seconds, args.people, args.years)
+    stages, manifest, step_seconds = run(args.people, args.years, out, args.threads, args.shards, args.block_size)
+    report(stages, manifest, step_seconds, args.people, args.years, args.shards)
     print(f"run folder: {out}")
+    print(f"PEAK_BYTES {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024} WALL_S {sum(r[1] for r in stages.rows):.1f}")
+
+
+def compare(args) -> None:
+    """The same run in one shard and in shards of one generation block each, each in a fresh
+    process (ru_maxrss is per process): both peaks, and the sharded one as a share of one shard's."""
+    import subprocess
+    import sys
+
+    from socialrating.simulate.synthetic_world import block_size_of
+
+    bs = block_size_of(args.block_size)
+    blocks = -(-args.people // bs)
+    figures = {}
+    for shards in (1, blocks):
+        cmd = [sys.executable, __file__, "--people", str(args.people), "--years", str(args.years),
+               "--shards", str(shards), "--block-size", str(bs), "--max-gb", str(args.max_gb)]
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        print(f"--- {shards} shard(s) of {bs:,}-person blocks: {' '.join(cmd[1:])}", flush=True)
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        print(out, flush=True)
+        last = [ln for ln in out.splitlines() if ln.startswith("PEAK_BYTES")][-1].split()
+        figures[shards] = (int(last[1]), float(last[3]))
+    (p1, w1), (pk, wk) = figures[1], figures[blocks]
+    print(f"peak memory, one shard:                  {p1 / 1e9:6.2f} GB  (wall {w1:.0f} s)")
+    print(f"peak memory, {blocks} shards of one block each: {pk / 1e9:6.2f} GB  (wall {wk:.0f} s)")
+    print(f"ratio sharded / one shard: {pk / p1:.2f} (memory), {wk / w1:.2f} (wall time)")
 
 
 if __name__ == "__main__":

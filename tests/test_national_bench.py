@@ -19,18 +19,24 @@ def _bench():
 def test_stages_in_order_and_bytes_add_up(tmp_path):
     bench = _bench()
     from socialrating.simulate import runner as rn
-    from socialrating.simulate import simulation as sim
+    from socialrating.simulate import shardworld as sh
     from socialrating.simulate import synthetic_world as sw
+    from socialrating.sources import link as ln
 
-    before = (sim.make_world, sim.score, rn.MonthlyEngine, sw.generate_population, sw.link_sources)
-    out = tmp_path / "run"
-    stages, manifest, steps = bench.run(3_000, 0.25, out, threads=2)
-    names = [r[0] for r in stages.rows]
-    assert [n.split(" ")[0] for n in names] == [
-        "population", "records", "linkage", "world", "monthly", "spells,", "engine:", "outputs"]
-    assert manifest["months"] == 3 and len(steps) == 3 * len(manifest["scenarios"])
-    assert all(sec >= 0 for _, sec, _, _ in stages.rows)
-    written = sum(r[3] for r in stages.rows)
-    assert written == bench.folder_bytes(out) > 0
-    # the pipeline's functions are restored afterwards
-    assert before == (sim.make_world, sim.score, rn.MonthlyEngine, sw.generate_population, sw.link_sources)
+    def pipeline():
+        return (sh.write_citizens, sh.score, sh.ShardWorld.build, sh.ShardWorld.run, rn.MonthlyEngine,
+                sw.national_register, ln.link_sources)
+
+    before = pipeline()
+    stage_names = ["population", "records", "linkage", "world", "monthly", "spells,", "engine:", "outputs"]
+    for shards, block_size in ((1, None), (3, 1024)):  # a sharded run passes the stages once per shard
+        out = tmp_path / f"run-{shards}"
+        stages, manifest, steps = bench.run(3_000, 0.25, out, threads=2, shards=shards, block_size=block_size)
+        names = [r[0] for r in stages.rows]
+        assert [n.split(" ")[0] for n in names] == stage_names
+        assert manifest["months"] == 3 and len(steps) == 3 * len(manifest["scenarios"]) * shards
+        assert all(sec >= 0 for _, sec, _, _ in stages.rows)
+        written = sum(r[3] for r in stages.rows)
+        assert written == bench.folder_bytes(out) > 0
+        # the pipeline's functions are restored afterwards
+        assert before == pipeline()

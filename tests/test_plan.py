@@ -64,3 +64,32 @@ def test_run_refuses_at_once_and_no_preflight_skips_the_check(monkeypatch, tmp_p
     r3 = CliRunner().invoke(app, ["run", "--people", "300", "--years", "0.25", "--world", "basic", "--no-preflight",
                                   "--out", str(tmp_path / "t")])
     assert r3.exit_code == 0, r3.output
+
+
+def test_a_run_in_shards_needs_one_shard_s_memory_plus_the_national_register(monkeypatch):
+    monkeypatch.setattr(P, "memory_available", lambda: 21_600_000_000)
+    monkeypatch.setattr(P, "disk_free", lambda out: None)
+    whole = P.plan(3_000_000, 1, 7, "x")
+    sharded = P.plan(3_000_000, 1, 7, "x", shard_people=131_072)
+    # 131,072 x 10.8 kB + 3M x 700 B: the national register still grows with the nation
+    assert sharded.memory_bytes == pytest.approx(131_072 * 10_800 + 3_000_000 * 700)
+    assert whole.problems and not sharded.problems
+    assert P.plan(3_000_000, 1, 7, "x", shard_people=3_000_000).memory_bytes == whole.memory_bytes
+    big = P.plan(40_000_000, 1, 7, "x", shard_people=2_000_000)
+    assert big.problems == ["about 49.6 GB of memory with shards of 2,000,000 people but 21.6 GB is available "
+                            "(smaller shards need less; about 2,000,000 people fit in one)"]
+
+
+def test_the_command_plans_the_shards_it_will_run(monkeypatch, tmp_path):
+    """`run --shards` is planned with its largest shard (whole blocks of --block-size)."""
+    from socialrating import cli
+
+    seen = []
+    # a plan that does not fit: the command stops there, having said how it planned
+    monkeypatch.setattr(P, "plan", lambda *a: seen.append(a) or P.Plan(10, 1, 2e9, 0, 10**9, None, a[4]))
+    res = CliRunner().invoke(app, ["run", "--people", "10", "--years", "0.1", "--out", str(tmp_path / "r"),
+                                   "--shards", "3", "--block-size", "4", "--no-store"])
+    assert res.exit_code == 2 and "with shards of 4 people" in res.output, res.output
+    assert not (tmp_path / "r").exists()
+    assert seen[0][4] == 4  # 10 people in blocks of 4: 3 shards of one block, the largest 4 people
+    assert cli._shard_people(10, 1, 4) == 10 and cli._shard_people(10, 2, 4) == 8

@@ -1,6 +1,8 @@
-"""Sharded runs and executors (issue #15, first landing): the same seed gives the same run
-folder, byte for byte, whatever the number of shards and wherever they run (this process,
-a LocalCluster of worker processes, or a real `dask scheduler` and `dask worker`s)."""
+"""Sharded runs and executors (issue #15): the same seed gives the same tables (as read back,
+parts in shard order), linkage report, ledger store and manifest figures whatever the number
+of shards and wherever they run (this process, a LocalCluster of worker processes, or a real
+`dask scheduler` and `dask worker`s). Synthetic Russia is built shard by shard; the basic
+world, generated whole, runs as coordinator-drawn shards, byte for byte the same folder."""
 
 from __future__ import annotations
 
@@ -21,11 +23,44 @@ from socialrating.simulate.simulation import Feedback, SimConfig, simulate
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from golden import _folder  # noqa: E402 - the golden test's file hashing (ledger.duckdb excluded)
 
-# Synthetic Russia (source errors, linkage, feedback with household spill-over, appeals)
-WE = SimConfig(policy="rongcheng", people=2500, years=0.75, seed=7, world="synthetic",
-               feedback=Feedback({"credit": 0.5, "employment": 0.3}, household_spillover=0.2))
-# consequences that reach the household (spells held via another member)
-CB = SimConfig(policy="court-blacklist", people=2500, years=1.0, seed=5, world="synthetic")
+# Synthetic Russia (source errors, linkage, feedback with household spill-over, appeals) in
+# generation blocks of 2,048 people: 6 blocks, so 2 and 4 shards hold several blocks each
+WE = SimConfig(policy="court-blacklist", people=12_000, years=0.75, seed=7, world="synthetic", block_size=2048,
+               feedback=Feedback({"credit": 3.0, "travel": 3.0, "housing": 3.0}, household_spillover=1.0))
+# the basic world (no blocks) with consequences that reach the household: the coordinator-drawn shards
+CB = SimConfig(policy="court-blacklist", people=2500, years=1.0, seed=5, world="basic")
+TABLES = ("citizens", "truth", "events", "ratings", "consequences", "wrongful", "ledger", "quarantine",
+          "current_ratings", "current_consequences")
+# read back in shard order these are the whole run's rows in the whole run's order
+SAME_ORDER = {"citizens", "truth", "events", "ledger", "quarantine", "current_ratings"}
+
+
+def test_a_shard_is_whole_generation_blocks_as_even_as_they_can_be():
+    from socialrating.simulate.shardworld import plan
+
+    assert plan(12_000, 2048, 4) == [(0, 1), (2, 3), (4,), (5,)]  # 6 blocks, the last of 1,760 people
+    assert plan(12_000, 2048, 1) == [(0, 1, 2, 3, 4, 5)]
+    assert plan(4096, 2048, 3) == [(0,), (1,)]  # no more shards than blocks
+    assert plan(10, 2048, 2) == [(0,)]
+    with pytest.raises(ValueError, match="--shards"):
+        plan(10, 2048, 0)
+
+
+def test_linkage_reports_merge_by_counts_with_ratios_recomputed():
+    from socialrating.simulate.shardworld import merge_linkage
+
+    def report(correct, wrong, true, q):
+        src = {"correct": correct, "wrongly_linked": wrong, "with_true_citizen": true, "linked": correct + wrong,
+               "precision": 0.0, "recall": 0.0, "quarantined_by_reason": {"bad": q},
+               "linked_by_method": {"inn": {"linked": correct + wrong, "correct": correct, "precision": 0.0}}}
+        return {"overall": dict(src), "sources": {"tax": src}, "records_in": correct + wrong + q,
+                "records_linked": correct + wrong, "records_quarantined": q}
+
+    m = merge_linkage([report(9, 1, 10, 0), report(1, 3, 5, 2)])
+    assert m["overall"]["precision"] == round(10 / 14, 6) and m["overall"]["recall"] == round(10 / 15, 6)
+    assert m["sources"]["tax"]["linked_by_method"]["inn"] == {"linked": 14, "correct": 10, "precision": round(10 / 14, 6)}
+    assert m["sources"]["tax"]["quarantined_by_reason"] == {"bad": 2}
+    assert m["records_in"] == 16 and m["records_in == linked + quarantined"] is True
 
 
 def test_household_bounds_cut_where_the_household_changes():
@@ -48,57 +83,130 @@ def _run(cfg: SimConfig, out: Path, **kw) -> dict[str, str]:
     return _folder(out)
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> dict[str, dict[str, str]]:
-    """The unsharded runs (simulation.py's default path)."""
-    d = tmp_path_factory.mktemp("ref")
-    return {"WE": _run(WE, d / "we"), "CB": _run(CB, d / "cb")}
-
-
-@pytest.mark.parametrize("name,cfg", [("WE", WE), ("CB", CB)])
-def test_shards_in_process_give_the_unsharded_run_folder(reference, tmp_path, name, cfg):
-    ref = reference[name]
-    assert {"ratings.parquet", "events.parquet", "consequences.parquet", "wrongful.parquet",
-            "ledger.parquet", "manifest.json"} <= set(ref)
-    for k in (1, 2, 4):
-        # shards=1 with an explicit executor goes through shards.py too
-        from socialrating.simulate.executors import InProcess
-
-        got = _run(cfg, tmp_path / f"{name}-{k}", shards=k, executor=InProcess())
-        assert got == ref, (k, [f for f in ref if ref[f] != got.get(f)])
-
-
-def test_the_run_had_what_the_merge_must_get_right(tmp_path):
-    """The equivalence above is not vacuous: the run has feedback records, appeals and
-    household spells, and the 4 shards hold households whole."""
+def _tables(out: Path) -> dict:
+    """Every table as read back (parts in shard order), the linkage report and the manifest's
+    figures that must not depend on the sharding."""
     import json
+
+    from socialrating.store.runfolder import RunFolder
+
+    run = RunFolder(out)
+    m = run.manifest()
+    got = {t: run.read(t) for t in TABLES}
+    got["linkage"] = json.loads((out / "linkage.json").read_text())
+    got["manifest"] = {k: m[k] for k in ("people", "counts", "rows", "checks", "history", "seed_scheme")}
+    got["heads"] = (m["ledger_store"]["head"], m["changes"]["head"], m["changes"]["count"])
+    return got
+
+
+def _same(ref: dict, got: dict) -> list[str]:
+    """The tables and figures that differ (rows compared in order where the order is the
+    whole run's, else as sorted rows)."""
+    bad = []
+    for key, a in ref.items():
+        b = got[key]
+        if key in TABLES and key not in SAME_ORDER:
+            a, b = a.sort(a.columns), b.sort(b.columns)
+        if not (a.equals(b) if key in TABLES else a == b):
+            bad.append(key)
+    return bad
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict:
+    """The unsharded runs: WE in this process in one shard, CB whole (simulation.py)."""
+    d = tmp_path_factory.mktemp("ref")
+    _run(WE, d / "we")
+    return {"WE": _tables(d / "we"), "CB": _run(CB, d / "cb"), "dir": d}
+
+
+def test_shards_in_process_give_the_unsharded_tables(reference, tmp_path):
+    from socialrating.simulate.executors import InProcess
+
+    ref = reference["WE"]
+    assert not (reference["dir"] / "we" / "ratings").exists()  # one shard: the single files
+    for k in (1, 2, 4):
+        out = tmp_path / f"we-{k}"
+        _run(WE, out, shards=k, executor=InProcess())
+        assert _same(ref, _tables(out)) == [], k
+        if k > 1:  # parts, one per shard; no shuffle files left
+            assert len(list((out / "ratings").glob("part-*.parquet"))) == k
+            assert not (out / "ratings.parquet").exists() and not (out / "_work").exists()
+
+
+def test_the_sharded_run_had_what_the_merge_must_get_right(reference, tmp_path):
+    """The equivalence above is not vacuous: feedback records and appeals in several blocks,
+    household spells, records linked to a citizen of another shard."""
+    import polars as pl
+
+    from socialrating.store.runfolder import RunFolder
+
+    ref = reference["WE"]
+    c = ref["manifest"]["counts"]
+    assert c["feedback_records_by_scenario"]["actual"] > 0 and c["appeals_by_scenario"]["actual"]["contested"] > 0
+    events = ref["events"]
+    blocks = events.filter(pl.col("record_id").str.starts_with("fb-"))["citizen_id"] // 2048
+    assert blocks.n_unique() >= 4
+    assert ref["consequences"]["via_citizen_id"].is_not_null().sum() > 0
+    # entry ids are rows of the events table read in shard order (what contest and resolve use)
+    ledger = ref["ledger"].with_columns(row=pl.col("entry_id") // 8)
+    rows = events.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
+    both = ledger.join(rows, on="row", how="left", suffix="_event")
+    assert both.height == ledger.height and both["citizen_id"].equals(both["citizen_id_event"], check_names=False)
+    assert (both["occurred_on"] == both["occurred_on_event"]).all()
+
+
+def test_records_linked_to_another_shard_s_citizen_reach_it(tmp_path, monkeypatch):
+    """The shuffle: at 12,000 people no record happens to be linked across shards, so the
+    linkage is made to send one record in 40 to a citizen 4,096 further on (by record id,
+    the same whatever the sharding): unsharded and 3 shards still give the same tables."""
+    import dataclasses
 
     import polars as pl
 
-    out = tmp_path / "cb"
-    simulate(CB, out, shards=4)
-    m = json.loads((out / "manifest.json").read_text())
-    assert m["counts"]["feedback_records_by_scenario"]["actual"] > 0
-    spells = pl.read_parquet(out / "consequences.parquet")
-    assert spells["via_citizen_id"].is_not_null().sum() > 0
-    out = tmp_path / "we"
-    simulate(WE, out, shards=4)
-    m = json.loads((out / "manifest.json").read_text())
-    assert m["counts"]["appeals_by_scenario"]["actual"]["contested"] > 0
-    assert m["counts"]["feedback_records_by_scenario"]["actual"] > 0
-    people = pl.read_parquet(out / "citizens.parquet")
-    bounds = household_bounds(people["household_id"].to_numpy(), 4)
-    assert len(bounds) == 4 and bounds[0][0] == 0 and bounds[-1][1] == people.height
+    import socialrating.sources.link as link
+    from socialrating.store.runfolder import RunFolder
+
+    real = link.link_sources
+
+    def elsewhere(records, register, **kw):
+        moved = pl.col("record_id").hash(7) % 40 == 0
+        far = pl.when(moved).then((pl.col("citizen_id") + 4096) % WE.people).otherwise("citizen_id")
+        return {s: dataclasses.replace(r, linked=r.linked.with_columns(citizen_id=far))
+                for s, r in real(records, register, **kw).items()}
+
+    monkeypatch.setattr(link, "link_sources", elsewhere)
+    simulate(WE, tmp_path / "one")
+    simulate(WE, tmp_path / "three", shards=3)
+    assert _same(_tables(tmp_path / "one"), _tables(tmp_path / "three")) == []
+    run = RunFolder(tmp_path / "three")
+    truth = run.read("truth").select("record_id", "true_citizen_id")
+    linked = run.read("events").join(truth, on="record_id")
+    shard = lambda col: pl.col(col) // (2 * 2048)  # noqa: E731 - 6 blocks in 3 shards of 2
+    assert linked.filter(shard("citizen_id") != shard("true_citizen_id")).height > 1000
+    assert len(run.table_files("events")) == 3
 
 
-def test_a_local_dask_cluster_of_two_processes_gives_the_same_run_folder(reference, tmp_path):
+def test_the_coordinator_drawn_shards_give_the_unsharded_run_folder(reference, tmp_path):
+    """The basic world (generated whole) still runs as coordinator-drawn shards, byte for byte."""
+    from socialrating.simulate.executors import InProcess
+
+    for k in (1, 2, 4):
+        got = _run(CB, tmp_path / f"cb-{k}", shards=k, executor=InProcess())
+        assert got == reference["CB"], (k, [f for f in got if reference["CB"][f] != got.get(f)])
+    import polars as pl
+
+    assert pl.read_parquet(tmp_path / "cb-4" / "consequences.parquet")["via_citizen_id"].is_not_null().sum() > 0
+
+
+def test_a_local_dask_cluster_of_two_processes_gives_the_same_tables(reference, tmp_path):
     from socialrating.simulate.executors import DaskExecutor
 
     with DaskExecutor("local", workers=2) as ex:
         assert ex.dashboard and ex.dashboard.startswith("http")
         assert len(ex.client.scheduler_info()["workers"]) == 2
-        got = _run(WE, tmp_path / "local", shards=4, executor=ex)
-    assert got == reference["WE"], [f for f in got if reference["WE"][f] != got.get(f)]
+        _run(WE, tmp_path / "local", shards=4, executor=ex)
+    assert _same(reference["WE"], _tables(tmp_path / "local")) == []
 
 
 def _free_port() -> int:
@@ -116,7 +224,7 @@ def _wait_for_workers(address: str, n: int, timeout: float = 60) -> None:
 
 def test_a_real_dask_scheduler_and_two_workers_run_the_command(reference, tmp_path):
     """`dask scheduler` and two `dask worker` processes on 127.0.0.1, then the command line
-    pointed at them: the same run folder as the unsharded run."""
+    pointed at them: the same tables as the unsharded run."""
     dask = shutil.which("dask", path=os.path.dirname(sys.executable))
     assert dask, "the dask command comes with dask[distributed]"
     port, dash = _free_port(), _free_port()
@@ -134,9 +242,11 @@ def test_a_real_dask_scheduler_and_two_workers_run_the_command(reference, tmp_pa
                                           stdout=subprocess.DEVNULL, stderr=open(logs / f"worker{i}", "wb")))
         _wait_for_workers(address, 2)
         out = tmp_path / "tcp"
-        fb = ["--credit-feedback", "0.5", "--employment-feedback", "0.3", "--household-spillover", "0.2"]
+        fb = ["--credit-feedback", "3", "--employment-feedback", "0", "--feedback", "travel=3", "--feedback",
+              "housing=3", "--household-spillover", "1"]
         cmd = [sys.executable, "-m", "socialrating.cli", "run", "--policy", WE.policy, "--people", str(WE.people),
                "--years", str(WE.years), "--seed", str(WE.seed), "--world", WE.world, *fb,
+               "--block-size", str(WE.block_size),
                "--out", str(out), "--scheduler", address, "--shards", "2"]
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
@@ -144,8 +254,7 @@ def test_a_real_dask_scheduler_and_two_workers_run_the_command(reference, tmp_pa
         assert proc.returncode == 0, proc.stderr
         assert "Dask dashboard: http://127.0.0.1:" in proc.stderr
         assert "shard 2 of 2" in proc.stderr
-        got = _folder(out)
-        assert got == reference["WE"], [f for f in got if reference["WE"][f] != got.get(f)]
+        assert _same(reference["WE"], _tables(out)) == []
     finally:
         for p in reversed(procs):
             p.terminate()

@@ -177,7 +177,8 @@ def _store_failed(exc: Exception, code: int = 2) -> None:
     _fail(f"{msg}; nothing was changed", code)
 
 
-def _preflight(policy, people: int, years: float, history: float | None, out: Path) -> None:
+def _preflight(policy, people: int, years: float, history: float | None, out: Path,
+               shard_people: int | None = None) -> None:
     """Refuse, in one message, a run that cannot fit this machine (simulate/plan.py)."""
     from .simulate.plan import plan
     from .simulate.simulation import history_years
@@ -186,9 +187,18 @@ def _preflight(policy, people: int, years: float, history: float | None, out: Pa
         hist = history_years(policy, history)
     except ValueError as exc:
         _fail(str(exc))
-    p = plan(people, years, hist, out)
+    p = plan(people, years, hist, out, shard_people)
     if p.problems:
         _fail(f"run: {p.message()}")
+
+
+def _shard_people(people: int, shards: int, block_size: int | None) -> int:
+    """People in the largest shard of a Synthetic Russia run (shards are whole blocks)."""
+    from .simulate.shardworld import plan as shard_plan
+    from .simulate.synthetic_world import block_size_of
+
+    bs = block_size_of(block_size)
+    return min(people, max(len(p) for p in shard_plan(people, bs, shards)) * bs)
 
 
 @app.command(short_help="Simulate a policy on a synthetic nation, month by month.")
@@ -211,8 +221,11 @@ def run(
     history_years: Optional[float] = typer.Option(
         None, min=0, max=20, help="years of records on file at the start, generated before it (default: the policy's longest expiry, at most 7)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace a run folder that holds contests or ingested records"),
-    shards: int = typer.Option(1, min=1, help="run the months in this many shards of whole households; "
-                                              "outputs do not depend on it"),
+    shards: int = typer.Option(1, min=1, help="build and run the world in this many shards of whole generation "
+                                              "blocks (memory: one shard's); outputs do not depend on it"),
+    block_size: Optional[int] = typer.Option(
+        None, min=1, help="people per generation block of Synthetic Russia (default: the calibration's 131,072); "
+                          "a shard is whole blocks, so smaller blocks allow more, smaller shards"),
     scheduler: Optional[str] = typer.Option(
         None, help="run the shards on Dask: 'local' (a LocalCluster, see --workers) or tcp://HOST:PORT "
                    "(a running scheduler; --out on storage the machine running this command can write)"),
@@ -235,13 +248,15 @@ def run(
     except PolicyError as exc:
         _fail(str(exc))
     if preflight:
-        _preflight(parsed, people, years, history_years, out)
+        _preflight(parsed, people, years, history_years, out,
+                   _shard_people(people, shards, block_size) if world == "synthetic" else None)
     try:
         uplift = {"credit": credit_feedback, "employment": employment_feedback, **parse_feedback(feedback or [])}
     except ValueError as exc:
         _fail(str(exc))
     cfg = SimConfig(policy=policy, people=people, years=years, seed=seed, start=start_d, world=world, store=store,
-                    db=db, feedback=Feedback(uplift, household_spillover), history_years=history_years)
+                    db=db, feedback=Feedback(uplift, household_spillover), history_years=history_years,
+                    block_size=block_size)
     from .store.replace import RunReplaceError, build_and_swap
 
     from .simulate.executors import executor as make_executor
@@ -284,7 +299,8 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder to write")
     """The README's main job: 100,000 people, 2 years, the we-platform policy, summary and report."""
     run(policy="we-platform", people=100_000, years=2.0, seed=20240701, out=out, start="2024-07-01",
         world=DEFAULT_WORLD, credit_feedback=0.5, employment_feedback=0.3, household_spillover=0.0, feedback=None,
-        store=True, db=None, history_years=None, overwrite=overwrite, shards=1, scheduler=None, workers=None)
+        store=True, db=None, history_years=None, overwrite=overwrite, shards=1, block_size=None, scheduler=None,
+        workers=None)
     path = _write_report(out)
     console.print(f"Report: [bold]{path}[/]  (one self-contained HTML file; opens offline)")
     _next_steps(out)

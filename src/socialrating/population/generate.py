@@ -620,10 +620,13 @@ def iter_population_shards(
     shard_size: int = 1_000_000,
     as_of: dt.date = DEFAULT_AS_OF,
     calibration: Calibration | None = None,
+    block_size: int | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Yield the population of ``n`` people in consecutive shards of ``shard_size`` rows
     (the last may be shorter).  Concatenating the shards gives ``generate_population``'s frame
-    for any ``shard_size``."""
+    for any ``shard_size``. ``block_size`` (default: the calibration's ``model.block_size``)
+    sets the generation blocks, which households never cross; a different block size is a
+    different population (tests use small blocks to have many of them)."""
     if n < 0:
         raise ValueError("n must be >= 0")
     if shard_size < 1:
@@ -634,7 +637,9 @@ def iter_population_shards(
     M = _model(cal)
     S = _Streams(seed)
     state = _State(np.zeros(100, dtype=np.int64), np.zeros(10_000, dtype=np.int64))
-    bs = cal.model.block_size.value
+    bs = cal.model.block_size.value if block_size is None else int(block_size)
+    if bs < 1:
+        raise ValueError(f"block_size: expected 1 or more, got {bs}")
     pending: list[pl.DataFrame] = []
     pending_rows = 0
     for b, start in enumerate(range(0, n, bs)):
@@ -657,12 +662,14 @@ def generate_population(
     shard_size: int = 1_000_000,
     as_of: dt.date = DEFAULT_AS_OF,
     calibration: Calibration | None = None,
+    block_size: int | None = None,
 ) -> pl.DataFrame:
     """The synthetic population of ``n`` people as one frame (columns: ``POPULATION_SCHEMA``).
 
     Identical for the same ``(n, seed, as_of, calibration)`` whatever ``shard_size``.
     """
-    shards = list(iter_population_shards(n, seed, shard_size=shard_size, as_of=as_of, calibration=calibration))
+    shards = list(iter_population_shards(n, seed, shard_size=shard_size, as_of=as_of, calibration=calibration,
+                                         block_size=block_size))
     if not shards:
         return _empty()
     return pl.concat(shards, rechunk=True) if len(shards) > 1 else shards[0]

@@ -31,6 +31,7 @@ class InProcess:
 
     dashboard: str | None = None
     where = "in this process"
+    parallel = False  # one shard after the other: at most one shard's months in memory
 
     def spawn(self, cls, *args) -> _Here:
         return _Here(cls(*args))
@@ -62,6 +63,9 @@ class DaskExecutor(InProcess):
     scheduler (tcp://HOST:PORT), whose workers must import socialrating. A script that
     starts a LocalCluster needs the usual `if __name__ == "__main__":` guard (its worker
     processes import the main module)."""
+
+    #: shards run side by side (each in a worker), not one after the other
+    parallel = True
 
     def __init__(self, scheduler: str, workers: int | None = None, timeout: float = 60):
         try:

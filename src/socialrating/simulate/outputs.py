@@ -14,23 +14,49 @@ import polars as pl
 
 from ..store.runfolder import KIND_ENUM, SCENARIO_ENUM, SCENARIOS, RunFolder, TableWriter, empty_table
 from .runner import MonthOutcome, ShardResult
-from .world import World
+from .world import World, blocks_of
+
+
+def table_path(folder: RunFolder, table: str, shard: int = 0, of: int = 1) -> Path:
+    """Where a table (or one shard's part of it) goes: ``<table>.parquet`` in a run of one
+    shard, else ``<table>/part-KKKKK.parquet`` (store/runfolder.py's layout)."""
+    return folder.path / f"{table}.parquet" if of == 1 else folder.part_path(table, shard)
+
+
+def block_major(events: pl.DataFrame, block_size: int | None) -> tuple[pl.DataFrame, np.ndarray | None]:
+    """The events (month after month) reordered generation block after block, each block's
+    month after month: the order that does not depend on which blocks share a shard, so the
+    shards' parts read in order are the whole run's events. Also the new row of each old
+    row (None when nothing moves: one block)."""
+    blocks = blocks_of(events["citizen_id"].fill_null(-1).to_numpy(), block_size)
+    if not len(blocks) or blocks.min() == blocks.max():
+        return events, None
+    order = np.argsort(blocks, kind="stable")
+    new_row = np.empty(len(order), np.int64)
+    new_row[order] = np.arange(len(order))
+    return events[order], new_row
 
 
 class PanelWriter:
     """ratings.parquet (everyone, every month end) and events.parquet (the actual
-    scenario's records, feedback records included), streamed month by month."""
+    scenario's records, feedback records included), streamed month by month; a shard's
+    parts when ``of`` > 1. Events of several generation blocks are written at the end in
+    block order (``block_major``)."""
 
-    def __init__(self, folder: RunFolder, policy, citizens: np.ndarray, ends: list[dt.date]):
-        self.ratings = TableWriter(folder.path / "ratings.parquet")
-        self.events = TableWriter(folder.path / "events.parquet")
+    def __init__(self, folder: RunFolder, policy, citizens: np.ndarray, ends: list[dt.date], *,
+                 shard: int = 0, of: int = 1, block_size: int | None = None):
+        self.ratings = TableWriter(table_path(folder, "ratings", shard, of))
+        self.events = TableWriter(table_path(folder, "events", shard, of))
         self.citizens, self.ends = citizens, ends
+        blocks = blocks_of(citizens[[0, -1]], block_size) if len(citizens) else np.zeros(1, np.int64)
+        self.block_size, self.stream = block_size, bool(blocks[0] == blocks[-1])
         self.band_enum = pl.Enum(policy.rating.bands.names) if policy.rating.bands else None
         self.records: list[pl.DataFrame] = []
 
     def write(self, month: MonthOutcome) -> None:
         self.records.append(month.records)
-        self.events.write(month.records)
+        if self.stream:
+            self.events.write(month.records)
         ctx, end, n = month.state.ctx, self.ends[month.k], len(self.citizens)
         cols = {
             "citizen_id": self.citizens,
@@ -45,10 +71,13 @@ class PanelWriter:
         self.ratings.write(pl.DataFrame(cols))
 
     def close(self) -> pl.DataFrame:
-        """Close both files; returns every record the actual scenario received."""
+        """Close both files; returns every record the actual scenario received, month by month."""
         self.ratings.close()
+        events = pl.concat(self.records, how="vertical")
+        if not self.stream:
+            self.events.write(block_major(events, self.block_size)[0])
         self.events.close()
-        return pl.concat(self.records, how="vertical")
+        return events
 
 
 def spell_table(result: ShardResult, policy, citizens: np.ndarray, ends: list[dt.date]) -> pl.DataFrame:
@@ -81,15 +110,16 @@ def spell_table(result: ShardResult, policy, citizens: np.ndarray, ends: list[dt
     return pl.concat(frames).sort(["scenario", "consequence_id", "citizen_id", "start_month"])
 
 
-def error_sources(world: World, events: pl.DataFrame) -> pl.DataFrame:
-    """Per citizen: the sources of records wrongly attached to them (erroneous or mislinked)."""
-    if world.truth is None:
+def error_sources(seen_months: list[pl.DataFrame]) -> pl.DataFrame:
+    """Per citizen: the sources of records wrongly attached to them, among the records that
+    reached the operator (the agencies' view, month by month): those the world flagged
+    `erroneous` (a source error, or linked to someone other than the record's true citizen,
+    or about nobody). A world that knows no errors (no `erroneous` column) has none."""
+    frames = [m.select("citizen_id", pl.col("source").cast(pl.String), "erroneous")
+              for m in seen_months if "erroneous" in m.columns]
+    if not frames:
         return pl.DataFrame(schema={"citizen_id": pl.Int64, "error_sources": pl.String})
-    t = world.truth.select("source", "record_id", "true_citizen_id", "erroneous")
-    j = events.select("citizen_id", pl.col("source").cast(pl.String), "record_id").join(
-        t.with_columns(pl.col("source").cast(pl.String)), on=["source", "record_id"], how="inner")
-    bad = j.filter(pl.col("erroneous") | (pl.col("true_citizen_id") != pl.col("citizen_id"))
-                   | pl.col("true_citizen_id").is_null())
+    bad = pl.concat(frames, how="vertical").filter(pl.col("erroneous"))
     return bad.group_by("citizen_id").agg(pl.col("source").unique().sort().str.join(",").alias("error_sources"))
 
 
@@ -125,11 +155,12 @@ def wrongful_table(result: ShardResult, policy, citizens: np.ndarray, err_src: p
     return out
 
 
-def write_final(folder: RunFolder, final) -> None:
-    """The ledger, quarantine and current ratings and consequences as of the last month end."""
+def write_final(folder: RunFolder, final, shard: int = 0, of: int = 1) -> None:
+    """The ledger, quarantine and current ratings and consequences as of the last month end
+    (one shard's parts when ``of`` > 1)."""
     for table, frame in (("ledger", final.ledger), ("quarantine", final.quarantine),
                          ("current_ratings", final.ratings), ("current_consequences", final.consequences)):
-        frame.write_parquet(folder.path / f"{table}.parquet", compression="zstd")
+        frame.write_parquet(table_path(folder, table, shard, of), compression="zstd")
 
 
 def write_store(folder: RunFolder, db: str | None, final, actual_engine, review_deadline_days) -> tuple:

@@ -28,6 +28,11 @@ DISK_FIXED_BYTES = 415.0
 DISK_PER_RECORD_YEAR = 56.0
 MEASURED = ("benchmarks/national.py, 2026-11-29/30, 1M people in one process: 7.0 GB and 471 MB "
             "(1 year, no history), 10.8 GB and 864 MB (1 year + 7 years of history)")
+#: a run in shards (shardworld.py) holds one shard's people at a time, plus what is still
+#: national: the register every shard links against. Per person of the nation, from
+#: `national.py --compare` on 2026-11-30 (1M people, 8 shards of 131,072, 1 + 7 years):
+#: 2.09 GB peak = 131,072 x 10.8 kB (a shard, at the costs above) + 1M x about 670 B
+NATIONAL_BYTES_PER_PERSON = 700.0
 #: refuse when the estimate exceeds this share of what the machine has
 MARGIN = 1.0
 
@@ -42,15 +47,19 @@ class Plan:
     disk_bytes: float
     memory_available: int | None
     disk_free: int | None
+    shard_people: int | None = None  # people in the largest shard of a sharded run
 
     @property
     def problems(self) -> list[str]:
         """Why the run cannot fit here (empty: it may)."""
         out = []
         if self.memory_available is not None and self.memory_bytes > MARGIN * self.memory_available:
+            where = "in one process" if self.shard_people is None else f"with shards of {self.shard_people:,} people"
             most = _round3(self.memory_available / self.per_person_memory)
-            out.append(f"about {_size(self.memory_bytes)} of memory in one process but {_size(self.memory_available)} "
-                       f"is available (about {most:,} people fit)")
+            fit = (f"about {most:,} people fit" if self.shard_people is None
+                   else f"smaller shards need less; about {most:,} people fit in one")
+            out.append(f"about {_size(self.memory_bytes)} of memory {where} but {_size(self.memory_available)} "
+                       f"is available ({fit})")
         if self.disk_free is not None and self.disk_bytes > self.disk_free:
             out.append(f"about {_size(self.disk_bytes)} of disk but {_size(self.disk_free)} is free there")
         return out
@@ -67,15 +76,20 @@ class Plan:
                   "Run fewer people or fewer --history-years, or pass --no-preflight to try anyway.")
 
 
-def plan(people: int, years: float, history_years: float, out: str | Path) -> Plan:
+def plan(people: int, years: float, history_years: float, out: str | Path, shard_people: int | None = None) -> Plan:
     """The plan of a run of ``people`` over ``years`` with ``history_years`` of records on file,
-    writing beside ``out``."""
+    writing beside ``out``; ``shard_people``: the largest shard's people when the run is in
+    shards (memory: one shard's, plus the national register)."""
     if people < 0 or years < 0 or history_years < 0:
         raise ValueError("people, years and history_years must be >= 0")
     record_years = years + history_years
-    memory = people * (MEMORY_FIXED_BYTES + MEMORY_PER_RECORD_YEAR * record_years)
+    per_person = MEMORY_FIXED_BYTES + MEMORY_PER_RECORD_YEAR * record_years
+    if shard_people is not None and shard_people >= people:
+        shard_people = None  # one shard: the whole run in one process
+    memory = (people * per_person if shard_people is None
+              else shard_people * per_person + people * NATIONAL_BYTES_PER_PERSON)
     disk = people * (DISK_FIXED_BYTES + DISK_PER_RECORD_YEAR * record_years)
-    return Plan(people, record_years, memory, disk, memory_available(), disk_free(Path(out)))
+    return Plan(people, record_years, memory, disk, memory_available(), disk_free(Path(out)), shard_people)
 
 
 def memory_available() -> int | None:

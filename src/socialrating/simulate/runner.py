@@ -25,7 +25,7 @@ from .. import parallel
 from ..engine.monthly import MonthlyEngine, month_ends
 from ..store.runfolder import SCENARIOS
 from .feedback import Feedback, FeedbackModel
-from .world import ENGINE_COLUMNS
+from .world import ENGINE_COLUMNS, blocks_of
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,13 @@ assert tuple(SPECS) == SCENARIOS
 
 @dataclass(frozen=True)
 class Calendar:
-    """The run's months and the seed of its feedback (2, k) and appeal (3, k) streams."""
+    """The run's months and the seed of its feedback and appeal streams (one per generation
+    block and month, see ``block_stream``); block_size None: one block."""
 
     start: dt.date
     months: int
     seed: int
+    block_size: int | None = None
 
     @property
     def ends(self) -> list[dt.date]:
@@ -209,15 +211,43 @@ class MonthInput:
         return MonthInput(self.batch[rows], feedback_records, pick(self.contested), pick(self.overturned))
 
 
-def feedback_seed(calendar: Calendar, k: int) -> np.random.SeedSequence:
-    return np.random.SeedSequence(calendar.seed, spawn_key=(2, k))
+#: SeedSequence branches of the monthly streams: block 0 (2, k) feedback, (3, k) appeals, as
+#: before blocks had streams; block b >= 1 (5, b, k) feedback, (6, b, k) appeals
+_BRANCH = {"feedback": (2, 5), "appeals": (3, 6)}
+
+
+def block_stream(calendar: Calendar, kind: str, k: int, block: int) -> np.random.SeedSequence:
+    """The stream of ``kind`` ("feedback" or "appeals") for generation block ``block`` in month k."""
+    first, other = _BRANCH[kind]
+    key = (first, k) if block == 0 else (other, block, k)
+    return np.random.SeedSequence(calendar.seed, spawn_key=key)
+
+
+def feedback_seed(calendar: Calendar, k: int) -> Callable[[int], np.random.SeedSequence]:
+    """Month k's feedback stream per generation block (what ``World.extra`` takes)."""
+    return lambda block: block_stream(calendar, "feedback", k, block)
+
+
+def appeal_draws(calendar: Calendar, k: int, citizen_ids: np.ndarray) -> np.ndarray:
+    """Two uniforms per record (2 x n): each generation block's records, in their order here,
+    draw from the block's month-k appeals stream, so a record's draws do not depend on which
+    other blocks' records share the batch (the shard)."""
+    blocks = blocks_of(citizen_ids, calendar.block_size)
+    u = np.empty((2, len(blocks)))
+    if not len(blocks):
+        return u
+    order = np.argsort(blocks, kind="stable")
+    first = np.flatnonzero(np.r_[True, blocks[order][1:] != blocks[order][:-1]])
+    for b, rows in zip(blocks[order][first], np.split(order, first[1:])):
+        u[:, rows] = np.random.default_rng(block_stream(calendar, "appeals", k, int(b))).random((2, len(rows)))
+    return u
 
 
 def month_input(policy, spec: ScenarioSpec, month: pl.DataFrame, extra: pl.DataFrame | None,
                 calendar: Calendar, k: int) -> MonthInput:
     """The month's records plus the feedback records (`extra`), and, when the scenario
     contests, who contests each record and whether the reviewer overturns it: drawn from
-    the month's (3, k) stream over the records in this order."""
+    the month's appeals stream of each record's generation block (``appeal_draws``)."""
     batch = month.select(ENGINE_COLUMNS)
     n_extra = 0
     if extra is not None and extra.height:
@@ -230,7 +260,7 @@ def month_input(policy, spec: ScenarioSpec, month: pl.DataFrame, extra: pl.DataF
         wrong = np.zeros(n, bool)
         if "erroneous" in month.columns:
             wrong[: month.height] = month["erroneous"].to_numpy()
-        u = np.random.default_rng(np.random.SeedSequence(calendar.seed, spawn_key=(3, k))).random((2, n))
+        u = appeal_draws(calendar, k, batch["citizen_id"].fill_null(-1).to_numpy())
         contested = u[0] < np.where(wrong, am.share_contesting_erroneous, am.share_contesting_correct)
         overturned = contested & (u[1] < np.where(wrong, am.reviewer_accuracy, am.wrong_overturn))
     return MonthInput(batch, n_extra, contested, overturned)

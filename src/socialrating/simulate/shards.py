@@ -1,4 +1,6 @@
-"""A run split into shards of whole households, merged into the very run folder of one shard.
+"""A world built whole, run in shards of whole households, merged into the very run folder of
+one shard: the basic world (its generator has no blocks) and a world given to simulate (the
+league's). Synthetic Russia is built and run shard by shard instead (shardworld.py).
 
 The citizens, in the engine's order, are cut into K contiguous blocks at household
 boundaries; each block runs its own `ScenarioRunner` (engines, spells, paired counts) on
@@ -11,8 +13,8 @@ ratings; the coordinator writes the panel and, at the end, merges the shards' re
 (spells, months held, counters, appeals with their entry ids mapped back to the whole
 month's rows) so every file equals the unsharded run's byte for byte.
 
-What is not sharded yet: the world (records, linkage) and the outputs are built for the
-whole population, so memory still grows with N (issue #15).
+Memory grows with N here (the world and the outputs are whole); shardworld.py bounds it
+by the shard.
 """
 
 from __future__ import annotations
@@ -191,6 +193,7 @@ def simulate_sharded(cfg, out, shards: int, executor, progress=None, shard_progr
     from ..policy.load import parse_policy, read_policy_text
     from ..store.runfolder import RunFolder
     from .executors import InProcess
+    from .shardworld import ShardWorld
     from .simulation import _write_run, history_years, make_world, shard_of
 
     text, origin = read_policy_text(cfg.policy)
@@ -202,10 +205,10 @@ def simulate_sharded(cfg, out, shards: int, executor, progress=None, shard_progr
     folder = RunFolder(out)
     folder.path.mkdir(parents=True, exist_ok=True)
     (folder.path / "policy.yaml").write_text(text, encoding="utf-8")
-    calendar = Calendar(cfg.start, cfg.months, cfg.seed)
+    calendar = Calendar(cfg.start, cfg.months, cfg.seed, world.block_size)
     whole = shard_of(world, cfg)
     bounds = household_bounds(whole.households, shards)
-    panel = O.PanelWriter(folder, policy, whole.citizens, calendar.ends)
+    panel = O.PanelWriter(folder, policy, whole.citizens, calendar.ends, block_size=world.block_size)
 
     def step_done(k: int, shard: int, of: int) -> None:
         if shard_progress:
@@ -220,5 +223,6 @@ def simulate_sharded(cfg, out, shards: int, executor, progress=None, shard_progr
     finally:
         if own:
             executor.close()
-    events = panel.close()
-    return _write_run(cfg, folder, policy, world, whole, result, events, hist)
+    one = ShardWorld.of_world(cfg, policy, hist, folder, world)
+    one.shard, one.result, one.events = whole, result, panel.close()
+    return _write_run(cfg, folder, policy, [one.finish(0)], hist, world.linkage, world.block_size)

@@ -19,7 +19,8 @@ from the policy's `contest.simulation` model, from a stream of its own.
 Feedback is data (`Feedback`, feedback.py): an uplift per consequence context; each
 assumption is copied into the manifest. The stages are apart so a shard of citizens can
 run through them on its own: the world's records -> `ScenarioRunner` (runner.py: the
-engine's monthly steps in every scenario) -> the outputs (outputs.py).
+engine's monthly steps in every scenario) -> the outputs (outputs.py). Synthetic Russia
+runs them shard by shard, each shard building its own world (shardworld.py).
 """
 
 from __future__ import annotations
@@ -33,12 +34,11 @@ import numpy as np
 import polars as pl
 
 from ..engine.monthly import MonthlyEngine
-from ..engine.score import score
 from ..policy.load import parse_policy, policy_hash, read_policy_text
 from ..store.runfolder import SCENARIOS, RunFolder
 from . import outputs as O
 from .feedback import Feedback
-from .runner import Calendar, ScenarioRunner, Shard, ShardResult
+from .runner import Calendar, Shard, ShardResult
 from .world import World, basic_world
 
 __all__ = ["Feedback", "SimConfig", "simulate", "make_world", "history_years", "history_start"]
@@ -58,6 +58,9 @@ class SimConfig:
     #: years of records on file at the start (generated before it); None = the policy's longest
     #: expiry, at most MAX_DEFAULT_HISTORY_YEARS
     history_years: float | None = None
+    #: people per generation block (households never cross one; records, feedback and appeal
+    #: draws have a stream per block); None = the calibration's model.block_size (131,072)
+    block_size: int | None = None
 
     @property
     def months(self) -> int:
@@ -162,7 +165,8 @@ def make_world(cfg: SimConfig, history: float = 0.0, policy=None) -> World:
         from .synthetic_world import synthetic_world
 
         return synthetic_world(cfg.people, first, span, cfg.seed, as_of=cfg.start,
-                               keep=on_file_mask(policy, cfg.start) if loading else None)
+                               keep=on_file_mask(policy, cfg.start) if loading else None,
+                               block_size=cfg.block_size)
     raise ValueError(f"unknown world '{cfg.world}' (basic or synthetic)")
 
 
@@ -179,107 +183,140 @@ def shard_of(world: World, cfg: SimConfig) -> Shard:
 def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], None] | None = None,
              *, world: World | None = None, shards: int = 1, executor=None,
              shard_progress: Callable[[int, int, int], None] | None = None) -> dict:
-    """Run the simulation and write the run folder; returns the manifest. `world`, when
-    given, must be `make_world(cfg, history_years(...))`'s with every history record kept (the
-    league builds it once for every policy, see audit/league.py). With `shards` > 1 or an
-    `executor` (executors.py), the citizens run as shards of whole households (shards.py);
-    the run folder is the same byte for byte."""
+    """Run the simulation and write the run folder; returns the manifest.
+
+    Synthetic Russia (without a given `world`) is built and run shard by shard
+    (shardworld.py: memory bounded by the shard, `shards` runs of whole generation blocks
+    on `executor`, default this process); the tables read back the same whatever the
+    sharding. `world`, when given, must be `make_world(cfg, history_years(...))`'s with
+    every history record kept (the league builds it once for every policy, see
+    audit/league.py); it and the basic world run whole, or with `shards` > 1 or an
+    `executor` as shards drawn by a coordinator (shards.py), byte for byte the same."""
+    text, origin = read_policy_text(cfg.policy)
+    policy = parse_policy(text, origin)
+    hist = history_years(policy, cfg.history_years)
+    folder = RunFolder(out)
+    if world is None and cfg.world == "synthetic":
+        folder.path.mkdir(parents=True, exist_ok=True)
+        (folder.path / "policy.yaml").write_text(text, encoding="utf-8")
+        return _simulate_blocks(cfg, folder, policy, hist, shards, executor, progress, shard_progress)
     if shards > 1 or executor is not None:
         from .shards import simulate_sharded
 
         return simulate_sharded(cfg, out, shards, executor, progress, shard_progress, world=world)
-    text, origin = read_policy_text(cfg.policy)
-    policy = parse_policy(text, origin)
-    hist = history_years(policy, cfg.history_years)
+    from .shardworld import ShardWorld
+
     world = world if world is not None else make_world(cfg, hist, policy)
     if progress:
         progress(0, cfg.months)  # the world is built: months start
-    folder = RunFolder(out)
     folder.path.mkdir(parents=True, exist_ok=True)
     (folder.path / "policy.yaml").write_text(text, encoding="utf-8")
-    calendar = Calendar(cfg.start, cfg.months, cfg.seed)
-    shard = shard_of(world, cfg)
-    runner = ScenarioRunner(policy, shard, cfg.feedback, calendar)
-    ends = calendar.ends
-    panel = O.PanelWriter(folder, policy, shard.citizens, ends)
-    for k in range(cfg.months):
-        panel.write(runner.step(k))
-        if progress:
+    one = ShardWorld.of_world(cfg, policy, hist, folder, world)
+    one.run((lambda k: progress(k + 1, cfg.months)) if progress else None)
+    return _write_run(cfg, folder, policy, [one.finish(0)], hist, world.linkage, world.block_size)
+
+
+def _simulate_blocks(cfg: SimConfig, folder: RunFolder, policy, hist: float, shards: int, executor,
+                     progress, shard_progress) -> dict:
+    """Synthetic Russia shard by shard on `executor` (default: this process, one shard after
+    the other); the coordinator keeps only the tallies, the appeals and the linkage report."""
+    from .executors import InProcess
+    from .shardworld import run_shards
+    from .synthetic_world import block_size_of
+
+    own = executor is None
+    executor = executor if executor is not None else InProcess()
+
+    def month_done(k: int, shard: int, of: int) -> None:
+        if shard_progress:
+            shard_progress(k, shard, of)
+        if progress and shard == of:
             progress(k + 1, cfg.months)
-    events = panel.close()
-    result = runner.finish()
-    return _write_run(cfg, folder, policy, world, shard, result, events, hist)
+
+    if progress:
+        progress(0, cfg.months)
+    try:
+        finished, linkage, not_loaded = run_shards(cfg, policy, hist, folder, shards, executor, month_done)
+    finally:
+        if own:
+            executor.close()
+    finished[0]["tallies"]["not_loaded"] = not_loaded  # counted where the records were made
+    for f in finished[1:]:
+        f["tallies"]["not_loaded"] = 0
+    return _write_run(cfg, folder, policy, finished, hist, linkage, block_size_of(cfg.block_size))
 
 
-def _write_run(cfg: SimConfig, folder: RunFolder, policy, world: World, shard: Shard, result: ShardResult,
-               events: pl.DataFrame, hist: float) -> dict:
-    """Every file after the months: spells, wrongful table, citizens, the ledger recomputed
-    as of the last month end from every record received, the store, the manifest."""
-    citizens, ends = shard.citizens, Calendar(cfg.start, cfg.months, cfg.seed).ends
-    spells = O.spell_table(result, policy, citizens, ends)
-    spells.write_parquet(folder.path / "consequences.parquet", compression="zstd")
-    wt = O.wrongful_table(result, policy, citizens, O.error_sources(world, events))
-    wt.write_parquet(folder.path / "wrongful.parquet", compression="zstd")
-    world.people.write_parquet(folder.path / "citizens.parquet", compression="zstd")
-    if world.truth is not None:
-        world.truth.write_parquet(folder.path / "truth.parquet", compression="zstd")
-    actual = result.scenarios["actual"].engine
-    final = score(events, policy, ends[-1], citizens, households=shard.households, overrides=actual.appeal_states())
-    O.write_final(folder, final)
-    store = (O.write_store(folder, cfg.db, final, actual, policy.contest.review_deadline_days)
+def _write_run(cfg: SimConfig, folder: RunFolder, policy, finished: list[dict], hist: float, linkage: dict,
+               block_size: int | None) -> dict:
+    """After every shard wrote its parts: the store (ledgers in shard order, the appeals as
+    state changes), linkage.json and the manifest from the shards' tallies."""
+    from .shardworld import add_tallies, write_store
+
+    calendar = Calendar(cfg.start, cfg.months, cfg.seed, block_size)
+    store = (write_store(folder, cfg.db, finished, calendar, policy.contest.review_deadline_days)
              if cfg.store else (None, 0, None))
-    O.write_linkage(folder.path, world.linkage)
-    same = int(np.sum(final.ratings["status"].to_numpy() == last_ctx(actual, policy)["status"]))
-    manifest = _manifest(cfg, policy, world, shard, result, hist, ends, final, store,
-                         {"spells": spells.height, "wrongful": wt.height, "events": events.height, "same": same})
+    O.write_linkage(folder.path, linkage)
+    total: dict = {}
+    for f in finished:
+        total = add_tallies(total, f["tallies"])
+    manifest = _manifest(cfg, policy, total, hist, calendar.ends, store, block_size)
+    if len(finished) > 1:
+        manifest["shards"] = len(finished)
+        manifest["shard_size"] = max(f["tallies"]["people"] for f in finished)
     folder.write_manifest(manifest)
     return manifest
 
 
-def _history_note(cfg: SimConfig, world: World, hist: float) -> dict:
-    start_days = (cfg.start - dt.date(1970, 1, 1)).days
-    on_file = int((world.seen["reported_on"].cast(pl.Int32) < start_days).sum()) if world.seen.height else 0
+def tallies(world: World, shard: Shard, result: ShardResult, final, rows: dict, start: dt.date) -> dict:
+    """One shard's numbers for the manifest; the shards' add up to the whole run's."""
+    start_days = to_days_(start)
+    return {"people": len(shard.citizens), "arrived": sum(f.height for f in shard.records["seen"]),
+            "linked": world.seen.height, "not_loaded": int(world.records_not_loaded),
+            "on_file": int((world.seen["reported_on"].cast(pl.Int32) < start_days).sum()) if world.seen.height else 0,
+            "counts": {k: int(v) for k, v in final.counts.items()}, "scenarios": O.scenario_counts(result),
+            "ledger": final.ledger.height, "quarantine": final.quarantine.height,
+            "current_ratings": final.ratings.height, "current_consequences": final.consequences.height, **rows}
+
+
+def _history_note(cfg: SimConfig, t: dict, hist: float) -> dict:
     return {"years": hist, "start": (history_start(cfg.start, hist) if hist > 0 else cfg.start).isoformat(),
-            "records_on_file_at_start": on_file,
-            "records_not_loaded": int(world.records_not_loaded),
+            "records_on_file_at_start": t["on_file"],
+            "records_not_loaded": t["not_loaded"],
             "note": ("records reported before the start are loaded in the first month as the records "
                      "on file, except those that can no longer count (older than the longest expiry "
                      "of the rules for their event type, or of a type the policy does not use); the "
                      "policy's own dates (valid_from) decide which of the loaded ones count")}
 
 
-def _manifest(cfg, policy, world, shard, result, hist, ends, final, store, rows) -> dict:
-    """The run's manifest (before sealing): what ran, on what, with which counts and checks."""
-    N, M, c = len(shard.citizens), cfg.months, final.counts
-    arrived = sum(f.height for f in shard.records["seen"])
+def _manifest(cfg, policy, t: dict, hist, ends, store, block_size) -> dict:
+    """The run's manifest (before sealing): what ran, on what, with which counts and checks;
+    `t` the tallies of every shard added up."""
+    N, M, c = t["people"], cfg.months, t["counts"]
     head, n_changes, change_head = store
     where = "ledger.duckdb" if cfg.db is None else O.redact(cfg.db)
     return {
         "kind": "simulation",
         "seed": cfg.seed,
-        "seed_scheme": ("numpy SeedSequence(seed, spawn_key=...): (0,) world: its children [0] the population, "
-                        "[1] the records over one window from history_start to the last month (the history "
-                        "before the start and the run's months are one stream, so a process spanning the "
-                        "start carries on); (2, month) feedback draws; (3, month) appeal draws"),
-        "history": _history_note(cfg, world, hist),
+        "seed_scheme": seed_scheme(N, block_size),
+        "history": _history_note(cfg, t, hist),
         "people": N, "years": cfg.years, "months": M, "start": cfg.start.isoformat(),
         "as_of": ends[-1].isoformat(), "month_ends": [e.isoformat() for e in ends],
-        "world": world.generator,
+        "world": "synthetic-russia" if cfg.world == "synthetic" else cfg.world,
         "policy": {"name": policy.name, "version": policy.version, "sha256": policy_hash(policy), "origin": cfg.policy},
         "feedback": cfg.feedback.manifest(),
         "appeals_model": policy.contest.simulation.model_dump(),
         "scenarios": list(SCENARIOS),
-        "counts": {**{k: int(v) for k, v in c.items()}, **O.scenario_counts(result),
-                   "consequence_spells": rows["spells"],
-                   "records_linked": world.seen.height,
+        "counts": {**c, **t["scenarios"],
+                   "consequence_spells": t["spells"],
+                   "records_linked": t["linked"],
                    # reported after the last month end: never seen
-                   "records_reported_after_last_month": int(world.seen.height - arrived)},
-        "rows": {"citizens": N, "ratings": N * M, "events": rows["events"], "ledger": final.ledger.height,
-                 "consequences": rows["spells"], "wrongful": rows["wrongful"], "quarantine": final.quarantine.height,
-                 "current_ratings": final.ratings.height, "current_consequences": final.consequences.height},
+                   "records_reported_after_last_month": int(t["linked"] - t["arrived"])},
+        "rows": {"citizens": N, "ratings": N * M, "events": t["events"], "ledger": t["ledger"],
+                 "consequences": t["spells"], "wrongful": t["wrongful"], "quarantine": t["quarantine"],
+                 "current_ratings": t["current_ratings"], "current_consequences": t["current_consequences"]},
         "checks": {
             "events_in == accepted + quarantined": c["events_in"] == c["accepted"] + c["quarantined"],
-            "final status: monthly engine == full recompute (citizens agreeing)": f"{rows['same']} of {N}",
+            "final status: monthly engine == full recompute (citizens agreeing)": f"{t['same']} of {N}",
             "note": ("the monthly engine scores a late record when it arrives (caps allocated in arrival "
                      "order), the full recompute by date; they differ only for late records in capped or "
                      "closable groups"),
@@ -290,6 +327,23 @@ def _manifest(cfg, policy, world, shard, result, hist, ends, final, store, rows)
         "lint": O.lint_findings(policy),
         "shard_size": N,
     }
+
+
+def seed_scheme(people: int, block_size: int | None) -> str:
+    """The manifest's account of the random streams. A run of one generation block has only
+    block 0's streams, the whole population's before blocks had streams (same words)."""
+    text = ("numpy SeedSequence(seed, spawn_key=...): (0,) world: its children [0] the population, "
+            "[1] the records over one window from history_start to the last month (the history "
+            "before the start and the run's months are one stream, so a process spanning the "
+            "start carries on); (2, month) feedback draws; (3, month) appeal draws")
+    if block_size is None or people <= block_size:
+        return text
+    return (text + f"; these are generation block 0's streams: people come in blocks of {block_size} "
+            "(households never cross one) and block b >= 1 has its own: (4, b) its records (identifier "
+            "keys shared with block 0's and record numbers in the block's own range, so ids stay "
+            "unique), (5, b, month) its feedback draws, (6, b, month) its appeal draws. Errors that "
+            "pick another person (namesake merges, false name matches) pick within the block; the "
+            "linkage is against the register of everybody")
 
 
 def last_ctx(engine: MonthlyEngine, policy) -> dict:

@@ -10,6 +10,8 @@ imperfect data. Ground truth stays in `truth`, which the engine never reads.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
@@ -19,6 +21,7 @@ from .. import parallel
 from ..identity.linkage import linkage_report
 from ..sources.link import link_sources
 from ..identity.register import build_register
+from ..population.calibration import load_calibration
 from ..population.generate import generate_population
 from ..sources.errors import ErrorModel
 from ..sources.synthetic import generate_records
@@ -40,25 +43,79 @@ def _typed(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col("event_type").cast(EVENT_TYPE), pl.col("source").cast(SOURCE))
 
 
+def block_size_of(block_size: int | None) -> int:
+    """The generation block size: ``block_size``, else the calibration's ``model.block_size``."""
+    return int(block_size) if block_size is not None else int(load_calibration().model.block_size.value)
+
+
+def record_seed(seed: int, block: int) -> np.random.SeedSequence:
+    """The records stream of generation block ``block``: block 0 keeps the whole-population
+    stream of before, (0,)'s child [1] = spawn key (0, 1); block b >= 1 has (4, b), a branch
+    nothing else uses (generate_records' own streams hang below either)."""
+    return np.random.SeedSequence(seed, spawn_key=(0, 1) if block == 0 else (4, block))
+
+
+def national_register(people: "pl.DataFrame | list[Path]"):
+    """The register every record is linked against: the whole nation's people (a frame, or
+    the citizens parts of a sharded run, read here), whichever block or shard a record comes
+    from. The one seam for a compact national index: today the full register in memory."""
+    if not isinstance(people, pl.DataFrame):
+        people = pl.read_parquet(list(people))
+    return build_register(people)
+
+
+def block_records(people: pl.DataFrame, start: dt.date, years: float, seed: int, block: int,
+                  keep: Callable | None = None):
+    """One generation block's records: the agencies' view and the error-free twin, from the
+    block's own stream (``record_seed``), numbered in the block's range, with identifier keys
+    shared by all blocks. Errors that pick another person pick within the block."""
+    own, keys = record_seed(seed, block), record_seed(seed, 0)
+    pool = parallel.current()  # independent streams: the two run side by side
+    seen_job = pool.submit(lambda: generate_records(people, start, years, own, keep=keep, block=block, keys=keys))
+    twin_job = pool.submit(lambda: generate_records(people, start, years, own, error_model=ErrorModel.none(),
+                                                    identities=False, keep=keep, block=block, keys=keys))
+    return seen_job.result(), twin_job.result()
+
+
+def blocks_of(people: pl.DataFrame, block_size: int) -> list[tuple[int, pl.DataFrame]]:
+    """(block number, its people) for every generation block (citizen ids are positions)."""
+    if not people.height:
+        return [(0, people)]
+    first = int(people["citizen_id"][0])
+    if first % block_size:
+        raise ValueError(f"people start at citizen {first}, inside a generation block of {block_size}")
+    return [(first // block_size + i, people.slice(lo, block_size))
+            for i, lo in enumerate(range(0, people.height, block_size))]
+
+
+def merge_batches(batches: list) -> SimpleNamespace:
+    """Several blocks' SourceBatches as one: per source the blocks' records in block order;
+    the truth rows block by block (each block's in source order)."""
+    first = batches[0]
+    records = {s: pl.concat([b.records[s] for b in batches], how="vertical") for s in first.records}
+    truth = pl.concat([b.truth for b in batches], how="vertical")
+    return SimpleNamespace(records=records, truth=truth, not_loaded=sum(b.not_loaded for b in batches))
+
+
 def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.date | None = None,
-                    keep: Callable | None = None) -> World:
+                    keep: Callable | None = None, block_size: int | None = None) -> World:
     """Records over [start, start + years) about people aged as on ``as_of`` (default
     ``start``; the simulation passes its first month when ``start`` is the history's).
 
+    Each generation block's records come from its own stream (``block_records``); the
+    linkage is national: every record against the register of everybody.
     ``keep`` (see ``generate_records``) drops records the operator never loads (history no
     rule can count any more), in the agencies' view and in the perfect-data twin alike;
     the number dropped is ``records_not_loaded``."""
-    pop_seed, rec_seed = np.random.SeedSequence(seed, spawn_key=(0,)).spawn(2)
-    people = generate_population(n, pop_seed, as_of=as_of or start)
-    pool = parallel.current()  # independent streams: the two run side by side
-    seen_job = pool.submit(lambda: generate_records(people, start, years, rec_seed, keep=keep))
-    twin_job = pool.submit(lambda: generate_records(people, start, years, rec_seed, error_model=ErrorModel.none(),
-                                                    identities=False, keep=keep))
-    batch, twin = seen_job.result(), twin_job.result()
-    results = link_sources(batch.records, build_register(people))
+    pop_seed = np.random.SeedSequence(seed, spawn_key=(0,)).spawn(2)[0]
+    bs = block_size_of(block_size)
+    people = generate_population(n, pop_seed, as_of=as_of or start, block_size=bs)
+    made = [block_records(p, start, years, seed, b, keep) for b, p in blocks_of(people, bs)]
+    batch, twin = merge_batches([m[0] for m in made]), merge_batches([m[1] for m in made])
+    results = link_sources(batch.records, national_register(people))
     seen = _seen(results, batch.truth)
     world = World(people=people, seen=_typed(seen), perfect=_typed(_perfect(twin)), truth=batch.truth,
-                  linkage=_linkage(results, batch, seen.height), generator="synthetic-russia")
+                  linkage=_linkage(results, batch, seen.height), generator="synthetic-russia", block_size=bs)
     world.records_not_loaded = batch.not_loaded
     return world
 
@@ -66,6 +123,12 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.d
 def _seen(results: dict, truth: pl.DataFrame) -> pl.DataFrame:
     """The linked records in arrival order, each flagged `erroneous` when it is wrong for the
     citizen it was attached to (what the simulation, never the engine, knows)."""
+    # arrival order: by the day a record reached the operator (ties: source, then the agency's order)
+    return flagged(results, truth).sort("reported_on", maintain_order=True)
+
+
+def flagged(results: dict, truth: pl.DataFrame) -> pl.DataFrame:
+    """The linked records source after source, in each source's order, with `erroneous`."""
     seen = pl.concat([_events(s, r.linked) for s, r in results.items()], how="vertical")
     # record ids carry their source's prefix, so they are unique across sources
     t = truth.select(pl.col("record_id").cast(pl.String), "true_citizen_id", "erroneous")
@@ -73,8 +136,7 @@ def _seen(results: dict, truth: pl.DataFrame) -> pl.DataFrame:
         erroneous=(pl.col("erroneous").fill_null(False) | pl.col("true_citizen_id").is_null()
                    | (pl.col("true_citizen_id") != pl.col("citizen_id")).fill_null(True))
     ).drop("true_citizen_id")
-    # arrival order: by the day a record reached the operator (ties: source, then the agency's order)
-    return seen.sort("reported_on", maintain_order=True)
+    return seen
 
 
 def _perfect(twin) -> pl.DataFrame:

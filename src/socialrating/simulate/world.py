@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import polars as pl
@@ -36,6 +37,7 @@ class World:
     linkage: dict = field(default_factory=dict)
     generator: str = "basic"
     records_not_loaded: int = 0   # history records no rule could count any more (never loaded)
+    block_size: int | None = None  # generation blocks (citizen id // block_size); None: one block
 
     def month_slice(self, frame: pl.DataFrame, start: dt.date, months: int) -> list[pl.DataFrame]:
         """Split records by the month they reach the operator (reported_on). Records reported
@@ -48,14 +50,33 @@ class World:
         return [parts[(i,)].drop("_k") if (i,) in parts else empty for i in range(months)]
 
     def extra(self, people_mask: np.ndarray, scale: np.ndarray, month_start: dt.date,
-              seed: np.random.SeedSequence) -> pl.DataFrame:
-        """Extra arrears-type records for people whose risk feedback scales up this month."""
+              seeds: Callable[[int], np.random.SeedSequence]) -> pl.DataFrame:
+        """Extra arrears-type records for people whose risk feedback scales up this month:
+        each generation block's from its own stream ``seeds(block)``, blocks in order, so a
+        person's records do not depend on who else is in the frame (or the shard)."""
         idx = np.flatnonzero(people_mask)
         if not len(idx):
             return self.seen.clear().select(ENGINE_COLUMNS)
-        sub = self.people[idx]
-        ev = basic_events(sub, month_start, 1 / 12, seed, risk_scale=scale[idx], only=ARREARS_TYPES)
-        return ev.with_columns(record_id=pl.lit("fb-") + pl.col("record_id")).select(ENGINE_COLUMNS)
+        blocks = blocks_of(self.people["citizen_id"].to_numpy()[idx], self.block_size)
+        first = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]])
+        if np.any(np.diff(blocks[first]) <= 0):
+            raise ValueError("people are not in generation-block order")
+        parts = []
+        for b, rows in zip(blocks[first], np.split(idx, first[1:])):
+            ev = basic_events(self.people[rows], month_start, 1 / 12, seeds(int(b)), risk_scale=scale[rows],
+                              only=ARREARS_TYPES)
+            prefix = "fb-" if b == 0 else f"fb-b{b}-"
+            parts.append(ev.with_columns(record_id=pl.lit(prefix) + pl.col("record_id")).select(ENGINE_COLUMNS))
+        return pl.concat(parts, how="vertical")
+
+
+def blocks_of(citizen_ids: np.ndarray, block_size: int | None) -> np.ndarray:
+    """The generation block of each citizen id (ids are positions in the population);
+    one block (0) without a block size. An unknown citizen (null as -1) counts as block 0."""
+    ids = np.asarray(citizen_ids, dtype=np.int64)
+    if block_size is None:
+        return np.zeros(len(ids), np.int64)
+    return np.maximum(ids, 0) // int(block_size)
 
 
 def basic_world(n: int, start: dt.date, years: float, seed: int) -> World:

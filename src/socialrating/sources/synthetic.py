@@ -50,6 +50,9 @@ TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "duplicate_of": pl.String,
     "subtype": pl.String,
 }
+#: record numbers per source and generation block: block b numbers its records from
+#: b * RECORDS_PER_BLOCK (record ids permute them in 10**12, so up to 3,725 blocks)
+RECORDS_PER_BLOCK = 1 << 28
 _PLATE_LETTERS = list("АВЕКМНОРСТУХ")
 _ERRONEOUS = np.array([k not in NOT_ERRONEOUS for k in ERROR_KINDS])
 
@@ -81,6 +84,8 @@ def generate_records(
     error_model: ErrorModel | None = None,
     identities: bool = True,
     keep: Callable[[pl.Series, np.ndarray, np.ndarray], np.ndarray] | None = None,
+    block: int = 0,
+    keys: np.random.SeedSequence | int | None = None,
 ) -> SourceBatch:
     """Every source's records about ``people`` over ``[start, start + years)``.
 
@@ -91,10 +96,16 @@ def generate_records(
     perfect-data twin, whose citizen comes from the truth table, at a fraction of the cost.
     ``keep(event_type, occurred_days, reported_days) -> mask`` drops records (after the
     errors, before anything is materialised; not in the truth either): the simulation uses
-    it for history that no rule can count any more. Their number is ``not_loaded``."""
+    it for history that no rule can count any more. Their number is ``not_loaded``.
+
+    ``people`` may be one generation block of a larger population (``block``: its number):
+    record numbers (hence record ids) and proceeding numbers are then offset by the block,
+    and the identifier keys come from ``keys`` (default ``seed``), the same seed for every
+    block, so ids stay unique across blocks generated apart. Errors that pick another person
+    (namesake merges, false name matches, camera owners) pick within ``people``."""
     cal = calibration or load_calibration()
     em = error_model if error_model is not None else ErrorModel.default(cal)
-    ctx = Context(people, start, years, seed, cal, defaults=load_calibration())
+    ctx = Context(people, start, years, seed, cal, defaults=load_calibration(), block=block, keys=keys)
     events: dict[str, Events] = {}
     for agency in AGENCIES:
         ev = agency.generate(ctx)
@@ -141,7 +152,7 @@ def _true_records(source: str, ev: Events, ctx: Context) -> Records:
             known = rng.random(m) < float(cov.get(f"{source}.{col}", 1.0))
     person = ev.person.astype(np.int64)
     return Records(
-        counter=np.arange(m, dtype=np.int64), subject=person.copy(), true=person.copy(), etype=ev.etype,
+        counter=ctx.block * RECORDS_PER_BLOCK + np.arange(m, dtype=np.int64), subject=person.copy(), true=person.copy(), etype=ev.etype,
         occurred=ev.occurred, reported=(ev.occurred + lag).astype(np.int32), amount=ev.amount, subtype=ev.subtype,
         key_known=known, extra=dict(ev.extra), subtype_labels=ev.subtype_labels,
     )
@@ -168,7 +179,7 @@ def person_names(ctx: Context) -> tuple[pl.Series, pl.Series, pl.Series]:
 
 
 def _key(ctx: Context, *path: int) -> int:
-    return int(ctx.seed_sequence(3, *path).generate_state(1, np.uint64)[0])
+    return int(ctx.key_sequence(3, *path).generate_state(1, np.uint64)[0])
 
 
 def _digits(values: np.ndarray, width: int) -> pl.Series:
@@ -195,6 +206,8 @@ def _materialise(source: str, rec: Records, ctx: Context, identities: bool = Tru
     """The agency's records table (in the order they were reported) and their truth rows."""
     schema = SCHEMAS[source]
     sidx = source_index(source)
+    if len(rec) and int(rec.counter.max()) >= (ctx.block + 1) * RECORDS_PER_BLOCK:
+        raise ValueError(f"{source}: more than {RECORDS_PER_BLOCK} records in one generation block; use smaller blocks")
     # record ids: a keyed permutation of the record number (opaque: duplicates look new)
     rid_num = permute(rec.counter, 10**12, _key(ctx, 0, sidx))
     order = _report_order(rec.reported, rid_num)
@@ -254,7 +267,7 @@ def _identity_columns(source: str, rec: Records, ctx: Context, sidx: int) -> dic
         cols["proceeding_id"] = pl.select(pl.concat_str([_digits(num, 9), pl.lit("/"), _digits(rec.extra["region"], 2),
                                                          _digits(dept, 3), pl.lit("-ИП")])).to_series()
     if source == "marketplace":
-        acc = permute(rec.subject.astype(np.int64) % (10**10), 10**10, _key(ctx, 5, sidx))
+        acc = permute(ctx.citizen_id[rec.subject] % (10**10), 10**10, _key(ctx, 5, sidx))
         cols["account"] = pl.select(pl.lit("MP") + _digits(acc, 10)).to_series()
     if source == "housing":
         acc = permute(rec.extra["account"] % (10**10), 10**10, _key(ctx, 4, sidx))

@@ -108,12 +108,18 @@ class Context:
     """The population as numpy arrays, the period, the calibration and the random streams."""
 
     def __init__(self, people: pl.DataFrame, start: dt.date, years: float, seed: np.random.SeedSequence | int, cal: Calibration,
-                 defaults: Calibration | None = None):
+                 defaults: Calibration | None = None, *, block: int = 0,
+                 keys: np.random.SeedSequence | int | None = None):
         if years <= 0:
             raise ValueError("years must be > 0")
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self._entropy = ss.entropy
         self._spawn_key = tuple(ss.spawn_key)
+        # the generation block these people are (record and proceeding numbers are offset by
+        # it) and the seed of the identifier keys, shared by every block so numbers stay unique
+        ks = ss if keys is None else (keys if isinstance(keys, np.random.SeedSequence) else np.random.SeedSequence(keys))
+        self.block = int(block)
+        self._key_entropy, self._key_spawn_key = ks.entropy, tuple(ks.spawn_key)
         self.cal = cal
         self._sources = cal.sources if cal.sources is not None else (defaults.sources if defaults else None)
         if self._sources is None:
@@ -158,6 +164,10 @@ class Context:
     # -- randomness ----------------------------------------------------------------------
     def seed_sequence(self, *path: int) -> np.random.SeedSequence:
         return np.random.SeedSequence(self._entropy, spawn_key=self._spawn_key + tuple(int(p) for p in path))
+
+    def key_sequence(self, *path: int) -> np.random.SeedSequence:
+        """A stream of the identifier keys' seed (the same for every block of a population)."""
+        return np.random.SeedSequence(self._key_entropy, spawn_key=self._key_spawn_key + tuple(int(p) for p in path))
 
     def rng(self, source: str, stream: int = 0) -> np.random.Generator:
         """Behaviour stream ``stream`` of ``source`` (branch 0 of the seed)."""

@@ -31,6 +31,10 @@ from ._base import (
 
 SOURCE = "bailiffs"
 PROCEEDING = event_index(SOURCE, "enforcement.proceeding")
+#: proceeding numbers per generation block: block b numbers from b * PROCEEDINGS_PER_BLOCK
+#: (proceeding ids permute them in 10**9: up to 953 blocks, about 125M people at the
+#: calibration's block size)
+PROCEEDINGS_PER_BLOCK = 1 << 20
 EXIT_BAN = event_index(SOURCE, "enforcement.exit_ban")
 PAID = event_index(SOURCE, "enforcement.debt_paid")
 ALIMONY = event_index(SOURCE, "alimony.arrears")
@@ -123,7 +127,10 @@ def generate(ctx: Context) -> Events:
     ban_day = first[src] + j * RENEWAL_DAYS
     all_person = np.concatenate((person, a_person))
     all_kind = np.concatenate((kind, np.full(a_person.size, len(KINDS), dtype=np.int8)))
-    number = np.arange(all_open.size, dtype=np.int64)
+    if all_open.size > PROCEEDINGS_PER_BLOCK:
+        raise ValueError(f"bailiffs: more than {PROCEEDINGS_PER_BLOCK} proceedings in one generation block; "
+                         "use smaller blocks")
+    number = ctx.block * PROCEEDINGS_PER_BLOCK + np.arange(all_open.size, dtype=np.int64)
     region = ctx.region[all_person]
     got_paid = np.flatnonzero(all_paid < end)
     parts = [

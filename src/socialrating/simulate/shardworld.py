@@ -1,0 +1,342 @@
+"""A run built and run shard by shard, memory bounded by the shard (issue #15).
+
+A shard is a run of whole generation blocks (population/generate.py: households never
+cross a block). The coordinator streams the population block by block and writes each
+shard's people (`citizens`, a part per shard). Then each shard, wherever the executor runs
+it (executors.py: this process, a LocalCluster, a tcp:// cluster):
+
+1. `build`: generates its blocks' records (each block from its own streams,
+   synthetic_world.block_records), links them against the national register (everybody's,
+   `national_register`), writes its truth, and sends every linked record to the shard of
+   the citizen it was linked to: Parquet files in the run's work area (the shuffle);
+2. `run`: reads what was sent to it, in the order the whole run has them, and runs every
+   month of every scenario alone: feedback and appeal draws have a stream per block and
+   households never cross a block, so no month needs another shard;
+3. `finish(row_offset)`: scores its events as of the last month end and writes its parts.
+   Its events are in block order (outputs.block_major), so the parts read in order are the
+   whole run's events, and entries are numbered after the shards before it: entry_id >> 3
+   is the row in the events table whatever the sharding.
+
+The coordinator merges only small things: tallies, the linkage report (counts summed,
+ratios recomputed), the appeals (as the store's state changes), the manifest; it appends
+the shards' ledger parts to the hash-chained store in shard order. One shard writes the
+single files of an unsharded run.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import polars as pl
+
+from ..engine.ledger import SLOT_BITS
+from ..engine.monthly import MonthlyEngine
+from ..engine.score import score
+from ..store.runfolder import RunFolder
+from . import outputs as O
+from .runner import Calendar, ScenarioRunner
+from .world import World
+
+WORK = "_work"  # the shuffle's files, inside the run folder while it is built; removed at the end
+_ORDER = ["reported_on", "_s", "_o", "_r"]  # arrival order: day, source, shard (blocks), agency order
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """What one shard needs to know, small enough to ship to a worker."""
+
+    index: int
+    of: int
+    blocks: tuple[int, ...]
+    folder: str
+    uppers: tuple[int, ...]  # per shard: one past its last citizen id (the owner of a record)
+
+
+def plan(people: int, block_size: int, shards: int) -> list[tuple[int, ...]]:
+    """Generation blocks per shard: `shards` contiguous runs of whole blocks, as even as
+    they can be (fewer shards when there are fewer blocks)."""
+    if shards < 1:
+        raise ValueError(f"--shards: expected 1 or more, got {shards}")
+    n_blocks = max(1, -(-people // block_size))
+    return [tuple(int(b) for b in p) for p in np.array_split(np.arange(n_blocks), min(shards, n_blocks))]
+
+
+def write_citizens(cfg, folder: RunFolder, blocks: list[tuple[int, ...]], block_size: int) -> list[int]:
+    """Stream the population block by block (identifier counters carry across blocks) and
+    write each shard's people as its citizens part; returns each shard's upper citizen id."""
+    from ..population.generate import iter_population_shards
+
+    pop_seed = np.random.SeedSequence(cfg.seed, spawn_key=(0,)).spawn(2)[0]
+    stream = iter_population_shards(cfg.people, pop_seed, shard_size=block_size, as_of=cfg.start,
+                                    block_size=block_size)
+    uppers = []
+    for i, mine in enumerate(blocks):
+        people = pl.concat([next(stream) for _ in mine], rechunk=True) if len(mine) > 1 else next(stream)
+        people.write_parquet(O.table_path(folder, "citizens", i, len(blocks)), compression="zstd")
+        uppers.append(int(people["citizen_id"][-1]) + 1 if people.height else 0)
+    return uppers
+
+
+class ShardWorld:
+    """One shard where it runs: its world, its months, its parts (see the module docstring)."""
+
+    def __init__(self, cfg, policy, hist: float, job: ShardJob):
+        from .simulation import history_start, on_file_mask
+        from .synthetic_world import block_size_of
+
+        self.cfg, self.policy, self.hist, self.job = cfg, policy, hist, job
+        self.folder = RunFolder(job.folder)
+        self.block_size = block_size_of(cfg.block_size) if cfg.world == "synthetic" else None
+        self.first = history_start(cfg.start, hist) if hist > 0 else cfg.start
+        self.keep = on_file_mask(policy, cfg.start) if hist > 0 else None
+        self.calendar = Calendar(cfg.start, cfg.months, cfg.seed, self.block_size)
+        self.world: World | None = None
+        self.given = False  # a world built whole: this shard writes its citizens and truth at the end
+
+    @classmethod
+    def of_world(cls, cfg, policy, hist: float, folder: RunFolder, world: World) -> "ShardWorld":
+        """The one shard of a run whose world is already built (the league's, or the basic world)."""
+        job = ShardJob(0, 1, (0,), str(folder.path), (np.iinfo(np.int64).max,))
+        me = cls(cfg, policy, hist, job)
+        me.block_size, me.world, me.given = world.block_size, world, True
+        me.calendar = Calendar(cfg.start, cfg.months, cfg.seed, world.block_size)
+        return me
+
+    def _work(self, *parts: str) -> Path:
+        return self.folder.path / WORK / Path(*parts)
+
+    def _citizens(self, shard: int) -> Path:
+        return O.table_path(self.folder, "citizens", shard, self.job.of) if self.job.of > 1 else \
+            self.folder.path / "citizens.parquet"
+
+    def build(self) -> dict:
+        """Its blocks' records, linked nationally; the linked records sent to their shards."""
+        from ..sources.link import link_sources
+        from .synthetic_world import _linkage, _perfect, block_records, flagged, merge_batches, national_register
+
+        job, cfg = self.job, self.cfg
+        people = pl.read_parquet(self._citizens(job.index))
+        span = cfg.years + (cfg.start - self.first).days / 365.25
+        made = [block_records(people.slice((b - job.blocks[0]) * self.block_size, self.block_size),
+                              self.first, span, cfg.seed, b, self.keep) for b in job.blocks]
+        batch, twin = merge_batches([m[0] for m in made]), merge_batches([m[1] for m in made])
+        del made
+        results = link_sources(batch.records, national_register([self._citizens(i) for i in range(job.of)]))
+        seen = flagged(results, batch.truth)
+        linkage = _linkage(results, batch, seen.height)
+        del results
+        if batch.truth is not None:
+            batch.truth.write_parquet(O.table_path(self.folder, "truth", job.index, job.of), compression="zstd")
+        self._work("perfect").mkdir(parents=True, exist_ok=True)
+        _perfect(twin).write_parquet(self._work("perfect", f"{job.index:05d}.parquet"))
+        seen = seen.with_columns(_s=_source_rank(seen["source"], list(batch.records)), _o=pl.lit(job.index, pl.Int32),
+                                 _r=pl.int_range(pl.len(), dtype=pl.Int64))
+        owner = np.searchsorted(np.array(job.uppers, np.int64), seen["citizen_id"].fill_null(-1).to_numpy(),
+                                side="right")
+        owner = np.minimum(owner, job.of - 1)
+        for j in range(job.of):
+            mine = seen.filter(pl.Series(owner == j))
+            if mine.height or j == job.index:
+                self._work("to", f"{j:05d}").mkdir(parents=True, exist_ok=True)
+                mine.write_parquet(self._work("to", f"{j:05d}", f"{job.index:05d}.parquet"))
+        return {"linkage": linkage, "not_loaded": int(batch.not_loaded)}
+
+    def _received(self) -> World:
+        """Its world: its people, the records linked to them from every shard in arrival order."""
+        from .synthetic_world import _typed
+
+        job = self.job
+        parts = sorted(self._work("to", f"{job.index:05d}").glob("*.parquet"))
+        seen = pl.concat([pl.read_parquet(p) for p in parts], how="vertical").sort(_ORDER, maintain_order=True)
+        perfect = pl.read_parquet(self._work("perfect", f"{job.index:05d}.parquet"))
+        return World(people=pl.read_parquet(self._citizens(job.index)), seen=_typed(seen.drop(_ORDER[1:])),
+                     perfect=_typed(perfect), generator="synthetic-russia", block_size=self.block_size)
+
+    def run(self, progress: Callable[[int], None] | None = None) -> int:
+        """Every month of every scenario; returns the number of events (rows the shard adds)."""
+        from .simulation import shard_of
+
+        if self.world is None:
+            self.world = self._received()
+        self.shard = shard_of(self.world, self.cfg)
+        runner = ScenarioRunner(self.policy, self.shard, self.cfg.feedback, self.calendar)
+        panel = O.PanelWriter(self.folder, self.policy, self.shard.citizens, self.calendar.ends,
+                              shard=self.job.index, of=self.job.of, block_size=self.block_size)
+        for k in range(self.cfg.months):
+            panel.write(runner.step(k))
+            if progress:
+                progress(k)
+        self.events = panel.close()
+        self.result = runner.finish()
+        return self.events.height
+
+    def finish(self, row_offset: int) -> dict:
+        """Score as of the last month end, entries numbered from `row_offset`; write the parts.
+        Returns the tallies, the appeals (entry ids of the whole run) and the ledger part."""
+        from .simulation import last_ctx, tallies
+
+        job, policy, folder, shard, result = self.job, self.policy, self.folder, self.shard, self.result
+        citizens, ends = shard.citizens, self.calendar.ends
+        events, new_row = O.block_major(self.events, self.block_size)
+        actual = result.scenarios["actual"].engine
+        book = AppealBook(self.calendar, [_renumber(a, new_row, row_offset) for a in actual.appeals])
+        path = lambda table: O.table_path(folder, table, job.index, job.of)  # noqa: E731
+        spells = O.spell_table(result, policy, citizens, ends)
+        spells.write_parquet(path("consequences"), compression="zstd")
+        wt = O.wrongful_table(result, policy, citizens, O.error_sources(shard.records["seen"]))
+        wt.write_parquet(path("wrongful"), compression="zstd")
+        if self.given:
+            self.world.people.write_parquet(folder.path / "citizens.parquet", compression="zstd")
+            if self.world.truth is not None:
+                self.world.truth.write_parquet(folder.path / "truth.parquet", compression="zstd")
+        final = score(events, policy, ends[-1], citizens, households=shard.households,
+                      overrides=book.appeal_states(), row_offset=row_offset)
+        O.write_final(folder, final, job.index, job.of)
+        same = int(np.sum(final.ratings["status"].to_numpy() == last_ctx(actual, policy)["status"]))
+        counts = tallies(self.world, shard, result, final,
+                         {"spells": spells.height, "wrongful": wt.height, "events": events.height, "same": same},
+                         self.cfg.start)
+        out = {"tallies": counts, "appeals": book.appeals, "ledger": str(path("ledger"))}
+        if job.of == 1:
+            out["final"] = final  # an unsharded run appends the ledger it has in memory
+            out["linkage"] = self.world.linkage
+        self.world = self.shard = self.result = self.events = None  # the parts are written
+        return out
+
+
+def _source_rank(source: pl.Series, order: list[str]) -> pl.Series:
+    """Each record's source as its position in the sources' order (the arrival tie-break)."""
+    return source.cast(pl.String).replace_strict(order, list(range(len(order))), return_dtype=pl.Int32)
+
+
+def _renumber(appeal: tuple[np.ndarray, ...], new_row: np.ndarray | None, row_offset: int) -> tuple:
+    """An appeal batch's entry ids (the shard's month-by-month rows) as the whole run numbers
+    them: the row in block order, after `row_offset` rows of the shards before."""
+    ids = appeal[0].astype(np.int64)
+    row = ids >> SLOT_BITS
+    row = row if new_row is None else new_row[row]
+    return (((row + row_offset) << SLOT_BITS) | (ids & ((1 << SLOT_BITS) - 1)), *appeal[1:])
+
+
+class AppealBook:
+    """The actual scenario's appeals (entry ids of the whole run) as the store reads them:
+    the states to score with, the state changes to record. Several shards' books add up."""
+
+    appeal_states = MonthlyEngine.appeal_states
+    appeal_changes = MonthlyEngine.appeal_changes
+
+    def __init__(self, calendar: Calendar, appeals: list[tuple[np.ndarray, ...]]):
+        self.ends = calendar.ends
+        self.k = calendar.months
+        self.appeals = appeals
+
+
+def add_tallies(a: dict, b: dict) -> dict:
+    """Two shards' tallies as one: numbers add, nested counters add key by key."""
+    out = dict(a)
+    for key, v in b.items():
+        if isinstance(v, dict):
+            out[key] = add_tallies(out.get(key, {}), v)
+        else:
+            out[key] = out.get(key, 0) + v
+    return out
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return None if b == 0 else round(a / b, 6)
+
+
+def merge_linkage(reports: list[dict]) -> dict:
+    """The shards' linkage reports as the whole run's: counts summed, ratios recomputed
+    (precision = correct / (correct + wrongly linked), recall = correct / with a true citizen)."""
+    def add(a: dict, b: dict) -> dict:
+        out = dict(a)
+        for key, v in b.items():
+            if isinstance(v, dict):
+                out[key] = add(out.get(key, {}), v)
+            elif isinstance(v, int) and not isinstance(v, bool):
+                out[key] = out.get(key, 0) + v
+        return out
+
+    def ratios(d: dict) -> dict:
+        for v in d.values():
+            if isinstance(v, dict):
+                ratios(v)
+        if "wrongly_linked" in d:
+            d["precision"] = _ratio(d["correct"], d["correct"] + d["wrongly_linked"])
+            d["recall"] = _ratio(d["correct"], d["with_true_citizen"])
+        elif "correct" in d and "linked" in d:
+            d["precision"] = _ratio(d["correct"], d["linked"])
+        return d
+
+    total: dict = {}
+    for r in reports:
+        total = add(total, r)
+    total = ratios(total)
+    total["records_in == linked + quarantined"] = (
+        total["records_in"] == total["records_linked"] + total["records_quarantined"])
+    return total
+
+
+def run_shards(cfg, policy, hist: float, folder: RunFolder, shards: int, executor,
+               shard_progress: Callable[[int, int, int], None] | None = None) -> tuple[list[dict], dict, int]:
+    """Every shard's build, months and finish on `executor`; returns the shards' results in
+    shard order, the merged linkage report and the records not loaded."""
+    from .synthetic_world import block_size_of
+
+    bs = block_size_of(cfg.block_size)
+    blocks = plan(cfg.people, bs, shards)
+    K = len(blocks)
+    uppers = write_citizens(cfg, folder, blocks, bs)
+    uppers[-1] = int(np.iinfo(np.int64).max)  # a record of an unknown citizen: the last shard's
+    jobs = [ShardJob(i, K, b, str(folder.path), tuple(uppers)) for i, b in enumerate(blocks)]
+    workers = [executor.spawn(ShardWorld, cfg, policy, hist, job) for job in jobs]
+    built = [f.result() for f in [w.call("build") for w in workers]]  # every shard sent before any reads
+    finished, offset = [], 0
+    if getattr(executor, "parallel", False):
+        sizes = [f.result() for f in [w.call("run") for w in workers]]
+        for i, w in enumerate(workers):
+            if shard_progress:
+                shard_progress(cfg.months - 1, i + 1, K)
+            finished.append(w.call("finish", offset).result())
+            offset += sizes[i]
+    else:  # one shard after the other: each finished before the next runs (memory of one shard)
+        for i, w in enumerate(workers):
+            size = w.call("run", (lambda k, i=i: shard_progress(k, i + 1, K)) if shard_progress else None).result()
+            finished.append(w.call("finish", offset).result())
+            offset += size
+    executor.forget(workers)
+    shutil.rmtree(folder.path / WORK, ignore_errors=True)
+    return finished, merge_linkage([b["linkage"] for b in built]), sum(b["not_loaded"] for b in built)
+
+
+def write_store(folder: RunFolder, db: str | None, finished: list[dict], calendar: Calendar,
+                review_deadline_days: int) -> tuple:
+    """Append the shards' ledgers to the hash-chained store in shard order and record every
+    shard's appeals as state changes, in the whole run's order; (head, changes, their head)."""
+    from ..store.ledger_store import BLOCK_SIZE, LedgerStore
+
+    if db is None:
+        (folder.path / "ledger.duckdb").unlink(missing_ok=True)
+    book = AppealBook(calendar, [a for f in finished for a in f["appeals"]])
+    with LedgerStore.open(db or folder.path) as store:
+        # whole hash blocks at a time, the rest carried to the next part: the store's blocks
+        # (and head) are those of the whole ledger appended at once (shards' entry ids ascend)
+        carry = None
+        for f in finished:
+            part = (f["final"].ledger if "final" in f else pl.read_parquet(f["ledger"])).sort("entry_id")
+            rows = part if carry is None else pl.concat([carry, part], how="vertical")
+            whole = rows.height // BLOCK_SIZE * BLOCK_SIZE
+            if whole:
+                store.append_entries(rows.head(whole))
+            carry = rows.slice(whole)
+        if carry is not None and carry.height:
+            store.append_entries(carry)
+        head = store.head()
+        n_changes = store.record_changes(book.appeal_changes(review_deadline_days))
+        tip = store.changes().tail(1)
+        return head, n_changes, (tip["hash"][0] if tip.height else None)
