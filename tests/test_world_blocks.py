@@ -100,3 +100,28 @@ def test_feedback_records_of_a_block_do_not_depend_on_the_others(worlds):
     mask = (scale > 0) & (np.arange(n) >= 2 * BS)  # the third block alone
     alone = big.extra(mask, scale, START, seeds)
     assert alone.equals(whole.filter(pl.col("citizen_id") >= 2 * BS))
+
+
+def test_proceeding_numbers_per_block_and_their_limits(monkeypatch):
+    """A block numbers its proceedings from block * PROCEEDINGS_PER_BLOCK whatever the run's
+    number of blocks; a run of one block has no limit but the 9 digits (so long histories
+    still run); a multi-block run refuses a block that overflows, or too many blocks."""
+    from socialrating.population.generate import generate_population
+    from socialrating.sources.agencies import bailiffs
+    from socialrating.sources.synthetic import generate_records
+
+    assert bailiffs.MAX_BLOCKS == 1250 and bailiffs.MAX_BLOCKS * 131_072 >= 146_000_000
+    people = generate_population(3000, np.random.SeedSequence(5, spawn_key=(0, 0)), as_of=START)
+    one = generate_records(people, START, 2.0, np.random.SeedSequence(5, spawn_key=(0, 1)))
+    n = one.records["bailiffs"]["proceeding_id"].n_unique()
+    assert n > 50
+    monkeypatch.setattr(bailiffs, "PROCEEDINGS_PER_BLOCK", 10)
+    again = generate_records(people, START, 2.0, np.random.SeedSequence(5, spawn_key=(0, 1)))
+    assert again.records["bailiffs"].equals(one.records["bailiffs"])  # one block: no per-block limit
+    with pytest.raises(ValueError, match=r"proceedings in generation block 1, more than the 10 numbers a block has"):
+        generate_records(people, START, 2.0, np.random.SeedSequence(5, spawn_key=(0, 1)), block=1, blocks=2)
+    with pytest.raises(ValueError, match=r"a run of 1,251 generation blocks"):
+        monkeypatch.setattr(bailiffs, "PROCEEDINGS_PER_BLOCK", 800_000)
+        generate_records(people, START, 2.0, 5, block=0, blocks=1251)
+    with pytest.raises(ValueError, match=r"generation block 3 of a run of 2 blocks"):
+        generate_records(people, START, 2.0, 5, block=3, blocks=2)

@@ -122,7 +122,8 @@ class ShardWorld:
         people = pl.read_parquet(self._citizens(job.index))
         span = cfg.years + (cfg.start - self.first).days / 365.25
         made = [block_records(people.slice((b - job.blocks[0]) * self.block_size, self.block_size),
-                              self.first, span, cfg.seed, b, self.keep) for b in job.blocks]
+                              self.first, span, cfg.seed, b, self.keep, max(1, -(-cfg.people // self.block_size)))
+                for b in job.blocks]
         batch, twin = merge_batches([m[0] for m in made]), merge_batches([m[1] for m in made])
         del made
         results = link_sources(batch.records, national_register([self._citizens(i) for i in range(job.of)]))

@@ -56,24 +56,43 @@ def record_seed(seed: int, block: int) -> np.random.SeedSequence:
 
 
 def national_register(people: "pl.DataFrame | list[Path]"):
-    """The register every record is linked against: the whole nation's people (a frame, or
-    the citizens parts of a sharded run, read here), whichever block or shard a record comes
-    from. The one seam for a compact national index: today the full register in memory."""
-    if not isinstance(people, pl.DataFrame):
-        people = pl.read_parquet(list(people))
-    return build_register(people)
+    """The register every record is linked against: the whole nation's people, whichever
+    block or shard a record comes from. A frame (a world built whole) gives the full
+    register; the citizens parts of a sharded run give the compact national index
+    (identity/register_index.py: about 75 bytes a person, the same linkage results), built
+    from the parts one at a time, once per process (cached on the parts' paths, sizes and
+    times, so each worker process builds it once for all its shards)."""
+    if isinstance(people, pl.DataFrame):
+        return build_register(people)
+    paths = tuple(Path(p) for p in people)
+    key = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+    if _INDEX.get("key") != key:
+        from ..identity.register_index import RegisterIndexBuilder
+
+        _INDEX.clear()  # the previous run's index goes before this one is built
+        builder = RegisterIndexBuilder()
+        for p in paths:
+            builder.add(pl.read_parquet(p))
+        _INDEX.update(key=key, index=builder.finish())
+    return _INDEX["index"]
+
+
+_INDEX: dict = {}
 
 
 def block_records(people: pl.DataFrame, start: dt.date, years: float, seed: int, block: int,
-                  keep: Callable | None = None):
+                  keep: Callable | None = None, blocks: int = 1):
     """One generation block's records: the agencies' view and the error-free twin, from the
     block's own stream (``record_seed``), numbered in the block's range, with identifier keys
-    shared by all blocks. Errors that pick another person pick within the block."""
+    shared by all blocks (``blocks``: how many the run has). Errors that pick another person
+    pick within the block."""
     own, keys = record_seed(seed, block), record_seed(seed, 0)
     pool = parallel.current()  # independent streams: the two run side by side
-    seen_job = pool.submit(lambda: generate_records(people, start, years, own, keep=keep, block=block, keys=keys))
+    seen_job = pool.submit(lambda: generate_records(people, start, years, own, keep=keep, block=block,
+                                                    blocks=blocks, keys=keys))
     twin_job = pool.submit(lambda: generate_records(people, start, years, own, error_model=ErrorModel.none(),
-                                                    identities=False, keep=keep, block=block, keys=keys))
+                                                    identities=False, keep=keep, block=block,
+                                                    blocks=blocks, keys=keys))
     return seen_job.result(), twin_job.result()
 
 
@@ -110,7 +129,8 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.d
     pop_seed = np.random.SeedSequence(seed, spawn_key=(0,)).spawn(2)[0]
     bs = block_size_of(block_size)
     people = generate_population(n, pop_seed, as_of=as_of or start, block_size=bs)
-    made = [block_records(p, start, years, seed, b, keep) for b, p in blocks_of(people, bs)]
+    parts = blocks_of(people, bs)
+    made = [block_records(p, start, years, seed, b, keep, len(parts)) for b, p in parts]
     batch, twin = merge_batches([m[0] for m in made]), merge_batches([m[1] for m in made])
     results = link_sources(batch.records, national_register(people))
     seen = _seen(results, batch.truth)

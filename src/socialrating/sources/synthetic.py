@@ -85,6 +85,7 @@ def generate_records(
     identities: bool = True,
     keep: Callable[[pl.Series, np.ndarray, np.ndarray], np.ndarray] | None = None,
     block: int = 0,
+    blocks: int = 1,
     keys: np.random.SeedSequence | int | None = None,
 ) -> SourceBatch:
     """Every source's records about ``people`` over ``[start, start + years)``.
@@ -98,14 +99,16 @@ def generate_records(
     errors, before anything is materialised; not in the truth either): the simulation uses
     it for history that no rule can count any more. Their number is ``not_loaded``.
 
-    ``people`` may be one generation block of a larger population (``block``: its number):
+    ``people`` may be one generation block of a larger population (``block``: its number,
+    of ``blocks``):
     record numbers (hence record ids) and proceeding numbers are then offset by the block,
     and the identifier keys come from ``keys`` (default ``seed``), the same seed for every
     block, so ids stay unique across blocks generated apart. Errors that pick another person
     (namesake merges, false name matches, camera owners) pick within ``people``."""
     cal = calibration or load_calibration()
     em = error_model if error_model is not None else ErrorModel.default(cal)
-    ctx = Context(people, start, years, seed, cal, defaults=load_calibration(), block=block, keys=keys)
+    ctx = Context(people, start, years, seed, cal, defaults=load_calibration(), block=block,
+                  blocks=blocks, keys=keys)
     events: dict[str, Events] = {}
     for agency in AGENCIES:
         ev = agency.generate(ctx)

@@ -108,7 +108,7 @@ class Context:
     """The population as numpy arrays, the period, the calibration and the random streams."""
 
     def __init__(self, people: pl.DataFrame, start: dt.date, years: float, seed: np.random.SeedSequence | int, cal: Calibration,
-                 defaults: Calibration | None = None, *, block: int = 0,
+                 defaults: Calibration | None = None, *, block: int = 0, blocks: int = 1,
                  keys: np.random.SeedSequence | int | None = None):
         if years <= 0:
             raise ValueError("years must be > 0")
@@ -118,7 +118,9 @@ class Context:
         # the generation block these people are (record and proceeding numbers are offset by
         # it) and the seed of the identifier keys, shared by every block so numbers stay unique
         ks = ss if keys is None else (keys if isinstance(keys, np.random.SeedSequence) else np.random.SeedSequence(keys))
-        self.block = int(block)
+        self.block, self.blocks = int(block), int(blocks)  # this block, and how many the run has
+        if not 0 <= self.block < max(self.blocks, 1):
+            raise ValueError(f"generation block {self.block} of a run of {self.blocks} blocks")
         self._key_entropy, self._key_spawn_key = ks.entropy, tuple(ks.spawn_key)
         self.cal = cal
         self._sources = cal.sources if cal.sources is not None else (defaults.sources if defaults else None)

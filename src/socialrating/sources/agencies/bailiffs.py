@@ -31,10 +31,14 @@ from ._base import (
 
 SOURCE = "bailiffs"
 PROCEEDING = event_index(SOURCE, "enforcement.proceeding")
-#: proceeding numbers per generation block: block b numbers from b * PROCEEDINGS_PER_BLOCK
-#: (proceeding ids permute them in 10**9: up to 953 blocks, about 125M people at the
-#: calibration's block size)
-PROCEEDINGS_PER_BLOCK = 1 << 20
+#: proceeding numbers per generation block: block b numbers from b * PROCEEDINGS_PER_BLOCK,
+#: whatever the number of blocks (a block's world does not depend on the others). Proceeding
+#: ids permute the numbers in 10**9 (9 digits), so a run has at most MAX_BLOCKS blocks:
+#: 163.8M people at the calibration's block size of 131,072 (146M take 1,114). A block of
+#: 131,072 people uses about 414k with 7 years of history. A run of one block numbers as
+#: it always did, with no limit but the 9 digits.
+PROCEEDINGS_PER_BLOCK = 800_000
+MAX_BLOCKS = 10**9 // PROCEEDINGS_PER_BLOCK
 EXIT_BAN = event_index(SOURCE, "enforcement.exit_ban")
 PAID = event_index(SOURCE, "enforcement.debt_paid")
 ALIMONY = event_index(SOURCE, "alimony.arrears")
@@ -127,9 +131,13 @@ def generate(ctx: Context) -> Events:
     ban_day = first[src] + j * RENEWAL_DAYS
     all_person = np.concatenate((person, a_person))
     all_kind = np.concatenate((kind, np.full(a_person.size, len(KINDS), dtype=np.int8)))
-    if all_open.size > PROCEEDINGS_PER_BLOCK:
-        raise ValueError(f"bailiffs: more than {PROCEEDINGS_PER_BLOCK} proceedings in one generation block; "
-                         "use smaller blocks")
+    if ctx.blocks > MAX_BLOCKS:
+        raise ValueError(f"bailiffs: a run of {ctx.blocks:,} generation blocks; 9-digit proceeding numbers "
+                         f"number at most {MAX_BLOCKS:,} blocks (use a larger --block-size or fewer people)")
+    if ctx.blocks > 1 and all_open.size > PROCEEDINGS_PER_BLOCK:
+        raise ValueError(f"bailiffs: {all_open.size:,} enforcement proceedings in generation block {ctx.block}, "
+                         f"more than the {PROCEEDINGS_PER_BLOCK:,} numbers a block has; run fewer years "
+                         "(--years, --history-years) or a smaller --block-size")
     number = ctx.block * PROCEEDINGS_PER_BLOCK + np.arange(all_open.size, dtype=np.int64)
     region = ctx.region[all_person]
     got_paid = np.flatnonzero(all_paid < end)
