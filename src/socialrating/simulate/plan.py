@@ -30,9 +30,10 @@ MEASURED = ("benchmarks/national.py, 2026-11-29/30, 1M people in one process: 7.
             "(1 year, no history), 10.8 GB and 864 MB (1 year + 7 years of history)")
 #: a run in shards (shardworld.py) holds one shard's people at a time, plus what is still
 #: national: the register every shard links against. Per person of the nation, from
-#: `national.py --compare` on 2026-11-30 (1M people, 8 shards of 131,072, 1 + 7 years):
-#: 2.09 GB peak = 131,072 x 10.8 kB (a shard, at the costs above) + 1M x about 670 B
-NATIONAL_BYTES_PER_PERSON = 700.0
+#: `national.py --shards 8` on 2026-11-30 (1M people, 8 shards of 131,072, 1 + 7 years, the
+#: compact register index): 1.85 GB peak = 131,072 x 10.8 kB (a shard, at the costs above)
+#: + 1M x about 440 B (2.09 GB, 670 B, with the whole register before the index)
+NATIONAL_BYTES_PER_PERSON = 450.0
 #: refuse when the estimate exceeds this share of what the machine has
 MARGIN = 1.0
 
