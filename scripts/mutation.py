@@ -143,7 +143,12 @@ PYTEST_ARGS: dict[str, list[str]] = {"store/ledger_store.py": ["-k", "not postgr
 MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     "engine/score.py": (["tests/test_mutants_score.py"] + FAST_ENGINE, ["*"]),
     "engine/compiled.py": (["tests/test_mutants_compiled.py", "tests/test_compiled_policy.py"] + FAST_ENGINE, ["*"]),
-    "engine/ledger.py": (["tests/test_compiled_policy.py"] + FAST_ENGINE, ["*"]),
+    # the functions that decide an entry's points, state, citizen or quarantine reason (the
+    # rest builds Arrow columns and the output frame, pinned byte for byte by the golden runs)
+    "engine/ledger.py": (["tests/test_mutants_ledger.py", "tests/test_compiled_policy.py"] + FAST_ENGINE,
+                         [f"x_{f}__mutmut_*" for f in ("apply_caps", "_over_cap", "apply_closures", "type_lookup",
+                                                       "citizen_index", "citizen_lookup", "_counts_and_quarantine",
+                                                       "entry_states", "accepted_citizen_index", "date_tables")]),
     # every function of groups.py decides a figure, a flag or the order; test_audit.py's synthetic
     # runs take minutes per mutant, and test_mutants_groups.py works the same figures by hand
     "audit/groups.py": (["tests/test_mutants_groups.py", "tests/test_fourfifths.py"], ["*"]),
