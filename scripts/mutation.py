@@ -223,6 +223,13 @@ _PER_UNIT = "per_unit=np.array([r.points_per_unit or 0.0 for r in rules], dtype=
 _IS_UNIT = "is_unit=np.array([r.points_per_unit is not None for r in rules], dtype=np.bool_),"
 _TARGETS = "closures = tuple(ClosureRule(c, np.array([t in c.closes for t in rule_types], dtype=np.bool_))"
 _SCO = "engine/score.py"
+_LE = "engine/ledger.py"
+_DENSE = "if n and citizens[0] == 0 and citizens[-1] == n - 1:  # dense ids 0..n-1: the common case"
+_CI_OK = "ok = (pos < n) & (citizens[pos_c] == ids) if n else np.zeros(len(ids), bool)"
+_TOTALS = "totals = np.zeros((table.period_t.max() + 1, n_cit), np.int32)"
+_OVER = "over = np.empty(len(ent.rule), np.bool_)"
+_PARTS = "parts = K.chunks(n_cit) if len(ent.rule) >= K.MIN_CHUNK else [(0, n_cit)]"
+_DAYS = 'd = np.arange(day_lo, day_hi + 1, dtype=np.int64).astype("datetime64[D]")'
 _OV_OK = "ok = (pos < len(entry_ids)) & (entry_ids[np.minimum(pos, len(entry_ids) - 1)] == ids)"
 _CODES = "codes = np.array([STATES.index(s) for s in new], dtype=np.int8)"
 _SM = 'sm = since.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)'
@@ -620,6 +627,35 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_SC, _MINS, _MINS.replace(", dtype=np.int64)", ", )")),
         (_SC, _BAND, _BAND.replace("dtype=np.int64", "dtype=None")),
         (_SC, _BAND, _BAND.replace(", dtype=np.int64)", ", )")),
+    ],
+    "ledger.citizen_index, the same index another way: citizens are sorted and distinct, so "
+    "n of them cannot start at 1 and end at n - 1, nor start at 0 and end at n - 2: the dense "
+    "shortcut is never taken and the search, which gives the same positions, runs (speed only); "
+    "an id past the last citizen has pos == n, clamped to n - 1, where the citizen differs, so "
+    "`pos <= n` marks the same rows; no citizens: zeros as float are as falsy as bools": [
+        (_LE, _DENSE, _DENSE.replace("citizens[0] == 0", "citizens[0] == 1")),
+        (_LE, _DENSE, _DENSE.replace("== n - 1:", "== n - 2:")),
+        (_LE, _CI_OK, _CI_OK.replace("(pos < n)", "(pos <= n)")),
+        (_LE, _CI_OK, _CI_OK.replace("len(ids), bool)", "len(ids), None)")),
+        (_LE, _CI_OK, _CI_OK.replace("len(ids), bool)", "len(ids), )")),
+    ],
+    "ledger._over_cap, the same entries marked: the group totals table as float64 holds every "
+    "int32 total exactly (the kernels read and write them through int64), and one row more is never "
+    "indexed; the `over` marks as float64 are 0.0/1.0, which flatnonzero reads alike; the totals pass "
+    "split in citizen chunks or run whole gives the same totals (each chunk owns its citizens)": [
+        (_LE, _TOTALS, _TOTALS.replace("n_cit), np.int32)", "n_cit), None)")),
+        (_LE, _TOTALS, _TOTALS.replace("n_cit), np.int32)", "n_cit), )")),
+        (_LE, _TOTALS, _TOTALS.replace("max() + 1", "max() + 2")),
+        (_LE, _OVER, _OVER.replace("np.bool_)", "None)")),
+        (_LE, _OVER, _OVER.replace(", np.bool_)", ", )")),
+        (_LE, _PARTS, _PARTS.replace("if len(ent.rule) >= K.MIN_CHUNK else", "if (len(ent.rule) >= K.MIN_CHUNK) and False else")),
+        (_LE, _PARTS, _PARTS.replace("if len(ent.rule) >= K.MIN_CHUNK else", "if (len(ent.rule) >= K.MIN_CHUNK) or True else")),
+        (_LE, _PARTS, _PARTS.replace(">= K.MIN_CHUNK", "> K.MIN_CHUNK")),
+    ],
+    "ledger.date_tables without dtype=np.int64: an arange of Python ints is int64 anyway on 64-bit "
+    "platforms, and it is cast to dates right after": [
+        (_LE, _DAYS, _DAYS.replace("dtype=np.int64", "dtype=None")),
+        (_LE, _DAYS, _DAYS.replace(", dtype=np.int64)", ", )")),
     ],
 }
 

@@ -204,14 +204,14 @@ def test_two_capped_rules_keep_their_own_monthly_groups():
 
 def test_many_capped_entries_split_by_citizen_and_a_saturated_total():
     """Over MIN_CHUNK / 4 capped entries: the cut runs in two citizen halves (the middle
-    citizen in the second); 110,000 entries of 10,000 points put citizen 1's total past
+    citizen in the second); 262,144 entries of 10,000 points put citizen 1's total past
     int32's safe range, so every capped entry is sorted."""
     policy = _policy("""  - {id: d, event_type: civic.blood_donation, category: civic, points: 10000,
      cap: {points: 1000000, period_months: 12}, reference: law}
   - {id: f, event_type: fine.traffic, category: law, points: -1, cap: {points: -10, period_months: 12},
      reference: law}
 """)
-    n = 110_000
+    n = 2**18  # with the fines, at least MIN_CHUNK entries: the totals run in citizen chunks
     rows = ([(1, "civic.blood_donation", D(2025, 2, 1), None)] * n + [(c, "fine.traffic", D(2025, 3, 1), None)
                                                                      for c in (0, 1, 2) for _ in range(12)])
     led = build_ledger(events_frame(rows), policy, D(2025, 6, 1), np.array([0, 1, 2], np.int64))
