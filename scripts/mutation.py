@@ -230,6 +230,7 @@ _TOTALS = "totals = np.zeros((table.period_t.max() + 1, n_cit), np.int32)"
 _OVER = "over = np.empty(len(ent.rule), np.bool_)"
 _PARTS = "parts = K.chunks(n_cit) if len(ent.rule) >= K.MIN_CHUNK else [(0, n_cit)]"
 _DAYS = 'd = np.arange(day_lo, day_hi + 1, dtype=np.int64).astype("datetime64[D]")'
+_MONTHS = "months = np.arange(m_lo, int(mi_t[-1]) + months_after + 2, dtype=np.int64)"
 _OV_OK = "ok = (pos < len(entry_ids)) & (entry_ids[np.minimum(pos, len(entry_ids) - 1)] == ids)"
 _CODES = "codes = np.array([STATES.index(s) for s in new], dtype=np.int8)"
 _SM = 'sm = since.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)'
@@ -656,6 +657,16 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     "platforms, and it is cast to dates right after": [
         (_LE, _DAYS, _DAYS.replace("dtype=np.int64", "dtype=None")),
         (_LE, _DAYS, _DAYS.replace(", dtype=np.int64)", ", )")),
+        (_LE, _MONTHS, _MONTHS.replace("dtype=np.int64", "dtype=None")),
+        (_LE, _MONTHS, _MONTHS.replace(", dtype=np.int64)", ", )")),
+    ],
+    "ledger.date_tables: month numbers through float64 instead of int64 are whole and small (a "
+    "float64 holds them exactly) and are cast to int32 right after": [
+        (_LE, "mi_t = m.astype(np.int64).astype(np.int32)", "mi_t = m.astype(None).astype(np.int32)"),
+    ],
+    "ledger.apply_closures: numpy reads a sort kind by its first letter in either case, so "
+    "'STABLE' is the stable sort": [
+        (_LE, 'order = np.argsort(key_close, kind="stable")', 'order = np.argsort(key_close, kind="STABLE")'),
     ],
 }
 

@@ -218,3 +218,25 @@ def test_many_capped_entries_split_by_citizen_and_a_saturated_total():
     pts = led.points
     assert pts[:100].tolist() == [10000] * 100 and not pts[100:n].any()
     assert pts[n:].reshape(3, 12).tolist() == [[-1] * 10 + [0, 0]] * 3
+
+
+def test_closures_after_ones_that_close_nothing_and_the_first_closing_row():
+    """A closure whose type is not in the table, and one whose only record is after as_of,
+    are skipped, not the end of the closures; among many closing records of one citizen on
+    one day, the entry is closed by the first (rows in input order)."""
+    policy = _policy("""  - {id: f, event_type: fine.traffic, category: law, points: -5, reference: law}
+  - {id: p, event_type: enforcement.proceeding, category: law, points: -20, reference: law}
+closures:
+  - {id: a, event_type: civic.blood_donation, closes: [fine.traffic], within_days: 0, reference: law}
+  - {id: b, event_type: volunteer.hours, closes: [fine.traffic], within_days: 0, reference: law}
+  - {id: c, event_type: enforcement.debt_paid, closes: [enforcement.proceeding], within_days: 3, reference: law}
+""")
+    rows = [(0, "enforcement.proceeding", D(2025, 1, 10), None), (1, "enforcement.proceeding", D(2025, 1, 10), None),
+            (0, "fine.traffic", D(2025, 1, 10), None), (0, "volunteer.hours", D(2025, 7, 1), 2.0)]
+    rows += [(c, "enforcement.debt_paid", D(2025, 2, 1), None) for _ in range(400) for c in (1, 0)]
+    led = build_ledger(events_frame(rows), policy, D(2025, 6, 1), np.array([0, 1], np.int64))
+    assert led.closed.dtype == np.int32 and led.closed_by_row.dtype == np.int32
+    assert led.event_row.tolist() == [0, 1, 2]
+    assert led.closed.tolist() == [to_days(D(2025, 2, 4)), to_days(D(2025, 2, 4)), NEVER]
+    assert led.closed_by_row.tolist() == [5, 4, -1]
+    assert entry_states(led, D(2025, 6, 1)).tolist() == [2, 2, 0]
