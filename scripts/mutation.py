@@ -38,7 +38,10 @@ Equivalent kinds found so far (details and reasons in ``EQUIVALENT``):
   DuckDB and PostgreSQL fold them, the query is the same;
 - engine/compiled.py and engine/score.py: dtypes numpy or polars infer anyway, or that are
   cast right after; a clip the model's bounds never reach; stand-ins for empty tables and
-  for the via of a direct row, which never show in the output.
+  for the via of a direct row, which never show in the output;
+- engine/ledger.py: a dense-index shortcut made impossible (the search gives the same
+  positions), dtypes numpy infers anyway or that are cast right after, the cap totals'
+  chunking, a sort kind spelled in capitals.
 Survivors that are real and not yet killed are printed and written to the report.
 """
 
@@ -231,6 +234,7 @@ _OVER = "over = np.empty(len(ent.rule), np.bool_)"
 _PARTS = "parts = K.chunks(n_cit) if len(ent.rule) >= K.MIN_CHUNK else [(0, n_cit)]"
 _DAYS = 'd = np.arange(day_lo, day_hi + 1, dtype=np.int64).astype("datetime64[D]")'
 _MONTHS = "months = np.arange(m_lo, int(mi_t[-1]) + months_after + 2, dtype=np.int64)"
+_USED = "used = np.zeros((len(caps.rules), n_cit), np.int64)"
 _OV_OK = "ok = (pos < len(entry_ids)) & (entry_ids[np.minimum(pos, len(entry_ids) - 1)] == ids)"
 _CODES = "codes = np.array([STATES.index(s) for s in new], dtype=np.int8)"
 _SM = 'sm = since.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)'
@@ -663,6 +667,18 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     "ledger.date_tables: month numbers through float64 instead of int64 are whole and small (a "
     "float64 holds them exactly) and are cast to int32 right after": [
         (_LE, "mi_t = m.astype(np.int64).astype(np.int32)", "mi_t = m.astype(None).astype(np.int32)"),
+    ],
+    "ledger.apply_caps, the same groups in a bigger totals table: adding each rule's first period "
+    "instead of subtracting it, or one period more per rule, shifts or spreads the rows but keeps "
+    "each (rule, period) on its own row (memory only)": [
+        (_LE, "period -= period[:, :1]", "period += period[:, :1]"),
+        (_LE, "n_p = int(period[:, -1].max()) + 1", "n_p = int(period[:, -1].max()) + 2"),
+    ],
+    "ledger.apply_caps: the points used before, as float64 instead of int64, are whole and far below "
+    "2**53 (caps are at most 1,000,000 a period), so the cuts the kernel works out from them are the "
+    "same and stored as int16 all the same": [
+        (_LE, _USED, _USED.replace("n_cit), np.int64)", "n_cit), None)")),
+        (_LE, _USED, _USED.replace("n_cit), np.int64)", "n_cit), )")),
     ],
     "ledger.apply_closures: numpy reads a sort kind by its first letter in either case, so "
     "'STABLE' is the stable sort": [
