@@ -235,6 +235,8 @@ _PARTS = "parts = K.chunks(n_cit) if len(ent.rule) >= K.MIN_CHUNK else [(0, n_ci
 _DAYS = 'd = np.arange(day_lo, day_hi + 1, dtype=np.int64).astype("datetime64[D]")'
 _MONTHS = "months = np.arange(m_lo, int(mi_t[-1]) + months_after + 2, dtype=np.int64)"
 _USED = "used = np.zeros((len(caps.rules), n_cit), np.int64)"
+_CELLS = "if len(caps.rules) * n_p * n_cit > MAX_CAP_CELLS or caps.lim.max() >= CAP_SATURATED:"
+_HALVES = "halves = [sel] if len(sel) < K.MIN_CHUNK // 4 else [sel[ci[sel] < mid], sel[ci[sel] >= mid]]"
 _OV_OK = "ok = (pos < len(entry_ids)) & (entry_ids[np.minimum(pos, len(entry_ids) - 1)] == ids)"
 _CODES = "codes = np.array([STATES.index(s) for s in new], dtype=np.int8)"
 _SM = 'sm = since.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)'
@@ -679,6 +681,26 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     "same and stored as int16 all the same": [
         (_LE, _USED, _USED.replace("n_cit), np.int64)", "n_cit), None)")),
         (_LE, _USED, _USED.replace("n_cit), np.int64)", "n_cit), )")),
+    ],
+    "ledger.apply_caps, the choice of path and of threads: sorting every capped entry and sorting "
+    "only the groups over the cap give the same points (the first guards memory: a totals table "
+    "over MAX_CAP_CELLS; a policy's caps are at most 1,000,000, never CAP_SATURATED); the cut run "
+    "whole or in two citizen halves, split anywhere, gives the same points (a group is one "
+    "citizen's), and a citizen in both halves is cut twice to the same result (cap_points reads "
+    "the points it writes: a group cut to the cap is not over it)": [
+        (_LE, _CELLS, _CELLS.replace(" or ", " and ")),
+        (_LE, _CELLS, _CELLS.replace("n_p * n_cit", "n_p / n_cit")),
+        (_LE, _CELLS, _CELLS.replace("len(caps.rules) * n_p", "len(caps.rules) / n_p")),
+        (_LE, _CELLS, _CELLS.replace("> MAX_CAP_CELLS", ">= MAX_CAP_CELLS")),
+        (_LE, _CELLS, _CELLS.replace(">= CAP_SATURATED", "> CAP_SATURATED")),
+        (_LE, "mid = n_cit // 2", "mid = n_cit / 2"),
+        (_LE, "mid = n_cit // 2", "mid = n_cit // 3"),
+        (_LE, _HALVES, _HALVES.replace("if len(sel) < K.MIN_CHUNK // 4 else", "if (len(sel) < K.MIN_CHUNK // 4) and False else")),
+        (_LE, _HALVES, _HALVES.replace("if len(sel) < K.MIN_CHUNK // 4 else", "if (len(sel) < K.MIN_CHUNK // 4) or True else")),
+        (_LE, _HALVES, _HALVES.replace("len(sel) < K", "len(sel) <= K")),
+        (_LE, _HALVES, _HALVES.replace("K.MIN_CHUNK // 4", "K.MIN_CHUNK / 4")),
+        (_LE, _HALVES, _HALVES.replace("K.MIN_CHUNK // 4", "K.MIN_CHUNK // 5")),
+        (_LE, _HALVES, _HALVES.replace("ci[sel] < mid]", "ci[sel] <= mid]")),
     ],
     "ledger.apply_closures: numpy reads a sort kind by its first letter in either case, so "
     "'STABLE' is the stable sort": [

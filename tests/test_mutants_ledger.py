@@ -240,3 +240,15 @@ closures:
     assert led.closed.tolist() == [to_days(D(2025, 2, 4)), to_days(D(2025, 2, 4)), NEVER]
     assert led.closed_by_row.tolist() == [5, 4, -1]
     assert entry_states(led, D(2025, 6, 1)).tolist() == [2, 2, 0]
+
+
+def test_too_many_cap_cells_sorts_every_capped_entry():
+    """306 monthly periods for 900,000 citizens is more (rule, period, citizen) totals than
+    MAX_CAP_CELLS: then every entry of a capped rule is cut in order, without totals."""
+    policy = _policy("""  - {id: f, event_type: fine.traffic, category: law, points: -6, cap: {points: -10, period_months: 1},
+     reference: law}
+""")
+    rows = [(0, "fine.traffic", D(2000, 1, 5), None), (0, "fine.traffic", D(2025, 6, 1), None),
+            (0, "fine.traffic", D(2025, 6, 2), None), (7, "fine.traffic", D(2025, 6, 1), None)]
+    led = build_ledger(events_frame(rows), policy, D(2025, 6, 30), np.arange(900_000, dtype=np.int64))
+    assert led.points.tolist() == [-6, -6, -4, -6]
