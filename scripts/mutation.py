@@ -235,6 +235,7 @@ _PARTS = "parts = K.chunks(n_cit) if len(ent.rule) >= K.MIN_CHUNK else [(0, n_ci
 _DAYS = 'd = np.arange(day_lo, day_hi + 1, dtype=np.int64).astype("datetime64[D]")'
 _MONTHS = "months = np.arange(m_lo, int(mi_t[-1]) + months_after + 2, dtype=np.int64)"
 _USED = "used = np.zeros((len(caps.rules), n_cit), np.int64)"
+_MSTART = 'mstart = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64).astype(np.int32)'
 _CELLS = "if len(caps.rules) * n_p * n_cit > MAX_CAP_CELLS or caps.lim.max() >= CAP_SATURATED:"
 _HALVES = "halves = [sel] if len(sel) < K.MIN_CHUNK // 4 else [sel[ci[sel] < mid], sel[ci[sel] >= mid]]"
 _OV_OK = "ok = (pos < len(entry_ids)) & (entry_ids[np.minimum(pos, len(entry_ids) - 1)] == ids)"
@@ -666,9 +667,10 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_LE, _MONTHS, _MONTHS.replace("dtype=np.int64", "dtype=None")),
         (_LE, _MONTHS, _MONTHS.replace(", dtype=np.int64)", ", )")),
     ],
-    "ledger.date_tables: month numbers through float64 instead of int64 are whole and small (a "
+    "ledger.date_tables: month and day numbers through float64 instead of int64 are whole and small (a "
     "float64 holds them exactly) and are cast to int32 right after": [
         (_LE, "mi_t = m.astype(np.int64).astype(np.int32)", "mi_t = m.astype(None).astype(np.int32)"),
+        (_LE, _MSTART, _MSTART.replace(".astype(np.int64).astype(np.int32)", ".astype(None).astype(np.int32)")),
     ],
     "ledger.apply_caps, the same groups in a bigger totals table: adding each rule's first period "
     "instead of subtracting it, or one period more per rule, shifts or spreads the rows but keeps "
