@@ -235,6 +235,10 @@ _PARTS = "parts = K.chunks(n_cit) if len(ent.rule) >= K.MIN_CHUNK else [(0, n_ci
 _DAYS = 'd = np.arange(day_lo, day_hi + 1, dtype=np.int64).astype("datetime64[D]")'
 _MONTHS = "months = np.arange(m_lo, int(mi_t[-1]) + months_after + 2, dtype=np.int64)"
 _USED = "used = np.zeros((len(caps.rules), n_cit), np.int64)"
+_WHY = "why = np.array(K.REASONS, dtype=object)[reason[q_rows]].tolist()"
+_QSER = "quarantine = events[q_rows].with_columns(reason=pl.Series(why, dtype=pl.String))"
+_CROWS = "rows = np.flatnonzero(closes) if cp.closures else np.zeros(0, np.int64)"
+_RFLAGS = "cat_flags[code] |= K.RULE_TYPE | (K.UNIT_TYPE if cp.rules.is_unit[rs].any() else 0)"
 _MSTART = 'mstart = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64).astype(np.int32)'
 _CELLS = "if len(caps.rules) * n_p * n_cit > MAX_CAP_CELLS or caps.lim.max() >= CAP_SATURATED:"
 _HALVES = "halves = [sel] if len(sel) < K.MIN_CHUNK // 4 else [sel[ci[sel] < mid], sel[ci[sel] >= mid]]"
@@ -703,6 +707,26 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_LE, _HALVES, _HALVES.replace("K.MIN_CHUNK // 4", "K.MIN_CHUNK / 4")),
         (_LE, _HALVES, _HALVES.replace("K.MIN_CHUNK // 4", "K.MIN_CHUNK // 5")),
         (_LE, _HALVES, _HALVES.replace("ci[sel] < mid]", "ci[sel] <= mid]")),
+    ],
+    "ledger._counts_and_quarantine, the same reasons: the reason words as a numpy str array give the "
+    "same Python strings by tolist, and a list of str is inferred as String by polars": [
+        (_LE, _WHY, _WHY.replace("dtype=object)", "dtype=None)")),
+        (_LE, _WHY, _WHY.replace(", dtype=object)", ", )")),
+        (_LE, _QSER, _QSER.replace("dtype=pl.String)", "dtype=None)")),
+        (_LE, _QSER, _QSER.replace(", dtype=pl.String)", ", )")),
+    ],
+    "ledger.apply_closures without closures: the loop over the policy's closures does not run, so "
+    "the rows it would read (the closing rows, or a stand-in of any length or dtype) are never read": [
+        (_LE, _CROWS, _CROWS.replace("if cp.closures else", "if (cp.closures) or True else")),
+        (_LE, _CROWS, _CROWS.replace("np.zeros(0, np.int64)", "np.zeros(0, None)")),
+        (_LE, _CROWS, _CROWS.replace("np.zeros(0, np.int64)", "np.zeros(0, )")),
+        (_LE, _CROWS, _CROWS.replace("np.zeros(0, np.int64)", "np.zeros(1, np.int64)")),
+    ],
+    "ledger.type_lookup, the same flags: a type's rule flags are set once, first (its flags are still "
+    "0), so `=` and `|=` agree; RULE_TYPE is 1, so or-ing 1 instead of 0 for a type without per-unit "
+    "rules changes nothing": [
+        (_LE, _RFLAGS, _RFLAGS.replace("|=", "=")),
+        (_LE, _RFLAGS, _RFLAGS.replace("else 0)", "else 1)")),
     ],
     "ledger.apply_closures: numpy reads a sort kind by its first letter in either case, so "
     "'STABLE' is the stable sort": [
