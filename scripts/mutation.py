@@ -38,7 +38,10 @@ Equivalent kinds found so far (details and reasons in ``EQUIVALENT``):
   DuckDB and PostgreSQL fold them, the query is the same;
 - engine/compiled.py and engine/score.py: dtypes numpy or polars infer anyway, or that are
   cast right after; a clip the model's bounds never reach; stand-ins for empty tables and
-  for the via of a direct row, which never show in the output.
+  for the via of a direct row, which never show in the output;
+- engine/ledger.py: a dense-index shortcut made impossible (the search gives the same
+  positions), dtypes numpy infers anyway or that are cast right after, the cap totals'
+  chunking, a sort kind spelled in capitals.
 Survivors that are real and not yet killed are printed and written to the report.
 """
 
@@ -143,7 +146,12 @@ PYTEST_ARGS: dict[str, list[str]] = {"store/ledger_store.py": ["-k", "not postgr
 MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     "engine/score.py": (["tests/test_mutants_score.py"] + FAST_ENGINE, ["*"]),
     "engine/compiled.py": (["tests/test_mutants_compiled.py", "tests/test_compiled_policy.py"] + FAST_ENGINE, ["*"]),
-    "engine/ledger.py": (["tests/test_compiled_policy.py"] + FAST_ENGINE, ["*"]),
+    # the functions that decide an entry's points, state, citizen or quarantine reason (the
+    # rest builds Arrow columns and the output frame, pinned byte for byte by the golden runs)
+    "engine/ledger.py": (["tests/test_mutants_ledger.py", "tests/test_compiled_policy.py"] + FAST_ENGINE,
+                         [f"x_{f}__mutmut_*" for f in ("apply_caps", "_over_cap", "apply_closures", "type_lookup",
+                                                       "citizen_index", "citizen_lookup", "_counts_and_quarantine",
+                                                       "entry_states", "accepted_citizen_index", "date_tables")]),
     # every function of groups.py decides a figure, a flag or the order; test_audit.py's synthetic
     # runs take minutes per mutant, and test_mutants_groups.py works the same figures by hand
     "audit/groups.py": (["tests/test_mutants_groups.py", "tests/test_fourfifths.py"], ["*"]),
@@ -218,6 +226,22 @@ _PER_UNIT = "per_unit=np.array([r.points_per_unit or 0.0 for r in rules], dtype=
 _IS_UNIT = "is_unit=np.array([r.points_per_unit is not None for r in rules], dtype=np.bool_),"
 _TARGETS = "closures = tuple(ClosureRule(c, np.array([t in c.closes for t in rule_types], dtype=np.bool_))"
 _SCO = "engine/score.py"
+_LE = "engine/ledger.py"
+_DENSE = "if n and citizens[0] == 0 and citizens[-1] == n - 1:  # dense ids 0..n-1: the common case"
+_CI_OK = "ok = (pos < n) & (citizens[pos_c] == ids) if n else np.zeros(len(ids), bool)"
+_TOTALS = "totals = np.zeros((table.period_t.max() + 1, n_cit), np.int32)"
+_OVER = "over = np.empty(len(ent.rule), np.bool_)"
+_PARTS = "parts = K.chunks(n_cit) if len(ent.rule) >= K.MIN_CHUNK else [(0, n_cit)]"
+_DAYS = 'd = np.arange(day_lo, day_hi + 1, dtype=np.int64).astype("datetime64[D]")'
+_MONTHS = "months = np.arange(m_lo, int(mi_t[-1]) + months_after + 2, dtype=np.int64)"
+_USED = "used = np.zeros((len(caps.rules), n_cit), np.int64)"
+_WHY = "why = np.array(K.REASONS, dtype=object)[reason[q_rows]].tolist()"
+_QSER = "quarantine = events[q_rows].with_columns(reason=pl.Series(why, dtype=pl.String))"
+_CROWS = "rows = np.flatnonzero(closes) if cp.closures else np.zeros(0, np.int64)"
+_RFLAGS = "cat_flags[code] |= K.RULE_TYPE | (K.UNIT_TYPE if cp.rules.is_unit[rs].any() else 0)"
+_MSTART = 'mstart = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64).astype(np.int32)'
+_CELLS = "if len(caps.rules) * n_p * n_cit > MAX_CAP_CELLS or caps.lim.max() >= CAP_SATURATED:"
+_HALVES = "halves = [sel] if len(sel) < K.MIN_CHUNK // 4 else [sel[ci[sel] < mid], sel[ci[sel] >= mid]]"
 _OV_OK = "ok = (pos < len(entry_ids)) & (entry_ids[np.minimum(pos, len(entry_ids) - 1)] == ids)"
 _CODES = "codes = np.array([STATES.index(s) for s in new], dtype=np.int8)"
 _SM = 'sm = since.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)'
@@ -615,6 +639,98 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_SC, _MINS, _MINS.replace(", dtype=np.int64)", ", )")),
         (_SC, _BAND, _BAND.replace("dtype=np.int64", "dtype=None")),
         (_SC, _BAND, _BAND.replace(", dtype=np.int64)", ", )")),
+    ],
+    "ledger.citizen_index, the same index another way: citizens are sorted and distinct, so "
+    "n of them cannot start at 1 and end at n - 1, nor start at 0 and end at n - 2: the dense "
+    "shortcut is never taken and the search, which gives the same positions, runs (speed only); "
+    "an id past the last citizen has pos == n, clamped to n - 1, where the citizen differs, so "
+    "`pos <= n` marks the same rows; no citizens: zeros as float are as falsy as bools": [
+        (_LE, _DENSE, _DENSE.replace("citizens[0] == 0", "citizens[0] == 1")),
+        (_LE, _DENSE, _DENSE.replace("== n - 1:", "== n - 2:")),
+        (_LE, _CI_OK, _CI_OK.replace("(pos < n)", "(pos <= n)")),
+        (_LE, _CI_OK, _CI_OK.replace("len(ids), bool)", "len(ids), None)")),
+        (_LE, _CI_OK, _CI_OK.replace("len(ids), bool)", "len(ids), )")),
+    ],
+    "ledger._over_cap, the same entries marked: the group totals table as float64 holds every "
+    "int32 total exactly (the kernels read and write them through int64), and one row more is never "
+    "indexed; the `over` marks as float64 are 0.0/1.0, which flatnonzero reads alike; the totals pass "
+    "split in citizen chunks or run whole gives the same totals (each chunk owns its citizens)": [
+        (_LE, _TOTALS, _TOTALS.replace("n_cit), np.int32)", "n_cit), None)")),
+        (_LE, _TOTALS, _TOTALS.replace("n_cit), np.int32)", "n_cit), )")),
+        (_LE, _TOTALS, _TOTALS.replace("max() + 1", "max() + 2")),
+        (_LE, _OVER, _OVER.replace("np.bool_)", "None)")),
+        (_LE, _OVER, _OVER.replace(", np.bool_)", ", )")),
+        (_LE, _PARTS, _PARTS.replace("if len(ent.rule) >= K.MIN_CHUNK else", "if (len(ent.rule) >= K.MIN_CHUNK) and False else")),
+        (_LE, _PARTS, _PARTS.replace("if len(ent.rule) >= K.MIN_CHUNK else", "if (len(ent.rule) >= K.MIN_CHUNK) or True else")),
+        (_LE, _PARTS, _PARTS.replace(">= K.MIN_CHUNK", "> K.MIN_CHUNK")),
+    ],
+    "ledger.date_tables without dtype=np.int64: an arange of Python ints is int64 anyway on 64-bit "
+    "platforms, and it is cast to dates right after": [
+        (_LE, _DAYS, _DAYS.replace("dtype=np.int64", "dtype=None")),
+        (_LE, _DAYS, _DAYS.replace(", dtype=np.int64)", ", )")),
+        (_LE, _MONTHS, _MONTHS.replace("dtype=np.int64", "dtype=None")),
+        (_LE, _MONTHS, _MONTHS.replace(", dtype=np.int64)", ", )")),
+    ],
+    "ledger.date_tables: month and day numbers through float64 instead of int64 are whole and small (a "
+    "float64 holds them exactly) and are cast to int32 right after": [
+        (_LE, "mi_t = m.astype(np.int64).astype(np.int32)", "mi_t = m.astype(None).astype(np.int32)"),
+        (_LE, _MSTART, _MSTART.replace(".astype(np.int64).astype(np.int32)", ".astype(None).astype(np.int32)")),
+    ],
+    "ledger.apply_caps, the same groups in a bigger totals table: adding each rule's first period "
+    "instead of subtracting it, or one period more per rule, shifts or spreads the rows but keeps "
+    "each (rule, period) on its own row (memory only)": [
+        (_LE, "period -= period[:, :1]", "period += period[:, :1]"),
+        (_LE, "n_p = int(period[:, -1].max()) + 1", "n_p = int(period[:, -1].max()) + 2"),
+    ],
+    "ledger.apply_caps: the points used before, as float64 instead of int64, are whole and far below "
+    "2**53 (caps are at most 1,000,000 a period), so the cuts the kernel works out from them are the "
+    "same and stored as int16 all the same": [
+        (_LE, _USED, _USED.replace("n_cit), np.int64)", "n_cit), None)")),
+        (_LE, _USED, _USED.replace("n_cit), np.int64)", "n_cit), )")),
+    ],
+    "ledger.apply_caps, the choice of path and of threads: sorting every capped entry and sorting "
+    "only the groups over the cap give the same points (the first guards memory: a totals table "
+    "over MAX_CAP_CELLS; a policy's caps are at most 1,000,000, never CAP_SATURATED); the cut run "
+    "whole or in two citizen halves, split anywhere, gives the same points (a group is one "
+    "citizen's), and a citizen in both halves is cut twice to the same result (cap_points reads "
+    "the points it writes: a group cut to the cap is not over it)": [
+        (_LE, _CELLS, _CELLS.replace(" or ", " and ")),
+        (_LE, _CELLS, _CELLS.replace("n_p * n_cit", "n_p / n_cit")),
+        (_LE, _CELLS, _CELLS.replace("len(caps.rules) * n_p", "len(caps.rules) / n_p")),
+        (_LE, _CELLS, _CELLS.replace("> MAX_CAP_CELLS", ">= MAX_CAP_CELLS")),
+        (_LE, _CELLS, _CELLS.replace(">= CAP_SATURATED", "> CAP_SATURATED")),
+        (_LE, "mid = n_cit // 2", "mid = n_cit / 2"),
+        (_LE, "mid = n_cit // 2", "mid = n_cit // 3"),
+        (_LE, _HALVES, _HALVES.replace("if len(sel) < K.MIN_CHUNK // 4 else", "if (len(sel) < K.MIN_CHUNK // 4) and False else")),
+        (_LE, _HALVES, _HALVES.replace("if len(sel) < K.MIN_CHUNK // 4 else", "if (len(sel) < K.MIN_CHUNK // 4) or True else")),
+        (_LE, _HALVES, _HALVES.replace("len(sel) < K", "len(sel) <= K")),
+        (_LE, _HALVES, _HALVES.replace("K.MIN_CHUNK // 4", "K.MIN_CHUNK / 4")),
+        (_LE, _HALVES, _HALVES.replace("K.MIN_CHUNK // 4", "K.MIN_CHUNK // 5")),
+        (_LE, _HALVES, _HALVES.replace("ci[sel] < mid]", "ci[sel] <= mid]")),
+    ],
+    "ledger._counts_and_quarantine, the same reasons: the reason words as a numpy str array give the "
+    "same Python strings by tolist, and a list of str is inferred as String by polars": [
+        (_LE, _WHY, _WHY.replace("dtype=object)", "dtype=None)")),
+        (_LE, _WHY, _WHY.replace(", dtype=object)", ", )")),
+        (_LE, _QSER, _QSER.replace("dtype=pl.String)", "dtype=None)")),
+        (_LE, _QSER, _QSER.replace(", dtype=pl.String)", ", )")),
+    ],
+    "ledger.apply_closures without closures: the loop over the policy's closures does not run, so "
+    "the rows it would read (the closing rows, or a stand-in of any length or dtype) are never read": [
+        (_LE, _CROWS, _CROWS.replace("if cp.closures else", "if (cp.closures) or True else")),
+        (_LE, _CROWS, _CROWS.replace("np.zeros(0, np.int64)", "np.zeros(0, None)")),
+        (_LE, _CROWS, _CROWS.replace("np.zeros(0, np.int64)", "np.zeros(0, )")),
+        (_LE, _CROWS, _CROWS.replace("np.zeros(0, np.int64)", "np.zeros(1, np.int64)")),
+    ],
+    "ledger.type_lookup, the same flags: a type's rule flags are set once, first (its flags are still "
+    "0), so `=` and `|=` agree; RULE_TYPE is 1, so or-ing 1 instead of 0 for a type without per-unit "
+    "rules changes nothing": [
+        (_LE, _RFLAGS, _RFLAGS.replace("|=", "=")),
+        (_LE, _RFLAGS, _RFLAGS.replace("else 0)", "else 1)")),
+    ],
+    "ledger.apply_closures: numpy reads a sort kind by its first letter in either case, so "
+    "'STABLE' is the stable sort": [
+        (_LE, 'order = np.argsort(key_close, kind="stable")', 'order = np.argsort(key_close, kind="STABLE")'),
     ],
 }
 
