@@ -77,3 +77,22 @@ def events_frame(rows) -> pl.DataFrame:
         "source": ["test"] * len(rows), "record_id": [f"r{i}" for i in range(len(rows))],
     }, schema={"citizen_id": pl.Int64, "event_type": pl.String, "occurred_on": pl.Date,
                "amount": pl.Float64, "source": pl.String, "record_id": pl.String})
+
+
+def policy_head(name: str, title: str, description: str) -> str:
+    """The YAML of a small hand-worked policy up to its rules: one reference (`law`), a level
+    window of 3 months and both scales linear from balance -100 (score 0) to 100 (score 99),
+    so a case's expected scores can be worked out by hand."""
+    return f"""
+name: {name}
+version: "1"
+title: {title}
+description: {description}
+effective_from: 2020-01-01
+references: {{law: {{title: Test law}}}}
+rating:
+  level_window_months: 3
+  negative_expiry_bound_months: 60
+  status_scale: {{breakpoints: [{{balance: -100, score: 0}}, {{balance: 100, score: 99}}]}}
+  level_scale: {{breakpoints: [{{balance: -100, score: 0}}, {{balance: 100, score: 99}}]}}
+"""

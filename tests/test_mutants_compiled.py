@@ -16,24 +16,13 @@ import numpy as np
 import pytest
 
 from case_runner import events_frame
+from case_runner import policy_head
 from socialrating.engine import compiled as C
 from socialrating.engine.score import score
 from socialrating.policy.load import parse_policy, policy_hash
 
 D = dt.date
-HEAD = """
-name: pins
-version: "1"
-title: Pins
-description: small policies for the compiled arrays
-effective_from: 2020-01-01
-references: {law: {title: Test law}}
-rating:
-  level_window_months: 3
-  negative_expiry_bound_months: 60
-  status_scale: {breakpoints: [{balance: -100, score: 0}, {balance: 100, score: 99}]}
-  level_scale: {breakpoints: [{balance: -100, score: 0}, {balance: 100, score: 99}]}
-"""
+HEAD = policy_head("pins", "Pins", "small policies for the compiled arrays")
 FULL = parse_policy(HEAD + """
 rules:
   - {id: fine, event_type: fine.traffic, category: law, points: -10, expires_after_months: 6,

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from case_runner import events_frame
+from case_runner import policy_head
 from socialrating.engine import compiled as C
 from socialrating.engine import kernels as K
 from socialrating.engine.dates import to_days
@@ -21,19 +22,7 @@ from socialrating.engine.ledger import (NEVER, LedgerArrays, _counts_and_quarant
 from socialrating.policy.load import parse_policy
 
 D = dt.date
-HEAD = """
-name: led
-version: "1"
-title: Ledger
-description: worked by hand
-effective_from: 2020-01-01
-references: {law: {title: Test law}}
-rating:
-  level_window_months: 3
-  negative_expiry_bound_months: 60
-  status_scale: {breakpoints: [{balance: -100, score: 0}, {balance: 100, score: 99}]}
-  level_scale: {breakpoints: [{balance: -100, score: 0}, {balance: 100, score: 99}]}
-"""
+HEAD = policy_head("led", "Ledger", "worked by hand")
 POLICY = parse_policy(HEAD + """
 rules:
   - {id: fine, event_type: fine.traffic, category: law, points: -10, expires_after_months: 6, reference: law}
