@@ -348,3 +348,21 @@ def test_harm_clear_on_the_line_by_hand():
     assert got[("p", "g1")] == (False, False) and got[("p", "g2")] == (True, False) and got[("p", "g3")] == (True, True)
     # r: lowest rate 0.1 < 0.8 x 0.7: g2 and g3 flagged; g2's interval starts at 1, g3's above it
     assert got[("r", "g1")] == (False, False) and got[("r", "g2")] == (True, False) and got[("r", "g3")] == (True, True)
+
+
+def test_summary_breaks_ties_in_the_table_s_group_order_every_time():
+    """Groups with the same rate: the least and the most affected are each the first of
+    the tied groups in the table's order, on every call (the audit's printed summary must
+    not change from run to run). 2,000 tied groups make polars' sort multithreaded."""
+    n = 2000
+    groups = [f"g{i:04d}" for i in range(n)]
+    t = pl.DataFrame({"consequence_id": ["r"] * n, "kind": ["restriction"] * n, "dimension": ["district"] * n,
+                      "group": groups, "rate": [0.25] * (n // 2) + [0.5] * (n // 2), "suppressed": [False] * n,
+                      "harm_flag": [False] * n})
+    for _ in range(20):
+        r = disparity_summary(t).row(0, named=True)
+        assert (r["least_affected"], r["most_affected"]) == ("g0000", "g1000")
+    rev = disparity_summary(t.reverse()).row(0, named=True)  # the first of each in that order
+    assert (rev["least_affected"], rev["most_affected"]) == ("g0999", "g1999")
+    flat = disparity_summary(t.with_columns(pl.lit(0.0).alias("rate"))).row(0, named=True)
+    assert (flat["least_affected"], flat["most_affected"]) == ("g0000", "g0000")  # nobody differs: one group named

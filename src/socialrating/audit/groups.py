@@ -230,8 +230,10 @@ def disparity_summary(table: pl.DataFrame) -> pl.DataFrame:
     return (t.group_by("consequence_id", "kind", "dimension", maintain_order=True).agg(
         pl.len().alias("groups"),
         pl.col("rate").min().alias("rate_min"), pl.col("rate").max().alias("rate_max"),
-        pl.col("group").sort_by("rate").first().alias("least_affected"),
-        pl.col("group").sort_by("rate").last().alias("most_affected"),
+        # of groups with equal rates, the first in the table's (natural group) order: without
+        # maintain_order polars may break ties either way, and the audit would differ run to run
+        pl.col("group").sort_by("rate", maintain_order=True).first().alias("least_affected"),
+        pl.col("group").sort_by("rate", descending=True, maintain_order=True).first().alias("most_affected"),
         pl.col("harm_flag").sum().alias("flagged_groups"),
         pl.col("group").filter(pl.col("harm_flag")).alias("flagged"),
     ).with_columns(
