@@ -26,16 +26,12 @@ MEMORY_FIXED_BYTES = 6_480.0
 MEMORY_PER_RECORD_YEAR = 540.0
 DISK_FIXED_BYTES = 415.0
 DISK_PER_RECORD_YEAR = 56.0
-MEASURED = ("benchmarks/national.py, 2026-11-29/30, 1M people in one process: 7.0 GB and 471 MB "
-            "(1 year, no history), 10.8 GB and 864 MB (1 year + 7 years of history)")
 #: a run in shards (shardworld.py) holds one shard's people at a time, plus what is still
 #: national: the register every shard links against. Per person of the nation, from
 #: `national.py --shards 8` on 2026-11-30 (1M people, 8 shards of 131,072, 1 + 7 years, the
 #: compact register index): 1.85 GB peak = 131,072 x 10.8 kB (a shard, at the costs above)
 #: + 1M x about 440 B (2.09 GB, 670 B, with the whole register before the index)
 NATIONAL_BYTES_PER_PERSON = 450.0
-#: refuse when the estimate exceeds this share of what the machine has
-MARGIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -54,7 +50,7 @@ class Plan:
     def problems(self) -> list[str]:
         """Why the run cannot fit here (empty: it may)."""
         out = []
-        if self.memory_available is not None and self.memory_bytes > MARGIN * self.memory_available:
+        if self.memory_available is not None and self.memory_bytes > self.memory_available:
             where = "in one process" if self.shard_people is None else f"with shards of {self.shard_people:,} people"
             most = _round3(self.memory_available / self.per_person_memory)
             fit = (f"about {most:,} people fit" if self.shard_people is None
@@ -67,7 +63,7 @@ class Plan:
 
     @property
     def per_person_memory(self) -> float:
-        return MEMORY_FIXED_BYTES + MEMORY_PER_RECORD_YEAR * self.record_years
+        return _memory_per_person(self.record_years)
 
     def message(self) -> str:
         """One paragraph: the estimate, where it comes from, what to do."""
@@ -84,13 +80,18 @@ def plan(people: int, years: float, history_years: float, out: str | Path, shard
     if people < 0 or years < 0 or history_years < 0:
         raise ValueError("people, years and history_years must be >= 0")
     record_years = years + history_years
-    per_person = MEMORY_FIXED_BYTES + MEMORY_PER_RECORD_YEAR * record_years
+    per_person = _memory_per_person(record_years)
     if shard_people is not None and shard_people >= people:
         shard_people = None  # one shard: the whole run in one process
     memory = (people * per_person if shard_people is None
               else shard_people * per_person + people * NATIONAL_BYTES_PER_PERSON)
     disk = people * (DISK_FIXED_BYTES + DISK_PER_RECORD_YEAR * record_years)
     return Plan(people, record_years, memory, disk, memory_available(), disk_free(Path(out)), shard_people)
+
+
+def _memory_per_person(record_years: float) -> float:
+    """Bytes a person held in one process, with ``record_years`` of records."""
+    return MEMORY_FIXED_BYTES + MEMORY_PER_RECORD_YEAR * record_years
 
 
 def memory_available() -> int | None:
@@ -140,4 +141,4 @@ def _size(n: float) -> str:
     return f"{n / 1e3:.0f} kB"
 
 
-__all__ = ["Plan", "plan", "memory_available", "disk_free", "MEASURED"]
+__all__ = ["Plan", "plan", "memory_available", "disk_free"]
