@@ -200,6 +200,7 @@ _LD = "policy/load.py"
 _NEAR_FILE = "near = difflib.get_close_matches(s, builtin_names(), n=1)"
 _NEAR_TYPE = "near = difflib.get_close_matches(event_type, list(BY_NAME), n=1, cutoff=0.6)"
 _CT = "store/contest.py"
+_ROW_NUMBER = 'f"{next_block} + {db.idiv(\'row_number() OVER (ORDER BY entry_id) - 1\', BLOCK_SIZE)} "'
 _SS = 'starts = np.searchsorted(shard, np.arange(n_shards), side="left")'
 _ORDER = 'order = np.argsort(citizen_ids, kind="stable")'
 _KNOWN = "known = (pos < len(sorted_ids)) & (sorted_ids[pos_c] == event_citizens) if len(sorted_ids) else \\"
@@ -548,6 +549,18 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     "verify's `why = None` as `why = \"\"`: it is only tested for truth (`if why:`), and both are false": [
         ("store/ledger_store.py", "why = None", 'why = ""'),
     ],
+    "append_entries: polars' cast is strict by default, so dropping `strict=True` changes nothing "
+    "(strict=False is caught: test_append_refuses_values_that_do_not_fit_the_schema)": [
+        ("store/ledger_store.py", "df = ledger.select(COLUMNS).cast(SCHEMA, strict=True)",
+         "df = ledger.select(COLUMNS).cast(SCHEMA, )"),
+    ],
+    "append_entries' window in letter case: DuckDB and PostgreSQL fold SQL keywords and unquoted "
+    "identifiers (the SQL is a Python string argument here, so the SQL-case rule, which keeps "
+    "quoted text unchanged, does not match it)": [
+        ("store/ledger_store.py", _ROW_NUMBER, _ROW_NUMBER.replace("OVER (ORDER BY", "over (order by")),
+        ("store/ledger_store.py", _ROW_NUMBER, _ROW_NUMBER.replace("row_number() OVER (ORDER BY entry_id)",
+                                                                   "ROW_NUMBER() OVER (ORDER BY ENTRY_ID)")),
+    ],
     "canonical_sql's default prefix: its only caller (row_hash_sql) always passes the prefix": [
         ("store/ledger_store.py", 'def canonical_sql(self, prefix: str = "") -> str:',
          'def canonical_sql(self, prefix: str = "XXXX") -> str:'),
@@ -806,6 +819,13 @@ CAUGHT_ELSEWHERE: dict[str, list[tuple[str, str, str]]] = {
     "caught on PostgreSQL: a date cast to text follows the session's DateStyle there (DuckDB's cast "
     "is always ISO) (test_mutants_ledger_store.py::test_postgres_row_hash_does_not_depend_on_the_server_datestyle)": [
         ("store/ledger_store.py", "txt = self.text(prefix + c, t)", "txt = self.text(prefix + c, None)"),
+    ],
+    "caught on PostgreSQL, where the lock keeps two appends from building on the same chain head "
+    "(test_mutants_ledger_store.py::test_postgres_appends_at_once_wait_for_each_other; DuckDB allows "
+    "one writer per file anyway)": [
+        ("store/ledger_store.py", 'with db.transaction(lock="ledger_blocks"):', "with db.transaction(lock=None):"),
+        ("store/ledger_store.py", 'with db.transaction(lock="ledger_blocks"):',
+         'with db.transaction(lock="XXledger_blocksXX"):'),
     ],
 }
 

@@ -231,3 +231,92 @@ def test_postgres_row_hash_does_not_depend_on_the_server_datestyle(pg_database, 
         pg.append_entries(ledger(6))
         assert pg.head() == want
         assert pg.verify() == VerifyResult(True, None, 6)
+
+
+def test_append_refuses_values_that_do_not_fit_the_schema(tmp_path):
+    # a cast that cannot be exact is refused, never stored as null (points are int16)
+    with LedgerStore.open(tmp_path) as s:
+        big = ledger(3).with_columns(points=pl.Series([1, 40_000, 2], dtype=pl.Int32))
+        with pytest.raises(pl.exceptions.InvalidOperationError, match="40000"):
+            s.append_entries(big)
+        assert len(s) == 0 and s.head() == ZERO
+
+
+def test_append_unknown_state_names_the_first_bad_row(tmp_path):
+    with LedgerStore.open(tmp_path) as s:
+        with pytest.raises(ValueError) as e:
+            s.append_entries(ledger().with_columns(state=pl.Series(["active", "lost", "gone", "active", "x", "y"])))
+        assert str(e.value).startswith("unknown state 'lost' for entry 2; expected one of (")
+
+
+def test_append_a_single_new_entry(tmp_path):
+    with LedgerStore.open(tmp_path) as s:
+        assert s.append_entries(ledger(3)) == 3
+        d0 = s.head()
+        assert s.append_entries(ledger(4)) == 1
+        rows = ledger(4).to_dicts()
+        assert len(s) == 4 and s.block_digests() == [d0, sha(d0 + sha(_row_text(rows[3])))]
+        assert s.verify() == VerifyResult(True, None, 4)
+
+
+def test_postgres_appends_at_once_wait_for_each_other(pg_database):
+    # one writer at a time per chain: while one store's append is uncommitted, another waits
+    # for it and then extends the chain after it (without the lock it would build its own
+    # block 0 from the chain it saw, and fail on the first one's block number)
+    import threading
+    import time
+
+    with LedgerStore.open(pg_database) as first, LedgerStore.open(pg_database) as second:
+        done: dict = {}
+
+        def append_second():
+            try:
+                done["n"] = second.append_entries(ledger(6).slice(3))
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                done["error"] = exc
+
+        with first._db.transaction(lock="ledger_blocks"):
+            assert first.append_entries(ledger(3)) == 3
+            t = threading.Thread(target=append_second)
+            t.start()
+            time.sleep(1.0)
+            assert t.is_alive()  # waiting for the first append to commit
+        t.join(30)
+        assert done == {"n": 3}
+        want = sha(ZERO + "".join(sha(_row_text(r)) for r in ledger(3).to_dicts()))
+        assert first.block_digests()[0] == want and len(first.block_digests()) == 2
+        assert first.verify() == VerifyResult(True, None, 6)
+
+
+@pytest.fixture
+def five_blocks(tmp_path, monkeypatch):
+    """Entries 1-15 in blocks of 3 (an append a block), verified 2 blocks at a time."""
+    from socialrating.store import ledger_store
+
+    monkeypatch.setattr(ledger_store, "VERIFY_BLOCKS", 2)
+    s = LedgerStore.open(tmp_path)
+    for b in range(5):
+        s.append_entries(ledger(3, start=1 + 3 * b))
+    assert s.verify() == VerifyResult(True, None, 15) and len(s.block_digests()) == 5
+    yield s
+    s.close()
+
+
+def test_verify_reads_the_blocks_a_few_at_a_time(five_blocks):
+    db = five_blocks._db
+    db.execute("UPDATE ledger_entries SET points = 1 WHERE entry_id = 11")  # block 3: the second batch
+    db.execute(f"UPDATE ledger_entries SET row_hash = ({db.row_hash_sql()}) WHERE entry_id = 11")
+    assert five_blocks.verify() == VerifyResult(
+        False, "block:3", 9, "block 3 (entries 10-12): its rows' hashes no longer give the stored digest")
+
+
+def test_verify_last_batch_alone(five_blocks):
+    db = five_blocks._db
+    db.execute("DELETE FROM ledger_entries WHERE entry_id = 15")  # block 4, the third batch, alone
+    assert five_blocks.verify() == VerifyResult(
+        False, "block:4", 12, "block 4 (entries 13-15): rows were deleted or inserted")
+
+
+def test_verify_strays_beyond_the_last_batch(five_blocks):
+    five_blocks._db.execute("DELETE FROM ledger_blocks WHERE block_no = 4")  # its entries stay
+    assert five_blocks.verify() == VerifyResult(False, "block:4", 12, "entries in block 4, which is not in the chain")
