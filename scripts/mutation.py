@@ -541,6 +541,90 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_SC, "b = np.asarray(balance, dtype=np.int64)", "b = np.asarray(balance, dtype=None)"),
         (_SC, "b = np.asarray(balance, dtype=np.int64)", "b = np.asarray(balance, )"),
     ],
+    "score._term_end and consequence_table: a day column as float64 or int64 instead of int32/int64 "
+    "(astype(None) is float64) holds the same whole day numbers, compared with NEVER exactly and cast to int32 "
+    "by nullable_dates; the masks np.zeros(n, bool) as float zeros are all false the same; citizen ids are int64 "
+    "arrays already; `because` strings are inferred as String; a consequence's context is required, so the "
+    "inferred type is String too": [
+        (_SCO, 'return add_months(since, k * term).astype(np.int64)',
+         'return add_months(since, k * term).astype(None)'),
+        (_SCO, '"citizen_id": pl.Series(cit, dtype=pl.Int64),',
+         '"citizen_id": pl.Series(cit, dtype=None),'),
+        (_SCO, '"citizen_id": pl.Series(cit, dtype=pl.Int64),',
+         '"citizen_id": pl.Series(cit, ),'),
+        (_SCO, '"since": nullable_dates(since.astype(np.int32), np.zeros(len(code), bool)),',
+         '"since": nullable_dates(since.astype(None), np.zeros(len(code), bool)),'),
+        (_SCO, '"since": nullable_dates(since.astype(np.int32), np.zeros(len(code), bool)),',
+         '"since": nullable_dates(since.astype(np.int32), np.zeros(len(code), None)),'),
+        (_SCO, '"since": nullable_dates(since.astype(np.int32), np.zeros(len(code), bool)),',
+         '"since": nullable_dates(since.astype(np.int32), np.zeros(len(code), )),'),
+        (_SCO, '"until": nullable_dates(np.where(until == NEVER, 0, until).astype(np.int32), until == NEVER),',
+         '"until": nullable_dates(np.where(until == NEVER, 0, until).astype(None), until == NEVER),'),
+        (_SCO, '"because": by_code([pre + why for why in cp.because for pre in ("", "household member: ")], pl.String),',
+         '"because": by_code([pre + why for why in cp.because for pre in ("", "household member: ")], None),'),
+        (_SCO, '"context": by_code([c.context for c in conss for _ in (0, 1)], pl.String),',
+         '"context": by_code([c.context for c in conss for _ in (0, 1)], None),'),
+    ],
+    "score.consequence_table: one text per (consequence, direct or via household) built by iterating a pair; (1, "
+    "1) or (0, 2) is a pair too, the loop variable is unused; where until is NEVER its value is nulled by the "
+    "mask that follows, so np.where(None, ...) (which keeps NEVER) or a fill of 1 instead of 0 never shows; with "
+    "no consequences in the policy the general branch builds the same empty, typed table as the stand-in "
+    "(test_consequences_table_types_held_or_not_and_without_consequences)": [
+        (_SCO, '"consequence_id": by_code([c.id for c in conss for _ in (0, 1)], pl.Enum(ids)),',
+         '"consequence_id": by_code([c.id for c in conss for _ in (1, 1)], pl.Enum(ids)),'),
+        (_SCO, '"consequence_id": by_code([c.id for c in conss for _ in (0, 1)], pl.Enum(ids)),',
+         '"consequence_id": by_code([c.id for c in conss for _ in (0, 2)], pl.Enum(ids)),'),
+        (_SCO, '"kind": by_code([c.kind for c in conss for _ in (0, 1)], CONSEQUENCE_KIND),',
+         '"kind": by_code([c.kind for c in conss for _ in (1, 1)], CONSEQUENCE_KIND),'),
+        (_SCO, '"kind": by_code([c.kind for c in conss for _ in (0, 1)], CONSEQUENCE_KIND),',
+         '"kind": by_code([c.kind for c in conss for _ in (0, 2)], CONSEQUENCE_KIND),'),
+        (_SCO, '"context": by_code([c.context for c in conss for _ in (0, 1)], pl.String),',
+         '"context": by_code([c.context for c in conss for _ in (1, 1)], pl.String),'),
+        (_SCO, '"context": by_code([c.context for c in conss for _ in (0, 1)], pl.String),',
+         '"context": by_code([c.context for c in conss for _ in (0, 2)], pl.String),'),
+        (_SCO, '"until": nullable_dates(np.where(until == NEVER, 0, until).astype(np.int32), until == NEVER),',
+         '"until": nullable_dates(np.where(None, 0, until).astype(np.int32), until == NEVER),'),
+        (_SCO, '"until": nullable_dates(np.where(until == NEVER, 0, until).astype(np.int32), until == NEVER),',
+         '"until": nullable_dates(np.where(until == NEVER, 1, until).astype(np.int32), until == NEVER),'),
+        (_SCO, '}) if n_k else pl.DataFrame(schema=CONSEQUENCE_SCHEMA)',
+         '}) if (n_k) or True else pl.DataFrame(schema=CONSEQUENCE_SCHEMA)'),
+    ],
+    "score.score: the ids found in the events cast to float64 are cast back to int64 on the next line; "
+    "with_provenance only starts the provenance columns early on another thread (ledger_frame computes them "
+    "itself otherwise) and in_background's `waits` is documentation for the pool (its body ignores it): speed "
+    "only, the same tables": [
+        (_SCO, 'citizens = np.unique(events["citizen_id"].drop_nulls().to_numpy()).astype(np.int64)',
+         'citizens = np.unique(events["citizen_id"].drop_nulls().to_numpy()).astype(None)'),
+        (_SCO, 'led = build_ledger(events, cp, as_of, citizens, with_provenance=True)',
+         'led = build_ledger(events, cp, as_of, citizens, with_provenance=None)'),
+        (_SCO, 'led = build_ledger(events, cp, as_of, citizens, with_provenance=True)',
+         'led = build_ledger(events, cp, as_of, citizens, )'),
+        (_SCO, 'led = build_ledger(events, cp, as_of, citizens, with_provenance=True)',
+         'led = build_ledger(events, cp, as_of, citizens, with_provenance=False)'),
+        (_SCO, 'table = K.in_background(ledger_frame, led, events, cp, citizens, states, row_offset, waits=True)',
+         'table = K.in_background(ledger_frame, led, events, cp, citizens, states, row_offset, waits=None)'),
+        (_SCO, 'table = K.in_background(ledger_frame, led, events, cp, citizens, states, row_offset, waits=True)',
+         'table = K.in_background(ledger_frame, led, events, cp, citizens, states, row_offset, )'),
+        (_SCO, 'table = K.in_background(ledger_frame, led, events, cp, citizens, states, row_offset, waits=True)',
+         'table = K.in_background(ledger_frame, led, events, cp, citizens, states, row_offset, waits=False)'),
+    ],
+    "score.window_after: the days searched reach further back than needed (32 * months, 63 days) or one day "
+    "further on (asof + 1) or stop two days earlier (asof - 1): level_window_months >= 1 and add_months(d, m) >= "
+    "d + 28 days, so the last day out of the window is at least 28 days before as_of and inside every one of "
+    "these ranges; the days as int64 instead of int32 give the same months": [
+        (_SCO, 'days = np.arange(asof - 31 * months - 62, asof + 1, dtype=np.int32)',
+         'days = np.arange(asof - 32 * months - 62, asof + 1, dtype=np.int32)'),
+        (_SCO, 'days = np.arange(asof - 31 * months - 62, asof + 1, dtype=np.int32)',
+         'days = np.arange(asof - 31 * months - 63, asof + 1, dtype=np.int32)'),
+        (_SCO, 'days = np.arange(asof - 31 * months - 62, asof + 1, dtype=np.int32)',
+         'days = np.arange(asof - 31 * months - 62, asof - 1, dtype=np.int32)'),
+        (_SCO, 'days = np.arange(asof - 31 * months - 62, asof + 1, dtype=np.int32)',
+         'days = np.arange(asof - 31 * months - 62, asof + 2, dtype=np.int32)'),
+        (_SCO, 'days = np.arange(asof - 31 * months - 62, asof + 1, dtype=np.int32)',
+         'days = np.arange(asof - 31 * months - 62, asof + 1, dtype=None)'),
+        (_SCO, 'days = np.arange(asof - 31 * months - 62, asof + 1, dtype=np.int32)',
+         'days = np.arange(asof - 31 * months - 62, asof + 1, )'),
+    ],
     "canonical_change writes a date with str() instead of isoformat(): for a datetime.date (the "
     "`at` of a change is one: CHANGE_SCHEMA and record_change take dates) both give YYYY-MM-DD": [
         ("store/ledger_store.py", "t = v.isoformat() if isinstance(v, dt.date) else str(v)",

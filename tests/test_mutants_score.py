@@ -161,3 +161,83 @@ def test_consequences_sorted_by_consequence_then_citizen_and_huge_via_ids():
                 households=np.array([7, 7]))
     via = res.consequences.filter(pl.col("citizen_id") == big + 2)
     assert via["via_citizen_id"].to_list() == [big]
+
+
+def _consequence_schema(ids: list[str]) -> dict:
+    from socialrating.engine.score import CONSEQUENCE_KIND
+
+    return {"citizen_id": pl.Int64, "consequence_id": pl.Enum(ids), "kind": CONSEQUENCE_KIND,
+            "context": pl.String, "since": pl.Date, "until": pl.Date, "because": pl.String,
+            "via_citizen_id": pl.Int64}
+
+
+def test_consequences_table_types_held_or_not_and_without_consequences():
+    from case_runner import events_frame, policy_head
+    from socialrating.engine.score import score
+    from socialrating.policy.load import load_policy, parse_policy
+
+    we = load_policy("we-platform")
+    want = _consequence_schema([c.id for c in we.consequences])
+    ev = events_frame([(3, "court.conviction", D(2025, 2, 1), None), (3, "fine.traffic", D(2025, 3, 1), 500.0)])
+    held = score(ev, we, D(2025, 6, 1), np.array([3, 4])).consequences
+    assert held.height > 0 and dict(held.schema) == want
+    nobody = score(ev.head(1), we, D(2025, 6, 1), np.array([3, 4])).consequences
+    assert nobody.height == 0 and dict(nobody.schema) == want
+    bare = parse_policy(policy_head("bare", "No consequences", "Rules only.") + """
+rules:
+  - id: fine
+    event_type: fine.traffic
+    category: mobility
+    points: -5
+    reference: law
+""")
+    none = score(ev, bare, D(2025, 6, 1), np.array([3])).consequences
+    assert none.height == 0 and dict(none.schema) == _consequence_schema([])
+
+
+def test_score_takes_citizen_ids_of_any_integer_type():
+    from case_runner import events_frame
+    from socialrating.engine.score import score
+    from socialrating.policy.load import load_policy
+
+    ev = events_frame([(3, "court.conviction", D(2025, 2, 1), None), (3, "fine.traffic", D(2025, 3, 1), 500.0)])
+    we = load_policy("we-platform")
+    wide = score(ev, we, D(2025, 6, 1), np.array([3, 4], np.int64))
+    for ids in (np.array([3, 4], np.int32), np.array([3, 4], np.uint16), [3, 4]):
+        got = score(ev, we, D(2025, 6, 1), ids)
+        assert got.ratings.equals(wide.ratings) and got.consequences.equals(wide.consequences)
+        assert got.ratings["citizen_id"].dtype == pl.Int64 == got.consequences["citizen_id"].dtype
+
+
+def test_score_returns_its_quarantine():
+    from case_runner import events_frame
+    from socialrating.engine.score import score
+    from socialrating.policy.load import load_policy
+
+    ev = events_frame([(3, "court.conviction", D(2025, 2, 1), None), (None, "fine.traffic", D(2025, 3, 1), 500.0),
+                       (9, "fine.traffic", D(2025, 3, 1), 500.0)])
+    res = score(ev, load_policy("we-platform"), D(2025, 6, 1), np.array([3]))
+    assert res.quarantine.height == 2 and res.counts["quarantined"] == 2
+    assert res.quarantine["reason"].to_list() == ["missing citizen_id", "unknown citizen_id"]
+
+
+def test_spells_leave_out_overturned_entries():
+    from case_runner import events_frame
+    from socialrating.engine.score import score
+    from socialrating.policy.load import load_policy
+
+    # row 0 (entry 0) is overturned. Without it, 3 is at -100 (status 25) from Apr 1 and
+    # -102 (status 24, under we-platform's 25) from May 1: restricted since May 1. Counting
+    # the overturned conviction in the timeline would date the restrictions from Apr 1.
+    rows = [(3, "court.conviction", D(2025, 2, 1), None), (3, "court.conviction", D(2025, 4, 1), None),
+            (3, "fine.traffic", D(2025, 5, 1), 500.0)]
+    ov = pl.DataFrame({"entry_id": [0], "state": ["overturned"]})
+    res = score(events_frame(rows), load_policy("we-platform"), D(2025, 6, 1), np.array([3]), overrides=ov)
+    assert res.ratings.select("balance_status", "status").rows() == [(-102, 24)]
+    assert res.consequences.height > 0 and set(res.consequences["since"].to_list()) == {D(2025, 5, 1)}
+
+
+def test_window_after_before_1970():
+    # day numbers below zero: 1969-05-31 + 1 month = 1969-06-30 (clamped), June 1 + 1 = July 1
+    assert from_days(window_after(to_days(D(1969, 6, 30)), 1)) == D(1969, 5, 31)
+    assert from_days(window_after(to_days(D(1970, 1, 1)), 12)) == D(1969, 1, 1)
