@@ -18,12 +18,12 @@ Hypothesis runs derandomised (CI=1) so a mutant's verdict is reproducible.
 Writes mutation-report.json (per mutant / per module) and prints the scores.
 
 Scores. A mutmut mutant is caught when the module's test selection fails ("killed",
-"timeout", or "segfault": the tests crashed the interpreter); "survived" and "no tests"
-(no test of the selection reaches the mutated function) count as not caught. A survivor
-that cannot change any output is equivalent: it is listed in ``EQUIVALENT`` below with the
-reason (matched on the exact line mutmut changed, so an edited source line brings its
-mutants back for judging) and left out of the score: score = caught / (checked -
-equivalent). The report keeps both figures.
+"timeout", "segfault" or "suspicious": the tests crashed or aborted the interpreter);
+"survived" and "no tests" (no test of the selection reaches the mutated function) count as
+not caught. A survivor that cannot change any output is equivalent: it is listed in
+``EQUIVALENT`` below with the reason (matched on the exact line mutmut changed, so an
+edited source line brings its mutants back for judging) and left out of the score:
+score = caught / (checked - equivalent). The report keeps both figures.
 
 Equivalent kinds found so far (details and reasons in ``EQUIVALENT``):
 - ``dtype=np.int64`` dropped or set to None where numpy's default integer is int64 anyway
@@ -942,8 +942,10 @@ def explain(module: str, diff: str) -> str | None:
 
 
 # mutmut verdicts that count as caught: a test failed, ran out of time, or crashed the
-# interpreter (a kernel fed a wrong table writes out of bounds: the run fails all the same)
-CAUGHT = ("killed", "timeout", "segfault")
+# interpreter (a kernel fed a wrong table writes out of bounds: the run fails all the same).
+# mutmut names an exit it has no word for "suspicious": here that is an abort (SIGABRT, a
+# numba kernel's bounds check failing on a totals row out of range), a crash like a segfault
+CAUGHT = ("killed", "timeout", "segfault", "suspicious")
 
 
 def fresh_compiled_policy_per_test(d: Path) -> None:
