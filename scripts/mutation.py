@@ -199,6 +199,9 @@ _ASSERT_ONCE = ('assert decided.height == n and decided["__row"].n_unique() == n
 _LD = "policy/load.py"
 _NEAR_FILE = "near = difflib.get_close_matches(s, builtin_names(), n=1)"
 _NEAR_TYPE = "near = difflib.get_close_matches(event_type, list(BY_NAME), n=1, cutoff=0.6)"
+_COMPOSE = "return super().compose_node(parent, index)"
+_SHOWN = ('shown = "" if err["type"] in ("missing",) or isinstance(got, (dict, list)) '
+          'else f" (got {_flat(repr(got), 60)})"')
 _CT = "store/contest.py"
 _ROW_NUMBER = 'f"{next_block} + {db.idiv(\'row_number() OVER (ORDER BY entry_id) - 1\', BLOCK_SIZE)} "'
 _SS = 'starts = np.searchsorted(shard, np.arange(n_shards), side="left")'
@@ -676,6 +679,22 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_LD, _NEAR_TYPE, _NEAR_TYPE.replace("n=1", "n=2")),
         (_LD, _NEAR_TYPE, _NEAR_TYPE.replace("n=1, cutoff=0.6)", "n=1, )")),
     ],
+    "policy.load: pydantic's model_json_schema takes by_alias=True by default; and the union noise "
+    "is only ever one of two errors (the text branch of has_active fails only alongside its mapping "
+    "branch), so dropping it when there is exactly one error cannot happen": [
+        (_LD, "schema = Policy.model_json_schema(by_alias=True)", "schema = Policy.model_json_schema(by_alias=None)"),
+        (_LD, "if len(errors) > 1 and _union_noise(err):", "if len(errors) >= 1 and _union_noise(err):"),
+    ],
+    "policy.load, the same YAML read and the same message: the composer's parent and index only "
+    "feed PyYAML's path resolvers (descend_resolver returns at once when none is registered, and "
+    "_PolicyLoader registers none); str.count from None is from 0; a 'missing' error's input is the "
+    "mapping the field is missing from (a dict), which the isinstance test hides all the same": [
+        (_LD, _COMPOSE, _COMPOSE.replace("(parent, index)", "(None, index)")),
+        (_LD, _COMPOSE, _COMPOSE.replace("(parent, index)", "(parent, None)")),
+        (_LD, 'line = text.count("\\n", 0, exc.position) + 1', 'line = text.count("\\n", None, exc.position) + 1'),
+        (_LD, _SHOWN, _SHOWN.replace('("missing",)', '("XXmissingXX",)')),
+        (_LD, _SHOWN, _SHOWN.replace('("missing",)', '("MISSING",)')),
+    ],
     "contest.read_states: the default points of an entry not in `points` (-1 or -2: any value <= 0 "
     "is a penalty), and `why` reset to another text with the state None (why is read only with a "
     "state, and every assignment of a state sets it)": [
@@ -723,12 +742,6 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_LK, _PAT, _PAT.replace("pl.lit(None, pl.String)", "pl.lit(None, )")),
         (_LK, 'pl.Series("__row", rows, dtype=pl.UInt32),', 'pl.Series("__row", rows, dtype=None),'),
         (_LK, 'pl.Series("__row", rows, dtype=pl.UInt32),', 'pl.Series("__row", rows, ),'),
-    ],
-    "policy.load: pydantic's model_json_schema takes by_alias=True by default; and the union noise "
-    "is only ever one of two errors (the text branch of has_active fails only alongside its mapping "
-    "branch), so dropping it when there is exactly one error cannot happen": [
-        (_LD, "schema = Policy.model_json_schema(by_alias=True)", "schema = Policy.model_json_schema(by_alias=None)"),
-        (_LD, "if len(errors) > 1 and _union_noise(err):", "if len(errors) >= 1 and _union_noise(err):"),
     ],
     "band_codes without dtype=np.int64: a list of Python ints is int64 anyway, and a balance column of "
     "any integer dtype compares with it the same way; the result is cast to int8": [

@@ -3,7 +3,9 @@
 The one-line errors of tests/test_policy_errors.py, plus: more than five problems at
 once, a text too long, a byte-order mark, YAML merge keys, the first- and top-level
 wording, the hash of a policy recomputed from its canonical JSON, the JSON Schema's
-header. Written to kill the mutants mutmut made of this module (scripts/mutation.py).
+header; and the YAML limits at their exact boundaries (100,000 values, 100 levels,
+aliases as keys and values), the cuts of long text (60, 200, 300 characters) and the
+path of an empty condition. Written to kill the mutants mutmut made of this module (scripts/mutation.py).
 """
 
 from __future__ import annotations
@@ -229,3 +231,178 @@ def test_an_unreadable_file_says_why(tmp_path, monkeypatch):
     with pytest.raises(PolicyError) as exc:
         read_policy_text(path)
     assert str(exc.value) == f"{path}: cannot be read: the disk went away"
+
+
+# ---- the YAML limits at their exact boundaries (scripts/mutation.py, issue #17) ----
+
+P1 = "p.yaml: 1 problem(s) in the policy - "
+LIST = "p.yaml: expected a mapping at the top level, got list"
+DEEP = ("p.yaml: line {}: nested more than 100 levels deep (aliases included); a policy is at most 100 "
+        "(a condition at most 32)")
+BUDGET = ("p.yaml: line {}: the document expands to more than 100,000 values (aliases included); a policy is far "
+          "smaller: is this an alias bomb?")
+
+
+def _zeros(k: int) -> str:
+    return "[" + ", ".join(["0"] * k) + "]"
+
+
+def _sized(m: int) -> str:
+    """A list (line 1) of 0 and a mapping (line 2) of 99 keys sharing one list of 998 zeros
+    plus `z`, a list of m zeros: the mapping expands to 1 + 99 * (1 + 999) + (1 + 1 + m)
+    = 99,003 + m values, the whole document to 99,005 + m."""
+    pairs = [f"k0: &a {_zeros(998)}"] + [f"k{i}: *a" for i in range(1, 99)] + [f"z: {_zeros(m)}"]
+    return "- 0\n- {" + ", ".join(pairs) + "}\n"
+
+
+def _values(x) -> int:
+    """Independent count of the values a loaded document holds (each alias counted again)."""
+    if isinstance(x, dict):
+        return 1 + sum(1 + _values(v) for v in x.values())
+    if isinstance(x, list):
+        return 1 + sum(_values(v) for v in x)
+    return 1
+
+
+def test_the_node_budget_is_exactly_100000_values():
+    assert _values(yaml.safe_load(_sized(995))) == 100_000
+    assert _err(_sized(995)) == LIST  # exactly the budget: read
+    assert _err(_sized(996)) == BUDGET.format(1)  # one more, in the top-level list
+    assert _err(_sized(998)) == BUDGET.format(2)  # the mapping alone is 100,001
+
+
+def test_a_list_of_exactly_100000_values():
+    doc = lambda k: f"[&a {_zeros(999)}, " + ", ".join(["*a"] * 98) + ", " + ", ".join(["0"] * k) + "]"
+    assert _values(yaml.safe_load(doc(999))) == 100_000  # 1 + 1,000 + 98 * 1,000 + 999
+    assert _err(doc(999)) == LIST
+    assert _err(doc(1000)) == BUDGET.format(1)
+
+
+def test_nesting_of_exactly_100_levels_is_read():
+    # a value at depth 100 (99 lists around it), a mapping at depth 99 (its key and value at 100),
+    # and 99 mappings one in another: read; one level more is refused while composing
+    assert _err("[" * 99 + "1" + "]" * 99) == LIST
+    assert _err("[" * 98 + "{a: 1}" + "]" * 98) == LIST
+    assert _err("[" + "{a: " * 98 + "1" + "}" * 98 + "]") == LIST
+    assert _err("[" * 100 + "1" + "]" * 100) == \
+        "p.yaml: line 1, column 101: nested more than 100 levels deep; a policy is at most 100 (a condition at most 32)"
+
+
+def test_aliases_count_their_whole_height_as_keys_and_values():
+    # x is 99 high at depth 2 (its innermost value at depth 100): read; as a key or a value
+    # one level further down (depth 3), it would reach depth 101
+    x = "- &x " + "[" * 98 + "1" + "]" * 98 + "\n"
+    assert _err(x + "- [2]\n") == LIST
+    assert _err(x + "- {? *x : 1}\n") == DEEP.format(1)
+    assert _err(x + "- [*x]\n") == DEEP.format(1)
+    # the same with mappings: y is 98 mappings, 99 high
+    y = "- &y " + "{a: " * 98 + "1" + "}" * 98 + "\n"
+    assert _err(y + "- [2]\n") == LIST
+    assert _err(y + "- [*y]\n") == DEEP.format(1)
+
+
+def test_a_graph_deeper_than_the_limit_is_refused_even_if_composed(monkeypatch):
+    """The node check bounds its own walk: given a graph the composer did not bound (here
+    PyYAML's own composer), it refuses at depth 101 instead of recursing on."""
+    from socialrating.policy import load
+
+    monkeypatch.setattr(load._PolicyLoader, "compose_node", yaml.composer.Composer.compose_node)
+    assert _err("\n" + "[" * 150 + "]" * 150) == DEEP.format(2)
+
+
+def test_an_alias_to_the_whole_document_or_to_a_mapping_used_as_its_own_key():
+    assert _err("&a {*a : 1}\n") == "p.yaml: line 1: the document contains an alias to itself"
+    assert _err("a: &a {*a : 1}\n") == "p.yaml: line 1: a contains an alias to itself"
+
+
+def test_a_list_as_a_key_and_two_merge_keys():
+    assert _err("? [a, b]\n: 1\n") == \
+        "p.yaml: line 1, column 3: not valid YAML: while constructing a mapping found unhashable key"
+    # `<<` may be given twice in one mapping (not a duplicate key); the later merge wins
+    two = TEXT.replace("  nesta-2019:\n", "  nesta-2019: &n\n", 1).replace(
+        "  sesame-thresholds:\n", "  sesame-thresholds: &s\n", 1).replace(
+        "  press-stages:\n", "  merged:\n    <<: *n\n    <<: *s\n  press-stages:\n", 1)
+    p = parse_policy(two, "m.yaml")
+    assert p.references["merged"] == p.references["sesame-thresholds"]
+    assert p.references["merged"].publisher == "Shanghai library and Suzhou city sites"
+
+
+def test_a_long_duplicate_key_is_cut_to_60_characters():
+    k = "k" * 70
+    assert _err(f"{k}: 1\n{k}: 2\n") == (
+        f"p.yaml: line 2, column 1: duplicate key '{'k' * 57}...' in the top level (first at line 1, column 1); "
+        "give each key once")
+
+
+def test_a_bad_character_is_named_with_its_line():
+    said = "p.yaml: line {}: character U+000{} is not allowed in YAML (is this a binary file?)"
+    assert _err("\nname: \x00x\n") == said.format(2, 0)
+    assert _err("a: 1\n\nb: \x01\n") == said.format(3, 1)
+
+
+def test_yaml_errors_are_cut_to_200_characters():
+    head = "p.yaml: not valid YAML: invalid literal for int() with base 10: '"
+    assert _err("a: !!int " + "x" * 158 + "\n") == head + "x" * 158 + "'"  # 200 characters: whole
+    assert _err("a: !!int " + "x" * 159 + "\n") == head + "x" * 156 + "..."  # 201: cut to 197 and ...
+
+
+def test_yaml_errors_without_a_position(monkeypatch):
+    """PyYAML's errors carry a position today; one without (a marked error with no mark, or a
+    plain YAMLError) still gives one line. Simulated where it would be raised."""
+    from socialrating.policy import load
+
+    def raising(exc):
+        def get_single_node(self):
+            raise exc
+        return get_single_node
+
+    monkeypatch.setattr(load._PolicyLoader, "get_single_node",
+                        raising(yaml.MarkedYAMLError(context="while reading\n a value", problem="found   nothing")))
+    assert _err("a: 1\n") == "p.yaml: not valid YAML: while reading a value found nothing"
+    monkeypatch.setattr(load._PolicyLoader, "get_single_node", raising(yaml.YAMLError("the  stream\nbroke")))
+    assert _err("a: 1\n") == "p.yaml: not valid YAML: the stream broke"
+
+
+def test_validation_messages_are_cut_to_300_characters():
+    def cap_band(name):
+        d = copy.deepcopy(ONE)
+        d["rating"]["bands"] = {"cutoffs": [{"band": "A", "min_balance": 0}, {"band": "B", "min_balance": None}],
+                                "caps": [{"when": {"status": {"lt": 5}}, "band": name, "reference": "nesta-2019"}],
+                                "reference": "nesta-2019"}
+        return yaml.safe_dump(d, sort_keys=False, width=10_000)
+
+    # "cap names unknown band '" (24) + name + "'; bands are ['A', 'B']" (23): 300 whole, 301 cut to 297 + ...
+    head = P1 + "rating.bands: cap names unknown band '"
+    assert _err(cap_band("b" * 253)) == head + "b" * 253 + "'; bands are ['A', 'B']"
+    assert _err(cap_band("b" * 254)) == head + "b" * 254 + "'; bands are ['A', ..."
+
+    def reference(name):
+        d = copy.deepcopy(ONE)
+        d["rules"][1]["reference"] = name
+        return yaml.safe_dump(d, sort_keys=False, width=10_000)
+
+    # a finding of the whole policy has no path: "rules[1].reference: '" (21) + name + tail (103)
+    tail = "' is not a key of references (known: ['assumption', 'nesta-2019', 'press-stages', 'sesame-thresholds'])"
+    assert len(tail) == 103
+    assert _err(reference("r" * 176)) == P1 + "rules[1].reference: '" + "r" * 176 + tail
+    assert _err(reference("r" * 177)) == P1 + "rules[1].reference: '" + "r" * 177 + tail[:99] + "..."
+
+
+def test_an_empty_condition_is_named_where_it_is_empty():
+    # `has_active:` left empty is at fault itself: not `when.has_active.has_active.str`
+    assert _err(TEXT.replace("when: {status: {gte: 30}}", "when: {has_active: }")) == (
+        "p.yaml: 2 problem(s) in the policy - consequences[0].when.has_active: Input should be a valid string "
+        "(got None); consequences[0].when.has_active: Input should be a valid dictionary or instance of "
+        "HasActiveSpec (got None)")
+    assert _err(TEXT.replace("when: {status: {gte: 30}}", "when: {all: [{status: {gte: 30}}, {not: }]}")) == (
+        P1 + "consequences[0].when.all[1].not: a condition is a mapping with exactly one key, one of: status, "
+        "level, balance_status, balance_level, band, has_active, all, any, not (got None)")
+    assert _err(TEXT.replace("when: {status: {gte: 30}}", "when: {status: }")) == (
+        P1 + "consequences[0].when.status: Input should be a valid dictionary or instance of Compare (got None)")
+
+
+def test_a_number_as_a_key_is_named_as_a_key_not_an_index():
+    # YAML reads the key 7 as a number: the path goes through the mapping by that key (`.7`,
+    # not the list index `[7]`), and pydantic's part for the key itself follows
+    assert _err(TEXT.replace("references:\n", "references:\n  7: {title: seven}\n", 1)) == \
+        P1 + "references.7.[key]: Input should be a valid string (got 7)"

@@ -318,29 +318,28 @@ def _union_noise(err: dict) -> bool:
 
 
 def _path(loc: tuple, data) -> str:
-    """Render a pydantic location as `rules[2].points`, dropping union-tag noise."""
+    """Render a pydantic location as `rules[2].points`, dropping union-tag noise.
+
+    pydantic names fields by their alias (`in`, `not`), as the file does. A value that is
+    not a mapping or a list (null, a number, text) is itself at fault: the path stops there,
+    so `has_active:` left empty is `when.has_active`, not `when.has_active.has_active.str`.
+    """
     out = ""
     node = data
     last = len(loc) - 1
     for i, part in enumerate(loc):
-        if i > 0 and node is not None and not isinstance(node, (dict, list)):
-            break  # the value itself is at fault (a validator on a text field): no deeper path
+        if not isinstance(node, (dict, list)):
+            break  # the value itself is at fault (a validator on a text field, a null): no deeper path
         if isinstance(part, str) and isinstance(node, list):
             continue  # a field named like its union tag (`all: [...]`), already in the path
-        if i == last and isinstance(part, str) and not (isinstance(node, dict) and part in node):
-            out += ("." if out else "") + part.rstrip("_")  # e.g. a missing or unknown field
-            break
         if isinstance(part, int) and isinstance(node, list):
             out += f"[{part}]"
-            node = node[part] if part < len(node) else None
+            node = node[part]
         elif isinstance(node, dict) and part in node:
             out += ("." if out else "") + str(part)
             node = node[part]
-        elif part in ("not_", "in_"):
-            out += "." + part.rstrip("_")
-            node = None
-        elif node is None or not isinstance(node, dict):
-            out += ("." if out else "") + str(part)
+        elif i == last:
+            out += ("." if out else "") + str(part)  # e.g. a missing field
         # else: a union tag such as 'status' or 'str' that is not in the data: skip
     return out
 
