@@ -310,6 +310,21 @@ def test_verify_reads_the_blocks_a_few_at_a_time(five_blocks):
         False, "block:3", 9, "block 3 (entries 10-12): its rows' hashes no longer give the stored digest")
 
 
+def test_verify_fetches_at_most_verify_blocks_blocks_at_once(five_blocks):
+    db, fetched = five_blocks._db, []
+    fetch = db.fetchall
+
+    def spy(sql, params=None):
+        rows = fetch(sql, params)
+        if "string_agg" in sql:
+            fetched.append(sorted(r[0] for r in rows))
+        return rows
+
+    db.fetchall = spy
+    assert five_blocks.verify() == VerifyResult(True, None, 15)
+    assert fetched == [[0, 1], [2, 3], [4]]
+
+
 def test_verify_last_batch_alone(five_blocks):
     db = five_blocks._db
     db.execute("DELETE FROM ledger_entries WHERE entry_id = 15")  # block 4, the third batch, alone

@@ -599,7 +599,6 @@ class LedgerStore:
         bad_row = bad_rows[0] if bad_rows else None
         blocks = db.fetchall("SELECT block_no, first_entry_id, last_entry_id, n_rows, prev_digest, digest "
                              "FROM ledger_blocks ORDER BY block_no")
-        aggs: dict = {}
         checked = 0
         prev = ZERO
         for i, (block_no, first, last, n_rows, prev_digest, digest) in enumerate(blocks):
