@@ -157,7 +157,7 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     "audit/groups.py": (["tests/test_mutants_groups.py", "tests/test_fourfifths.py"], ["*"]),
     "store/ledger_store.py": (["tests/test_mutants_ledger_store.py", "tests/test_row_hash.py", "tests/test_store.py"],
                               ["*verify*", "*canonical*", "*append_entries*", "*block_digest*", "*change_hash*"]),
-    "engine/evaluate.py": (FAST_ENGINE, ["*"]),
+    "engine/evaluate.py": (FAST_ENGINE + ["tests/test_condition_kinds.py"], ["*"]),
     "identity/linkage.py": (["tests/test_mutants_linkage.py", "tests/test_quarantine_reasons.py", "tests/test_linkage.py"],
                             ["*x__deterministic__*", "*x__finish__*"]),
     "engine/scales.py": (["tests/test_mutants_scales.py", "tests/test_scales.py"] + FAST_ENGINE, ["*"]),
@@ -203,6 +203,7 @@ _COMPOSE = "return super().compose_node(parent, index)"
 _SHOWN = ('shown = "" if err["type"] in ("missing",) or isinstance(got, (dict, list)) '
           'else f" (got {_flat(repr(got), 60)})"')
 _CT = "store/contest.py"
+_CAPBAND = "band = np.where(evaluate(cap.when, ctx, rs.bands.names), np.maximum(band, worst), band)"
 _ROW_NUMBER = 'f"{next_block} + {db.idiv(\'row_number() OVER (ORDER BY entry_id) - 1\', BLOCK_SIZE)} "'
 _SS = 'starts = np.searchsorted(shard, np.arange(n_shards), side="left")'
 _ORDER = 'order = np.argsort(citizen_ids, kind="stable")'
@@ -627,6 +628,14 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
          'days = np.arange(asof - 31 * months - 62, asof + 1, dtype=None)'),
         (_SCO, 'days = np.arange(asof - 31 * months - 62, asof + 1, dtype=np.int32)',
          'days = np.arange(asof - 31 * months - 62, asof + 1, )'),
+    ],
+    "evaluate.derive: a band cap's condition cannot depend on the band (policy/model.py refuses it), "
+    "so it never reads the band names; band codes as float64 are the same whole numbers, and every "
+    "reader converts them (int() in explain and recourse, astype(uint32) in score.rate, np.isin in "
+    "the band condition)": [
+        ("engine/evaluate.py", _CAPBAND, _CAPBAND.replace("ctx, rs.bands.names)", "ctx, None)")),
+        ("engine/evaluate.py", _CAPBAND, _CAPBAND.replace("ctx, rs.bands.names)", "ctx, )")),
+        ("engine/evaluate.py", 'ctx["band"] = band.astype(np.int8)', 'ctx["band"] = band.astype(None)'),
     ],
     "canonical_change writes a date with str() instead of isoformat(): for a datetime.date (the "
     "`at` of a change is one: CHANGE_SCHEMA and record_change take dates) both give YYYY-MM-DD": [

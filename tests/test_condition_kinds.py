@@ -291,3 +291,12 @@ def test_unregistered_the_new_kind_is_gone():
     assert str(exc.value) == (f"toy.yaml: 2 problem(s) in the policy - consequences[0].when: {one_of}; "
                               f"consequences[1].when.not.any[0]: {one_of}")
     assert list(C.KINDS) == BUILTIN_TAGS
+
+
+def test_evaluate_refuses_what_is_not_a_condition():
+    from socialrating.engine.evaluate import evaluate
+
+    for bad in ({"status": {"lt": 30}}, "status < 30", None):
+        with pytest.raises(TypeError) as e:
+            evaluate(bad, {"status": np.array([10], np.int8)})
+        assert str(e.value) == f"not a condition: {bad!r}"
