@@ -71,12 +71,12 @@ def test_a_run_in_shards_needs_one_shard_s_memory_plus_the_national_register(mon
     monkeypatch.setattr(P, "disk_free", lambda out: None)
     whole = P.plan(3_000_000, 1, 7, "x")
     sharded = P.plan(3_000_000, 1, 7, "x", shard_people=131_072)
-    # 131,072 x 10.8 kB + 3M x 450 B: the national part still grows with the nation
-    assert sharded.memory_bytes == pytest.approx(131_072 * 10_800 + 3_000_000 * 450)
+    # 131,072 x 10.8 kB + 3M x 200 B: the national part still grows with the nation
+    assert sharded.memory_bytes == pytest.approx(131_072 * 10_800 + 3_000_000 * 200)
     assert whole.problems and not sharded.problems
     assert P.plan(3_000_000, 1, 7, "x", shard_people=3_000_000).memory_bytes == whole.memory_bytes
     big = P.plan(40_000_000, 1, 7, "x", shard_people=2_000_000)
-    assert big.problems == ["about 39.6 GB of memory with shards of 2,000,000 people but 21.6 GB is available "
+    assert big.problems == ["about 29.6 GB of memory with shards of 2,000,000 people but 21.6 GB is available "
                             "(smaller shards need less; about 2,000,000 people fit in one)"]
 
 

@@ -27,11 +27,13 @@ MEMORY_PER_RECORD_YEAR = 540.0
 DISK_FIXED_BYTES = 415.0
 DISK_PER_RECORD_YEAR = 56.0
 #: a run in shards (shardworld.py) holds one shard's people at a time, plus what is still
-#: national: the register every shard links against. Per person of the nation, from
-#: `national.py --shards 8` on 2026-11-30 (1M people, 8 shards of 131,072, 1 + 7 years, the
-#: compact register index): 1.85 GB peak = 131,072 x 10.8 kB (a shard, at the costs above)
-#: + 1M x about 440 B (2.09 GB, 670 B, with the whole register before the index)
-NATIONAL_BYTES_PER_PERSON = 450.0
+#: national: the register every shard links against, and the ledger store's buffer pool
+#: (bounded to 1 GB: store/ledger_store.MEMORY_LIMIT). Per person of the nation, from
+#: `national.py --people 10000000 --shards 80` on 2026-11-30 (shards of 131,072 or fewer,
+#: 1 + 7 years, the compact register index, the bounded store): 3.32 GB peak = a shard
+#: (131,072 x 10.8 kB = 1.42 GB) + 10M x about 190 B; rounded up. (5.68 GB, 426 B a person,
+#: before the store's pool was bounded; 1.85 GB at 1M, 8 shards.)
+NATIONAL_BYTES_PER_PERSON = 200.0
 
 
 @dataclass(frozen=True)
