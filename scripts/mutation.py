@@ -74,7 +74,8 @@ MUTANTS: list[dict] = [
     dict(id="issue-1-until-ignores-entry-end", edits=[
         (K, "lvl = min(end, _month_clamp(", "lvl = (0 * end + _month_clamp(")]),
     dict(id="issue-2-not-in-register-unmarked", tests=["tests/test_quarantine_reasons.py", "tests/test_linkage.py"],
-         edits=[("src/socialrating/identity/linkage.py", "fail = np.where(not_found, NOT_IN_REGISTER, fail)", "pass")]),
+         edits=[("src/socialrating/identity/linkage.py",
+                "fail = np.where(not_found, np.int8(_FAILURES.index(NOT_IN_REGISTER)), fail)", "pass")]),
     dict(id="issue-3-four-fifths-0.75", tests=["tests/test_fourfifths.py", "tests/test_audit.py"],
          edits=[("src/socialrating/audit/groups.py", "FOUR_FIFTHS = 0.8", "FOUR_FIFTHS = 0.75")]),
     dict(id="issue-4-row-hash-without-expires_on", tests=["tests/test_row_hash.py", "tests/test_store.py"],
@@ -83,7 +84,7 @@ MUTANTS: list[dict] = [
                  "            txt")]),
     dict(id="issue-5-counts-on-expiry-day", edits=[
         (K, "ex = np.int8(expires[_u(e)] <= asof)", "ex = np.int8(expires[_u(e)] < asof)"),
-        (REF, "elif end is not None and end <= as_of:", "elif end is not None and end < as_of:")]),
+        (REF, "    if end is not None and end <= as_of:", "    if end is not None and end < as_of:")]),
     dict(id="issue-6-valid-from-exclusive", edits=[
         (K, "vfrom[_u(r)] <= o < vuntil[_u(r)]", "vfrom[_u(r)] < o < vuntil[_u(r)]"),
         (REF, "(r.valid_from and day < r.valid_from)", "(r.valid_from and day <= r.valid_from)")]),
@@ -93,8 +94,8 @@ MUTANTS: list[dict] = [
     dict(id="issue-8-level-window-a-month-short", edits=[
         ("src/socialrating/engine/score.py", "window_after(asof, rs.level_window_months)",
          "window_after(asof, rs.level_window_months - 1)"),
-        ("src/socialrating/engine/spells.py", "len(flag_types), rs.level_window_months,",
-         "len(flag_types), rs.level_window_months - 1,"),
+        ("src/socialrating/engine/spells.py", "len(cp.flag_types), rs.level_window_months,",
+         "len(cp.flag_types), rs.level_window_months - 1,"),
         (REF, "as_of < _add_months(day, rs.level_window_months)", "as_of < _add_months(day, rs.level_window_months - 1)")]),
     # -- compiled kernels: one slip each ------------------------------------------------
     dict(id="k-valid-until-inclusive", edits=[(K, "<= o < vuntil[_u(r)]", "<= o <= vuntil[_u(r)]")]),
@@ -158,6 +159,9 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     "store/ledger_store.py": (["tests/test_mutants_ledger_store.py", "tests/test_row_hash.py", "tests/test_store.py"],
                               ["*verify*", "*canonical*", "*append_entries*", "*block_digest*", "*change_hash*"]),
     "engine/evaluate.py": (FAST_ENGINE + ["tests/test_condition_kinds.py"], ["*"]),
+    # since/until's timeline (the per-holder walk is in the kernels) and the month-by-month engine
+    "engine/spells.py": (FAST_ENGINE, ["*"]),
+    "engine/monthly.py": (["tests/test_monthly.py"] + FAST_ENGINE, ["*"]),
     "identity/linkage.py": (["tests/test_mutants_linkage.py", "tests/test_quarantine_reasons.py", "tests/test_linkage.py"],
                             ["*x__deterministic__*", "*x__finish__*"]),
     "engine/scales.py": (["tests/test_mutants_scales.py", "tests/test_scales.py"] + FAST_ENGINE, ["*"]),
