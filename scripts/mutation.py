@@ -160,7 +160,7 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
                               ["*verify*", "*canonical*", "*append_entries*", "*block_digest*", "*change_hash*"]),
     "engine/evaluate.py": (FAST_ENGINE + ["tests/test_condition_kinds.py"], ["*"]),
     # since/until's timeline (the per-holder walk is in the kernels) and the month-by-month engine
-    "engine/spells.py": (FAST_ENGINE, ["*"]),
+    "engine/spells.py": (["tests/test_mutants_score.py"] + FAST_ENGINE, ["*"]),
     "engine/monthly.py": (["tests/test_monthly.py"] + FAST_ENGINE, ["*"]),
     "identity/linkage.py": (["tests/test_mutants_linkage.py", "tests/test_quarantine_reasons.py", "tests/test_linkage.py"],
                             ["*x__deterministic__*", "*x__finish__*"]),

@@ -241,3 +241,29 @@ def test_window_after_before_1970():
     # day numbers below zero: 1969-05-31 + 1 month = 1969-06-30 (clamped), June 1 + 1 = July 1
     assert from_days(window_after(to_days(D(1969, 6, 30)), 1)) == D(1969, 5, 31)
     assert from_days(window_after(to_days(D(1970, 1, 1)), 12)) == D(1969, 1, 1)
+
+
+def test_spells_split_over_threads_as_in_one():
+    """timeline() splits the holders over the pool's threads once they have 65,536 entries or
+    more; the spells must be those of one thread. 30,000 citizens with 6 entries each, dates
+    spread so since and until differ from citizen to citizen; over 11,000 of them restricted."""
+    from case_runner import events_frame
+    from socialrating import parallel
+    from socialrating.engine import kernels as K
+    from socialrating.engine.score import score
+    from socialrating.policy.load import load_policy
+
+    n = 30_000
+    rows = []
+    for c in range(n):
+        base = D(2024, 9, 1) + dt.timedelta(days=c % 200)  # we-platform's rules start 2024-07-01
+        rows += [(c, "court.conviction", base, None), (c, "fine.traffic", base + dt.timedelta(days=30), 500.0)]
+        rows += [(c, "fine.traffic", base + dt.timedelta(days=60 + k * (c % 7 + 1)), 500.0) for k in range(4)]
+    ev, we, ids = events_frame(rows), load_policy("we-platform"), np.arange(n)
+    with parallel.threads(1):
+        one = score(ev, we, D(2025, 6, 1), ids).consequences
+    with parallel.threads(2):
+        two = score(ev, we, D(2025, 6, 1), ids).consequences
+    holders = one["citizen_id"].n_unique()
+    assert 6 * holders >= K.MIN_CHUNK // 4  # their entries: the split is taken
+    assert one["since"].n_unique() > 50 and one["until"].n_unique() > 50 and two.equals(one)
