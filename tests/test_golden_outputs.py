@@ -7,20 +7,13 @@ the commit says why; an architecture change never needs it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from repo_scripts import load_script
 
 
 def _golden():
-    spec = importlib.util.spec_from_file_location("golden", ROOT / "scripts" / "golden.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["golden"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("scripts/golden.py", "golden", register=True)
 
 
 def test_outputs_match_the_recorded_fingerprint():

@@ -7,22 +7,12 @@ drifted this way when the code under them was rewritten; this keeps them in step
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from repo_scripts import ROOT, load_script
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("mutation_script", ROOT / "scripts" / "mutation.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-M = _script()
+M = load_script("scripts/mutation.py", "mutation_script")
 
 
 @pytest.mark.parametrize("mutant", M.MUTANTS, ids=[m["id"] for m in M.MUTANTS])

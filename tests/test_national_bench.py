@@ -3,17 +3,11 @@ in pipeline order, and the bytes it attributes add up to the run folder."""
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from repo_scripts import load_script
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("national_bench", ROOT / "benchmarks" / "national.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/national.py", "national_bench")
 
 
 def test_stages_in_order_and_bytes_add_up(tmp_path):

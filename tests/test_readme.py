@@ -4,17 +4,11 @@ left out). Runs the real demo (100,000 people, about 20-30 s)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from repo_scripts import ROOT, load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("readme_sample", ROOT / "scripts" / "readme_sample.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("scripts/readme_sample.py", "readme_sample")
 
 
 def test_readme_sample_is_the_demo_output():

@@ -4,9 +4,6 @@ results exactly (benchmarks/_sql_policy.py), so its speed ratios compare equal w
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import pathlib
-
 import duckdb
 import numpy as np
 import polars as pl
@@ -17,10 +14,9 @@ from socialrating.policy.load import load_policy
 from socialrating.population.basic import basic_population
 from socialrating.sources.basic import EVENT_TYPE, SOURCE, basic_events
 
-_path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "_sql_policy.py"
-_spec = importlib.util.spec_from_file_location("_sql_policy", _path)
-Q = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(Q)
+from repo_scripts import load_script
+
+Q = load_script("benchmarks/_sql_policy.py", "_sql_policy")
 
 AS_OF = dt.date(2026, 7, 1)
 
