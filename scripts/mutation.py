@@ -160,8 +160,11 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
                               ["*verify*", "*canonical*", "*append_entries*", "*block_digest*", "*change_hash*"]),
     "engine/evaluate.py": (FAST_ENGINE + ["tests/test_condition_kinds.py"], ["*"]),
     # since/until's timeline (the per-holder walk is in the kernels) and the month-by-month engine
-    "engine/spells.py": (["tests/test_mutants_score.py"] + FAST_ENGINE, ["*"]),
-    "engine/monthly.py": (["tests/test_monthly.py"] + FAST_ENGINE, ["*"]),
+    "engine/spells.py": (["tests/test_mutants_spells.py", "tests/test_mutants_score.py"] + FAST_ENGINE, ["*"]),
+    "engine/monthly.py": (["tests/test_mutants_monthly.py", "tests/test_monthly.py"] + FAST_ENGINE, ["*"]),
+    # what a citizen is told: each entry, each consequence, and the smallest change that lifts it
+    "engine/explain.py": (["tests/test_recourse.py", "tests/test_properties.py"], ["*"]),
+    "engine/recourse.py": (["tests/test_recourse.py", "tests/test_properties.py"], ["*"]),
     "identity/linkage.py": (["tests/test_mutants_linkage.py", "tests/test_quarantine_reasons.py", "tests/test_linkage.py"],
                             ["*x__deterministic__*", "*x__finish__*"]),
     "engine/scales.py": (["tests/test_mutants_scales.py", "tests/test_scales.py"] + FAST_ENGINE, ["*"]),
@@ -269,7 +272,92 @@ _SINCE = "since = np.concatenate([p[3] for p in parts] or [np.zeros(0, np.int64)
 _UNTIL = "until = np.concatenate([p[4] for p in parts] or [np.zeros(0, np.int64)])"
 _VIA = "via = np.concatenate([p[5] if p[5] is not None else np.full(len(p[2]), -1, np.int64) for p in parts]"
 _BANDC = 'cols["band"] = pl.Series(ctx["band"].astype(np.uint32)).cat.to(pl.Enum(rs.bands.names))'
+_SP = "engine/spells.py"
+_SP_BUF1 = ("bufs = [Holdings(np.empty(hi - lo, np.int32), np.empty(hi - lo, led.rule_idx.dtype), "
+            "np.empty(hi - lo, np.int32),")
+_SP_BUF2 = "np.empty(hi - lo, led.points.dtype), np.empty(hi - lo, np.int32)) for lo, hi in parts]"
+_SP_SIZE = "size = int(max(ci.max(initial=-1), holders.max(initial=-1))) + 1"
+_SP_HPOS = "hpos = np.full(size, -1, dtype=np.int32)"
+_SP_HAR = "hpos[holders] = np.arange(len(holders), dtype=np.int32)"
+_SP_SPLIT = "if m >= K.MIN_CHUNK // 4 and threads > 1:"
+_SP_CUTS = "cuts = np.searchsorted(start, np.linspace(0, m, threads + 1)[1:-1])"
+_SP_RUN = "len(cp.flag_types), rs.level_window_months, led.dates, NEVER, BASE_DAY)"
+_SP_HOLD = ("out = K.run_chunks(K.timeline_rows, parts, holders.astype(np.int64), start, order, held, "
+            "cp.flag_of_rule,")
+
+
+_MO = "engine/monthly.py"
+_MO_SHAPE = "shape = (months + 1, self.n)  # row `months` collects changes beyond the horizon"
+_MO_PAD = "padded = np.zeros((m + 2, n), dtype=np.int8)"
+_MO_ENDS = "e_month, e_cit = np.nonzero(d.T == -1)[1], np.nonzero(d.T == -1)[0]"
+_MO_P = "p = pts.astype(np.int64)"
+_MO_F = "f = self.rule_flag[t][rule].astype(np.int64)"
+
+
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "monthly, the same month-end states: a delta table one row longer is never read (rows past "
+    "`months` are clipped to `months`); the panel padded as float64 has the same +1/-1 steps; e_cit is "
+    "read only by the invariant's assert, which every run of True meets with s_cit either way (each "
+    "start has its end); points and flags cast to float64 are whole numbers that _add casts to the "
+    "int32 delta table": [
+        (_MO, _MO_SHAPE, _MO_SHAPE.replace("months + 1", "months + 2")),
+        (_MO, _MO_PAD, _MO_PAD.replace("dtype=np.int8", "dtype=None")),
+        (_MO, _MO_PAD, _MO_PAD.replace(", dtype=np.int8)", ", )")),
+        (_MO, _MO_ENDS, _MO_ENDS.replace("np.nonzero(d.T == -1)[0]", "np.nonzero(d.T == +1)[0]")),
+        (_MO, _MO_P, _MO_P.replace("np.int64", "None")),
+        (_MO, _MO_F, _MO_F.replace("np.int64", "None")),
+    ],
+    "spells.timeline, the split of the holders over threads: it decides only how the work is shared. "
+    "Whatever the threshold and wherever the cuts fall, np.unique([0, min(cuts, n_h), n_h]) makes the "
+    "parts a partition of 0..n_h in order, and the parts' rows are joined in that order "
+    "(test_spells_split_over_threads_as_in_one compares 1, 2 and 3 threads)": [
+        (_SP, _SP_SPLIT, _SP_SPLIT.replace(" and ", " or ")),
+        (_SP, _SP_SPLIT, _SP_SPLIT.replace("m >= ", "m > ")),
+        (_SP, _SP_SPLIT, _SP_SPLIT.replace("// 4", "/ 4")),
+        (_SP, _SP_SPLIT, _SP_SPLIT.replace("// 4", "// 5")),
+        (_SP, _SP_SPLIT, _SP_SPLIT.replace("threads > 1", "threads >= 1")),
+        (_SP, _SP_SPLIT, _SP_SPLIT.replace("threads > 1", "threads > 2")),
+        (_SP, _SP_CUTS, _SP_CUTS.replace("linspace(0, m, ", "linspace(m, ")),
+        (_SP, _SP_CUTS, _SP_CUTS.replace("linspace(0, m, ", "linspace(0, ")),
+        (_SP, _SP_CUTS, _SP_CUTS.replace("threads + 1)", ")")),
+        (_SP, _SP_CUTS, _SP_CUTS.replace("linspace(0, ", "linspace(1, ")),
+        (_SP, _SP_CUTS, _SP_CUTS.replace("threads + 1", "threads - 1")),
+        (_SP, _SP_CUTS, _SP_CUTS.replace("threads + 1", "threads + 2")),
+        (_SP, _SP_CUTS, _SP_CUTS.replace("[1:-1]", "[2:-1]")),
+        (_SP, _SP_CUTS, _SP_CUTS.replace("[1:-1]", "[1:+1]")),
+        (_SP, _SP_CUTS, _SP_CUTS.replace("[1:-1]", "[1:-2]")),
+    ],
+    "spells.timeline's holder positions, the same marks: ids are >= 0, so a longer table (initial +1 or "
+    "+2, or + 2) or the same length (initial -2) marks the same holders; a fill of -2 is as negative as "
+    "-1 (only `hpos >= 0` and the holders' own positions are read); int64 positions hold the same "
+    "numbers, and positions written into the int32 table are cast by the assignment": [
+        (_SP, _SP_SIZE, _SP_SIZE.replace("ci.max(initial=-1)", "ci.max(initial=+1)")),
+        (_SP, _SP_SIZE, _SP_SIZE.replace("ci.max(initial=-1)", "ci.max(initial=-2)")),
+        (_SP, _SP_SIZE, _SP_SIZE.replace("holders.max(initial=-1)", "holders.max(initial=+1)")),
+        (_SP, _SP_SIZE, _SP_SIZE.replace("holders.max(initial=-1)", "holders.max(initial=-2)")),
+        (_SP, _SP_SIZE, _SP_SIZE.replace(")) + 1", ")) + 2")),
+        (_SP, _SP_HPOS, _SP_HPOS.replace("dtype=np.int32", "dtype=None")),
+        (_SP, _SP_HPOS, _SP_HPOS.replace(", dtype=np.int32)", ", )")),
+        (_SP, _SP_HPOS, _SP_HPOS.replace("-1,", "-2,")),
+        (_SP, _SP_HAR, _SP_HAR.replace("dtype=np.int32", "dtype=None")),
+        (_SP, _SP_HAR, _SP_HAR.replace(", dtype=np.int32)", ", )")),
+    ],
+    "spells._holder_entries' buffers one chunk-offset longer (hi + lo rows): only each buffer's first "
+    "`sizes` rows are written and read": [
+        (_SP, _SP_BUF1, _SP_BUF1.replace("np.empty(hi - lo, np.int32), np.empty(hi - lo, led",
+                                         "np.empty(hi + lo, np.int32), np.empty(hi - lo, led")),
+        (_SP, _SP_BUF1, _SP_BUF1.replace("np.empty(hi - lo, led", "np.empty(hi + lo, led")),
+        (_SP, _SP_BUF1, _SP_BUF1.replace("dtype), np.empty(hi - lo, np.int32)", "dtype), np.empty(hi + lo, np.int32)")),
+        (_SP, _SP_BUF2, _SP_BUF2.replace("np.empty(hi - lo, led", "np.empty(hi + lo, led")),
+        (_SP, _SP_BUF2, _SP_BUF2.replace("dtype), np.empty(hi - lo, np.int32)", "dtype), np.empty(hi + lo, np.int32)")),
+    ],
+    "spells.timeline's arguments to the timeline kernel, the same rows read: with None for NEVER an entry "
+    "that never ends gets an end row on day NEVER, and a change on day NEVER is reported as NEVER, the "
+    "'does not lift by itself' of no row (no entry's own date reaches it); holders as float64 are "
+    "written into the kernel's int64 row-citizen array, exact below 2**53": [
+        (_SP, _SP_RUN, _SP_RUN.replace("NEVER, BASE_DAY", "None, BASE_DAY")),
+        (_SP, _SP_HOLD, _SP_HOLD.replace("astype(np.int64)", "astype(None)")),
+    ],
     "linkage._finish, the same reasons written differently: a list of str is inferred as String; the "
     "int8 failure codes cast to float64 instead of int64 are whole numbers, and polars gathers the same "
     "rows by them": [

@@ -245,7 +245,7 @@ def test_window_after_before_1970():
 
 def test_spells_split_over_threads_as_in_one():
     """timeline() splits the holders over the pool's threads once they have 65,536 entries or
-    more; the spells must be those of one thread. 30,000 citizens with 6 entries each, dates
+    more; the spells must be those of one thread, on two threads and on three. 30,000 citizens with 6 entries each, dates
     spread so since and until differ from citizen to citizen; over 11,000 of them restricted."""
     from case_runner import events_frame
     from socialrating import parallel
@@ -264,6 +264,9 @@ def test_spells_split_over_threads_as_in_one():
         one = score(ev, we, D(2025, 6, 1), ids).consequences
     with parallel.threads(2):
         two = score(ev, we, D(2025, 6, 1), ids).consequences
+    with parallel.threads(3):  # two cuts: three ranges that must neither overlap nor leave a gap
+        three = score(ev, we, D(2025, 6, 1), ids).consequences
     holders = one["citizen_id"].n_unique()
     assert 6 * holders >= K.MIN_CHUNK // 4  # their entries: the split is taken
-    assert one["since"].n_unique() > 50 and one["until"].n_unique() > 50 and two.equals(one)
+    assert one["since"].n_unique() > 50 and one["until"].n_unique() > 50
+    assert two.equals(one) and three.equals(one)

@@ -1,0 +1,167 @@
+"""engine/monthly.py pinned where mutation testing found it loose (scripts/mutation.py): the
+simulated appeals as the store's state changes and as overrides, worked by hand on the
+calendar, and a late closing record that ends an entry from years before the first month."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+from case_runner import events_frame
+
+from socialrating.engine.monthly import MonthlyEngine, month_ends, spells_from_panel
+from socialrating.engine.score import score
+from socialrating.policy.load import load_policy
+from socialrating.policy.model import ContestSpec
+
+D = dt.date
+WE = load_policy("we-platform")
+CITIZENS = np.arange(5, dtype=np.int64)
+CHANGE_SCHEMA = {"entry_id": pl.Int64, "new_state": pl.String, "actor": pl.String, "reason": pl.String,
+                 "at": pl.Date}
+
+
+def _appeals(deadline_days: int, months: int = 4):
+    """March-June 2025 under we-platform. Month 0: convictions of citizens 1 (contested,
+    overturned), 2 (contested, upheld) and 3 (not contested); month 1: citizen 4's
+    (contested, overturned); month 3: citizen 0's (contested, upheld). Entry id = 8 x the
+    record's row over all months: 0, 8, 16; 24; 32."""
+    policy = WE.model_copy(update={"contest": ContestSpec(review_deadline_days=deadline_days)})
+    eng = MonthlyEngine(policy, CITIZENS, D(2025, 3, 1), months)
+    batches = {0: ([(1, "court.conviction", D(2025, 3, 10), None), (2, "court.conviction", D(2025, 3, 10), None),
+                    (3, "court.conviction", D(2025, 3, 11), None)], [True, True, False], [True, False, False]),
+               1: ([(4, "court.conviction", D(2025, 4, 2), None)], [True], [True]),
+               3: ([(0, "court.conviction", D(2025, 6, 5), None)], [True], [False])}
+    after = []
+    for k in range(months):
+        rows, contested, over = batches.get(k, ([], [], []))
+        eng.step(events_frame(rows), contested=np.array(contested, bool), overturned=np.array(over, bool))
+        after.append(eng.appeal_states().rows())
+    return eng, after
+
+
+def _changes(frame: pl.DataFrame) -> list[tuple]:
+    assert frame.schema == pl.Schema(CHANGE_SCHEMA)
+    return [(e, s, a[:3], r.split()[1], at) for e, s, a, r, at in frame.rows()]
+
+
+def test_no_appeals_give_empty_tables_of_the_stores_types():
+    eng = MonthlyEngine(WE, CITIZENS, D(2025, 3, 1), 2)
+    eng.step(events_frame([(1, "court.conviction", D(2025, 3, 10), None)]))
+    states, changes = eng.appeal_states(), eng.appeal_changes(30)
+    assert states.height == 0 and states.schema == pl.Schema({"entry_id": pl.Int64, "state": pl.String})
+    assert changes.height == 0 and changes.schema == pl.Schema(CHANGE_SCHEMA)
+
+
+def test_appeal_states_month_by_month():
+    """A 20-day deadline is reviewed by the next month end (review month = k + 1): listed as
+    contested until then, overturned after; an upheld entry drops out of the list."""
+    _, after = _appeals(20)
+    assert after == [
+        [(0, "contested"), (8, "contested")],
+        [(0, "overturned"), (24, "contested")],
+        [(0, "overturned"), (24, "overturned")],
+        [(0, "overturned"), (24, "overturned"), (32, "contested")],
+    ]
+    eng, _ = _appeals(20)
+    assert eng.appeal_states().schema == pl.Schema({"entry_id": pl.Int64, "state": pl.String})
+
+
+def test_appeal_changes_review_dated_by_the_deadline_when_it_comes_first():
+    """20 days: contested at the month end the record arrived, reviewed 20 days later (before
+    the next month end); the June appeal is not reviewed within the four months."""
+    eng, _ = _appeals(20)
+    assert _changes(eng.appeal_changes(20)) == [
+        (0, "contested", "cit", "appeal", D(2025, 3, 31)),
+        (8, "contested", "cit", "appeal", D(2025, 3, 31)),
+        (0, "overturned", "rev", "review", D(2025, 4, 20)),
+        (8, "upheld", "rev", "review", D(2025, 4, 20)),
+        (24, "contested", "cit", "appeal", D(2025, 4, 30)),
+        (24, "overturned", "rev", "review", D(2025, 5, 20)),
+        (32, "contested", "cit", "appeal", D(2025, 6, 30)),
+    ]
+    assert eng.appeal_changes(20)["actor"].unique().sort().to_list() == ["citizen (simulated)",
+                                                                          "reviewer (simulated)"]
+    assert eng.appeal_changes(20)["reason"].unique().sort().to_list() == ["simulated appeal", "simulated review"]
+
+
+def test_appeal_changes_contest_before_review_on_the_same_day():
+    """30 days: March's reviews fall on April 30 (the month end and the deadline), the day
+    citizen 4 contests; the contest is listed first although its entry id is larger."""
+    eng, _ = _appeals(30)
+    assert _changes(eng.appeal_changes(30))[2:5] == [
+        (24, "contested", "cit", "appeal", D(2025, 4, 30)),
+        (0, "overturned", "rev", "review", D(2025, 4, 30)),
+        (8, "upheld", "rev", "review", D(2025, 4, 30)),
+    ]
+
+
+def test_appeal_changes_review_two_month_ends_on_and_beyond_the_horizon():
+    """45 days take two month ends (review month k + 2): March's appeals are reviewed on
+    May 15 (March 31 + 45, before May 31); April's on June 14 (before June 30); the June
+    appeal's review month (5) lies beyond the run's four months and is not listed."""
+    eng, _ = _appeals(45)
+    assert _changes(eng.appeal_changes(45)) == [
+        (0, "contested", "cit", "appeal", D(2025, 3, 31)),
+        (8, "contested", "cit", "appeal", D(2025, 3, 31)),
+        (24, "contested", "cit", "appeal", D(2025, 4, 30)),
+        (0, "overturned", "rev", "review", D(2025, 5, 15)),
+        (8, "upheld", "rev", "review", D(2025, 5, 15)),
+        (24, "overturned", "rev", "review", D(2025, 6, 14)),
+        (32, "contested", "cit", "appeal", D(2025, 6, 30)),
+    ]
+
+
+def test_appeal_changes_review_at_the_month_end_when_it_comes_first():
+    """30 days from January 31 is March 2; the review month's end, February 28, comes first."""
+    policy = WE.model_copy(update={"contest": ContestSpec(review_deadline_days=30)})
+    eng = MonthlyEngine(policy, CITIZENS, D(2025, 1, 1), 2)
+    eng.step(events_frame([(3, "court.conviction", D(2025, 1, 20), None)]), contested=np.array([True]),
+             overturned=np.array([True]))
+    eng.step(events_frame([]), contested=np.zeros(0, bool), overturned=np.zeros(0, bool))
+    assert _changes(eng.appeal_changes(30)) == [(0, "contested", "cit", "appeal", D(2025, 1, 31)),
+                                                (0, "overturned", "rev", "review", D(2025, 2, 28))]
+
+
+def test_a_late_closing_record_ends_an_entry_from_years_before():
+    """An enforcement proceeding of 2025-02-01 (live until 2027-02-01, out of the level window
+    since 2026-02-01) is on file when the rating starts in November 2026; in January 2027 a
+    record arrives that the debt was paid on 2025-06-01. From January the proceeding no
+    longer counts, as a full re-score says; citizen 2's recent proceeding, paid in January,
+    too. Balances by hand: -10 while it counts, 0 after."""
+    start, months = D(2026, 11, 1), 8
+    eng = MonthlyEngine(WE, CITIZENS, start, months)
+    rows = {0: [(1, "enforcement.proceeding", D(2025, 2, 1), None), (2, "enforcement.proceeding", D(2026, 10, 15), None)],
+            2: [(1, "enforcement.debt_paid", D(2025, 6, 1), None), (2, "enforcement.debt_paid", D(2027, 1, 5), None)]}
+    seen, got = [], []
+    for k, end in enumerate(month_ends(start, months)):
+        seen += rows.get(k, [])
+        state = eng.step(events_frame(rows.get(k, [])))
+        full = score(events_frame(seen), WE, end, CITIZENS)
+        assert np.array_equal(full.ratings["balance_status"].to_numpy(), state.ctx["balance_status"]), k
+        assert np.array_equal(full.ratings["balance_level"].to_numpy(), state.ctx["balance_level"]), k
+        got.append((int(state.ctx["balance_status"][1]), int(state.ctx["balance_status"][2]),
+                     int(state.ctx["balance_level"][1]), int(state.ctx["balance_level"][2])))
+    assert got == [(-10, -10, 0, -10)] * 2 + [(0, 0, 0, 0)] * 6
+
+
+def test_month_state_counts_in_integers():
+    """Balances, scores and flag counts stay integers from month to month (the outputs
+    write them as integer columns)."""
+    eng = MonthlyEngine(WE, CITIZENS.astype(np.int32), D(2025, 3, 1), 2)
+    eng.step(events_frame([(1, "enforcement.exit_ban", D(2025, 3, 10), None)]))
+    state = eng.step(events_frame([]))
+    for key in ("balance_status", "balance_level", "status", "level"):
+        assert state.ctx[key].dtype.kind == "i", key
+    assert eng.citizens.dtype == np.int64 and eng.bal_s.dtype == np.int64 and eng.bal_l.dtype == np.int64
+    assert all(v.dtype == np.int64 for v in eng.flags.values()) and len(eng.flags) > 0
+    assert all(v.dtype == np.int64 for v in eng.cap_used.values()) and len(eng.cap_used) > 0
+
+
+def test_spells_from_panel_ends_align_with_starts_of_other_citizens():
+    """Citizen 0 holds in months 0-1, citizen 1 from month 2 on, citizen 2 never: each end
+    belongs to its own citizen's start."""
+    holds = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0]], dtype=bool)
+    cit, start, end = spells_from_panel(holds, [])
+    assert list(zip(cit.tolist(), start.tolist(), end.tolist())) == [(0, 0, 2), (1, 2, -1)]
