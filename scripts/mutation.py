@@ -163,8 +163,8 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     "engine/spells.py": (["tests/test_mutants_spells.py", "tests/test_mutants_score.py"] + FAST_ENGINE, ["*"]),
     "engine/monthly.py": (["tests/test_mutants_monthly.py", "tests/test_monthly.py"] + FAST_ENGINE, ["*"]),
     # what a citizen is told: each entry, each consequence, and the smallest change that lifts it
-    "engine/explain.py": (["tests/test_recourse.py", "tests/test_properties.py"], ["*"]),
-    "engine/recourse.py": (["tests/test_recourse.py", "tests/test_properties.py"], ["*"]),
+    "engine/explain.py": (["tests/test_mutants_explain.py", "tests/test_recourse.py", "tests/test_properties.py"], ["*"]),
+    "engine/recourse.py": (["tests/test_mutants_explain.py", "tests/test_recourse.py", "tests/test_properties.py"], ["*"]),
     "identity/linkage.py": (["tests/test_mutants_linkage.py", "tests/test_quarantine_reasons.py", "tests/test_linkage.py"],
                             ["*x__deterministic__*", "*x__finish__*"]),
     "engine/scales.py": (["tests/test_mutants_scales.py", "tests/test_scales.py"] + FAST_ENGINE, ["*"]),
@@ -294,7 +294,20 @@ _MO_P = "p = pts.astype(np.int64)"
 _MO_F = "f = self.rule_flag[t][rule].astype(np.int64)"
 
 
+_EX = "engine/explain.py"
+_EX_REC = "rec = CitizenRecord(policy, as_of, led)"
+_EX_CALL = '"recourse": recourse(policy, as_of, led, row, rec),'
+
+
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "explain._consequences, the same recourse: the CitizenRecord it passes is a cache; without it "
+    "(None, or the argument left out) recourse builds the same record from the same rows and as-of date, "
+    "and recourse reads the as-of date only to build one, so None for it is never read": [
+        (_EX, _EX_REC, "rec = None"),
+        (_EX, _EX_CALL, _EX_CALL.replace("row, rec)", "row, None)")),
+        (_EX, _EX_CALL, _EX_CALL.replace("row, rec)", "row, )")),
+        (_EX, _EX_CALL, _EX_CALL.replace("policy, as_of,", "policy, None,")),
+    ],
     "monthly, the same month-end states: a delta table one row longer is never read (rows past "
     "`months` are clipped to `months`); the panel padded as float64 has the same +1/-1 steps; e_cit is "
     "read only by the invariant's assert, which every run of True meets with s_cit either way (each "
