@@ -22,6 +22,7 @@ Citizen 2 (household 7): two exit bans, status = level = 40, band mid; under the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import numpy as np
 import polars as pl
@@ -74,14 +75,21 @@ EVENTS = pl.DataFrame({"citizen_id": [r[0] for r in ROWS], "event_type": [r[1] f
                        "occurred_on": [r[2] for r in ROWS], "amount": [None] * len(ROWS),
                        "source": ["gibdd" if r[1].startswith("fine") else "fssp" for r in ROWS],
                        "record_id": [r[3] for r in ROWS]}, schema_overrides={"amount": pl.Float64})
-# entry id = 8 x the record's row; the payment (row 2) is a closure, not an entry
-RESULT = score(EVENTS, P, AS_OF, np.array([1, 2, 3]), households=np.array([7, 7, 8]),
-               overrides=pl.DataFrame({"entry_id": [40], "state": ["overturned"]}))
+
+
+@functools.cache
+def _scored():
+    """Scored once, in the first test that needs it (not at import: scripts/mutation.py's
+    mutmut imports the tests, then forks, and polars' threads do not survive a fork).
+    Entry id = 8 x the record's row; the payment (row 2) is a closure, not an entry."""
+    return score(EVENTS, P, AS_OF, np.array([1, 2, 3]), households=np.array([7, 7, 8]),
+                 overrides=pl.DataFrame({"entry_id": [40], "state": ["overturned"]}))
 
 
 def _explain(cid, rating="on file"):
-    row = RESULT.ratings.filter(pl.col("citizen_id") == cid).row(0, named=True) if rating == "on file" else rating
-    return explain(P, AS_OF, cid, RESULT.ledger, row, RESULT.consequences)
+    r = _scored()
+    row = r.ratings.filter(pl.col("citizen_id") == cid).row(0, named=True) if rating == "on file" else rating
+    return explain(P, AS_OF, cid, r.ledger, row, r.consequences)
 
 
 def _entry(eid, on, etype, rid, rule_id, points, expires, closed, state, in_status, in_level):
