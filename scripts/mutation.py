@@ -297,9 +297,132 @@ _MO_F = "f = self.rule_flag[t][rule].astype(np.int64)"
 _EX = "engine/explain.py"
 _EX_REC = "rec = CitizenRecord(policy, as_of, led)"
 _EX_CALL = '"recourse": recourse(policy, as_of, led, row, rec),'
+_EX_SINCE = '"since": row["since"].isoformat() if row["since"] else None,'
+
+
+_RC = "engine/recourse.py"
+_RC_NEVER = 'and r["closed_on"] is None and r["points"] < 0]'
+_RC_END = "if rec.as_of < ends <= until:"
+_RC_W = "if level and rec.as_of < w <= until and w < ends:"
+_RC_KMAX = "kmax = math.ceil(top / per) if left is None else math.ceil(min(top, left) / per) + 1"
+_RC_KS = "ks = np.arange(1, max(kmax, 1) + 1, dtype=np.int64)"
+_RC_XS = "xs = np.arange(1, max(top, 1) + 1, dtype=np.int64)"
+_RC_TOP = "top = max(_thresholds(policy, cond)) - min(rec.bal_s, rec.bal_l) + 2"
+_RC_PTS = "pts = np.trunc(ks * per).astype(np.int64)"
+_RC_SIGN = ("if r.sign < 0 or (r.valid_from and asof < r.valid_from) or (r.valid_until and asof >= "
+            "r.valid_until):")
+_RC_START = "states: dict[tuple, tuple[int, tuple[int, ...]]] = {start: (0, ())}"
+_RC_CAND = "if nk not in nxt or cand < nxt[nk]:"
+_RC_KEYS = "keys = np.array(list(states), dtype=np.int64).reshape(len(states), dim)"
+_RC_PTS_ROW = 'self.points = np.array([r["points"] for r in self.rows], dtype=np.int64)'
+_RC_COUNTING = 'self.counting = np.array([counts_now(str(r["state"]), policy) for r in self.rows], dtype=bool)'
+_RC_WIN = '[as_of < add_months_scalar(r["occurred_on"], rs.level_window_months) for r in self.rows], dtype=bool)'
+_RC_FLAG_OF = '[[str(r["event_type"]) == t for t in self.flag_types] for r in self.rows], dtype=np.int64'
+_RC_FLAGS = "self.flags = (self.flag_of * self.counting[:, None]).sum(axis=0) if len(self.rows) else \\"
+_RC_ZEROS = "np.zeros(len(self.flag_types), np.int64)"
+_RC_FL = "fl = {t: flags[:, k].astype(np.int64) for k, t in enumerate(self.flag_types)}"
+
+
+_MO_ADD = "np.add.at(arr.reshape(-1), rows.astype(np.int64) * self.n + ci, values.astype(arr.dtype))"
+_MO_ON = "on = end_row > start_row"
+_MO_ON_L = "on_l = lvl_row > start_row"
+_MO_FS = "f = self.rule_flag[t][rule_idx].astype(np.int64)"
+_MO_IDS = "ids = np.concatenate([a[0] for a in self.appeals]).astype(np.int64)"
+_MO_ENDS_D = "ends = np.array([to_days(e) for e in self.ends] + [NEVER], dtype=np.int64)"
+_MO_CAT = '"reason": "simulated appeal", "at": pl.Series(c_at.astype(np.int32)).cast(pl.Date)})'
+_MO_RAT = '"at": pl.Series(r_at.astype(np.int32)).cast(pl.Date)})'
+_MO_CONCAT = ('out = pl.concat([contested.with_columns(_o=pl.lit(0)), resolved.with_columns(_o=pl.lit(1))], '
+              'how="vertical")')
+_MO_SORT = 'return out.sort("at", "_o", "entry_id").drop("_o").cast(cols)'
+_MO_BAL_S = "self.bal_s = np.full(self.n, rs.base_status, np.int64)"
+_MO_BAL_L = "self.bal_l = np.full(self.n, rs.base_level, np.int64)"
 
 
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "monthly's delta tables, the same sums: numpy reads reshape(-2) as reshape(-1) (any negative size "
+    "is the one to infer; still a view); values cast to float64 are whole numbers that np.add.at casts "
+    "into the int32 table; an entry with end row = start row adds +p and -p to the same row either way "
+    "(`>=` for `>`); flags as float64 likewise; balances filled from the int base are int64 without the "
+    "dtype": [
+        (_MO, _MO_ADD, _MO_ADD.replace("reshape(-1)", "reshape(-2)")),
+        (_MO, _MO_ADD, _MO_ADD.replace("values.astype(arr.dtype)", "values.astype(None)")),
+        (_MO, _MO_ON, _MO_ON.replace(">", ">=")),
+        (_MO, _MO_ON_L, _MO_ON_L.replace(">", ">=")),
+        (_MO, _MO_FS, _MO_FS.replace("np.int64", "None")),
+        (_MO, _MO_BAL_S, _MO_BAL_S.replace("np.int64)", "None)")),
+        (_MO, _MO_BAL_S, _MO_BAL_S.replace(", np.int64)", ", )")),
+        (_MO, _MO_BAL_L, _MO_BAL_L.replace("np.int64)", "None)")),
+        (_MO, _MO_BAL_L, _MO_BAL_L.replace(", np.int64)", ", )")),
+    ],
+    "monthly.appeal_changes, the same table: entry ids are int64 already, day numbers from Python ints "
+    "are int64, and int64 days cast to pl.Date as int32 days do; pl.concat is vertical by default; any "
+    "_o above 0 puts reviews after contests; and rows with the same day and kind are already in "
+    "entry-id order (a month's appeals are appended in entry order; contests on one day come from one "
+    "month, and reviews from two months never share a day: min(end of month m + R, end of month m + d) "
+    "grows with m), so the last sort key only states the order": [
+        (_MO, _MO_IDS, _MO_IDS.replace("astype(np.int64)", "astype(None)")),
+        (_MO, _MO_ENDS_D, _MO_ENDS_D.replace("dtype=np.int64", "dtype=None")),
+        (_MO, _MO_ENDS_D, _MO_ENDS_D.replace(", dtype=np.int64)", ", )")),
+        (_MO, _MO_CAT, _MO_CAT.replace("astype(np.int32)", "astype(None)")),
+        (_MO, _MO_RAT, _MO_RAT.replace("astype(np.int32)", "astype(None)")),
+        (_MO, _MO_CONCAT, _MO_CONCAT.replace(', how="vertical")', ", )")),
+        (_MO, _MO_CONCAT, _MO_CONCAT.replace("pl.lit(1)", "pl.lit(2)")),
+        (_MO, _MO_SORT, _MO_SORT.replace('"_o", "entry_id")', '"_o", None)')),
+        (_MO, _MO_SORT, _MO_SORT.replace('"_o", "entry_id")', '"_o", )')),
+    ],
+    "recourse._lifts, the same lists: a counting entry ends after the as-of date (on its end day "
+    "its state is expired or closed), so `as_of <= ends` reads as `as_of < ends`; and the else branch "
+    "is reached only when ends > until, where `w <= until` already makes w < ends": [
+        (_RC, _RC_END, _RC_END.replace("rec.as_of < ends", "rec.as_of <= ends")),
+        (_RC, _RC_W, _RC_W.replace("w < ends", "w <= ends")),
+    ],
+    "recourse.offset's search ranges, the same first fit (aranges of Python ints are int64 anyway): `top` is past every threshold (+2), so "
+    "points at or beyond it all give the same verdict, and a longer range (k to ceil(top / per) "
+    "whatever the cap, one or two more k, one more x, top + 3), or one that starts at 0 points (where "
+    "the condition still holds), finds the same first k or x; a rule's sign is +1 or -1, never 0": [
+        (_RC, _RC_KMAX, _RC_KMAX.replace("if left is None else", "if (left is None) or True else")),
+        (_RC, _RC_KMAX, _RC_KMAX.replace("/ per) + 1", "/ per) + 2")),
+        (_RC, _RC_KS, _RC_KS.replace("np.arange(1, ", "np.arange(")),
+        (_RC, _RC_KS, _RC_KS.replace("dtype=np.int64", "dtype=None")),
+        (_RC, _RC_KS, _RC_KS.replace(", dtype=np.int64)", ", )")),
+        (_RC, _RC_XS, _RC_XS.replace("dtype=np.int64", "dtype=None")),
+        (_RC, _RC_XS, _RC_XS.replace(", dtype=np.int64)", ", )")),
+        (_RC, _RC_KS, _RC_KS.replace("max(kmax, 1)", "max(kmax, 2)")),
+        (_RC, _RC_KS, _RC_KS.replace(") + 1,", ") + 2,")),
+        (_RC, _RC_XS, _RC_XS.replace("np.arange(1, ", "np.arange(")),
+        (_RC, _RC_XS, _RC_XS.replace("max(top, 1)", "max(top, 2)")),
+        (_RC, _RC_XS, _RC_XS.replace(") + 1,", ") + 2,")),
+        (_RC, _RC_TOP, _RC_TOP.replace("+ 2", "+ 3")),
+        (_RC, _RC_SIGN, _RC_SIGN.replace("r.sign < 0", "r.sign <= 0")),
+        (_RC, _RC_SIGN, _RC_SIGN.replace("r.sign < 0", "r.sign < 1")),
+    ],
+    "recourse.smallest_overturn's bookkeeping, the same answer: every count one higher orders the "
+    "states alike (`size` is the length of the rows chosen); an equal candidate for a state is the same "
+    "(count, picks), so keeping the later one changes nothing; the state keys are Python ints, int64 "
+    "anyway": [
+        (_RC, _RC_START, _RC_START.replace("(0, ())", "(1, ())")),
+        (_RC, _RC_CAND, _RC_CAND.replace("cand < nxt", "cand <= nxt")),
+        (_RC, _RC_KEYS, _RC_KEYS.replace("dtype=np.int64", "dtype=None")),
+        (_RC, _RC_KEYS, _RC_KEYS.replace(", dtype=np.int64)", ", )")),
+    ],
+    "recourse.CitizenRecord's arrays, the same numbers: lists of Python ints and bools make int64 and "
+    "bool arrays without the dtype; the flag matrix as bool sums to the same counts (bool x bool is "
+    "and); the guard for no rows and its zeros (float or not) give zero counts that contexts() casts to "
+    "int64; flag counts as float64 are compared, never used as indices, by has_active": [
+        (_RC, _RC_PTS_ROW, _RC_PTS_ROW.replace("dtype=np.int64", "dtype=None")),
+        (_RC, _RC_PTS_ROW, _RC_PTS_ROW.replace(", dtype=np.int64)", ", )")),
+        (_RC, _RC_COUNTING, _RC_COUNTING.replace("dtype=bool", "dtype=None")),
+        (_RC, _RC_COUNTING, _RC_COUNTING.replace(", dtype=bool)", ", )")),
+        (_RC, _RC_WIN, _RC_WIN.replace("dtype=bool", "dtype=None")),
+        (_RC, _RC_WIN, _RC_WIN.replace(", dtype=bool)", ", )")),
+        (_RC, _RC_FLAG_OF, _RC_FLAG_OF.replace("dtype=np.int64", "dtype=None")),
+        (_RC, _RC_FLAG_OF, _RC_FLAG_OF.replace(", dtype=np.int64", ", ).reshape(len(self.rows), len(self.flag_types))")),
+        (_RC, _RC_FLAGS, _RC_FLAGS.replace("if len(self.rows) else", "if (len(self.rows)) or True else")),
+        (_RC, _RC_ZEROS, _RC_ZEROS.replace("np.int64", "None")),
+        (_RC, _RC_ZEROS, _RC_ZEROS.replace(", np.int64)", ", )")),
+        (_RC, _RC_FL, _RC_FL.replace("astype(np.int64)", "astype(None)")),
+        (_RC, _RC_PTS, _RC_PTS.replace("astype(np.int64)", "astype(None)")),
+    ],
     "explain._consequences, the same recourse: the CitizenRecord it passes is a cache; without it "
     "(None, or the argument left out) recourse builds the same record from the same rows and as-of date, "
     "and recourse reads the as-of date only to build one, so None for it is never read": [
@@ -307,6 +430,11 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         (_EX, _EX_CALL, _EX_CALL.replace("row, rec)", "row, None)")),
         (_EX, _EX_CALL, _EX_CALL.replace("row, rec)", "row, )")),
         (_EX, _EX_CALL, _EX_CALL.replace("policy, as_of,", "policy, None,")),
+    ],
+    "explain._consequences' guard for a null `since`: the consequences table never has one (score "
+    "writes the policy's start for a spell that runs from before any entry); the guard only keeps a "
+    "hand-edited table from crashing explain": [
+        (_EX, _EX_SINCE, _EX_SINCE.replace('if row["since"] else', 'if (row["since"]) or True else')),
     ],
     "monthly, the same month-end states: a delta table one row longer is never read (rows past "
     "`months` are clipped to `months`); the panel padded as float64 has the same +1/-1 steps; e_cit is "

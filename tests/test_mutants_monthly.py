@@ -165,3 +165,27 @@ def test_spells_from_panel_ends_align_with_starts_of_other_citizens():
     holds = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0]], dtype=bool)
     cit, start, end = spells_from_panel(holds, [])
     assert list(zip(cit.tolist(), start.tolist(), end.tolist())) == [(0, 0, 2), (1, 2, -1)]
+
+
+def test_a_suspended_entry_overturned_on_review_never_counts():
+    """Under a policy that suspends contested points, citizen 1's exit ban (contested,
+    overturned) never counts: balance 0 and no ban in force in any month; citizen 2's, not
+    contested, counts -20 and one ban from March on."""
+    policy = WE.model_copy(update={"contest": ContestSpec(suspend_while_contested=True)})
+    eng = MonthlyEngine(policy, CITIZENS, D(2025, 3, 1), 4)
+    rows = [(1, "enforcement.exit_ban", D(2025, 3, 10), None), (2, "enforcement.exit_ban", D(2025, 3, 10), None)]
+    got = []
+    for k in range(4):
+        batch = events_frame(rows if k == 0 else [])
+        state = eng.step(batch, contested=np.array([True, False])[: batch.height],
+                         overturned=np.array([True, False])[: batch.height])
+        got.append((int(state.ctx["balance_status"][1]), int(eng.flags["enforcement.exit_ban"][1]),
+                    int(state.ctx["balance_status"][2]), int(eng.flags["enforcement.exit_ban"][2])))
+    assert got == [(0, 0, -20, 1)] * 4
+
+
+def test_step_builds_the_ledger_table_only_when_asked():
+    eng = MonthlyEngine(WE, CITIZENS, D(2025, 3, 1), 2)
+    batch = events_frame([(1, "court.conviction", D(2025, 3, 10), None)])
+    assert eng.step(batch).ledger is None
+    assert eng.step(events_frame([]), with_ledger=True).ledger.height == 0

@@ -60,7 +60,6 @@ class CitizenRecord:
         rs = policy.rating
         led = ledger.sort(["occurred_on", "entry_id"])
         self.rows = led.to_dicts()
-        self.ids = np.array([r["entry_id"] for r in self.rows], dtype=np.int64)
         self.points = np.array([r["points"] for r in self.rows], dtype=np.int64)
         self.counting = np.array([counts_now(str(r["state"]), policy) for r in self.rows], dtype=bool)
         self.in_window = np.array(
