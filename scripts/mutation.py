@@ -9,7 +9,8 @@ Two parts, one time budget:
 2. mutmut over the functions that decide outcomes (``MUTMUT``), each module with its
    own small test selection, in a scratch copy with a ``[tool.mutmut]`` section.
 
-Hypothesis runs derandomised (CI=1) so a mutant's verdict is reproducible.
+Hypothesis runs derandomised (CI=1) so a mutant's verdict is reproducible, and without shrinking
+(SOCIALRATING_MUTATION=1, tests/conftest.py): the verdict needs a failure, not the smallest one.
 
     python scripts/mutation.py                      # everything, within --budget seconds
     python scripts/mutation.py --part hand --which  # hand mutants: every test that fails
@@ -1231,7 +1232,8 @@ def run_mutmut(module: str, timeout: float, only_globs: list[str] | None = None)
                     "use_git_change_detection = false\nprocess_isolation = \"forkserver\"\n")
         mutmut = str(Path(PY).parent / "mutmut")
         name = "socialrating." + module[:-3].replace("/", ".")
-        env = dict(os.environ, CI="1")  # mutmut puts mutants/src first on sys.path itself
+        # mutmut puts mutants/src first on sys.path itself; hypothesis draws CI's examples, unshrunk
+        env = dict(os.environ, CI="1", SOCIALRATING_MUTATION="1")
         t0 = time.time()
         try:
             subprocess.run([mutmut, "run", "--max-children", "2", *[f"{name}.{g}" for g in globs]], cwd=d,

@@ -17,13 +17,17 @@ import subprocess
 import tempfile
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 # Hypothesis: derandomised in CI (a failure reproduces run after run), random locally to
 # explore; `--hypothesis-profile` still overrides. Example counts stay as each test sets them.
+# Mutation runs (scripts/mutation.py) draw the CI profile's examples but skip shrinking: a
+# mutant's verdict needs a failure, not the smallest one, and shrinking a month-by-month
+# simulation takes minutes per mutant.
 settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("mutation", derandomize=True, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 settings.register_profile("dev", derandomize=False)
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+settings.load_profile("mutation" if os.environ.get("SOCIALRATING_MUTATION") else "ci" if os.environ.get("CI") else "dev")
 
 # The operator's signing key (store/seal.py) is made on first use in this directory: tests
 # never touch the real per-user key. One key for the session, as one operator would have.
