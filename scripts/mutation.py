@@ -341,7 +341,70 @@ _MO_BAL_S = "self.bal_s = np.full(self.n, rs.base_status, np.int64)"
 _MO_BAL_L = "self.bal_l = np.full(self.n, rs.base_level, np.int64)"
 
 
+_MO_MEND = 'ends = (first + np.arange(1, months + 1)).astype("datetime64[D]") - np.timedelta64(1, "D")'
+_MO_NOCL = "if not self.policy.closures or not events.height:"
+_MO_BETTER = 'better = hit & (when < o["end"][tsel])'
+_MO_SS1 = 'j = np.searchsorted(key_close, key_t, side="left")'
+_MO_SS2 = 'j = np.searchsorted(keys, key_t, side="left")'
+_MO_DONE = 'done = o["end"] <= asof'
+_MO_PRUNE = "if done.sum() > len(done) // 4:  # prune now and then, not every month"
+_MO_PAST = "better = hit & (when < led.closed[tsel]) & (when < led.expires[tsel])"
+_MO_CLOSED = "led.closed[tsel[better]] = when[better].astype(np.int32)"
+_MO_OLD = "old = self.past_closings.get(cl.id, np.zeros(0, np.int64))"
+_MO_PTS_OPEN = '"pts": led.points[keep].astype(np.int64), "rule": led.rule_idx[keep].astype(np.int64),'
+_MO_LIVE = "live = (states == 0) & (ends > asof)"
+_MO_START = "start = np.full(len(sel), k, np.int64)"
+_MO_APPEND = ("self.appeals.append((ids, np.full(len(ids), review, np.int32), o[c], np.full(len(ids), k, "
+              "np.int32)))")
+_MO_HOLDS = "dtype=bool).reshape(len(policy.consequences), self.n)"
+_MO_CAPW = "self.cap_used[i] += np.bincount(led.citizen_idx[m], weights=np.abs(led.points[m].astype(np.int64)),"
+_MO_UNTOUCHED = "untouched = np.ones(len(sel), bool)"
+
+
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "monthly, the same month ends and closures: one day without a unit is numpy's day for a datetime64[D] "
+    "array; an empty month has no closing rows (every closure skips it), so testing it together with "
+    "'no closures' changes nothing; searchsorted's side is 'left' by default; a new end equal to the old "
+    "one reschedules +p and -p on the same row, and a past closing equal to the entry's own closing "
+    "day sets the day it already has; closing days cast to float64 are whole numbers the int32 column "
+    "takes; a stand-in past-closings key 0 is citizen 0 on 1970-01-01, before every entry, so no search "
+    "lands on it; pruning ended entries earlier, later or one day later only changes memory (an ended "
+    "entry's new end is never better): ": [
+        (_MO, _MO_MEND, _MO_MEND.replace('np.timedelta64(1, "D")', "np.timedelta64(1, )")),
+        (_MO, _MO_NOCL, _MO_NOCL.replace(" or not events", " and not events")),
+        (_MO, _MO_BETTER, _MO_BETTER.replace("when < o", "when <= o")),
+        (_MO, _MO_SS1, _MO_SS1.replace(', side="left")', ", )")),
+        (_MO, _MO_SS2, _MO_SS2.replace(', side="left")', ", )")),
+        (_MO, _MO_PAST, _MO_PAST.replace("when < led.closed", "when <= led.closed")),
+        (_MO, _MO_CLOSED, _MO_CLOSED.replace("astype(np.int32)", "astype(None)")),
+        (_MO, _MO_OLD, _MO_OLD.replace("np.zeros(0, np.int64)", "np.zeros(1, np.int64)")),
+        (_MO, _MO_DONE, _MO_DONE.replace("<= asof", "< asof")),
+        (_MO, _MO_PRUNE, _MO_PRUNE.replace("done.sum() >", "done.sum() >=")),
+        (_MO, _MO_PRUNE, _MO_PRUNE.replace("// 4", "/ 4")),
+        (_MO, _MO_PRUNE, _MO_PRUNE.replace("// 4", "// 5")),
+    ],
+    "monthly.step, the same schedule: an entry that is not active has ended by the as-of date "
+    "(expired or closed on or before it), and an active one ends after it, so `| (ends > asof)` and "
+    "`ends >= asof` select the same entries; int64 arrays filled with Python ints need no dtype, and "
+    "the appeals' int32 months as int64 index and compare alike; bincount's weights are float64 "
+    "whatever the points' type; the consequence mask is bool from bool arrays; with no appeals "
+    "`sel[None]` has a leading axis that the closable-rule mask shares, so the same entries are kept; "
+    "points cast to float64 are whole numbers _reschedule casts back": [
+        (_MO, _MO_LIVE, _MO_LIVE.replace("(states == 0) & ", "(states == 0) | ")),
+        (_MO, _MO_LIVE, _MO_LIVE.replace("ends > asof", "ends >= asof")),
+        (_MO, _MO_START, _MO_START.replace("np.int64)", "None)")),
+        (_MO, _MO_START, _MO_START.replace(", np.int64)", ", )")),
+        (_MO, _MO_APPEND, _MO_APPEND.replace("review, np.int32)", "review, None)")),
+        (_MO, _MO_APPEND, _MO_APPEND.replace("review, np.int32)", "review, )")),
+        (_MO, _MO_APPEND, _MO_APPEND.replace("k, np.int32)))", "k, None)))")),
+        (_MO, _MO_APPEND, _MO_APPEND.replace("k, np.int32)))", "k, )))")),
+        (_MO, _MO_HOLDS, _MO_HOLDS.replace("dtype=bool)", "dtype=None)")),
+        (_MO, _MO_HOLDS, _MO_HOLDS.replace("dtype=bool)", ")")),
+        (_MO, _MO_CAPW, _MO_CAPW.replace("astype(np.int64)", "astype(None)")),
+        (_MO, _MO_UNTOUCHED, "untouched = None"),
+        (_MO, _MO_PTS_OPEN, _MO_PTS_OPEN.replace('"pts": led.points[keep].astype(np.int64)',
+                                                 '"pts": led.points[keep].astype(None)')),
+    ],
     "monthly's delta tables, the same sums: numpy reads reshape(-2) as reshape(-1) (any negative size "
     "is the one to infer; still a view); values cast to float64 are whole numbers that np.add.at casts "
     "into the int32 table; an entry with end row = start row adds +p and -p to the same row either way "

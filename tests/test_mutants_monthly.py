@@ -8,11 +8,11 @@ import datetime as dt
 
 import numpy as np
 import polars as pl
-from case_runner import events_frame
+from case_runner import events_frame, policy_head
 
 from socialrating.engine.monthly import MonthlyEngine, month_ends, spells_from_panel
 from socialrating.engine.score import score
-from socialrating.policy.load import load_policy
+from socialrating.policy.load import load_policy, parse_policy
 from socialrating.policy.model import ContestSpec
 
 D = dt.date
@@ -179,9 +179,10 @@ def test_a_suspended_entry_overturned_on_review_never_counts():
         batch = events_frame(rows if k == 0 else [])
         state = eng.step(batch, contested=np.array([True, False])[: batch.height],
                          overturned=np.array([True, False])[: batch.height])
-        got.append((int(state.ctx["balance_status"][1]), int(eng.flags["enforcement.exit_ban"][1]),
-                    int(state.ctx["balance_status"][2]), int(eng.flags["enforcement.exit_ban"][2])))
-    assert got == [(0, 0, -20, 1)] * 4
+        got.append((int(state.ctx["balance_status"][1]), int(state.ctx["balance_level"][1]),
+                    int(eng.flags["enforcement.exit_ban"][1]), int(state.ctx["balance_status"][2]),
+                    int(state.ctx["balance_level"][2]), int(eng.flags["enforcement.exit_ban"][2])))
+    assert got == [(0, 0, 0, -20, -20, 1)] * 4
 
 
 def test_step_builds_the_ledger_table_only_when_asked():
@@ -189,3 +190,116 @@ def test_step_builds_the_ledger_table_only_when_asked():
     batch = events_frame([(1, "court.conviction", D(2025, 3, 10), None)])
     assert eng.step(batch).ledger is None
     assert eng.step(events_frame([]), with_ledger=True).ledger.height == 0
+
+
+CLOSURES = parse_policy(policy_head("closures-test", "Closures test", "two closures, by hand") + """
+rules:
+  - {id: proc, event_type: enforcement.proceeding, category: law, points: -10, expires_after_months: 24, reference: law}
+  - {id: exam, event_type: education.exam_failed, category: education, points: -3, expires_after_months: 24, reference: law}
+  - {id: fine, event_type: fine.traffic, category: law, points: -2, expires_after_months: 12, reference: law}
+closures:
+  - {id: paid, event_type: enforcement.debt_paid, closes: [enforcement.proceeding], within_days: 1, reference: law}
+  - {id: resit, event_type: education.resit_passed, closes: [education.exam_failed], within_days: 2, reference: law}
+""")
+PAID, RESIT, PROC, EXAM = "enforcement.debt_paid", "education.resit_passed", "enforcement.proceeding", "education.exam_failed"
+# month -> records that arrive that month (citizen 99 is not in the register)
+ARRIVALS = {
+    0: [(0, PROC, D(2025, 3, 5)), (1, PROC, D(2025, 3, 5)), (1, EXAM, D(2025, 3, 6)),
+        (2, PAID, D(2025, 3, 2)), (2, PROC, D(2025, 3, 10)),          # paid before: not closed
+        (3, EXAM, D(2025, 3, 7)), (4, PAID, D(2025, 3, 31)),          # paid on the month end
+        (5, EXAM, D(2025, 3, 8)), (6, RESIT, D(2025, 3, 15)), (7, EXAM, D(2025, 3, 9)),
+        (8, EXAM, D(2025, 3, 9)), (9, PROC, D(2025, 3, 10))],
+    1: [(0, PAID, D(2025, 4, 30)),                                    # closes c0's March proceeding on May 1
+        (1, RESIT, D(2025, 4, 10)), (8, PAID, D(2025, 4, 12))],      # paid does not close an exam
+    2: [(3, RESIT, D(2025, 5, 3)),                                    # only the second closure this month
+        (4, PROC, D(2025, 3, 20))],                                   # late: closed by March 31's payment
+    3: [(0, PROC, D(2025, 4, 15)),                                    # late: closed by April 30's payment
+        (3, EXAM, D(2025, 5, 1)),                                     # late: closed by May's resit
+        (99, PAID, D(2025, 6, 2)), (5, RESIT, D(2025, 6, 3)),        # paid of nobody known, then a resit
+        (9, PAID, D(2025, 3, 1))],                                    # late, before c9's proceeding
+    4: [(2, PAID, D(2025, 3, 8)),                                     # late, still before c2's proceeding
+        (7, RESIT, D(2025, 7, 4)), (6, EXAM, D(2025, 3, 10))],       # late exam, after c6's resit
+}
+
+
+def test_closures_across_months_equal_a_full_rescore():
+    """Closing records that arrive months after the entries they close, entries that arrive
+    after the records that close them, two closures of which a month has only one, closing
+    records dated before the entry or for nobody known: month by month, the balances are
+    those of scoring every record seen so far. By hand, at the last month end (July 31):
+    c0 0 (both proceedings closed), c1 -10 (its exam closed, its proceeding not), c2 -10 (paid only before), c3 0, c4 0 (the late
+    proceeding closed on April 1), c5 0, c6 0 (the late exam closed on March 17 by the resit
+    of March 15), c7 0, c8 -3 (a payment does not close an exam), c9 -10."""
+    citizens = np.arange(10, dtype=np.int64)
+    start, months = D(2025, 3, 1), 5
+    eng = MonthlyEngine(CLOSURES, citizens, start, months)
+    seen = []
+    for k, end in enumerate(month_ends(start, months)):
+        batch = [(c, t, d, None) for c, t, d in ARRIVALS.get(k, [])]
+        seen += batch
+        state = eng.step(events_frame(batch))
+        full = score(events_frame(seen), CLOSURES, end, citizens)
+        for col in ("balance_status", "balance_level"):
+            assert full.ratings[col].to_list() == state.ctx[col].tolist(), (k, col)
+    assert state.ctx["balance_status"].tolist() == [0, -10, -10, 0, 0, 0, 0, 0, -3, -10]
+
+
+def test_contested_entries_a_later_closure_can_end():
+    """A policy that does not suspend contested points: an upheld appeal leaves the entry's
+    ordinary schedule, so the payment in April ends it (c1), as for an uncontested one (c3);
+    an overturned entry already stopped at the review and the payment changes nothing (c2)."""
+    eng = MonthlyEngine(WE, CITIZENS, D(2025, 3, 1), 3)
+    march = events_frame([(c, PROC, D(2025, 3, 10), None) for c in (1, 2, 3)])
+    got = [eng.step(march, contested=np.array([True, True, False]), overturned=np.array([False, True, False]))]
+    april = events_frame([(c, PAID, D(2025, 4, 20), None) for c in (1, 2, 3)])
+    got.append(eng.step(april, contested=np.zeros(3, bool), overturned=np.zeros(3, bool)))
+    got.append(eng.step(events_frame([]), contested=np.zeros(0, bool), overturned=np.zeros(0, bool)))
+    assert [s.ctx["balance_status"][1:4].tolist() for s in got] == [[-10, -10, -10], [0, 0, 0], [0, 0, 0]]
+    assert [s.ctx["balance_level"][1:4].tolist() for s in got] == [[-10, -10, -10], [0, 0, 0], [0, 0, 0]]
+
+
+def test_month_state_index_date_and_counts():
+    eng = MonthlyEngine(WE, CITIZENS, D(2025, 3, 1), 2)
+    first = eng.step(events_frame([(1, "court.conviction", D(2025, 3, 10), None)]))
+    assert (first.index, first.as_of) == (0, D(2025, 3, 31))
+    assert first.counts["contested"] == 0 and first.counts["overturned"] == 0
+    assert first.counts == {"events_in": 1, "quarantined": 0, "accepted": 1, "accepted_scored": 1,
+                            "accepted_closing": 0, "accepted_no_rule": 0, "accepted_after_as_of": 0,
+                            "accepted_outside_rule_dates": 0, "entries": 1, "contested": 0, "overturned": 0}
+    second = eng.step(events_frame([(2, "court.conviction", D(2025, 4, 10), None)]), contested=np.array([True]),
+                      overturned=np.array([True]), with_ledger=True)
+    assert (second.index, second.as_of) == (1, D(2025, 4, 30))
+    assert (second.counts["contested"], second.counts["overturned"], second.counts["entries"]) == (1, 1, 1)
+    assert second.ledger["entry_id"].to_list() == [8]  # the month's record is row 1 of the run
+
+
+def test_only_entries_with_points_are_contested():
+    """16 fines in one month: we-platform caps them at -30 a year, so the 16th scores 0; the
+    citizen contests all of them, but an entry of no points is no appeal."""
+    eng = MonthlyEngine(WE, CITIZENS, D(2025, 3, 1), 1)
+    rows = [(1, "fine.traffic", D(2025, 3, 1) + dt.timedelta(days=i), 500.0) for i in range(16)]
+    state = eng.step(events_frame(rows), contested=np.ones(16, bool), overturned=np.zeros(16, bool))
+    assert state.ctx["balance_status"][1] == -30 and state.counts["contested"] == 15
+
+
+def test_a_31_day_deadline_takes_two_month_ends():
+    """ceil(31 / 30) = 2: contested in March, reviewed at the end of May (not April), 31 days
+    after March 31: May 1."""
+    policy = WE.model_copy(update={"contest": ContestSpec(review_deadline_days=31)})
+    eng = MonthlyEngine(policy, CITIZENS, D(2025, 3, 1), 3)
+    batch = events_frame([(1, "court.conviction", D(2025, 3, 10), None)])
+    eng.step(batch, contested=np.array([True]), overturned=np.array([True]))
+    eng.step(events_frame([]), contested=np.zeros(0, bool), overturned=np.zeros(0, bool))
+    assert eng.appeal_states().rows() == [(0, "contested")]
+    eng.step(events_frame([]), contested=np.zeros(0, bool), overturned=np.zeros(0, bool))
+    assert _changes(eng.appeal_changes(31)) == [(0, "contested", "cit", "appeal", D(2025, 3, 31)),
+                                                (0, "overturned", "rev", "review", D(2025, 5, 1))]
+
+
+def test_a_past_closing_on_the_expiry_day_does_not_close():
+    """A payment of 2027-03-04 (closing from 2027-03-05) and, a month later, a late proceeding
+    of 2025-03-05, which expires 2027-03-05 by itself: it expired, it was not closed."""
+    eng = MonthlyEngine(WE, CITIZENS, D(2027, 3, 1), 2)
+    eng.step(events_frame([(1, PAID, D(2027, 3, 4), None)]))
+    state = eng.step(events_frame([(1, PROC, D(2025, 3, 5), None)]), with_ledger=True)
+    assert state.ledger.select("expires_on", "closed_on", "state").rows() == [(D(2027, 3, 5), None, "expired")]

@@ -191,7 +191,6 @@ class MonthlyEngine:
             "ci": led.citizen_idx[keep].astype(np.int64), "occ": led.occurred[keep].astype(np.int64),
             "end": ends[keep].astype(np.int64), "lvl_end": lvl_end[keep].astype(np.int64),
             "pts": led.points[keep].astype(np.int64), "rule": led.rule_idx[keep].astype(np.int64),
-            "entry_id": led.entry_ids(self.row_offset, keep),
         }
         if self.open is None:
             self.open = new
