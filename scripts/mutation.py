@@ -167,7 +167,8 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     "engine/events.py": (["tests/test_mutants_events.py", "tests/test_cases.py"], ["*"]),
     # what a citizen is told: each entry, each consequence, and the smallest change that lifts it
     "engine/explain.py": (["tests/test_mutants_explain.py", "tests/test_recourse.py", "tests/test_properties.py"], ["*"]),
-    "engine/recourse.py": (["tests/test_mutants_explain.py", "tests/test_recourse.py", "tests/test_properties.py"], ["*"]),
+    "engine/recourse.py": (["tests/test_mutants_recourse.py", "tests/test_mutants_explain.py", "tests/test_recourse.py",
+                            "tests/test_properties.py"], ["*"]),
     "identity/linkage.py": (["tests/test_mutants_linkage.py", "tests/test_quarantine_reasons.py", "tests/test_linkage.py"],
                             ["*x__deterministic__*", "*x__finish__*"]),
     "engine/scales.py": (["tests/test_mutants_scales.py", "tests/test_scales.py"] + FAST_ENGINE, ["*"]),
