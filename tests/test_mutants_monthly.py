@@ -211,13 +211,14 @@ ARRIVALS = {
         (8, EXAM, D(2025, 3, 9)), (9, PROC, D(2025, 3, 10))],
     1: [(0, PAID, D(2025, 4, 30)),                                    # closes c0's March proceeding on May 1
         (1, RESIT, D(2025, 4, 10)), (8, PAID, D(2025, 4, 12))],      # paid does not close an exam
-    2: [(3, RESIT, D(2025, 5, 3)),                                    # only the second closure this month
+    2: [(3, RESIT, D(2025, 5, 3)),                                    # closes c3's March exam...
+        (8, PAID, D(2025, 5, 10)),                                    # ...although paid (first) ends nothing
         (4, PROC, D(2025, 3, 20))],                                   # late: closed by March 31's payment
     3: [(0, PROC, D(2025, 4, 15)),                                    # late: closed by April 30's payment
         (3, EXAM, D(2025, 5, 1)),                                     # late: closed by May's resit
-        (99, PAID, D(2025, 6, 2)), (5, RESIT, D(2025, 6, 3)),        # paid of nobody known, then a resit
-        (9, PAID, D(2025, 3, 1))],                                    # late, before c9's proceeding
+        (99, PAID, D(2025, 6, 2)), (5, RESIT, D(2025, 6, 3))],       # paid of nobody known, then a resit
     4: [(2, PAID, D(2025, 3, 8)),                                     # late, still before c2's proceeding
+        (9, PAID, D(2025, 3, 1)), (9, PROC, D(2025, 3, 5)),          # late, both before c9's proceeding
         (7, RESIT, D(2025, 7, 4)), (6, EXAM, D(2025, 3, 10))],       # late exam, after c6's resit
 }
 
@@ -229,7 +230,8 @@ def test_closures_across_months_equal_a_full_rescore():
     those of scoring every record seen so far. By hand, at the last month end (July 31):
     c0 0 (both proceedings closed), c1 -10 (its exam closed, its proceeding not), c2 -10 (paid only before), c3 0, c4 0 (the late
     proceeding closed on April 1), c5 0, c6 0 (the late exam closed on March 17 by the resit
-    of March 15), c7 0, c8 -3 (a payment does not close an exam), c9 -10."""
+    of March 15), c7 0, c8 -3 (a payment does not close an exam), c9 -20 (paid before both of its
+    proceedings; its first proceeding, of March 10, closes nothing)."""
     citizens = np.arange(10, dtype=np.int64)
     start, months = D(2025, 3, 1), 5
     eng = MonthlyEngine(CLOSURES, citizens, start, months)
@@ -241,7 +243,7 @@ def test_closures_across_months_equal_a_full_rescore():
         full = score(events_frame(seen), CLOSURES, end, citizens)
         for col in ("balance_status", "balance_level"):
             assert full.ratings[col].to_list() == state.ctx[col].tolist(), (k, col)
-    assert state.ctx["balance_status"].tolist() == [0, -10, -10, 0, 0, 0, 0, 0, -3, -10]
+    assert state.ctx["balance_status"].tolist() == [0, -10, -10, 0, 0, 0, 0, 0, -3, -20]
 
 
 def test_contested_entries_a_later_closure_can_end():
@@ -303,3 +305,13 @@ def test_a_past_closing_on_the_expiry_day_does_not_close():
     eng.step(events_frame([(1, PAID, D(2027, 3, 4), None)]))
     state = eng.step(events_frame([(1, PROC, D(2025, 3, 5), None)]), with_ledger=True)
     assert state.ledger.select("expires_on", "closed_on", "state").rows() == [(D(2027, 3, 5), None, "expired")]
+
+
+def test_a_late_entry_closed_by_the_second_closure_when_the_first_has_none_yet():
+    """Only a resit so far (no payment: the first closure has nothing on file); an exam of
+    March 10 that arrives in April is closed by the resit of March 15 (from March 17)."""
+    eng = MonthlyEngine(CLOSURES, CITIZENS, D(2025, 3, 1), 2)
+    eng.step(events_frame([(1, RESIT, D(2025, 3, 15), None)]))
+    state = eng.step(events_frame([(1, EXAM, D(2025, 3, 10), None)]), with_ledger=True)
+    assert state.ctx["balance_status"][1] == 0
+    assert state.ledger.select("closed_on", "state").rows() == [(D(2025, 3, 17), "closed")]
