@@ -362,7 +362,16 @@ _MO_CAPW = "self.cap_used[i] += np.bincount(led.citizen_idx[m], weights=np.abs(l
 _MO_UNTOUCHED = "untouched = np.ones(len(sel), bool)"
 
 
+_EV_CODES = "return codes.astype(np.int32, copy=False), cats"
+
+
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "events.event_type_codes, the same codes: astype's copy flag decides only whether a new array is "
+    "allocated, and the codes come from a temporary nobody else holds": [
+        ("engine/events.py", _EV_CODES, _EV_CODES.replace("copy=False", "copy=None")),
+        ("engine/events.py", _EV_CODES, _EV_CODES.replace(", copy=False)", ", )")),
+        ("engine/events.py", _EV_CODES, _EV_CODES.replace("copy=False", "copy=True")),
+    ],
     "monthly, the same month ends and closures: one day without a unit is numpy's day for a datetime64[D] "
     "array; an empty month has no closing rows (every closure skips it), so testing it together with "
     "'no closures' changes nothing; searchsorted's side is 'left' by default; a new end equal to the old "
