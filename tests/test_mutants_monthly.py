@@ -315,3 +315,17 @@ def test_a_late_entry_closed_by_the_second_closure_when_the_first_has_none_yet()
     state = eng.step(events_frame([(1, EXAM, D(2025, 3, 10), None)]), with_ledger=True)
     assert state.ctx["balance_status"][1] == 0
     assert state.ledger.select("closed_on", "state").rows() == [(D(2025, 3, 17), "closed")]
+
+
+def test_a_month_with_only_the_second_closure_and_only_its_late_entries():
+    """Payments on file (c3) but April brings no payment and no proceeding: the resit of
+    April 2 ends c2's March exam (from April 4), and the resit of March 15 ends c1's exam of
+    March 10 that arrives in April (from March 17)."""
+    eng = MonthlyEngine(CLOSURES, CITIZENS, D(2025, 3, 1), 2)
+    march = eng.step(events_frame([(1, RESIT, D(2025, 3, 15), None), (3, PAID, D(2025, 3, 20), None),
+                                   (2, EXAM, D(2025, 3, 5), None)]))
+    april = eng.step(events_frame([(1, EXAM, D(2025, 3, 10), None), (2, RESIT, D(2025, 4, 2), None)]),
+                     with_ledger=True)
+    assert march.ctx["balance_status"][1:4].tolist() == [0, -3, 0]
+    assert april.ctx["balance_status"][1:4].tolist() == [0, 0, 0]
+    assert april.ledger.select("citizen_id", "closed_on", "state").rows() == [(1, D(2025, 3, 17), "closed")]
