@@ -165,6 +165,8 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     "engine/monthly.py": (["tests/test_mutants_monthly.py", "tests/test_monthly.py"] + FAST_ENGINE, ["*"]),
     # the checks every events table passes, and the refusal of out-of-scope categories
     "engine/events.py": (["tests/test_mutants_events.py", "tests/test_cases.py"], ["*"]),
+    "policy/refused.py": (["tests/test_mutants_events.py", "tests/test_cases.py", "tests/test_policy_errors.py"],
+                          ["*"]),
     # what a citizen is told: each entry, each consequence, and the smallest change that lifts it
     "engine/explain.py": (["tests/test_mutants_explain.py", "tests/test_recourse.py", "tests/test_properties.py"], ["*"]),
     "engine/recourse.py": (["tests/test_mutants_recourse.py", "tests/test_mutants_explain.py", "tests/test_recourse.py",

@@ -80,3 +80,15 @@ def test_refuse_categories_lists_each_refused_type_with_its_count_and_reason():
 def test_refuse_categories_counts_a_type_with_no_rows():
     with pytest.raises(RefusedCategoryError, match=r"'religion\.x' \(0 events\)"):
         refuse_categories(["a.b", "religion.x"], np.array([0, 0]))
+
+
+def test_refusal_reason_reads_every_part_of_a_name_in_any_case_and_spelling():
+    from socialrating.policy.refused import refusal_reason
+
+    speech = "speech is out of scope: socialrating never scores what people say"
+    assert refusal_reason("Speech.Rally") == speech
+    assert refusal_reason("citizen.speech") == speech          # any part, not only the first
+    assert refusal_reason("Social-Media.likes") == "social-media posts are out of scope (no analysis of speech)"
+    assert refusal_reason("cctv") == "CCTV analysis is out of scope (biometrics and surveillance)"
+    assert refusal_reason("fine.traffic") is None
+    assert refusal_reason("speeches.x") is None and refusal_reason("media.social") is None  # whole parts only
