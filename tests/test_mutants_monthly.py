@@ -57,14 +57,13 @@ def test_no_appeals_give_empty_tables_of_the_stores_types():
 def test_appeal_states_month_by_month():
     """A 20-day deadline is reviewed by the next month end (review month = k + 1): listed as
     contested until then, overturned after; an upheld entry drops out of the list."""
-    _, after = _appeals(20)
+    eng, after = _appeals(20)
     assert after == [
         [(0, "contested"), (8, "contested")],
         [(0, "overturned"), (24, "contested")],
         [(0, "overturned"), (24, "overturned")],
         [(0, "overturned"), (24, "overturned"), (32, "contested")],
     ]
-    eng, _ = _appeals(20)
     assert eng.appeal_states().schema == pl.Schema({"entry_id": pl.Int64, "state": pl.String})
 
 

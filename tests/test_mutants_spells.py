@@ -48,4 +48,4 @@ def test_holder_entries_copies_only_the_marked_citizens_in_narrow_dtypes():
 def test_timeline_of_no_holders_is_empty():
     cp, led, counting = _ledger(ROWS)
     cit, day, ctx = timeline(cp, np.zeros(0, np.int64), led, counting)
-    assert len(cit) == 0 and len(day) == 0 and all(len(v) == 0 for v in ctx.values() if isinstance(v, np.ndarray))
+    assert len(cit) == 0 and len(day) == 0 and all(len(v) == 0 for v in ctx.values())
