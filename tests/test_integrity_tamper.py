@@ -108,9 +108,9 @@ def rebuilt_by_sql_rehash(d):
         db = s._db
         eid = db.fetchall("SELECT entry_id FROM ledger_entries WHERE points < 0 ORDER BY entry_id LIMIT 1")[0][0]
         db.execute(f"UPDATE ledger_entries SET points = -points WHERE entry_id = {eid}")
-        db.execute(f"UPDATE ledger_entries SET row_hash = {db.row_hash_sql()} WHERE entry_id = {eid}")
+        db.execute(f"UPDATE ledger_entries SET row_tag = {db.tag_sql(db.row_hash_sql())} WHERE entry_id = {eid}")
         prev = "0" * 64
-        for b, hashes in db.fetchall("SELECT block_no, string_agg(row_hash, '' ORDER BY entry_id) "
+        for b, hashes in db.fetchall(f"SELECT block_no, string_agg({db.row_hash_sql()}, '' ORDER BY entry_id) "
                                      "FROM ledger_entries GROUP BY block_no ORDER BY block_no"):
             dig = block_digest(prev, hashes)
             db.execute("UPDATE ledger_blocks SET prev_digest = ?, digest = ? WHERE block_no = ?", [prev, dig, b])

@@ -127,10 +127,10 @@ def test_verify_rows_deleted_or_inserted(two_blocks, sql, bad, checked, entries)
                                                f"block {n} (entries {entries}): rows were deleted or inserted")
 
 
-def test_verify_row_and_row_hash_rewritten(two_blocks):
+def test_verify_row_and_row_tag_rewritten(two_blocks):
     db = two_blocks._db
     db.execute("UPDATE ledger_entries SET points = 1 WHERE entry_id = 7")
-    db.execute(f"UPDATE ledger_entries SET row_hash = ({db.row_hash_sql()}) WHERE entry_id = 7")
+    db.execute(f"UPDATE ledger_entries SET row_tag = ({db.tag_sql(db.row_hash_sql())}) WHERE entry_id = 7")
     assert two_blocks.verify() == VerifyResult(
         False, "block:1", 4, "block 1 (entries 5-8): its rows' hashes no longer give the stored digest")
 
@@ -305,7 +305,7 @@ def five_blocks(tmp_path, monkeypatch):
 def test_verify_reads_the_blocks_a_few_at_a_time(five_blocks):
     db = five_blocks._db
     db.execute("UPDATE ledger_entries SET points = 1 WHERE entry_id = 11")  # block 3: the second batch
-    db.execute(f"UPDATE ledger_entries SET row_hash = ({db.row_hash_sql()}) WHERE entry_id = 11")
+    db.execute(f"UPDATE ledger_entries SET row_tag = ({db.tag_sql(db.row_hash_sql())}) WHERE entry_id = 11")
     assert five_blocks.verify() == VerifyResult(
         False, "block:3", 9, "block 3 (entries 10-12): its rows' hashes no longer give the stored digest")
 

@@ -65,12 +65,18 @@ def _documented_hash(row: dict) -> str:
     return hashlib.sha256("|".join(text(row[c]) for c in COLUMNS).encode()).hexdigest()
 
 
-def test_stored_row_hashes_follow_the_documented_scheme(target):
+def test_stored_row_tags_follow_the_documented_scheme(target):
+    """The tag is the documented row hash's first 8 hex digits; the block digest is
+    sha256(prev || the documented row hashes in entry_id order)."""
     led = _ledger()
     with LedgerStore.open(target) as s:
         s.append_entries(led)
-        stored = dict(s._db.fetchall("SELECT entry_id, row_hash FROM ledger_entries"))
-    assert stored == {r["entry_id"]: _documented_hash(r) for r in led.iter_rows(named=True)}
+        stored = dict(s._db.fetchall("SELECT entry_id, row_tag FROM ledger_entries"))
+        digests = s.block_digests()
+    documented = {r["entry_id"]: _documented_hash(r) for r in led.iter_rows(named=True)}
+    assert stored == {e: int(h[:8], 16) for e, h in documented.items()}
+    assert digests == [hashlib.sha256(("0" * 64 + "".join(documented[e] for e in sorted(documented))).encode())
+                       .hexdigest()]
 
 
 def _edit(s: LedgerStore, col: str, entry: int, value) -> None:

@@ -120,11 +120,12 @@ def test_tampered_null_and_rehashed_row(target):
     with LedgerStore.open(target) as s:
         tamper(s, "UPDATE ledger_entries SET closed_on = NULL WHERE entry_id = 2")
         assert s.verify().ok
-        # rewriting content AND its row hash is caught by the block digest
-        tamper(s, "UPDATE ledger_entries SET row_hash = repeat('a', 64) WHERE entry_id = 7")
+        # a row tag that no longer matches its content names the entry
+        tamper(s, "UPDATE ledger_entries SET row_tag = row_tag + 1 WHERE entry_id = 7")
         assert s.verify().first_bad == "entry:7"
+        # rewriting content AND its row tag is caught by the block digest
         tamper(s, "UPDATE ledger_entries SET points = -1 WHERE entry_id = 7")
-        tamper(s, f"UPDATE ledger_entries SET row_hash = ({s._db.row_hash_sql()}) WHERE entry_id = 7")
+        tamper(s, f"UPDATE ledger_entries SET row_tag = {s._db.tag_sql(s._db.row_hash_sql())} WHERE entry_id = 7")
         assert s.verify().first_bad == "block:1"
         # a deleted row breaks its block, earlier blocks still verify
         tamper(s, "DELETE FROM ledger_entries WHERE entry_id = 2")

@@ -3,7 +3,7 @@
 Tables
 ------
 ``ledger_entries``  the engine's ledger rows, never updated in place, plus ``block_no``
-                    and ``row_hash``;
+                    and ``row_tag`` (the row hash's first 32 bits, to name an altered entry);
 ``ledger_blocks``   one row per appended block: block_no, first/last entry_id, n_rows,
                     prev_digest, digest;
 ``ledger_changes``  state changes (contested / overturned / upheld), append-only, each
@@ -28,9 +28,21 @@ Hash scheme ``socialrating-ledger-v1``
 
 `verify()` recomputes all three from the stored content and names the first thing that
 no longer matches, walking blocks in order and entries in entry_id order, then changes:
-``entry:<entry_id>`` (content differs from its row hash), ``block:<n>`` (row hashes,
-row count or links of that block differ: rows deleted, inserted or re-hashed), or
-``change:<change_id>``.
+``entry:<entry_id>`` (content differs from its row tag), ``block:<n>`` (the row hashes
+recomputed from the content, the row count or the links of that block no longer give its
+digest: rows edited, deleted or inserted), or ``change:<change_id>``.
+
+What is stored per row (layout ``row-tag-32``). The full row hash is not stored: a block's
+digest is always computed from the hashes of its rows' content, so a stored copy added
+nothing to what is checked, and it cost 64 characters an entry (about a third of the store;
+47 GB for a national ledger of 730M entries). A 32-bit tag (the first 8 hex digits of the
+row hash, as an integer) stays, so that `verify` can still name the entry an edit touched;
+an edit that keeps the tag (one in 4 billion) is still caught, as its block. The DuckDB
+table has no index on entry_id either: entries are appended in entry_id order, so DuckDB's
+per-row-group min/max finds an id without one, where the primary-key index took about 22
+bytes an entry on disk and had to be held in memory at every append. A store written with
+the earlier layout (a ``row_hash`` column) is upgraded in place when opened for writing,
+and read as it is when opened read-only.
 
 Idempotence: appending an entry_id that is already stored with identical content is a
 no-op (the row is skipped); the same entry_id with different content raises
@@ -60,6 +72,7 @@ MEMORY_LIMIT = "1GB"
 VERIFY_BLOCKS = 16  # blocks whose rows verify reads at once: their ordered hashes fit in the bounded memory
 ZERO = "0" * 64
 DEFAULT_FILE = "ledger.duckdb"
+LAYOUT = "row-tag-32"  # what ledger_entries stores per row besides the entry (see the module docstring)
 
 #: The engine's ledger columns, in canonical (hashing) order.
 SCHEMA: dict[str, pl.DataType] = {
@@ -172,9 +185,14 @@ class _Backend:
     def row_hash_sql(self, prefix: str = "") -> str:
         return self.sha_hex(self.canonical_sql(prefix))
 
+    def tag_sql(self, hex_hash: str) -> str:
+        """The row tag of a lower-case hex row hash: its first 8 hex digits as an integer."""
+        raise NotImplementedError
+
 
 class _DuckDB(_Backend):
     varchar = "VARCHAR"
+    entry_key = ""  # no index on entry_id: ids ascend as appended, and row groups' min/max find them
 
     def __init__(self, path: Path, read_only: bool = False):
         import duckdb
@@ -200,6 +218,9 @@ class _DuckDB(_Backend):
 
     def sha_hex(self, expr):
         return f"sha256({expr})"
+
+    def tag_sql(self, hex_hash):
+        return f"CAST(('0x' || left({hex_hash}, 8)) AS BIGINT)"
 
     def execute(self, sql: str, params: list | None = None) -> None:
         self.con.execute(sql, params or [])
@@ -251,6 +272,7 @@ def _duck_type(t: pl.DataType) -> str:
 
 class _Postgres(_Backend):
     varchar = "TEXT"
+    entry_key = " PRIMARY KEY"  # PostgreSQL's heap keeps no min/max per page: it needs the index
     param = "%s"
 
     def __init__(self, url: str):
@@ -280,6 +302,9 @@ class _Postgres(_Backend):
 
     def sha_hex(self, expr):
         return f"encode(sha256(convert_to({expr}, 'UTF8')), 'hex')"
+
+    def tag_sql(self, hex_hash):
+        return f"CAST(CAST(('x' || left({hex_hash}, 8)) AS bit(32)) AS BIGINT)"
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s")
@@ -328,6 +353,7 @@ class LedgerStore:
     def __init__(self, backend: _Backend, where: str):
         self._db = backend
         self.where = where
+        self._tag = "row_tag"  # the stored row tag, or how to read it from an earlier layout
         self._create()
 
     # -- opening -----------------------------------------------------------
@@ -375,11 +401,9 @@ class LedgerStore:
                 raise StoreUnavailable(f"{self.where}: not a ledger store (no ledger_meta table)") from None
             if not got or got[0][0] != SCHEME:
                 raise StoreUnavailable(f"{self.where}: not a {SCHEME} ledger store")
+            if "row_hash" in self._entry_columns():  # the earlier layout, read as it is
+                self._tag = db.tag_sql("row_hash")
             return
-        cols = ", ".join(f"{c} {_SQL_TYPES[t]}" + (" PRIMARY KEY" if c == "entry_id" else "")
-                         for c, t in SCHEMA.items())
-        db.execute(f"CREATE TABLE IF NOT EXISTS ledger_entries ({cols}, block_no BIGINT NOT NULL, "
-                   "row_hash TEXT NOT NULL)")
         db.execute("CREATE TABLE IF NOT EXISTS ledger_blocks (block_no BIGINT PRIMARY KEY, "
                    "first_entry_id BIGINT NOT NULL, last_entry_id BIGINT NOT NULL, "
                    "n_rows BIGINT NOT NULL, prev_digest TEXT NOT NULL, digest TEXT NOT NULL)")
@@ -392,6 +416,31 @@ class LedgerStore:
             db.execute("INSERT INTO ledger_meta VALUES ('scheme', ?)", [SCHEME])
         elif got[0][0] != SCHEME:
             raise ValueError(f"{self.where}: ledger uses hash scheme {got[0][0]}, this code {SCHEME}")
+        old = "row_hash" in self._entry_columns()
+        db.execute(self._entries_ddl("_ledger_entries_new" if old else "ledger_entries"))
+        if old:
+            self._upgrade()
+        if not db.fetchall("SELECT value FROM ledger_meta WHERE key = 'layout'"):
+            db.execute("INSERT INTO ledger_meta VALUES ('layout', ?)", [LAYOUT])
+
+    def _entries_ddl(self, table: str) -> str:
+        cols = ", ".join(f"{c} {_SQL_TYPES[t]}" + (self._db.entry_key if c == "entry_id" else "")
+                         for c, t in SCHEMA.items())
+        return f"CREATE TABLE IF NOT EXISTS {table} ({cols}, block_no BIGINT NOT NULL, row_tag BIGINT NOT NULL)"
+
+    def _entry_columns(self) -> set[str]:
+        return {r[0] for r in self._db.fetchall(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'ledger_entries'")}
+
+    def _upgrade(self) -> None:
+        """An earlier layout's entries (full row hashes) rewritten with row tags, in one
+        transaction; the hashes and digests are unchanged, as they come from the content."""
+        db = self._db
+        with db.transaction(lock="ledger_blocks"):
+            db.execute(f"INSERT INTO _ledger_entries_new SELECT {', '.join(COLUMNS)}, block_no, "
+                       f"{db.tag_sql('row_hash')} FROM ledger_entries ORDER BY entry_id")
+            db.execute("DROP TABLE ledger_entries")
+            db.execute("ALTER TABLE _ledger_entries_new RENAME TO ledger_entries")
 
     # -- writing -----------------------------------------------------------
 
@@ -422,29 +471,35 @@ class LedgerStore:
             db.execute("DROP TABLE IF EXISTS _staged")
             db.execute(f"CREATE TEMP TABLE _staged AS SELECT *, {db.row_hash_sql()} AS row_hash FROM _stage")
             db.execute("DROP TABLE _stage")
+            lo, hi = (int(v) for v in (df["entry_id"].min(), df["entry_id"].max()))
+            # the stored ids are looked for in the batch's range only: without an index, the
+            # row groups' min/max skip the rest of the ledger (appends ascend)
+            stored = f"SELECT * FROM ledger_entries WHERE entry_id BETWEEN {lo} AND {hi}"
             clash = db.fetchall(
-                "SELECT s.entry_id FROM _staged s JOIN ledger_entries e ON e.entry_id = s.entry_id "
-                "WHERE e.row_hash <> s.row_hash ORDER BY s.entry_id LIMIT 5")
+                f"SELECT s.entry_id FROM _staged s JOIN ({stored}) e ON e.entry_id = s.entry_id "
+                f"WHERE {db.row_hash_sql('e.')} <> s.row_hash ORDER BY s.entry_id LIMIT 5")
             if clash:
                 raise LedgerConflict(
                     f"entry_id(s) {[r[0] for r in clash]} are already stored with different content; "
                     "the ledger is append-only (record a change instead)")
-            db.execute("DELETE FROM _staged WHERE entry_id IN (SELECT entry_id FROM ledger_entries)")
+            db.execute(f"DELETE FROM _staged WHERE entry_id IN (SELECT entry_id FROM ({stored}) e)")
             n = db.fetchall("SELECT count(*) FROM _staged")[0][0]
             if n == 0:
                 db.execute("DROP TABLE _staged")
                 return 0
             last = db.fetchall("SELECT block_no, digest FROM ledger_blocks ORDER BY block_no DESC LIMIT 1")
             next_block, prev = (last[0][0] + 1, last[0][1]) if last else (0, ZERO)
+            db.execute("DROP TABLE IF EXISTS _blocked")
             db.execute(
-                f"INSERT INTO ledger_entries SELECT {', '.join(COLUMNS)}, "
-                f"{next_block} + {db.idiv('row_number() OVER (ORDER BY entry_id) - 1', BLOCK_SIZE)} "
-                "AS block_no, row_hash FROM _staged")
+                f"CREATE TEMP TABLE _blocked AS SELECT *, {next_block} + "
+                f"{db.idiv('row_number() OVER (ORDER BY entry_id) - 1', BLOCK_SIZE)} AS block_no FROM _staged")
             db.execute("DROP TABLE _staged")
+            db.execute(f"INSERT INTO ledger_entries SELECT {', '.join(COLUMNS)}, block_no, "
+                       f"{db.tag_sql('row_hash')} FROM _blocked ORDER BY entry_id")
             aggs = db.fetchall(
                 "SELECT block_no, min(entry_id), max(entry_id), count(*), "
-                "string_agg(row_hash, '' ORDER BY entry_id) FROM ledger_entries "
-                f"WHERE block_no >= {next_block} GROUP BY block_no ORDER BY block_no")
+                "string_agg(row_hash, '' ORDER BY entry_id) FROM _blocked GROUP BY block_no ORDER BY block_no")
+            db.execute("DROP TABLE _blocked")
             for block_no, first, last_id, count, hashes in aggs:
                 digest = block_digest(prev, hashes)
                 db.execute("INSERT INTO ledger_blocks VALUES (?, ?, ?, ?, ?, ?)",
@@ -593,25 +648,22 @@ class LedgerStore:
     def verify(self) -> VerifyResult:
         """Recompute every row hash, block digest and change hash; name the first mismatch."""
         db = self._db
-        bad_rows = db.fetchall(
-            f"SELECT block_no, entry_id FROM ledger_entries WHERE row_hash <> {db.row_hash_sql()} "
-            "ORDER BY block_no, entry_id LIMIT 1")
-        bad_row = bad_rows[0] if bad_rows else None
         blocks = db.fetchall("SELECT block_no, first_entry_id, last_entry_id, n_rows, prev_digest, digest "
                              "FROM ledger_blocks ORDER BY block_no")
         checked = 0
         prev = ZERO
         for i, (block_no, first, last, n_rows, prev_digest, digest) in enumerate(blocks):
-            if bad_row is not None and bad_row[0] == block_no:
-                return VerifyResult(False, f"entry:{bad_row[1]}", checked,
-                                    f"entry {bad_row[1]} no longer matches its row hash")
             if i % VERIFY_BLOCKS == 0:  # the next blocks' rows, a few at a time: memory does not grow with the ledger
                 aggs = {r[0]: r[1:] for r in db.fetchall(
-                    "SELECT block_no, min(entry_id), max(entry_id), count(*), "
-                    "string_agg(row_hash, '' ORDER BY entry_id) FROM ledger_entries "
-                    "WHERE block_no >= ? AND block_no <= ? GROUP BY block_no",
+                    "SELECT block_no, min(entry_id), max(entry_id), count(*), string_agg(h, '' ORDER BY entry_id), "
+                    f"min(CASE WHEN t <> {db.tag_sql('h')} THEN entry_id END) FROM ("
+                    f"SELECT block_no, entry_id, {self._tag} AS t, {db.row_hash_sql()} AS h FROM ledger_entries "
+                    "WHERE block_no >= ? AND block_no <= ?) r GROUP BY block_no",
                     [block_no, blocks[min(i + VERIFY_BLOCKS, len(blocks)) - 1][0]])}
             got = aggs.pop(block_no, None)
+            if got is not None and got[4] is not None:
+                return VerifyResult(False, f"entry:{got[4]}", checked,
+                                    f"entry {got[4]} no longer matches its row hash")
             why = None
             if block_no != i:
                 why = f"block numbers jump to {block_no} after {i - 1}"
