@@ -32,5 +32,7 @@ def test_stages_in_order_and_bytes_add_up(tmp_path):
         assert all(sec >= 0 for _, sec, _, _ in stages.rows)
         written = sum(r[3] for r in stages.rows)
         assert written == bench.folder_bytes(out) > 0
+        # the folder at its largest is at least what it holds at the end
+        assert stages.disk_peak - stages.start_bytes >= written
         # the pipeline's functions are restored afterwards
         assert before == pipeline()

@@ -134,6 +134,30 @@ def test_shards_in_process_give_the_unsharded_tables(reference, tmp_path):
             assert not (out / "ratings.parquet").exists() and not (out / "_work").exists()
 
 
+def test_a_shard_deletes_its_shuffle_files_once_read(reference, tmp_path, monkeypatch):
+    """Disk: a shard's inbox and error-free twin go as soon as it has read them, while the
+    shards still to run keep theirs; and the tables are still the unsharded run's."""
+    from socialrating.simulate import shardworld
+    from socialrating.simulate.executors import InProcess
+
+    seen: list[tuple[int, bool, bool, list[str]]] = []
+    real = shardworld.ShardWorld._received
+
+    def watched(self):
+        world = real(self)
+        work = self.folder.path / shardworld.WORK
+        seen.append((self.job.index, (work / "to" / f"{self.job.index:05d}").exists(),
+                     (work / "perfect" / f"{self.job.index:05d}.parquet").exists(),
+                     sorted(p.name for p in (work / "to").iterdir())))
+        return world
+
+    monkeypatch.setattr(shardworld.ShardWorld, "_received", watched)
+    out = tmp_path / "we-3"
+    _run(WE, out, shards=3, executor=InProcess())
+    assert seen == [(0, False, False, ["00001", "00002"]), (1, False, False, ["00002"]), (2, False, False, [])]
+    assert _same(reference["WE"], _tables(out)) == [] and not (out / "_work").exists()
+
+
 def test_the_sharded_run_had_what_the_merge_must_get_right(reference, tmp_path):
     """The equivalence above is not vacuous: feedback records and appeals in several blocks,
     household spells, records linked to a citizen of another shard."""

@@ -36,7 +36,7 @@ import polars as pl
 from ..engine.ledger import SLOT_BITS
 from ..engine.monthly import MonthlyEngine
 from ..engine.score import score
-from ..store.runfolder import RunFolder
+from ..store.runfolder import RunFolder, write_table
 from . import outputs as O
 from .runner import Calendar, ScenarioRunner
 from .world import World
@@ -76,7 +76,7 @@ def write_citizens(cfg, folder: RunFolder, blocks: list[tuple[int, ...]], block_
     uppers = []
     for i, mine in enumerate(blocks):
         people = pl.concat([next(stream) for _ in mine], rechunk=True) if len(mine) > 1 else next(stream)
-        people.write_parquet(O.table_path(folder, "citizens", i, len(blocks)), compression="zstd")
+        write_table(people, O.table_path(folder, "citizens", i, len(blocks)))
         uppers.append(int(people["citizen_id"][-1]) + 1 if people.height else 0)
     return uppers
 
@@ -131,7 +131,7 @@ class ShardWorld:
         linkage = _linkage(results, batch, seen.height)
         del results
         if batch.truth is not None:
-            batch.truth.write_parquet(O.table_path(self.folder, "truth", job.index, job.of), compression="zstd")
+            write_table(batch.truth, O.table_path(self.folder, "truth", job.index, job.of))
         self._work("perfect").mkdir(parents=True, exist_ok=True)
         _perfect(twin).write_parquet(self._work("perfect", f"{job.index:05d}.parquet"))
         seen = seen.with_columns(_s=_source_rank(seen["source"], list(batch.records)), _o=pl.lit(job.index, pl.Int32),
@@ -147,13 +147,18 @@ class ShardWorld:
         return {"linkage": linkage, "not_loaded": int(batch.not_loaded)}
 
     def _received(self) -> World:
-        """Its world: its people, the records linked to them from every shard in arrival order."""
+        """Its world: its people, the records linked to them from every shard in arrival order.
+        What it read is deleted at once (only this shard reads it): the shuffle's files on
+        disk shrink as the shards run, instead of all staying until the last has finished."""
         from .synthetic_world import _typed
 
         job = self.job
-        parts = sorted(self._work("to", f"{job.index:05d}").glob("*.parquet"))
+        inbox, twin = self._work("to", f"{job.index:05d}"), self._work("perfect", f"{job.index:05d}.parquet")
+        parts = sorted(inbox.glob("*.parquet"))
         seen = pl.concat([pl.read_parquet(p) for p in parts], how="vertical").sort(_ORDER, maintain_order=True)
-        perfect = pl.read_parquet(self._work("perfect", f"{job.index:05d}.parquet"))
+        perfect = pl.read_parquet(twin)
+        shutil.rmtree(inbox)
+        twin.unlink()
         return World(people=pl.read_parquet(self._citizens(job.index)), seen=_typed(seen.drop(_ORDER[1:])),
                      perfect=_typed(perfect), generator="synthetic-russia", block_size=self.block_size)
 
@@ -187,13 +192,13 @@ class ShardWorld:
         book = AppealBook(self.calendar, [_renumber(a, new_row, row_offset) for a in actual.appeals])
         path = lambda table: O.table_path(folder, table, job.index, job.of)  # noqa: E731
         spells = O.spell_table(result, policy, citizens, ends)
-        spells.write_parquet(path("consequences"), compression="zstd")
+        write_table(spells, path("consequences"))
         wt = O.wrongful_table(result, policy, citizens, O.error_sources(shard.records["seen"]))
-        wt.write_parquet(path("wrongful"), compression="zstd")
+        write_table(wt, path("wrongful"))
         if self.given:
-            self.world.people.write_parquet(folder.path / "citizens.parquet", compression="zstd")
+            write_table(self.world.people, folder.path / "citizens.parquet")
             if self.world.truth is not None:
-                self.world.truth.write_parquet(folder.path / "truth.parquet", compression="zstd")
+                write_table(self.world.truth, folder.path / "truth.parquet")
         final = score(events, policy, ends[-1], citizens, households=shard.households,
                       overrides=book.appeal_states(), row_offset=row_offset)
         O.write_final(folder, final, job.index, job.of)
