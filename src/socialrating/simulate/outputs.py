@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..store.runfolder import KIND_ENUM, SCENARIO_ENUM, SCENARIOS, RunFolder, TableWriter, empty_table
+from ..store.runfolder import (KIND_ENUM, SCENARIO_ENUM, SCENARIOS, RunFolder, TableWriter, empty_table,
+                               write_table)
 from .runner import MonthOutcome, ShardResult
 from .world import World, blocks_of
 
@@ -160,7 +161,7 @@ def write_final(folder: RunFolder, final, shard: int = 0, of: int = 1) -> None:
     (one shard's parts when ``of`` > 1)."""
     for table, frame in (("ledger", final.ledger), ("quarantine", final.quarantine),
                          ("current_ratings", final.ratings), ("current_consequences", final.consequences)):
-        frame.write_parquet(table_path(folder, table, shard, of), compression="zstd")
+        write_table(frame, table_path(folder, table, shard, of))
 
 
 def write_store(folder: RunFolder, db: str | None, final, actual_engine, review_deadline_days) -> tuple:
