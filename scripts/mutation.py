@@ -157,8 +157,10 @@ MUTMUT: dict[str, tuple[list[str], list[str]]] = {
     # every function of groups.py decides a figure, a flag or the order; test_audit.py's synthetic
     # runs take minutes per mutant, and test_mutants_groups.py works the same figures by hand
     "audit/groups.py": (["tests/test_mutants_groups.py", "tests/test_fourfifths.py"], ["*"]),
-    "store/ledger_store.py": (["tests/test_mutants_ledger_store.py", "tests/test_row_hash.py", "tests/test_store.py"],
-                              ["*verify*", "*canonical*", "*append_entries*", "*block_digest*", "*change_hash*"]),
+    "store/ledger_store.py": (["tests/test_mutants_ledger_store.py", "tests/test_row_hash.py", "tests/test_store.py",
+                               "tests/test_store_layout.py"],
+                              ["*verify*", "*canonical*", "*append_entries*", "*block_digest*", "*change_hash*",
+                               "*tag_sql*", "*_upgrade*", "*_entries_ddl*", "*_entry_columns*"]),
     "engine/evaluate.py": (FAST_ENGINE + ["tests/test_condition_kinds.py"], ["*"]),
     # since/until's timeline (the per-holder walk is in the kernels) and the month-by-month engine
     "engine/spells.py": (["tests/test_mutants_spells.py", "tests/test_mutants_score.py"] + FAST_ENGINE, ["*"]),
@@ -217,7 +219,12 @@ _SHOWN = ('shown = "" if err["type"] in ("missing",) or isinstance(got, (dict, l
           'else f" (got {_flat(repr(got), 60)})"')
 _CT = "store/contest.py"
 _CAPBAND = "band = np.where(evaluate(cap.when, ctx, rs.bands.names), np.maximum(band, worst), band)"
-_ROW_NUMBER = 'f"{next_block} + {db.idiv(\'row_number() OVER (ORDER BY entry_id) - 1\', BLOCK_SIZE)} "'
+_ROW_NUMBER = 'f"{db.idiv(\'row_number() OVER (ORDER BY entry_id) - 1\', BLOCK_SIZE)} AS block_no FROM _staged")'
+_TAG_INSERT = 'f"{db.tag_sql(\'row_hash\')} FROM _blocked ORDER BY entry_id")'
+_TAG_UPGRADE = 'f"{db.tag_sql(\'row_hash\')} FROM ledger_entries ORDER BY entry_id")'
+_TAG_VERIFY = 'f"min(CASE WHEN t <> {db.tag_sql(\'h\')} THEN entry_id END) FROM ("'
+_CLASH = 'f"WHERE {db.row_hash_sql(\'e.\')} <> s.row_hash ORDER BY s.entry_id LIMIT 5")'
+_DDL = 'cols = ", ".join(f"{c} {_SQL_TYPES[t]}" + (self._db.entry_key if c == "entry_id" else "")'
 _SS = 'starts = np.searchsorted(shard, np.arange(n_shards), side="left")'
 _ORDER = 'order = np.argsort(citizen_ids, kind="stable")'
 _KNOWN = "known = (pos < len(sorted_ids)) & (sorted_ids[pos_c] == event_citizens) if len(sorted_ids) else \\"
@@ -982,6 +989,14 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         ("store/ledger_store.py", _ROW_NUMBER, _ROW_NUMBER.replace("row_number() OVER (ORDER BY entry_id)",
                                                                    "ROW_NUMBER() OVER (ORDER BY ENTRY_ID)")),
     ],
+    "the row-tag layout's SQL fragments in letter case (a column, a subquery's column, a table "
+    "alias, passed as Python strings, so the SQL-case rule does not match them): DuckDB and "
+    "PostgreSQL fold unquoted identifiers": [
+        ("store/ledger_store.py", _TAG_INSERT, _TAG_INSERT.replace("'row_hash'", "'ROW_HASH'")),
+        ("store/ledger_store.py", _TAG_UPGRADE, _TAG_UPGRADE.replace("'row_hash'", "'ROW_HASH'")),
+        ("store/ledger_store.py", _TAG_VERIFY, _TAG_VERIFY.replace("'h'", "'H'")),
+        ("store/ledger_store.py", _CLASH, _CLASH.replace("'e.'", "'E.'")),
+    ],
     "canonical_sql's default prefix: its only caller (row_hash_sql) always passes the prefix": [
         ("store/ledger_store.py", 'def canonical_sql(self, prefix: str = "") -> str:',
          'def canonical_sql(self, prefix: str = "XXXX") -> str:'),
@@ -1257,6 +1272,14 @@ CAUGHT_ELSEWHERE: dict[str, list[tuple[str, str, str]]] = {
         ("store/ledger_store.py", 'with db.transaction(lock="ledger_blocks"):', "with db.transaction(lock=None):"),
         ("store/ledger_store.py", 'with db.transaction(lock="ledger_blocks"):',
          'with db.transaction(lock="XXledger_blocksXX"):'),
+    ],
+    "caught on PostgreSQL, the only backend with a key on entry_id: no key (test_store_layout.py::"
+    "test_the_postgres_store_keeps_its_index_on_entry_id), or a key on every other column, which "
+    "PostgreSQL refuses (every PostgreSQL test of the store)": [
+        ("store/ledger_store.py", _DDL, _DDL.replace('if c == "entry_id" else', 'if (c == "entry_id") and False else')),
+        ("store/ledger_store.py", _DDL, _DDL.replace('if c == "entry_id" else', 'if (c == "entry_id") or True else')),
+        ("store/ledger_store.py", _DDL, _DDL.replace('if c == "entry_id" else', 'if c != "entry_id" else')),
+        ("store/ledger_store.py", _DDL, _DDL.replace('if c == "entry_id" else', 'if c == "XXentry_idXX" else')),
     ],
 }
 

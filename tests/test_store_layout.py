@@ -110,3 +110,14 @@ def test_an_earlier_postgres_store_is_upgraded(pg_database):
         assert s.verify().ok and s.block_digests() == heads
         s._db.execute("UPDATE ledger_entries SET points = 3 WHERE entry_id = 2")
         assert s.verify().first_bad == "entry:2"
+
+
+def test_the_postgres_store_keeps_its_index_on_entry_id(pg_database):
+    """PostgreSQL keeps no min/max per page: there the primary key is what finds an entry."""
+    with LedgerStore.open(pg_database) as s:
+        s.append_entries(ledger(3))
+        keys = s._db.fetchall(
+            "SELECT k.column_name FROM information_schema.table_constraints c JOIN "
+            "information_schema.key_column_usage k ON k.constraint_name = c.constraint_name "
+            "WHERE c.table_name = 'ledger_entries' AND c.constraint_type = 'PRIMARY KEY'")
+    assert keys == [("entry_id",)]
