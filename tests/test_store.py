@@ -234,3 +234,34 @@ def test_bulk_changes_chain_exactly_like_single_ones(target, tmp_path):
         with pytest.raises(TransitionError):
             b.record_changes(bad)
         assert b.changes().height == 0  # nothing written
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3])
+def test_bulk_changes_in_batches_chain_as_one(target, tmp_path, monkeypatch, batch_size):
+    """record_changes hashes and inserts CHANGE_BATCH changes at a time (a national run has
+    millions): the chain, the states and the checks are those of one batch."""
+    import socialrating.store.ledger_store as ls
+
+    d = dt.date(2025, 3, 1)
+    batch = pl.DataFrame({
+        "entry_id": [1, 3, 5, 1, 3], "new_state": ["contested", "contested", "contested", "overturned", "upheld"],
+        "actor": ["citizen"] * 3 + ["reviewer:42"] * 2, "reason": ["a", "b", "c", "d", "e"],
+        "at": [d, d, d, d + dt.timedelta(days=20), d + dt.timedelta(days=25)],
+    })
+    with LedgerStore.open(tmp_path / "whole") as w:
+        w.append_entries(ledger())
+        assert w.record_changes(batch) == 5
+        want = w.changes()
+    monkeypatch.setattr(ls, "CHANGE_BATCH", batch_size)
+    with LedgerStore.open(target) as s:
+        s.append_entries(ledger())
+        assert s.record_changes(batch) == 5
+        assert s.changes().equals(want) and s.verify().ok
+        assert s.current_states().to_dicts() == [{"entry_id": 1, "state": "overturned"},
+                                                 {"entry_id": 5, "state": "contested"}]
+        with pytest.raises(TransitionError, match="already have changes"):
+            s.record_changes(batch.filter(pl.col("entry_id") == 5).head(1).with_columns(entry_id=pl.lit(3)))
+        with pytest.raises(KeyError, match="no entry 99 "):  # the smallest unknown, whichever batch it is in
+            s.record_changes(pl.DataFrame({"entry_id": [4, 99, 101], "new_state": ["contested"] * 3,
+                                           "actor": ["c"] * 3, "reason": ["r"] * 3, "at": [d] * 3}))
+        assert s.changes().height == 5  # nothing more written

@@ -69,6 +69,7 @@ BLOCK_SIZE = 65_536
 # rest of the run. Bounded, appends and verify take the same memory at any size (measured
 # on those 51M entries: 1.7 GB peak for the whole process, verify included).
 MEMORY_LIMIT = "1GB"
+CHANGE_BATCH = 100_000  # state changes hashed and inserted at a time by record_changes
 VERIFY_BLOCKS = 16  # blocks whose rows verify reads at once: their ordered hashes fit in the bounded memory
 ZERO = "0" * 64
 DEFAULT_FILE = "ledger.duckdb"
@@ -562,37 +563,66 @@ class LedgerStore:
             | (pl.col("at") < pl.col("prev_at")))
         if wrong.height:
             raise TransitionError(f"entry {wrong['entry_id'][0]}: invalid transition in the batch")
+        del seq, wrong
         db = self._db
+        n = 0
         with db.transaction(lock="ledger_changes"):
-            ids = ch["entry_id"].unique().to_list()
-            known = {r[0] for r in db.fetchall("SELECT entry_id FROM ledger_entries WHERE entry_id IN (SELECT UNNEST(?))", [ids])} \
-                if isinstance(db, _DuckDB) else {r[0] for r in db.fetchall("SELECT entry_id FROM ledger_entries WHERE entry_id = ANY(?)", [ids])}
-            missing = set(ids) - known
-            if missing:
-                raise KeyError(f"no entry {min(missing)} in the ledger")
-            prior = db.fetchall("SELECT count(*) FROM ledger_changes WHERE entry_id IN (SELECT UNNEST(?))", [ids]) \
-                if isinstance(db, _DuckDB) else db.fetchall("SELECT count(*) FROM ledger_changes WHERE entry_id = ANY(?)", [ids])
-            if prior[0][0]:
+            missing, prior = self._unknown_and_changed(ch["entry_id"].unique().sort())
+            if missing is not None:
+                raise KeyError(f"no entry {missing} in the ledger")
+            if prior:
                 raise TransitionError("some entries already have changes; use record_change for those")
             tip = db.fetchall("SELECT change_id, hash FROM ledger_changes ORDER BY change_id DESC LIMIT 1")
             change_id, prev = (tip[0][0] + 1, tip[0][1]) if tip else (1, ZERO)
-            rows = []
-            for e, st, actor, reason, at in ch.select("entry_id", "new_state", "actor", "reason", "at").iter_rows():
-                h = change_hash(prev, canonical_change(change_id, e, st, actor, reason, at))
-                rows.append((change_id, e, st, actor, reason, at, prev, h))
-                prev = h
-                change_id += 1
-            frame = pl.DataFrame(rows, schema=CHANGE_SCHEMA, orient="row")
-            if isinstance(db, _DuckDB):
-                db.con.register("_changes_arrow", frame.to_arrow())
-                try:
-                    db.con.execute("INSERT INTO ledger_changes SELECT * FROM _changes_arrow")
-                finally:
-                    db.con.unregister("_changes_arrow")
-            else:
-                with db.con.cursor() as cur:
-                    cur.executemany("INSERT INTO ledger_changes VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
-        return len(rows)
+            # the chain is one hash after the other, in Python; CHANGE_BATCH changes at a time,
+            # so a national run's millions of appeals never sit in memory as Python rows
+            for at in range(0, ch.height, CHANGE_BATCH):
+                rows = []
+                for e, st, actor, reason, day in ch.slice(at, CHANGE_BATCH).select(
+                        "entry_id", "new_state", "actor", "reason", "at").iter_rows():
+                    h = change_hash(prev, canonical_change(change_id, e, st, actor, reason, day))
+                    rows.append((change_id, e, st, actor, reason, day, prev, h))
+                    prev = h
+                    change_id += 1
+                self._insert_changes(rows)
+                n += len(rows)
+        return n
+
+    def _unknown_and_changed(self, ids: pl.Series) -> tuple[int | None, int]:
+        """The smallest of ``ids`` (ascending) not in the ledger, or None; and how many
+        changes the store already has for them. DuckDB joins them as a table; PostgreSQL
+        takes them CHANGE_BATCH at a time as arrays."""
+        db = self._db
+        if isinstance(db, _DuckDB):
+            db.con.register("_change_ids", ids.to_frame("entry_id").to_arrow())
+            try:
+                missing = db.fetchall("SELECT min(i.entry_id) FROM _change_ids i LEFT JOIN ledger_entries e "
+                                      "ON e.entry_id = i.entry_id WHERE e.entry_id IS NULL")[0][0]
+                prior = db.fetchall("SELECT count(*) FROM ledger_changes WHERE entry_id IN "
+                                    "(SELECT entry_id FROM _change_ids)")[0][0]
+            finally:
+                db.con.unregister("_change_ids")
+            return (None if missing is None else int(missing)), int(prior)
+        missing, prior = None, 0
+        for at in range(0, len(ids), CHANGE_BATCH):
+            part = ids.slice(at, CHANGE_BATCH).to_list()
+            known = {r[0] for r in db.fetchall("SELECT entry_id FROM ledger_entries WHERE entry_id = ANY(?)", [part])}
+            if missing is None and len(known) < len(part):
+                missing = min(set(part) - known)
+            prior += db.fetchall("SELECT count(*) FROM ledger_changes WHERE entry_id = ANY(?)", [part])[0][0]
+        return missing, int(prior)
+
+    def _insert_changes(self, rows: list[tuple]) -> None:
+        db = self._db
+        if isinstance(db, _DuckDB):
+            db.con.register("_changes_arrow", pl.DataFrame(rows, schema=CHANGE_SCHEMA, orient="row").to_arrow())
+            try:
+                db.con.execute("INSERT INTO ledger_changes SELECT * FROM _changes_arrow")
+            finally:
+                db.con.unregister("_changes_arrow")
+        else:
+            with db.con.cursor() as cur:
+                cur.executemany("INSERT INTO ledger_changes VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
 
     # -- reading -----------------------------------------------------------
 
