@@ -192,6 +192,29 @@ def _preflight(policy, people: int, years: float, history: float | None, out: Pa
         _fail(f"run: {p.message()}")
 
 
+def _auto_shards(policy, people: int, years: float, history: float | None, out: Path,
+                 block_size: int | None) -> int:
+    """`--shards` not given: one process when the run fits this machine's memory, else one
+    shard per generation block (the least memory a run can take), said on stderr."""
+    from .simulate.plan import plan
+    from .simulate.shardworld import plan as shard_plan
+    from .simulate.simulation import history_years
+    from .simulate.synthetic_world import block_size_of
+
+    try:
+        whole = plan(people, years, history_years(policy, history), out)
+    except ValueError:
+        return 1  # the preflight says what is wrong
+    if whole.memory_available is None or whole.memory_bytes <= whole.memory_available:
+        return 1
+    n = len(shard_plan(people, block_size_of(block_size), people))
+    if n > 1:
+        err.print(f"run: {people:,} people need about {whole.memory_bytes / 1e9:.1f} GB in one process, more than "
+                  f"the {whole.memory_available / 1e9:.1f} GB available here: running in {n:,} shards of one "
+                  "generation block each (--shards 1 to insist on one process)", highlight=False, soft_wrap=True)
+    return n
+
+
 def _shard_people(people: int, shards: int, block_size: int | None) -> int:
     """People in the largest shard of a Synthetic Russia run (shards are whole blocks)."""
     from .simulate.shardworld import plan as shard_plan
@@ -221,8 +244,10 @@ def run(
     history_years: Optional[float] = typer.Option(
         None, min=0, max=20, help="years of records on file at the start, generated before it (default: the policy's longest expiry, at most 7)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace a run folder that holds contests or ingested records"),
-    shards: int = typer.Option(1, min=1, help="build and run the world in this many shards of whole generation "
-                                              "blocks (memory: one shard's); outputs do not depend on it"),
+    shards: Optional[int] = typer.Option(
+        None, min=1, help="build and run the world in this many shards of whole generation blocks (memory: one "
+                          "shard's); outputs do not depend on it (default: one process when the run fits this "
+                          "machine's memory, else one shard per block)"),
     block_size: Optional[int] = typer.Option(
         None, min=1, help="people per generation block of Synthetic Russia (default: the calibration's 131,072); "
                           "a shard is whole blocks, so smaller blocks allow more, smaller shards"),
@@ -247,6 +272,8 @@ def run(
         parsed = load_policy(policy)  # a bad policy is one error line, before the progress bar starts
     except PolicyError as exc:
         _fail(str(exc))
+    if shards is None:
+        shards = _auto_shards(parsed, people, years, history_years, out, block_size) if world == "synthetic" else 1
     if preflight:
         _preflight(parsed, people, years, history_years, out,
                    _shard_people(people, shards, block_size) if world == "synthetic" else None)

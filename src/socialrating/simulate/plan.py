@@ -19,21 +19,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: measured by benchmarks/national.py on 2026-11-30 (1M people, we-platform, Synthetic
-#: Russia, one process): 1 year with 7 years of history: 10.8 GB peak, 864 MB written;
-#: 1 year without history (2026-11-29): 7.0 GB peak, 471 MB written. Linear in the
-#: record-years: bytes per person = fixed + per_record_year * (years + history_years).
+#: Russia, one process): 1 year with 7 years of history: 10.8 GB peak; 1 year without
+#: history (2026-11-29): 7.0 GB peak. Linear in the record-years: bytes per person =
+#: fixed + per_record_year * (years + history_years).
 MEMORY_FIXED_BYTES = 6_480.0
 MEMORY_PER_RECORD_YEAR = 540.0
-DISK_FIXED_BYTES = 415.0
-DISK_PER_RECORD_YEAR = 56.0
+#: the run folder at its largest during the run (sampled every second), measured by
+#: `national.py --people 1000000 --shards 8` on 2026-11-30 with the store's row-tag layout,
+#: integer columns as deltas and the shuffle deleted as it is read: 544 MB with 7 years of
+#: history, 315 MB without (each also the folder's size at the end). Before those changes:
+#: 864 MB and 471 MB at the end, one process.
+DISK_FIXED_BYTES = 283.0
+DISK_PER_RECORD_YEAR = 33.0
 #: a run in shards (shardworld.py) holds one shard's people at a time, plus what is still
-#: national: the register every shard links against, and the ledger store's buffer pool
-#: (bounded to 1 GB: store/ledger_store.MEMORY_LIMIT). Per person of the nation, from
-#: `national.py --people 10000000 --shards 80` on 2026-11-30 (shards of 131,072 or fewer,
-#: 1 + 7 years, the compact register index, the bounded store): 3.32 GB peak = a shard
-#: (131,072 x 10.8 kB = 1.42 GB) + 10M x about 190 B; rounded up. (5.68 GB, 426 B a person,
-#: before the store's pool was bounded; 1.85 GB at 1M, 8 shards.)
-NATIONAL_BYTES_PER_PERSON = 200.0
+#: national: the ledger store's buffer pool, bounded (STORE_POOL_BYTES, the store's
+#: MEMORY_LIMIT), and what grows with the nation, mostly the register index every shard
+#: links against (identity/register_index.py, about 75 B a person; 10.8 GB for the whole
+#: process once built at 146M people) and the linkage's candidate pairs, which grow with
+#: the namesakes. Fitted to the largest run, `national.py --people 30000000 --shards 229`
+#: on 2026-11-30 (1 + 7 years, shards of 131,072): 7.69 GB peak = one shard (131,072 x
+#: 10.8 kB = 1.42 GB) + the pool (1 GB) + 30M x 176 B, rounded up to 180 B. The peak grew
+#: by 218 B a person from the 10M run (3.32 GB) to that one, whose peak was the store's
+#: appeals held as Python rows (since written 100,000 at a time); its linkage stage grew by
+#: 188 B a person (2.75 GB to 6.51 GB).
+STORE_POOL_BYTES = 1e9
+NATIONAL_BYTES_PER_PERSON = 180.0
 
 
 @dataclass(frozen=True)
@@ -54,9 +64,13 @@ class Plan:
         out = []
         if self.memory_available is not None and self.memory_bytes > self.memory_available:
             where = "in one process" if self.shard_people is None else f"with shards of {self.shard_people:,} people"
-            most = _round3(self.memory_available / self.per_person_memory)
-            fit = (f"about {most:,} people fit" if self.shard_people is None
-                   else f"smaller shards need less; about {most:,} people fit in one")
+            if self.shard_people is None:
+                fit = f"about {_round3(self.memory_available / self.per_person_memory):,} people fit"
+            else:
+                room = self.memory_available - self.shard_people * self.per_person_memory - STORE_POOL_BYTES
+                most = _round3(max(room, 0.0) / NATIONAL_BYTES_PER_PERSON)
+                fit = (f"about {most:,} people fit in shards of this size" if most else
+                       "one shard alone does not fit: smaller shards need less")
             out.append(f"about {_size(self.memory_bytes)} of memory {where} but {_size(self.memory_available)} "
                        f"is available ({fit})")
         if self.disk_free is not None and self.disk_bytes > self.disk_free:
@@ -71,14 +85,18 @@ class Plan:
         """One paragraph: the estimate, where it comes from, what to do."""
         return (f"{self.people:,} people over {self.record_years:g} years of records need "
                 + ", and ".join(self.problems)
-                + ". The estimate is linear in people from the costs measured at 1M (benchmarks/national.py). "
-                  "Run fewer people or fewer --history-years, or pass --no-preflight to try anyway.")
+                + ". The estimate is linear in people from the costs measured by benchmarks/national.py "
+                  "(see simulate/plan.py). Run fewer people or fewer --history-years"
+                + (", or in shards (--shards)" if self.shard_people is None and self.memory_available is not None
+                   and self.memory_bytes > self.memory_available else "")
+                + ", or pass --no-preflight to try anyway.")
 
 
 def plan(people: int, years: float, history_years: float, out: str | Path, shard_people: int | None = None) -> Plan:
     """The plan of a run of ``people`` over ``years`` with ``history_years`` of records on file,
     writing beside ``out``; ``shard_people``: the largest shard's people when the run is in
-    shards (memory: one shard's, plus the national register)."""
+    shards (memory: one shard's, the store's bounded pool, and the national register).
+    Disk: the run folder at its largest (while the shards' shuffle files are on disk)."""
     if people < 0 or years < 0 or history_years < 0:
         raise ValueError("people, years and history_years must be >= 0")
     record_years = years + history_years
@@ -86,7 +104,7 @@ def plan(people: int, years: float, history_years: float, out: str | Path, shard
     if shard_people is not None and shard_people >= people:
         shard_people = None  # one shard: the whole run in one process
     memory = (people * per_person if shard_people is None
-              else shard_people * per_person + people * NATIONAL_BYTES_PER_PERSON)
+              else shard_people * per_person + STORE_POOL_BYTES + people * NATIONAL_BYTES_PER_PERSON)
     disk = people * (DISK_FIXED_BYTES + DISK_PER_RECORD_YEAR * record_years)
     return Plan(people, record_years, memory, disk, memory_available(), disk_free(Path(out)), shard_people)
 
