@@ -117,7 +117,7 @@ def test_without_shards_a_run_too_big_for_one_process_goes_in_shards_of_one_bloc
     r = CliRunner().invoke(app, ["run", "--people", "146000000", "--years", "1", "--out", str(tmp_path / "r")])
     assert r.exit_code == 2 and seen == [131_072]
     out = " ".join(r.output.split())
-    assert ("146,000,000 people need about 1576.8 GB in one process, more than the 100.0 GB available here: "
+    assert ("146,000,000 people need about 1.6 TB in one process, more than the 100.0 GB available here: "
             "running in 1,114 shards of one generation block each (--shards 1 to insist on one process)") in out
     assert ("146,000,000 people over 8 years of records need about 79.9 GB of disk but 76.8 GB is free there."
             in out) and "of memory" not in out

@@ -196,7 +196,7 @@ def _auto_shards(policy, people: int, years: float, history: float | None, out: 
                  block_size: int | None) -> int:
     """`--shards` not given: one process when the run fits this machine's memory, else one
     shard per generation block (the least memory a run can take), said on stderr."""
-    from .simulate.plan import plan
+    from .simulate.plan import _size, plan
     from .simulate.shardworld import plan as shard_plan
     from .simulate.simulation import history_years
     from .simulate.synthetic_world import block_size_of
@@ -209,8 +209,8 @@ def _auto_shards(policy, people: int, years: float, history: float | None, out: 
         return 1
     n = len(shard_plan(people, block_size_of(block_size), people))
     if n > 1:
-        err.print(f"run: {people:,} people need about {whole.memory_bytes / 1e9:.1f} GB in one process, more than "
-                  f"the {whole.memory_available / 1e9:.1f} GB available here: running in {n:,} shards of one "
+        err.print(f"run: {people:,} people need about {_size(whole.memory_bytes)} in one process, more than "
+                  f"the {_size(whole.memory_available)} available here: running in {n:,} shards of one "
                   "generation block each (--shards 1 to insist on one process)", highlight=False, soft_wrap=True)
     return n
 
