@@ -136,25 +136,36 @@ def test_shards_in_process_give_the_unsharded_tables(reference, tmp_path):
 
 def test_a_shard_deletes_its_shuffle_files_once_read(reference, tmp_path, monkeypatch):
     """Disk: a shard's inbox and error-free twin go as soon as it has read them, while the
-    shards still to run keep theirs; and the tables are still the unsharded run's."""
+    shards still to run keep theirs. Memory: the national register index is held while the
+    shards are linked and dropped once they run. The tables are still the unsharded run's."""
     from socialrating.simulate import shardworld
+    from socialrating.simulate import synthetic_world as sw
     from socialrating.simulate.executors import InProcess
 
-    seen: list[tuple[int, bool, bool, list[str]]] = []
-    real = shardworld.ShardWorld._received
+    seen: list[tuple[int, bool, bool, list[str], bool]] = []
+    held: list[bool] = []
+    real, build = shardworld.ShardWorld._received, shardworld.ShardWorld.build
 
     def watched(self):
         world = real(self)
         work = self.folder.path / shardworld.WORK
         seen.append((self.job.index, (work / "to" / f"{self.job.index:05d}").exists(),
                      (work / "perfect" / f"{self.job.index:05d}.parquet").exists(),
-                     sorted(p.name for p in (work / "to").iterdir())))
+                     sorted(p.name for p in (work / "to").iterdir()), "index" in sw._INDEX))
         return world
 
+    def built(self):
+        out = build(self)
+        held.append("index" in sw._INDEX)
+        return out
+
     monkeypatch.setattr(shardworld.ShardWorld, "_received", watched)
+    monkeypatch.setattr(shardworld.ShardWorld, "build", built)
     out = tmp_path / "we-3"
     _run(WE, out, shards=3, executor=InProcess())
-    assert seen == [(0, False, False, ["00001", "00002"]), (1, False, False, ["00002"]), (2, False, False, [])]
+    assert held == [True, True, True]
+    assert seen == [(0, False, False, ["00001", "00002"], False), (1, False, False, ["00002"], False),
+                    (2, False, False, [], False)]
     assert _same(reference["WE"], _tables(out)) == [] and not (out / "_work").exists()
 
 

@@ -165,7 +165,9 @@ class ShardWorld:
     def run(self, progress: Callable[[int], None] | None = None) -> int:
         """Every month of every scenario; returns the number of events (rows the shard adds)."""
         from .simulation import shard_of
+        from .synthetic_world import forget_national_register
 
+        forget_national_register()  # every shard was built (linked) before any runs: run_shards
         if self.world is None:
             self.world = self._received()
         self.shard = shard_of(self.world, self.cfg)

@@ -80,6 +80,12 @@ def national_register(people: "pl.DataFrame | list[Path]"):
 _INDEX: dict = {}
 
 
+def forget_national_register() -> None:
+    """Drop this process's cached register index: once every shard is linked, nothing reads
+    it again, and at 146M people it is 10 GB that the months and the outputs do not need."""
+    _INDEX.clear()
+
+
 def block_records(people: pl.DataFrame, start: dt.date, years: float, seed: int, block: int,
                   keep: Callable | None = None, blocks: int = 1):
     """One generation block's records: the agencies' view and the error-free twin, from the
