@@ -46,7 +46,16 @@ def rss_bytes() -> int:
 
 
 def folder_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+    """Bytes of the files under `path`. The run deletes files while this walks (a shard's
+    shuffle files once read): what vanishes meanwhile counts as gone, not as an error."""
+    total = 0
+    for root, _dirs, files in os.walk(path):  # os.walk skips a folder that vanished
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except FileNotFoundError:
+                pass
+    return total
 
 
 class Stages:

@@ -36,3 +36,22 @@ def test_stages_in_order_and_bytes_add_up(tmp_path):
         assert stages.disk_peak - stages.start_bytes >= written
         # the pipeline's functions are restored afterwards
         assert before == pipeline()
+
+
+def test_folder_bytes_counts_files_and_takes_what_vanishes_as_gone(tmp_path, monkeypatch):
+    import os
+
+    bench = _bench()
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "x.bin").write_bytes(b"1" * 10)
+    (tmp_path / "a" / "b" / "y.bin").write_bytes(b"2" * 7)
+    assert bench.folder_bytes(tmp_path) == 17 and bench.folder_bytes(tmp_path / "none") == 0
+    real = os.stat
+
+    def vanishing(p, *a, **k):  # y.bin deleted between the listing and its stat
+        if str(p).endswith("y.bin"):
+            raise FileNotFoundError(p)
+        return real(p, *a, **k)
+
+    monkeypatch.setattr(bench.os, "stat", vanishing)
+    assert bench.folder_bytes(tmp_path) == 10
