@@ -19,6 +19,7 @@ import polars as pl
 
 from ..sources.ingest import IngestError, IngestReport, plan_ingest
 from .contest import INGESTED_EVENTS, extend, ingested_events, rescore
+from .runfolder import write_table
 
 
 def ingest_into_run(source: str, path: str | Path, run_dir: str | Path, *, as_of: dt.date | None = None,
@@ -38,15 +39,14 @@ def ingest_into_run(source: str, path: str | Path, run_dir: str | Path, *, as_of
             out["_manifest"] = None
             return out
         for rel, frame in plan.files.items():
-            frame.write_parquet(txn.path(rel), compression="zstd")
+            write_table(frame, txn.path(rel))
         ing = m.setdefault("ingested", {"events": 0, "by_source": {}, "quarantined": 0, "files": 0})
         ing["files"] += 1
         ing["quarantined"] += plan.report.quarantined_total
         if plan.accepted.height:
             old = ingested_events(run_dir)
             new_from = int(folder.scan("events").select(pl.len()).collect().item()) + old.height
-            pl.concat([old, plan.accepted], how="vertical_relaxed").write_parquet(
-                txn.path(INGESTED_EVENTS), compression="zstd")
+            write_table(pl.concat([old, plan.accepted], how="vertical_relaxed"), txn.path(INGESTED_EVENTS))
             summary = rescore(run_dir, store, txn, folder, m, policy, run_as_of, new_from=new_from,
                               concerned=plan.accepted["citizen_id"].drop_nulls().unique().to_numpy())
             fresh = summary.pop("_new_entries")
