@@ -73,6 +73,29 @@ def test_records_on_file_keeps_what_can_still_count():
                                              dt.date(2022, 8, 1)]
 
 
+def test_on_file_mask_reads_codes_as_it_reads_strings():
+    """The records come as Enum codes (sources/synthetic.py); the mask is the one the
+    strings give, on the hand-worked rows above (an unused type in the Enum included)."""
+    from socialrating.simulate.simulation import on_file_mask
+
+    pol = load_policy("we-platform")
+    types = ["fine.traffic", "court.dishonest_debtor", "award.state", "enforcement.debt_paid", "never.seen"]
+    rows = [("fine.traffic", dt.date(2023, 6, 30), dt.date(2023, 7, 2)),
+            ("fine.traffic", dt.date(2023, 7, 2), dt.date(2023, 7, 3)),
+            ("court.dishonest_debtor", dt.date(2024, 6, 1), dt.date(2024, 6, 2)),
+            ("fine.traffic", dt.date(2020, 1, 1), dt.date(2024, 7, 1)),
+            ("award.state", dt.date(2015, 1, 1), dt.date(2015, 2, 1)),
+            ("enforcement.debt_paid", dt.date(2022, 8, 1), dt.date(2022, 8, 5)),
+            ("enforcement.debt_paid", dt.date(2022, 6, 30), dt.date(2022, 7, 5))]
+    f = _frame(rows)
+    occ, rep = (f[c].cast(pl.Int32).to_numpy() for c in ("occurred_on", "reported_on"))
+    keep = on_file_mask(pol, START)
+    want = [False, True, False, True, True, True, False]
+    assert keep(f["event_type"], occ, rep).tolist() == want
+    assert keep(f["event_type"].cast(pl.Enum(types)), occ, rep).tolist() == want
+    assert keep(f["event_type"].cast(pl.Categorical), occ, rep).tolist() == want
+
+
 @pytest.fixture(scope="module")
 def world():
     cfg = SimConfig(policy="we-platform", people=4000, years=1.0, seed=5, world="synthetic", store=False)

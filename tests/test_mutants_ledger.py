@@ -10,6 +10,8 @@ from types import SimpleNamespace
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from case_runner import events_frame
 from case_runner import policy_head
@@ -49,12 +51,26 @@ def _i32(a) -> np.ndarray:
     ([0, 3], [0, 1, 3, 2], [0, -1, 1, -1]),                 # and ends at n + 1
     ([-1, 1], [-1, 0, 1, 2], [0, -1, 1, -1]),               # ends at n - 1 but not dense
     ([7], [6, 7, 8], [-1, 0, -1]),
+    ([5, 6, 7], [4, 5, 7, 8, -1], [-1, 0, 2, -1, -1]),    # a shard's run lo..lo+n-1: by subtraction
+    ([5, 5, 7], [5, 6, 7], [0, -1, 2]),                    # spans n - 1 but repeats: searched
     ([0], [0, 1, -1], [0, -1, -1]),
     ([], [0, 1], [-1, -1]),
 ])
 def test_citizen_index_by_hand(citizens, ids, want):
     got = citizen_index(_i32(ids), _i32(citizens))
     assert got.dtype == np.int32 and got.tolist() == want
+
+
+@given(st.lists(st.integers(-50, 50), unique=True, max_size=30), st.lists(st.integers(-60, 60), max_size=40),
+       st.booleans())
+def test_citizen_index_equals_a_search(citizens, ids, run):
+    """Every path (dense, a run lo..hi, searched) gives the position a search gives."""
+    c = np.arange(citizens[0], citizens[0] + len(citizens), dtype=np.int64) if run and citizens else \
+        np.sort(np.array(citizens, np.int64))
+    ids = np.array(ids, np.int64)
+    pos = np.searchsorted(c, ids)
+    want = [int(p) if p < len(c) and c[p] == i else -1 for p, i in zip(pos, ids)]
+    assert citizen_index(ids, c).tolist() == want
 
 
 @pytest.mark.parametrize("citizens, dense", [([0, 1, 2], 3), ([0], 1), ([0, 2], -1), ([-1, 1], -1), ([1, 2], -1),

@@ -64,11 +64,16 @@ class LedgerArrays:
 
 
 def citizen_index(ids: np.ndarray, citizens: np.ndarray) -> np.ndarray:
-    """Position of each id in the sorted `citizens` array, -1 where unknown."""
+    """Position of each id in the sorted `citizens` array, -1 where unknown.
+
+    Ids lo..lo+n-1 without a gap (a whole run's 0..n-1, or a shard's run of whole blocks:
+    the common cases) are positions by a subtraction; a binary search per id was 5% of a
+    sharded run's CPU."""
     n = len(citizens)
-    if n and citizens[0] == 0 and citizens[-1] == n - 1:  # dense ids 0..n-1: the common case
-        ok = (ids >= 0) & (ids < n)
-        return np.where(ok, ids, -1).astype(np.int32)
+    if n and int(citizens[-1]) - int(citizens[0]) == n - 1 and (n == 1 or bool(np.all(np.diff(citizens) == 1))):
+        lo = citizens[0]
+        ok = (ids >= lo) & (ids <= citizens[-1])
+        return np.where(ok, ids - lo, -1).astype(np.int32)
     pos = np.searchsorted(citizens, ids)
     pos_c = np.minimum(pos, max(n - 1, 0))
     ok = (pos < n) & (citizens[pos_c] == ids) if n else np.zeros(len(ids), bool)

@@ -110,6 +110,17 @@ def countable_months(policy) -> dict[str, int | None]:
     return out
 
 
+def _per_type(event_type: pl.Series, months: dict[str, int]) -> np.ndarray:
+    """months[event type] per row (0 for a type not in it), as int32. An Enum column is
+    mapped through its few categories, not row by row: the records come as codes
+    (sources/synthetic.py), and matching millions of strings was 3% of a run's CPU."""
+    if isinstance(event_type.dtype, pl.Enum) and not event_type.null_count():
+        cats = event_type.dtype.categories.to_list()
+        table = np.array([months.get(c, 0) for c in cats] or [0], np.int32)
+        return table[event_type.to_physical().to_numpy()]
+    return event_type.cast(pl.String).replace_strict(months, default=0, return_dtype=pl.Int32).to_numpy()
+
+
 def on_file_mask(policy, start: dt.date) -> Callable[[pl.Series, np.ndarray, np.ndarray], np.ndarray]:
     """``keep(event_type, occurred_days, reported_days) -> bool mask``: False for the history
     records that cannot count at the start: reported before it and either of an event type
@@ -125,7 +136,7 @@ def on_file_mask(policy, start: dt.date) -> Callable[[pl.Series, np.ndarray, np.
         before = np.asarray(reported) < start_days
         if not before.any():
             return np.ones(before.size, bool)
-        horizon = event_type.cast(pl.String).replace_strict(months, default=0, return_dtype=pl.Int32).to_numpy()
+        horizon = _per_type(event_type, months)
         occ = np.asarray(occurred, dtype=np.int32)
         still = (horizon < 0) | ((horizon > 0) & (add_months(occ, np.maximum(horizon, 0)) > start_days))
         return ~before | still

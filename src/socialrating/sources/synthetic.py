@@ -121,7 +121,9 @@ def generate_records(
         rec = _true_records(name, events[name], ctx)
         rec = em.apply(name, rec, ctx)
         if keep is not None and len(rec):
-            mask = keep(pl.Series(SCHEMAS[name].event_types).gather(rec.etype.astype(np.int64)), rec.occurred, rec.reported)
+            types = SCHEMAS[name].event_types
+            mask = keep(pl.Series(types, dtype=pl.Enum(types)).gather(rec.etype.astype(np.int64)), rec.occurred,
+                        rec.reported)
             dropped += int(len(rec) - mask.sum())
             rec = rec.take(np.flatnonzero(mask))
         frame, truth = _materialise(name, rec, ctx, identities)

@@ -176,12 +176,14 @@ class _Backend:
         raise NotImplementedError
 
     def canonical_sql(self, prefix: str = "") -> str:
+        """An entry's canonical text as SQL: one concat() of every field (a chain of || built each
+        intermediate string: DuckDB made the 1M run's 5.1M texts in 6.6 s that way, 4.2 s so)."""
         parts = []
         for c, t in SCHEMA.items():
             txt = self.text(prefix + c, t)
             parts.append(f"CASE WHEN {prefix}{c} IS NULL THEN '~' ELSE "
-                         f"CAST({self.octets(txt)} AS {self.varchar}) || ':' || {txt} END")
-        return " || '|' || ".join(parts)
+                         f"concat(CAST({self.octets(txt)} AS {self.varchar}), ':', {txt}) END")
+        return "concat(" + ", '|', ".join(parts) + ")"
 
     def row_hash_sql(self, prefix: str = "") -> str:
         return self.sha_hex(self.canonical_sql(prefix))
