@@ -121,3 +121,45 @@ def test_the_postgres_store_keeps_its_index_on_entry_id(pg_database):
             "information_schema.key_column_usage k ON k.constraint_name = c.constraint_name "
             "WHERE c.table_name = 'ledger_entries' AND c.constraint_type = 'PRIMARY KEY'")
     assert keys == [("entry_id",)]
+
+
+def test_block_digests_are_block_digest_over_each_blocks_hashes(monkeypatch):
+    """Digests from one joined string equal block_digest over each block's hashes in entry
+    order, chained; the rows may come in any order; a hash that is not 64 digits is refused."""
+    import hashlib
+
+    from socialrating.store import ledger_store as L
+
+    monkeypatch.setattr(L, "BLOCK_SIZE", 3)
+    hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(7)]
+    ids = [10, 11, 12, 20, 21, 22, 30]
+    frame = pl.DataFrame({"entry_id": ids, "row_hash": hashes})
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=3)
+    assert shuffled["entry_id"].to_list() != ids
+    want, prev = [], "p" * 64
+    for b, k in enumerate(range(0, 7, 3)):
+        d = L.block_digest(prev, "".join(hashes[k:k + 3]))
+        want.append((5 + b, ids[k], ids[min(k + 3, 7) - 1], min(3, 7 - k), d))
+        prev = d
+    assert L.block_digests(shuffled, 5, "p" * 64) == want
+    assert [w[3] for w in want] == [3, 3, 1]
+    with pytest.raises(ValueError, match="64 hex digits"):
+        L.block_digests(frame.with_columns(row_hash=pl.col("row_hash").str.slice(1)), 0, "p" * 64)
+
+
+def test_a_batch_of_stored_and_new_rows_stores_the_new_ones_in_blocks(target, monkeypatch):
+    """Half a batch already stored (same content): only the rest is appended, in blocks
+    numbered after the stored ones, whatever order the batch came in; the chain verifies,
+    on both backends."""
+    from socialrating.store import ledger_store as L
+
+    monkeypatch.setattr(L, "BLOCK_SIZE", 3)
+    rows = ledger(8)
+    with LedgerStore.open(target) as s:
+        assert s.append_entries(rows.head(4)) == 4
+        assert s.append_entries(rows.reverse()) == 4
+        assert s.append_entries(rows) == 0
+        assert len(s) == 8 and s.verify().ok
+        blocks = s._db.fetchall("SELECT block_no, first_entry_id, last_entry_id, n_rows FROM ledger_blocks "
+                                "ORDER BY block_no")
+    assert [tuple(b) for b in blocks] == [(0, 1, 3, 3), (1, 4, 4, 1), (2, 5, 7, 3), (3, 8, 8, 1)]
