@@ -157,13 +157,28 @@ def test_a_shard_deletes_its_shuffle_files_once_read(reference, tmp_path, monkey
     def built(self):
         out = build(self)
         held.append("index" in sw._INDEX)
+        left.extend((self.folder.path / shardworld.WORK).glob("register-index-*"))
         return out
 
+    from socialrating.identity import register_index as ri
+
+    spills: list = []
+    left: list = []
+    init = ri.RegisterIndexBuilder.__init__
+
+    def builder(self, *a, **k):
+        spills.append(k.get("spill_dir"))
+        init(self, *a, **k)
+
+    monkeypatch.setattr(ri.RegisterIndexBuilder, "__init__", builder)
     monkeypatch.setattr(shardworld.ShardWorld, "_received", watched)
     monkeypatch.setattr(shardworld.ShardWorld, "build", built)
     out = tmp_path / "we-3"
     _run(WE, out, shards=3, executor=InProcess())
     assert held == [True, True, True]
+    # the index was built once, its parts' arrays spilled to the run's work area, then removed
+    assert len(spills) == 1 and spills[0].name == shardworld.WORK and spills[0].parent.parent == out.parent
+    assert left == []
     assert seen == [(0, False, False, ["00001", "00002"], False), (1, False, False, ["00002"], False),
                     (2, False, False, [], False)]
     assert _same(reference["WE"], _tables(out)) == [] and not (out / "_work").exists()

@@ -126,7 +126,8 @@ class ShardWorld:
                 for b in job.blocks]
         batch, twin = merge_batches([m[0] for m in made]), merge_batches([m[1] for m in made])
         del made
-        results = link_sources(batch.records, national_register([self._citizens(i) for i in range(job.of)]))
+        results = link_sources(batch.records, national_register([self._citizens(i) for i in range(job.of)],
+                                                                spill_dir=self._work()))
         seen = flagged(results, batch.truth)
         linkage = _linkage(results, batch, seen.height)
         del results
