@@ -39,13 +39,25 @@ def test_integers_are_deltas_and_the_rest_keeps_dictionaries(tmp_path):
     df = frame()
     opts = parquet_options(df.to_arrow().schema)
     assert opts["column_encoding"] == {"citizen_id": "DELTA_BINARY_PACKED", "balance": "DELTA_BINARY_PACKED",
-                                       "via": "DELTA_BINARY_PACKED"}
-    assert opts["use_dictionary"] == ["month", "status", "kind", "record_id"] and opts["compression"] == "zstd"
+                                       "via": "DELTA_BINARY_PACKED", "record_id": "DELTA_BYTE_ARRAY"}
+    assert opts["use_dictionary"] == ["month", "status", "kind"] and opts["compression"] == "zstd"
     write_table(df, tmp_path / "t.parquet")
     enc = encodings(tmp_path / "t.parquet")
     for c in ("citizen_id", "balance", "via"):
         assert "DELTA_BINARY_PACKED" in enc[c] and not enc[c] & {"PLAIN_DICTIONARY", "RLE_DICTIONARY"}, (c, enc[c])
+    assert "DELTA_BYTE_ARRAY" in enc["record_id"] and not enc["record_id"] & {"PLAIN_DICTIONARY", "RLE_DICTIONARY"}
     assert "RLE_DICTIONARY" in enc["kind"]
+
+
+def test_record_ids_are_prefix_coded_only_when_they_are_strings():
+    """A record_id column of another type (an ingested file may carry numbers) keeps the
+    defaults: DELTA_BYTE_ARRAY is for byte arrays."""
+    import pyarrow as pa
+
+    for t in (pa.string(), pa.large_string()):
+        assert parquet_options(pa.schema([("record_id", t)]))["column_encoding"] == {"record_id": "DELTA_BYTE_ARRAY"}
+    opts = parquet_options(pa.schema([("record_id", pa.int64()), ("x", pa.string())]))
+    assert opts["column_encoding"] == {"record_id": "DELTA_BINARY_PACKED"} and opts["use_dictionary"] == ["x"]
 
 
 def test_written_tables_read_back_equal_in_polars_and_duckdb(tmp_path):
@@ -60,6 +72,8 @@ def test_written_tables_read_back_equal_in_polars_and_duckdb(tmp_path):
         assert back.schema == df.schema and back.equals(df), name
         n, s = duckdb.sql(f"SELECT count(*), sum(citizen_id) + sum(via) FROM '{tmp_path / name}.parquet'").fetchall()[0]
         assert (n, s) == (df.height, df["citizen_id"].sum() + df["via"].sum())
+        ids = duckdb.sql(f"SELECT record_id FROM '{tmp_path / name}.parquet'").pl()["record_id"]
+        assert ids.equals(df["record_id"])
     assert "DELTA_BINARY_PACKED" in encodings(tmp_path / "streamed.parquet")["citizen_id"]
 
 

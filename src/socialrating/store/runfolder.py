@@ -158,15 +158,23 @@ PACKAGES = ("socialrating", "numpy", "polars", "pyarrow", "duckdb", "pydantic")
 #: ids, take a few bits a row instead of two to four bytes. Measured on a 1M-people run's
 #: parts (2026-11-30): ratings -44%, ledger -18%, truth -14%, citizens -15%, events -9%.
 _DELTA_TYPES = (pa.int32(), pa.int64())
+#: record ids (an agency's prefix and 12 digits, nearly all distinct) stored with the
+#: length of the prefix they share with the row before (DELTA_BYTE_ARRAY) rather than in a
+#: dictionary that never repeats. Measured on a 1M-people run's parts (2026-11-30): events
+#: -10%, ledger -8%, truth -7%, as fast to write.
+_PREFIX_CODED = ("record_id",)
 
 
 def parquet_options(schema: pa.Schema) -> dict[str, Any]:
-    """How every table of a run is written: zstd, integer columns as deltas, the other
-    columns dictionary-encoded where Parquet finds it pays (pyarrow's default)."""
+    """How every table of a run is written: zstd, integer columns as deltas, record ids
+    prefix-coded, the other columns dictionary-encoded where Parquet finds it pays
+    (pyarrow's default)."""
     ints = [f.name for f in schema if f.type in _DELTA_TYPES]
+    ids = [f.name for f in schema if f.name in _PREFIX_CODED
+           and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
     return {"compression": "zstd",
-            "use_dictionary": [f.name for f in schema if f.name not in ints],
-            "column_encoding": {c: "DELTA_BINARY_PACKED" for c in ints}}
+            "use_dictionary": [f.name for f in schema if f.name not in ints and f.name not in ids],
+            "column_encoding": {**{c: "DELTA_BINARY_PACKED" for c in ints}, **{c: "DELTA_BYTE_ARRAY" for c in ids}}}
 
 
 def write_table(frame: pl.DataFrame, path: str | Path) -> None:
