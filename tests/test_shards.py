@@ -331,3 +331,60 @@ def test_the_command_line_refuses_a_bad_scheduler(tmp_path):
                                    "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"])
     assert res.exit_code == 2 and "--workers needs --scheduler local" in res.output
     assert not (tmp_path / "x").exists()
+
+
+def test_the_store_takes_each_shards_ledger_while_the_next_shards_run(reference, tmp_path, monkeypatch):
+    """Each shard's ledger goes to the store's writer as soon as the shard has finished,
+    before the next shard runs its months; the store ends as the whole run's (same head as
+    the unsharded run, which the tables' comparison includes)."""
+    from socialrating.simulate import shardworld
+    from socialrating.simulate.executors import InProcess
+
+    order: list[str] = []
+    run, add = shardworld.ShardWorld.run, shardworld.StoreWriter.add
+
+    def running(self, *a, **k):
+        order.append(f"run {self.job.index}")
+        return run(self, *a, **k)
+
+    def adding(self, finished):
+        order.append(f"store {Path(finished['ledger']).stem}")
+        return add(self, finished)
+
+    monkeypatch.setattr(shardworld.ShardWorld, "run", running)
+    monkeypatch.setattr(shardworld.StoreWriter, "add", adding)
+    out = tmp_path / "we-3"
+    _run(WE, out, shards=3, executor=InProcess())
+    assert order == ["run 0", "store part-00000", "run 1", "store part-00001", "run 2", "store part-00002"]
+    assert _same(reference["WE"], _tables(out)) == []
+
+
+def test_a_failed_append_stops_the_store_writer(tmp_path, monkeypatch):
+    """An append that fails (an entry already stored with other content) is raised, and the
+    writer's thread and store are closed: nothing keeps running or holds the file."""
+    import datetime as dt
+    import threading
+
+    from socialrating.store import ledger_store as L
+
+    import polars as pl
+
+    from socialrating.simulate.runner import Calendar
+    from socialrating.simulate.shardworld import StoreWriter
+    from socialrating.store.ledger_store import LedgerConflict, LedgerStore
+    from socialrating.store.runfolder import RunFolder
+    from test_store_layout import ledger
+
+    folder = RunFolder(tmp_path)
+    first, clash = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    ledger(5).write_parquet(first)
+    ledger(5).with_columns(points=pl.col("points") - 1).write_parquet(clash)
+    monkeypatch.setattr(L, "BLOCK_SIZE", 5)  # each part is one whole block: appended as it comes
+    writer = StoreWriter(folder, None)
+    writer.add({"ledger": str(first)})
+    writer.add({"ledger": str(clash)})
+    with pytest.raises(LedgerConflict, match="already stored with different content"):
+        writer.close([], Calendar(dt.date(2024, 7, 1), 1, 1, None), 30)
+    assert not [t for t in threading.enumerate() if t.name.startswith("socialrating-store")]
+    with LedgerStore.open(tmp_path) as s:  # the file is free again; the conflicting part left nothing
+        assert len(s) == 5 and s.verify().ok

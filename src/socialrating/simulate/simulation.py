@@ -232,7 +232,7 @@ def _simulate_blocks(cfg: SimConfig, folder: RunFolder, policy, hist: float, sha
     """Synthetic Russia shard by shard on `executor` (default: this process, one shard after
     the other); the coordinator keeps only the tallies, the appeals and the linkage report."""
     from .executors import InProcess
-    from .shardworld import run_shards
+    from .shardworld import StoreWriter, run_shards
     from .synthetic_world import block_size_of
 
     own = executor is None
@@ -246,26 +246,37 @@ def _simulate_blocks(cfg: SimConfig, folder: RunFolder, policy, hist: float, sha
 
     if progress:
         progress(0, cfg.months)
+    # the store takes each shard's ledger as the shard finishes, while the next ones run
+    writer = StoreWriter(folder, cfg.db) if cfg.store else None
     try:
-        finished, linkage, not_loaded = run_shards(cfg, policy, hist, folder, shards, executor, month_done)
+        finished, linkage, not_loaded = run_shards(cfg, policy, hist, folder, shards, executor, month_done,
+                                                   writer.add if writer else None)
+    except BaseException:
+        if writer:
+            writer.abort()
+        raise
     finally:
         if own:
             executor.close()
     finished[0]["tallies"]["not_loaded"] = not_loaded  # counted where the records were made
     for f in finished[1:]:
         f["tallies"]["not_loaded"] = 0
-    return _write_run(cfg, folder, policy, finished, hist, linkage, block_size_of(cfg.block_size))
+    return _write_run(cfg, folder, policy, finished, hist, linkage, block_size_of(cfg.block_size), writer)
 
 
 def _write_run(cfg: SimConfig, folder: RunFolder, policy, finished: list[dict], hist: float, linkage: dict,
-               block_size: int | None) -> dict:
+               block_size: int | None, writer=None) -> dict:
     """After every shard wrote its parts: the store (ledgers in shard order, the appeals as
-    state changes), linkage.json and the manifest from the shards' tallies."""
+    state changes; `writer`: a StoreWriter that already has the ledgers), linkage.json and
+    the manifest from the shards' tallies."""
     from .shardworld import add_tallies, write_store
 
     calendar = Calendar(cfg.start, cfg.months, cfg.seed, block_size)
-    store = (write_store(folder, cfg.db, finished, calendar, policy.contest.review_deadline_days)
-             if cfg.store else (None, 0, None))
+    deadline = policy.contest.review_deadline_days
+    if writer is not None:
+        store = writer.close(finished, calendar, deadline)
+    else:
+        store = write_store(folder, cfg.db, finished, calendar, deadline) if cfg.store else (None, 0, None)
     O.write_linkage(folder.path, linkage)
     total: dict = {}
     for f in finished:
