@@ -1,7 +1,10 @@
 """The one thread pool: opened by the command that runs, sized by `--threads`, shut at its end.
 
 The engine's compiled kernels (numba, `nogil`), the simulation's paired scenarios and the
-synthetic world's two record streams all run on this pool. Nothing creates a thread at
+synthetic world's two record streams all run on this pool. The one other thread is the
+ledger store's writer in a sharded run (simulate/shardworld.StoreWriter): one long task
+that appends each finished shard's ledger while the next shards run, which would hold one
+of these workers for the whole run. Nothing creates a thread at
 import time: `threads(n)` opens the pool for the length of a command, and with no pool
 open (a library call, a test) `current()` is a serial pool that runs everything on the
 calling thread.
