@@ -12,11 +12,11 @@ from socialrating.simulate import plan as P
 def test_estimates_reproduce_the_measurements_they_come_from(monkeypatch):
     monkeypatch.setattr(P, "memory_available", lambda: None)
     monkeypatch.setattr(P, "disk_free", lambda out: None)
-    # 1M people, 1 year, no history: 7.0 GB and 315 MB (the folder at its largest); with 7 years of
-    # history: 10.8 GB, 544 MB (+/- rounding)
+    # 1M people, 1 year, no history: 7.0 GB and 291 MB (the folder at its largest); with 7 years of
+    # history: 10.8 GB, 508 MB (+/- rounding)
     a, b = P.plan(1_000_000, 1, 0, "x"), P.plan(1_000_000, 1, 7, "x")
-    assert a.memory_bytes == pytest.approx(7.02e9) and a.disk_bytes == pytest.approx(316e6)
-    assert b.memory_bytes == pytest.approx(10.8e9) and b.disk_bytes == pytest.approx(547e6)
+    assert a.memory_bytes == pytest.approx(7.02e9) and a.disk_bytes == pytest.approx(291e6)
+    assert b.memory_bytes == pytest.approx(10.8e9) and b.disk_bytes == pytest.approx(508e6)
     assert P.plan(146_000_000, 1, 7, "x").memory_bytes == pytest.approx(146 * 10.8e9)
     assert a.problems == [] and b.problems == []  # nothing known about the machine: nothing refused
 
@@ -26,7 +26,7 @@ def test_refuses_what_does_not_fit_and_says_how_many_would(monkeypatch):
     monkeypatch.setattr(P, "disk_free", lambda out: 1_000_000_000)
     p = P.plan(3_000_000, 1, 7, "x")
     assert p.problems == ["about 32.4 GB of memory in one process but 21.6 GB is available (about 2,000,000 people fit)",
-                          "about 1.6 GB of disk but 1.0 GB is free there"]
+                          "about 1.5 GB of disk but 1.0 GB is free there"]
     assert p.message().startswith("3,000,000 people over 8 years of records need about 32.4 GB")
     assert "or in shards (--shards)" in p.message()
     assert not any("memory" in m for m in P.plan(2_000_000, 1, 7, "x").problems)
@@ -74,17 +74,17 @@ def test_a_run_in_shards_needs_one_shard_s_memory_plus_the_national_register(mon
     monkeypatch.setattr(P, "disk_free", lambda out: None)
     whole = P.plan(3_000_000, 1, 7, "x")
     sharded = P.plan(3_000_000, 1, 7, "x", shard_people=131_072)
-    # 131,072 x 10.8 kB + the store's pool of 1 GB + 3M x 180 B: the national part still grows with the nation
-    assert sharded.memory_bytes == pytest.approx(131_072 * 10_800 + 1e9 + 3_000_000 * 180)
+    # 131,072 x 10.8 kB + the store's pool of 1 GB + 3M x 88 B: the national part still grows with the nation
+    assert sharded.memory_bytes == pytest.approx(131_072 * 10_800 + 1e9 + 3_000_000 * 88)
     assert whole.problems and not sharded.problems
     assert P.plan(3_000_000, 1, 7, "x", shard_people=3_000_000).memory_bytes == whole.memory_bytes
-    # 1M x 10.8 kB + 1 GB + 60M x 180 B = 22.6 GB; (21.6 - 10.8 - 1) GB / 180 B = 54.4M people fit
-    big = P.plan(60_000_000, 1, 7, "x", shard_people=1_000_000)
-    assert big.problems == ["about 22.6 GB of memory with shards of 1,000,000 people but 21.6 GB is available "
-                            "(about 54,400,000 people fit in shards of this size)"]
+    # 1M x 10.8 kB + 1 GB + 130M x 88 B = 23.2 GB; (21.6 - 10.8 - 1) GB / 88 B = 111M people fit
+    big = P.plan(130_000_000, 1, 7, "x", shard_people=1_000_000)
+    assert big.problems == ["about 23.2 GB of memory with shards of 1,000,000 people but 21.6 GB is available "
+                            "(about 111,000,000 people fit in shards of this size)"]
     assert "or in shards" not in big.message()
     huge = P.plan(60_000_000, 1, 7, "x", shard_people=2_000_000)  # 21.6 GB for the shard alone
-    assert huge.problems == ["about 33.4 GB of memory with shards of 2,000,000 people but 21.6 GB is available "
+    assert huge.problems == ["about 27.9 GB of memory with shards of 2,000,000 people but 21.6 GB is available "
                              "(one shard alone does not fit: smaller shards need less)"]
 
 
@@ -106,11 +106,11 @@ def test_the_command_plans_the_shards_it_will_run(monkeypatch, tmp_path):
 def test_without_shards_a_run_too_big_for_one_process_goes_in_shards_of_one_block(monkeypatch, tmp_path):
     """`run --people 146000000` as a newcomer types it: planned in 1,114 shards of one
     generation block (146M / 131,072, rounded up), said on stderr, then refused here only
-    for the disk: 146M x (283 + 33 x 8) B = 79.9 GB, with 76.8 GB free."""
+    for the disk: 146M x (260 + 31 x 8) B = 74.2 GB, with 70.0 GB free."""
     from socialrating import cli
 
     monkeypatch.setattr(P, "memory_available", lambda: 100_000_000_000)  # < 1.6 TB in one process
-    monkeypatch.setattr(P, "disk_free", lambda out: 76_800_000_000)
+    monkeypatch.setattr(P, "disk_free", lambda out: 70_000_000_000)
     seen = []
     real = cli._preflight
     monkeypatch.setattr(cli, "_preflight", lambda *a: seen.append(a[-1]) or real(*a))
@@ -119,7 +119,7 @@ def test_without_shards_a_run_too_big_for_one_process_goes_in_shards_of_one_bloc
     out = " ".join(r.output.split())
     assert ("146,000,000 people need about 1.6 TB in one process, more than the 100.0 GB available here: "
             "running in 1,114 shards of one generation block each (--shards 1 to insist on one process)") in out
-    assert ("146,000,000 people over 8 years of records need about 79.9 GB of disk but 76.8 GB is free there."
+    assert ("146,000,000 people over 8 years of records need about 74.2 GB of disk but 70.0 GB is free there."
             in out) and "of memory" not in out
     assert not (tmp_path / "r").exists()
     # a run that fits in one process stays in one; the basic world is always built whole

@@ -26,24 +26,23 @@ MEMORY_FIXED_BYTES = 6_480.0
 MEMORY_PER_RECORD_YEAR = 540.0
 #: the run folder at its largest during the run (sampled every second), measured by
 #: `national.py --people 1000000 --shards 8` on 2026-11-30 with the store's row-tag layout,
-#: integer columns as deltas and the shuffle deleted as it is read: 544 MB with 7 years of
-#: history, 315 MB without (each also the folder's size at the end). Before those changes:
-#: 864 MB and 471 MB at the end, one process.
-DISK_FIXED_BYTES = 283.0
-DISK_PER_RECORD_YEAR = 33.0
+#: integer columns as deltas, record ids prefix-coded and the shuffle deleted as it is
+#: read: 508 MB with 7 years of history, 291 MB without (each also the folder's size at
+#: the end). Before those changes: 864 MB and 471 MB at the end, one process.
+DISK_FIXED_BYTES = 260.0
+DISK_PER_RECORD_YEAR = 31.0
 #: a run in shards (shardworld.py) holds one shard's people at a time, plus what is still
 #: national: the ledger store's buffer pool, bounded (STORE_POOL_BYTES, the store's
-#: MEMORY_LIMIT), and what grows with the nation, mostly the register index every shard
-#: links against (identity/register_index.py, about 75 B a person; 10.8 GB for the whole
-#: process once built at 146M people) and the linkage's candidate pairs, which grow with
-#: the namesakes. Fitted to the largest run, `national.py --people 30000000 --shards 229`
-#: on 2026-11-30 (1 + 7 years, shards of 131,072): 7.69 GB peak = one shard (131,072 x
-#: 10.8 kB = 1.42 GB) + the pool (1 GB) + 30M x 176 B, rounded up to 180 B. The peak grew
-#: by 218 B a person from the 10M run (3.32 GB) to that one, whose peak was the store's
-#: appeals held as Python rows (since written 100,000 at a time); its linkage stage grew by
-#: 188 B a person (2.75 GB to 6.51 GB).
+#: MEMORY_LIMIT; the store is written while the shards run), and what grows with the
+#: nation, the register index every shard links against (identity/register_index.py),
+#: built with its parts spilled to the run's work area and dropped once the shards run.
+#: Measured where it is largest, at 146M people (`benchmarks/linkage_national.py
+#: --registers 146000000 --spill-dir`, 2026-11-30): 12.9 GB peak while building the index
+#: (10.0 GB once built), 88 B a person, which counts the benchmark's own sample of 1M
+#: people's records too. Before the spill, the 30M run had grown by 188 B a person in its
+#: linkage stage (the parts and the index held together): a model of 180 B then.
 STORE_POOL_BYTES = 1e9
-NATIONAL_BYTES_PER_PERSON = 180.0
+NATIONAL_BYTES_PER_PERSON = 88.0
 
 
 @dataclass(frozen=True)
