@@ -143,7 +143,8 @@ def test_block_digests_are_block_digest_over_each_blocks_hashes(monkeypatch):
         prev = d
     assert L.block_digests(shuffled, 5, "p" * 64) == want
     assert [w[3] for w in want] == [3, 3, 1]
-    with pytest.raises(ValueError, match="64 hex digits"):
+    assert L.block_digests(frame.clear(), 0, "p" * 64) == []
+    with pytest.raises(ValueError, match="^row hashes must be 64 hex digits$"):
         L.block_digests(frame.with_columns(row_hash=pl.col("row_hash").str.slice(1)), 0, "p" * 64)
 
 

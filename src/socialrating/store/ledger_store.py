@@ -174,7 +174,7 @@ def block_digests(hashed: pl.DataFrame, first_block: int, prev: str) -> list[tup
     hashes = hashed["row_hash"]
     if hashes.null_count() or (hashes.str.len_bytes() != 64).any():
         raise ValueError("row hashes must be 64 hex digits")
-    joined = hashes.str.join("").item() if len(hashes) else ""
+    joined = hashes.str.join("").item()  # "" for no rows
     ids = hashed["entry_id"].to_numpy()
     out = []
     for b, k in enumerate(range(0, len(ids), BLOCK_SIZE)):
@@ -506,7 +506,7 @@ class LedgerStore:
             next_block, prev = (last[0][0] + 1, last[0][1]) if last else (0, ZERO)
             # block numbers by position in the sorted batch (a window in SQL sorted it again:
             # a quarter of the 1M run's appending); each row hashed once, in the stage
-            db.load_stage(df.with_columns(block_no=next_block + pl.int_range(pl.len(), dtype=pl.Int64) // BLOCK_SIZE))
+            db.load_stage(df.with_columns(block_no=next_block + pl.int_range(pl.len()) // BLOCK_SIZE))
             db.execute("DROP TABLE IF EXISTS _staged")
             db.execute(f"CREATE TEMP TABLE _staged AS SELECT *, {db.row_hash_sql()} AS row_hash FROM _stage")
             db.execute("DROP TABLE _stage")
