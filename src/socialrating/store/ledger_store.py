@@ -243,9 +243,6 @@ class _DuckDB(_Backend):
     def octets(self, expr):
         return f"strlen({expr})"
 
-    def idiv(self, expr, n):
-        return f"(({expr}) // {n})"
-
     def sha_hex(self, expr):
         return f"sha256({expr})"
 
@@ -326,9 +323,6 @@ class _Postgres(_Backend):
 
     def octets(self, expr):
         return f"octet_length({expr})"
-
-    def idiv(self, expr, n):
-        return f"(({expr}) / {n})"
 
     def sha_hex(self, expr):
         return f"encode(sha256(convert_to({expr}, 'UTF8')), 'hex')"
