@@ -164,3 +164,28 @@ def test_a_batch_of_stored_and_new_rows_stores_the_new_ones_in_blocks(target, mo
         blocks = s._db.fetchall("SELECT block_no, first_entry_id, last_entry_id, n_rows FROM ledger_blocks "
                                 "ORDER BY block_no")
     assert [tuple(b) for b in blocks] == [(0, 1, 3, 3), (1, 4, 4, 1), (2, 5, 7, 3), (3, 8, 8, 1)]
+
+
+def test_verify_reads_the_state_changes_a_batch_at_a_time(target, monkeypatch):
+    """verify holds VERIFY_CHANGES changes as Python rows at a time, on both backends, and
+    still finds an edited change in a later batch, naming it."""
+    from socialrating.store import ledger_store as L
+
+    monkeypatch.setattr(L, "VERIFY_CHANGES", 2)
+    with LedgerStore.open(target) as s:
+        s.append_entries(ledger(6))
+        for e in range(1, 6):
+            s.record_change(e, "contested", "citizen", f"not me {e}", D)
+        sizes: list[int] = []
+        real = s._db.batches
+
+        def spy(sql, size):
+            for rows in real(sql, size):
+                sizes.append(len(rows))
+                yield rows
+
+        monkeypatch.setattr(s._db, "batches", spy)
+        assert s.verify() == L.VerifyResult(True, None, 11)
+        assert sizes == [2, 2, 1]
+        s._db.execute("UPDATE ledger_changes SET reason = 'edited' WHERE change_id = 4")
+        assert s.verify() == L.VerifyResult(False, "change:4", 9, "change 4 (entry 4) no longer matches its hash")
