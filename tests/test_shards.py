@@ -388,3 +388,17 @@ def test_a_failed_append_stops_the_store_writer(tmp_path, monkeypatch):
     assert not [t for t in threading.enumerate() if t.name.startswith("socialrating-store")]
     with LedgerStore.open(tmp_path) as s:  # the file is free again; the conflicting part left nothing
         assert len(s) == 5 and s.verify().ok
+
+
+def test_a_store_that_cannot_be_opened_leaves_no_writer_thread(tmp_path):
+    """An unreachable PostgreSQL store is said at once (before any shard runs), and the
+    writer's thread does not outlive the error."""
+    import threading
+
+    from socialrating.simulate.shardworld import StoreWriter
+    from socialrating.store.ledger_store import StoreUnavailable
+    from socialrating.store.runfolder import RunFolder
+
+    with pytest.raises(StoreUnavailable, match="cannot reach the ledger store"):
+        StoreWriter(RunFolder(tmp_path), "postgresql://nobody@127.0.0.1:1/none")
+    assert not [t for t in threading.enumerate() if t.name.startswith("socialrating-store")]

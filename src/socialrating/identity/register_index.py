@@ -377,6 +377,8 @@ class RegisterIndexBuilder:
         for k in self.keys:
             if k.register not in self._register_side:
                 self._register_side.append(k.register)
+        if spill_dir:
+            Path(spill_dir).mkdir(parents=True, exist_ok=True)
         self._tmp = tempfile.TemporaryDirectory(dir=spill_dir, prefix="register-index-") if spill_dir else None
         spill = Path(self._tmp.name) if self._tmp else None
         self._ident = {k: (_Chunks(spill, f"{k}-values"), _Chunks(spill, f"{k}-ids")) for k in IDENTIFIER_COLUMNS}

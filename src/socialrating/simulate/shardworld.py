@@ -347,7 +347,11 @@ class StoreWriter:
         if db is None:
             (folder.path / "ledger.duckdb").unlink(missing_ok=True)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="socialrating-store")
-        self._store = self._pool.submit(LedgerStore.open, db or folder.path).result()
+        try:
+            self._store = self._pool.submit(LedgerStore.open, db or folder.path).result()
+        except BaseException:  # e.g. an unreachable PostgreSQL store: no thread left behind
+            self._pool.shutdown(wait=True)
+            raise
         self._carry: pl.DataFrame | None = None
         self._pending: list = []
 

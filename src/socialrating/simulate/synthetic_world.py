@@ -73,8 +73,6 @@ def national_register(people: "pl.DataFrame | list[Path]", spill_dir: Path | Non
         from ..identity.register_index import RegisterIndexBuilder
 
         _INDEX.clear()  # the previous run's index goes before this one is built
-        if spill_dir is not None:
-            Path(spill_dir).mkdir(parents=True, exist_ok=True)
         builder = RegisterIndexBuilder(spill_dir=spill_dir)
         for p in paths:
             builder.add(pl.read_parquet(p))
