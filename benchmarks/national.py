@@ -2,25 +2,30 @@
 (--compare: one shard against shards of one generation block each, peak memory of both).
 
 Runs the in-process pipeline as `socialrating run` does (Synthetic Russia world, default
-history, the four scenarios, the ledger store) and prints, per stage, the wall time, the
-peak resident memory inside the stage, the bytes the stage added to the run folder, and the
-cost per person; then the issue 15 targets for 146M people, one year (<= 90 min, <= 16 GB
-peak memory, <= 25 GB on disk) against a LINEAR EXTRAPOLATION of the measured per-person
-costs. The extrapolation is labelled as such and is never a measurement: in-process memory
-grows with N (the whole population is held at once), so it only says how far the
-single-process pipeline is from the target.
+history, the four scenarios, the ledger store; with --shards K, K shards run as many at once
+as the pool has threads, as `run --shards` does without a scheduler) and prints, per phase,
+the wall time, the CPU time, the peak resident memory inside the phase, the bytes the phase
+added to the run folder and the cost per person; then where the shards' time went; then the
+issue 15 targets for 146M people, one year (<= 90 min, <= 16 GB peak memory, <= 25 GB on
+disk) against a LINEAR EXTRAPOLATION of the measured per-person costs. The extrapolation
+is labelled as such and is never a measurement; memory is extrapolated only for one shard
+(the whole population in one process), as a sharded run's peak is its shards' plus the
+national register's, not linear in people.
 
-Stages are timed from outside, without changing the pipeline: the benchmark wraps the
-functions the world builder and the simulation call (population generation, record
-generation, linkage, the monthly engine's step, the final recompute) and uses the
-simulation's progress callback (month 0 = world built, month M = stepping done). A
-sampling thread reads the process's resident memory every 20 ms for the per-stage peaks.
-The stage names depend on simulate/ and its world builder; if they are renamed the
-benchmark fails loudly rather than timing the wrong thing.
+Phases and stages are timed from outside, without changing the pipeline: the benchmark
+wraps the functions the shards call (the national register, record generation, linkage,
+the months, the final recompute, a shard's build and finish) and marks the phases where
+they meet: the population written, every shard built (the first shard's months start),
+every shard finished. Inside the shards the wrapped functions' wall time is summed over the
+shards, on the shard's own thread (the shards may run side by side, so the sums exceed
+the phases' wall time; their shares say where the time goes). A sampling thread reads the
+process's resident memory every 20 ms for the per-phase peaks. The stage names depend on
+simulate/ and its world builder; if they are renamed the benchmark fails loudly rather
+than timing the wrong thing.
 
-Memory: measured 11.9 GB peak at 1M people, one year with the default 7 years of history
-(2026-11-29), so 10M would need about 120 GB in one process; `--people` above what --max-gb
-allows is refused with that estimate.
+Memory in one process (--shards 1): measured 11.9 GB peak at 1M people, one year with the
+default 7 years of history (2026-11-29), so 10M would need about 120 GB; `--people` above
+what --max-gb allows in one shard is refused with that estimate.
 """
 
 from __future__ import annotations
@@ -115,48 +120,80 @@ class Stages:
         self._thread.join()
 
 
-def instrument(stages: Stages, step_seconds: list[float]):
-    """Wrap the pipeline's stage functions (restored by the returned callable). A sharded run
-    passes through the stages once per shard; the report adds the passes up by stage."""
+class Within:
+    """Where the shards' time goes: wall seconds inside each stage function, summed over the
+    shards (shards run side by side, so these add up to more than the phase's wall time;
+    their shares say where the time goes). Thread-safe: each shard's thread adds its own."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, name: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    def timed(self, name: str, fn):
+        def wrapper(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                self.add(name, time.perf_counter() - t)
+        return wrapper
+
+
+BUILDS = "shard builds: records, national linkage, assembly and shuffle"
+MONTHS = "shard months and finish: 4 scenarios, spells, final recompute, parts"
+OUTPUTS = "outputs (the store's last part, appeals, linkage report, manifest)"
+RECORDS = "records (agencies, errors; seen + error-free twin)"
+REGISTER = "national register index (built once, shared by the shards)"
+LINKAGE = "linkage (deterministic + probabilistic, against the register)"
+ASSEMBLY = "assembly (truth, twin, linkage report, shuffle to the citizens' shards)"
+STEPPING = "monthly stepping (month slices, feedback, appeals; 4 scenarios)"
+SCORE = "engine: final recompute of the ledger"
+FINISH = "spells, wrongful tables, parts written"
+
+
+def instrument(stages: Stages, within: Within, step_seconds: list[float]):
+    """Wrap the pipeline's stage functions (restored by the returned callable). The phases
+    (population, builds, months, outputs) follow one another and are marked on `stages`; inside
+    them the shards' stage functions are timed on `within` (shards may run side by side)."""
     from socialrating.simulate import runner as rn
     from socialrating.simulate import shardworld as sh
     from socialrating.simulate import synthetic_world as sw
     from socialrating.sources import link as ln
 
     saved = {(sh, "write_citizens"): sh.write_citizens, (sw, "national_register"): sw.national_register,
-             (ln, "link_sources"): ln.link_sources, (sh.ShardWorld, "build"): sh.ShardWorld.build,
-             (sh.ShardWorld, "run"): sh.ShardWorld.run, (sh, "score"): sh.score,
-             (rn, "MonthlyEngine"): rn.MonthlyEngine}
+             (sw, "block_records"): sw.block_records, (ln, "link_sources"): ln.link_sources,
+             (sh.ShardWorld, "build"): sh.ShardWorld.build, (sh.ShardWorld, "run"): sh.ShardWorld.run,
+             (sh.ShardWorld, "finish"): sh.ShardWorld.finish, (sh, "score"): sh.score,
+             (sh, "run_shards"): sh.run_shards, (rn, "MonthlyEngine"): rn.MonthlyEngine}
+    first_run = threading.Lock()
+    months_started: list[bool] = []
 
     def population(*a, **k):
         out = saved[(sh, "write_citizens")](*a, **k)
         stages.mark("population (streamed by block, citizens per shard)")
         return out
 
-    def register(*a, **k):  # a shard's records are done (seen and twin, on two threads) when linkage starts
-        stages.mark("records (agencies, errors; seen + error-free twin)")
-        return saved[(sw, "national_register")](*a, **k)
-
-    def link(*a, **k):
-        out = saved[(ln, "link_sources")](*a, **k)
-        stages.mark("linkage (national register, deterministic + probabilistic)")
-        return out
-
-    def build(self, *a, **k):
-        out = saved[(sh.ShardWorld, "build")](self, *a, **k)
-        stages.mark("world assembly (truth, twin, linkage report, shuffle to the citizens' shards)")
-        return out
-
     def months(self, *a, **k):
-        out = saved[(sh.ShardWorld, "run")](self, *a, **k)
-        stages.mark("monthly stepping (month slices, feedback, appeals, spells; 4 scenarios)")
+        with first_run:  # every shard is built before the first one's months start
+            if not months_started:
+                months_started.append(True)
+                stages.mark(BUILDS)
+        return within.timed(STEPPING, saved[(sh.ShardWorld, "run")])(self, *a, **k)
+
+    def run_shards(*a, **k):
+        out = saved[(sh, "run_shards")](*a, **k)
+        stages.mark(MONTHS)
         return out
 
-    def final_score(*a, **k):
-        stages.mark("spells, wrongful tables")
-        out = saved[(sh, "score")](*a, **k)
-        stages.mark("engine: final recompute of the ledger")
-        return out
+    def build(self, *a, **k):  # its parts are timed inside it, on the same thread
+        return within.timed("_build", saved[(sh.ShardWorld, "build")])(self, *a, **k)
+
+    def finish(self, *a, **k):
+        return within.timed("_finish", saved[(sh.ShardWorld, "finish")])(self, *a, **k)
 
     class TimedEngine(saved[(rn, "MonthlyEngine")]):
         def step(self, *a, **k):
@@ -165,8 +202,13 @@ def instrument(stages: Stages, step_seconds: list[float]):
             step_seconds.append(time.perf_counter() - t)
             return out
 
-    sh.write_citizens, sw.national_register, ln.link_sources = population, register, link
-    sh.ShardWorld.build, sh.ShardWorld.run, sh.score, rn.MonthlyEngine = build, months, final_score, TimedEngine
+    sh.write_citizens, sh.run_shards = population, run_shards
+    sw.national_register = within.timed(REGISTER, saved[(sw, "national_register")])
+    sw.block_records = within.timed(RECORDS, saved[(sw, "block_records")])
+    ln.link_sources = within.timed(LINKAGE, saved[(ln, "link_sources")])
+    sh.score = within.timed(SCORE, saved[(sh, "score")])
+    sh.ShardWorld.build, sh.ShardWorld.run, sh.ShardWorld.finish = build, months, finish
+    rn.MonthlyEngine = TimedEngine
 
     def restore() -> None:
         for (mod, name), fn in saved.items():
@@ -175,9 +217,10 @@ def instrument(stages: Stages, step_seconds: list[float]):
 
 
 def run(people: int, years: float, out: Path, threads: int | None = None, shards: int = 1,
-        block_size: int | None = None, history_years: float | None = None) -> tuple[Stages, dict, list[float]]:
+        block_size: int | None = None, history_years: float | None = None) -> tuple[Stages, Within, dict, list[float]]:
     """One in-process run with the command line's thread pool (`threads`: its size), in
-    `shards` shards (one after the other, as `run --shards` does without a scheduler)."""
+    `shards` shards (as many at once as the pool has threads, as `run --shards` does without a
+    scheduler)."""
     from socialrating import parallel
 
     with parallel.threads(threads):
@@ -185,30 +228,31 @@ def run(people: int, years: float, out: Path, threads: int | None = None, shards
 
 
 def _run(people: int, years: float, out: Path, shards: int = 1,
-         block_size: int | None = None, history_years: float | None = None) -> tuple[Stages, dict, list[float]]:
+         block_size: int | None = None, history_years: float | None = None) -> tuple[Stages, Within, dict, list[float]]:
     from socialrating.engine.allocator import keep_freed_memory
     from socialrating.simulate import simulation as sim
 
     keep_freed_memory()  # as the command line does
     stages = Stages(out)
     step_seconds: list[float] = []
-    restore = instrument(stages, step_seconds)
+    within = Within()
+    restore = instrument(stages, within, step_seconds)
     months = max(1, int(round(years * 12)))
 
     try:
         cfg = sim.SimConfig(people=people, years=years, world="synthetic", store=True, block_size=block_size,
                             history_years=history_years)
         manifest = sim.simulate(cfg, out, shards=shards)
-        stages.mark("outputs (ledger, quarantine, current tables; the store, the manifest)")
+        stages.mark(OUTPUTS)
     finally:
         restore()
         stages.stop()
     assert months == manifest["months"]
-    return stages, manifest, step_seconds
+    return stages, within, manifest, step_seconds
 
 
-def report(stages: Stages, manifest: dict, step_seconds: list[float], people: int, years: float,
-           shards: int = 1) -> None:
+def report(stages: Stages, within: Within, manifest: dict, step_seconds: list[float], people: int, years: float,
+           shards: int = 1, side: int = 1) -> None:
     total = sum(r[1] for r in stages.rows)
     disk = sum(r[3] for r in stages.rows)
     peak = max(r[2] for r in stages.rows)
@@ -221,6 +265,15 @@ def report(stages: Stages, manifest: dict, step_seconds: list[float], people: in
     print(f"{'total':80s} {total:8.1f} {cpu:7.1f} {peak / 1e9:7.2f}GB {disk / 1e6:7.0f}MB {total / people * 1e6:9.2f}")
     print(f"(wall us/person; cpu s = CPU time of all threads: on a shared machine it shows how much of the wall "
           f"time was waiting for a core; the run had {cpu / total:.2f} cores on average)")
+    w = dict(within.seconds)
+    parts = [(REGISTER, w.get(REGISTER, 0.0)), (RECORDS, w.get(RECORDS, 0.0)), (LINKAGE, w.get(LINKAGE, 0.0)),
+             (ASSEMBLY, w.get("_build", 0.0) - w.get(REGISTER, 0.0) - w.get(RECORDS, 0.0) - w.get(LINKAGE, 0.0)),
+             (STEPPING, w.get(STEPPING, 0.0)), (SCORE, w.get(SCORE, 0.0)),
+             (FINISH, w.get("_finish", 0.0) - w.get(SCORE, 0.0))]
+    summed = sum(v for _, v in parts)
+    print(f"inside the shards ({side} at a time): wall seconds on the shards' threads, summed over the shards")
+    for name, sec in parts:
+        print(f"  {name:78s} {sec:8.1f} {sec / max(summed, 1e-9):6.1%}")
     print(f"monthly engine steps: {len(step_seconds)} calls, {sum(step_seconds):.1f} s summed over the pool's "
           f"threads ({sum(step_seconds) / (people * manifest['months'] * 4) * 1e6:.3f} us per "
           f"citizen-month-scenario)")
@@ -233,7 +286,7 @@ def report(stages: Stages, manifest: dict, step_seconds: list[float], people: in
     scale = TARGET_PEOPLE / people * (1.0 / years)
     t146, m146, d146 = total * scale, peak / people * TARGET_PEOPLE, max(disk, top) * scale
     print(f"\nEXTRAPOLATION (linear in people, not a measurement) to {TARGET_PEOPLE / 1e6:.0f}M people, one year, "
-          "in one process:")
+          + ("in one process:" if shards == 1 else f"in shards, {side} at a time:"))
     print(f"  wall time  {t146 / 60:8.0f} min   target {TARGET_SECONDS / 60:.0f} min: {t146 / TARGET_SECONDS:6.1f}x the target")
     if shards == 1:
         print(f"  memory     {m146 / 1e9:8.0f} GB    target {TARGET_MEMORY / 1e9:.0f} GB:  {m146 / TARGET_MEMORY:6.1f}x the target")
@@ -252,7 +305,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="run folder (default: a new temporary folder)")
     ap.add_argument("--max-gb", type=float, default=12.0, help="refuse a size whose estimated memory exceeds this")
     ap.add_argument("--threads", type=int, default=None, help="the pool's threads (default: the CPUs available)")
-    ap.add_argument("--shards", type=int, default=1, help="shards of whole generation blocks, one after the other")
+    ap.add_argument("--shards", type=int, default=1, help="shards of whole generation blocks, as many at once as --threads")
     ap.add_argument("--block-size", type=int, default=None, help="people per generation block (default: calibration's)")
     ap.add_argument("--history-years", type=float, default=None,
                     help="years of records on file at the start (default: the policy's, as `run`)")
@@ -268,9 +321,12 @@ def main() -> None:
                          f"(about {GB_PER_MILLION} GB per million people-years, measured at 1M), above "
                          f"--max-gb {args.max_gb:g}; not run")
     out = Path(args.out or tempfile.mkdtemp(prefix="national-bench-"))
-    stages, manifest, step_seconds = run(args.people, args.years, out, args.threads, args.shards, args.block_size,
-                                         args.history_years)
-    report(stages, manifest, step_seconds, args.people, args.years, args.shards)
+    stages, within, manifest, step_seconds = run(args.people, args.years, out, args.threads, args.shards,
+                                                 args.block_size, args.history_years)
+    from socialrating.parallel import available_cpus
+
+    side = 1 if args.shards == 1 else min(args.shards, args.threads or available_cpus())
+    report(stages, within, manifest, step_seconds, args.people, args.years, args.shards, side)
     print(f"run folder: {out}")
     print(f"PEAK_BYTES {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024} WALL_S {sum(r[1] for r in stages.rows):.1f}")
 

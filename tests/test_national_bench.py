@@ -1,5 +1,5 @@
-"""benchmarks/national.py times the stages it names: on a small run every stage is seen once,
-in pipeline order, and the bytes it attributes add up to the run folder."""
+"""benchmarks/national.py times the phases it names, in pipeline order, and the stages inside
+the shards (side by side or not), and the bytes it attributes add up to the run folder."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ def _bench():
     return load_script("benchmarks/national.py", "national_bench")
 
 
-def test_stages_in_order_and_bytes_add_up(tmp_path):
+def test_phases_in_order_parts_timed_and_bytes_add_up(tmp_path):
     bench = _bench()
     from socialrating.simulate import runner as rn
     from socialrating.simulate import shardworld as sh
@@ -18,18 +18,26 @@ def test_stages_in_order_and_bytes_add_up(tmp_path):
     from socialrating.sources import link as ln
 
     def pipeline():
-        return (sh.write_citizens, sh.score, sh.ShardWorld.build, sh.ShardWorld.run, rn.MonthlyEngine,
-                sw.national_register, ln.link_sources)
+        return (sh.write_citizens, sh.score, sh.run_shards, sh.ShardWorld.build, sh.ShardWorld.run,
+                sh.ShardWorld.finish, rn.MonthlyEngine, sw.national_register, sw.block_records, ln.link_sources)
 
     before = pipeline()
-    stage_names = ["population", "records", "linkage", "world", "monthly", "spells,", "engine:", "outputs"]
-    for shards, block_size in ((1, None), (3, 1024)):  # a sharded run passes the stages once per shard
-        out = tmp_path / f"run-{shards}"
-        stages, manifest, steps = bench.run(3_000, 0.25, out, threads=2, shards=shards, block_size=block_size)
+    phases = ["population", bench.BUILDS, bench.MONTHS, bench.OUTPUTS]
+    # one shard; three built and run two at a time (the pool's threads); three one after the other
+    for shards, block_size, threads in ((1, None, 2), (3, 1024, 2), (3, 1024, 1)):
+        out = tmp_path / f"run-{shards}-{threads}"
+        stages, within, manifest, steps = bench.run(3_000, 0.25, out, threads=threads, shards=shards,
+                                                    block_size=block_size)
         names = [r[0] for r in stages.rows]
-        assert [n.split(" ")[0] for n in names] == stage_names
+        assert [n.split(" ")[0] for n in names[:1]] + names[1:] == phases
         assert manifest["months"] == 3 and len(steps) == 3 * len(manifest["scenarios"]) * shards
         assert all(sec >= 0 for _, sec, _, _ in stages.rows)
+        # every part was timed, inside the builds and the finishes that hold them
+        w = within.seconds
+        for part in (bench.REGISTER, bench.RECORDS, bench.LINKAGE, bench.STEPPING, bench.SCORE):
+            assert w[part] > 0, part
+        assert w["_build"] >= w[bench.REGISTER] + w[bench.RECORDS] + w[bench.LINKAGE]
+        assert w["_finish"] >= w[bench.SCORE]
         written = sum(r[3] for r in stages.rows)
         assert written == bench.folder_bytes(out) > 0
         # the folder at its largest is at least what it holds at the end

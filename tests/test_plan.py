@@ -69,23 +69,35 @@ def test_run_refuses_at_once_and_no_preflight_skips_the_check(monkeypatch, tmp_p
     assert r3.exit_code == 0, r3.output
 
 
-def test_a_run_in_shards_needs_one_shard_s_memory_plus_the_national_register(monkeypatch):
+def test_a_run_in_shards_needs_its_shards_memory_plus_the_national_register(monkeypatch):
     monkeypatch.setattr(P, "memory_available", lambda: 21_600_000_000)
     monkeypatch.setattr(P, "disk_free", lambda out: None)
     whole = P.plan(3_000_000, 1, 7, "x")
     sharded = P.plan(3_000_000, 1, 7, "x", shard_people=131_072)
-    # 131,072 x 10.8 kB + the store's pool of 1 GB + 3M x 88 B: the national part still grows with the nation
-    assert sharded.memory_bytes == pytest.approx(131_072 * 10_800 + 1e9 + 3_000_000 * 88)
+    # the store's pool of 1 GB + the larger of the index's build (3M x 88 B = 0.26 GB) and the
+    # index built (3M x 68.5 B) beside one shard (131,072 x 10.8 kB): the national part grows with the nation
+    assert sharded.memory_bytes == pytest.approx(1e9 + 3_000_000 * 68.5 + 131_072 * 10_800)
     assert whole.problems and not sharded.problems
     assert P.plan(3_000_000, 1, 7, "x", shard_people=3_000_000).memory_bytes == whole.memory_bytes
-    # 1M x 10.8 kB + 1 GB + 130M x 88 B = 23.2 GB; (21.6 - 10.8 - 1) GB / 88 B = 111M people fit
-    big = P.plan(130_000_000, 1, 7, "x", shard_people=1_000_000)
-    assert big.problems == ["about 23.2 GB of memory with shards of 1,000,000 people but 21.6 GB is available "
-                            "(about 111,000,000 people fit in shards of this size)"]
+    # two side by side: a second shard's memory
+    two = P.plan(3_000_000, 1, 7, "x", shard_people=131_072, side_by_side=2)
+    assert two.memory_bytes == pytest.approx(sharded.memory_bytes + 131_072 * 10_800) and two.side_by_side == 2
+    # no more side by side than there are shards: 200,000 people are two shards
+    assert P.plan(200_000, 1, 7, "x", shard_people=131_072, side_by_side=8).side_by_side == 2
+    # the nation in shards of one block, two at a time: the index's build (146M x 88 B = 12.85 GB)
+    # is larger than the index built (10.0 GB) beside two shards (2.83 GB): 13.85 GB
+    nation = P.plan(146_000_000, 1, 7, "x", shard_people=131_072, side_by_side=2)
+    assert nation.memory_bytes == pytest.approx(1e9 + 146_000_000 * 88) and not nation.problems
+    # 1 GB + 146M x 68.5 B + 2 x 500,000 x 10.8 kB = 21.8 GB; (21.6 - 1 - 10.8) GB / 68.5 B = 143M people fit
+    big = P.plan(146_000_000, 1, 7, "x", shard_people=500_000, side_by_side=2)
+    assert big.problems == ["about 21.8 GB of memory with shards of 500,000 people, 2 at a time but 21.6 GB is "
+                            "available (about 143,000,000 people fit in shards of this size)"]
     assert "or in shards" not in big.message()
     huge = P.plan(60_000_000, 1, 7, "x", shard_people=2_000_000)  # 21.6 GB for the shard alone
-    assert huge.problems == ["about 27.9 GB of memory with shards of 2,000,000 people but 21.6 GB is available "
-                             "(one shard alone does not fit: smaller shards need less)"]
+    assert huge.problems == ["about 26.7 GB of memory with shards of 2,000,000 people but 21.6 GB is available "
+                             "(the shards alone do not fit: smaller shards need less)"]
+    with pytest.raises(ValueError, match="side_by_side"):
+        P.plan(10, 1, 0, "x", side_by_side=0)
 
 
 def test_the_command_plans_the_shards_it_will_run(monkeypatch, tmp_path):
@@ -113,9 +125,10 @@ def test_without_shards_a_run_too_big_for_one_process_goes_in_shards_of_one_bloc
     monkeypatch.setattr(P, "disk_free", lambda out: 70_000_000_000)
     seen = []
     real = cli._preflight
-    monkeypatch.setattr(cli, "_preflight", lambda *a: seen.append(a[-1]) or real(*a))
-    r = CliRunner().invoke(app, ["run", "--people", "146000000", "--years", "1", "--out", str(tmp_path / "r")])
-    assert r.exit_code == 2 and seen == [131_072]
+    monkeypatch.setattr(cli, "_preflight", lambda *a: seen.append(a[-2:]) or real(*a))
+    r = CliRunner().invoke(app, ["--threads", "2", "run", "--people", "146000000", "--years", "1",
+                                 "--out", str(tmp_path / "r")])
+    assert r.exit_code == 2 and seen == [(131_072, 2)]  # shards of one block, two at a time (the pool's threads)
     out = " ".join(r.output.split())
     assert ("146,000,000 people need about 1.6 TB in one process, more than the 100.0 GB available here: "
             "running in 1,114 shards of one generation block each (--shards 1 to insist on one process)") in out

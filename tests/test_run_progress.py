@@ -71,3 +71,45 @@ def test_the_pace_follows_the_last_months():
         clock.t += 1.0
         rate, left = r.tick(m)
     assert rate == 1.0 and left == 19.0  # the last 3 months only
+
+
+def test_piped_progress_of_a_sharded_run_says_the_shards_built_and_run_with_the_time_left(monkeypatch):
+    """One line for the first and last shard of each stage, and every twentieth of the shards
+    (or a minute) between; the pace is shards a minute since the stage began (the builds:
+    since the run began; the months: since the last build)."""
+    clock = Clock()
+    out = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=out, width=80))
+    with RunProgress(3, 3_000, clock) as prog:
+        for n in range(1, 41):  # 2 s a build
+            clock.t += 2.0
+            prog.shards("built", n, 40)
+        prog.update(0, 3)  # every shard built: the months start
+        for n in range(1, 41):  # then 1 s a shard's months
+            clock.t += 1.0
+            for k in range(3):
+                prog.shard(k, n, 40)  # said by the shards' lines, not month by month
+                if n == 40:
+                    prog.update(k + 1, 3)
+            prog.shards("run", n, 40)
+    lines = out.getvalue().splitlines()[1:]
+    assert lines[:3] == ["built shard 1 of 40 (30.0 shards/min, about 1:18 left)",
+                         "built shard 3 of 40 (30.0 shards/min, about 1:14 left)",
+                         "built shard 5 of 40 (30.0 shards/min, about 1:10 left)"]
+    assert lines[20:22] == ["built shard 40 of 40 (30.0 shards/min)", "simulating 3 months, shard by shard ..."]
+    assert lines[22:24] == ["ran shard 1 of 40 (60.0 shards/min, about 0:39 left)",
+                            "ran shard 3 of 40 (60.0 shards/min, about 0:37 left)"]
+    assert lines[-2:] == ["ran shard 40 of 40 (60.0 shards/min)",
+                          "writing the ledger, the store and the run folder ..."] and len(lines) == 44
+    assert all(len(x) <= 80 for x in lines)
+    # a minute without a line gets one, whatever the count: 1,000 shards, 61 s for the second
+    out.truncate(0), out.seek(0)
+    with RunProgress(3, 3_000, clock) as prog:
+        clock.t += 1.0
+        prog.shards("built", 1, 1000)
+        clock.t += 61.0
+        prog.shards("built", 2, 1000)
+        clock.t += 1.0
+        prog.shards("built", 3, 1000)
+    assert [x.split(" (")[0] for x in out.getvalue().splitlines()[1:]] == ["built shard 1 of 1,000",
+                                                                          "built shard 2 of 1,000"]

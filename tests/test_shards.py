@@ -134,6 +134,63 @@ def test_shards_in_process_give_the_unsharded_tables(reference, tmp_path):
             assert not (out / "ratings.parquet").exists() and not (out / "_work").exists()
 
 
+def test_shards_side_by_side_on_the_pool_give_the_unsharded_tables(reference, tmp_path, monkeypatch):
+    """With a pool of several threads, the in-process shards are built, and then run, that
+    many at once (each on its own thread): two builds meet at a barrier, which one after the
+    other never would, and two shards' months likewise. The tables, linkage report, store
+    heads and manifest figures are still the unsharded run's, with 2 and 3 threads."""
+    import threading
+
+    from socialrating import parallel
+    from socialrating.simulate import shardworld
+    from socialrating.simulate.executors import InProcess
+
+    build, run = shardworld.ShardWorld.build, shardworld.ShardWorld.run
+    met: dict[str, threading.Barrier] = {}
+
+    def meeting(name, fn):
+        def wrapped(self, *a, **k):
+            if self.job.index < 2:  # the first two shards start together
+                met[name].wait()
+            return fn(self, *a, **k)
+        return wrapped
+
+    monkeypatch.setattr(shardworld.ShardWorld, "build", meeting("build", build))
+    monkeypatch.setattr(shardworld.ShardWorld, "run", meeting("run", run))
+    for threads, k in ((2, 4), (3, 2)):
+        met.update(build=threading.Barrier(2, timeout=60), run=threading.Barrier(2, timeout=60))
+        out = tmp_path / f"we-{k}-{threads}"
+        with parallel.threads(threads):
+            assert InProcess().side_by_side == threads
+            _run(WE, out, shards=k, executor=InProcess())
+        assert not met["build"].broken and not met["run"].broken
+        assert _same(reference["WE"], _tables(out)) == [], (threads, k)
+        assert not (out / "_work").exists()
+
+
+def test_a_shard_failing_side_by_side_stops_the_shards_not_started(tmp_path, monkeypatch):
+    """A shard's months failing on the pool: the error is raised once every shard already
+    running has stopped (no thread still writes into the folder), and shards not started
+    never start."""
+    from socialrating import parallel
+    from socialrating.simulate import shardworld
+    from socialrating.simulate.executors import InProcess
+
+    run, started = shardworld.ShardWorld.run, []
+
+    def failing(self, *a, **k):
+        started.append(self.job.index)
+        if self.job.index == 1:
+            raise RuntimeError("shard 1 broke")
+        return run(self, *a, **k)
+
+    monkeypatch.setattr(shardworld.ShardWorld, "run", failing)
+    cfg = SimConfig(policy="court-blacklist", people=6_000, years=0.25, seed=3, world="synthetic", block_size=1024)
+    with parallel.threads(2), pytest.raises(RuntimeError, match="shard 1 broke"):
+        simulate(cfg, tmp_path / "r", shards=6, executor=InProcess())
+    assert sorted(started)[:2] == [0, 1] and len(started) <= 3, started  # 0 and 1 at once, maybe 2, never 3-5
+
+
 def test_a_shard_deletes_its_shuffle_files_once_read(reference, tmp_path, monkeypatch):
     """Disk: a shard's inbox and error-free twin go as soon as it has read them, while the
     shards still to run keep theirs. Memory: the national register index is held while the

@@ -112,6 +112,9 @@ class MonthRate:
         return f"{rate:.2f} months/s, {_count(rate * self.people)} citizen-months/s{tail}"
 
 
+WRITING = "writing the ledger, the store and the run folder"
+
+
 class RunProgress:
     """Stages and months as they happen: a live bar on a terminal, one line per step when piped
     (so a log shows the run moving, not 15 silent seconds), with the pace (months and
@@ -120,6 +123,9 @@ class RunProgress:
     def __init__(self, months: int, people: int, clock=time.monotonic):
         self.months, self.live = months, err.is_terminal
         self.rate = MonthRate(months, people, clock)
+        self.clock, self.began = clock, clock()
+        self.stage_began: dict[str, float] = {}
+        self.said: dict[str, tuple[float, int]] = {}
         self.first = f"building Synthetic Russia: {people:,} people, their records, linkage"
         self.prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(),
                              TextColumn("{task.fields[pace]}"), TimeElapsedColumn(), console=err, transient=True)
@@ -133,11 +139,18 @@ class RunProgress:
         return self
 
     def update(self, done: int, total: int) -> None:
-        what = ("writing the ledger, the store and the run folder" if done == total
-                else "simulating months")
+        what = WRITING if done == total else "simulating months"
+        if self.said:  # a sharded run: its pace is the shards' (`shards`), not one shard's months
+            if not done:
+                if self.live:
+                    self.prog.update(self.task, completed=0, description="simulating months, shard by shard",
+                                     pace="")
+                else:
+                    err.print(f"simulating {total} months, shard by shard ...", highlight=False)
+            return
         pace = self.rate.tick(done)
         if self.live:
-            self.prog.update(self.task, completed=done, description=what,
+            self.prog.update(self.task, total=total, completed=done, description=what,
                              pace=self.rate.short(done, *pace) if pace else "")
         elif done:
             err.print(f"month {done} of {total}" + (f" ({self.rate.line(done, *pace)})" if pace else ""),
@@ -147,13 +160,37 @@ class RunProgress:
         else:
             err.print(f"simulating {total} months ...", highlight=False)
 
-    def shard(self, k: int, done: int, of: int) -> None:
-        """Shard `done` of `of` has stepped month k (a sharded run)."""
-        what = f"month {k + 1}: shard {done} of {of}"
+    def shards(self, stage: str, done: int, of: int) -> None:
+        """Shard `done` of `of` is "built" or has "run" (a sharded run): the shards per minute
+        since that stage began and the time the stage has left at that pace. Piped: the
+        first and last shard, and one line a minute or every twentieth of the shards between."""
+        now = self.clock()
+        began = self.stage_began.setdefault(stage, self.stage_began.get("built_last", self.began)
+                                            if stage == "run" else self.began)
+        if stage == "built":
+            self.stage_began["built_last"] = now
+        per_min = done / max(now - began, 1e-9) * 60
+        left = (of - done) / per_min * 60
+        pace = f"{per_min:,.1f} shards/min" + (f", about {_clock(left)} left" if done < of else "")
+        what = "built" if stage == "built" else "ran"
+        end = stage == "run" and done == of  # then the store's last part, the manifest
         if self.live:
-            self.prog.update(self.task, description=what)
-        elif done == of or done == 1:
-            err.print(f"month {k + 1}: shard {done} of {of} done", highlight=False)
+            self.prog.update(self.task, total=of, completed=done, pace="" if end else pace,
+                             description=WRITING if end else f"{what} shard {done:,} of {of:,}")
+            self.said.setdefault(stage, (now, done))
+            return
+        last_t, last_n = self.said.get(stage, (began, 0))
+        if done in (1, of) or now - last_t >= 60 or done - last_n >= max(1, of // 20):
+            err.print(f"{what} shard {done:,} of {of:,} ({pace})", highlight=False)
+            self.said[stage] = (now, done)
+        if end:
+            err.print(f"{WRITING} ...", highlight=False)
+
+    def shard(self, k: int, done: int, of: int) -> None:
+        """Shard `done` of `of` has stepped month k (a sharded run): on a terminal, where
+        the shard is (piped, the shards' lines say it: `shards`)."""
+        if self.live:
+            self.prog.update(self.task, description=f"month {k + 1}: shard {done:,} of {of:,}")
 
     def __exit__(self, *exc) -> None:
         if self.live:
@@ -178,8 +215,9 @@ def _store_failed(exc: Exception, code: int = 2) -> None:
 
 
 def _preflight(policy, people: int, years: float, history: float | None, out: Path,
-               shard_people: int | None = None) -> None:
-    """Refuse, in one message, a run that cannot fit this machine (simulate/plan.py)."""
+               shard_people: int | None = None, side_by_side: int = 1) -> None:
+    """Refuse, in one message, a run that cannot fit this machine (simulate/plan.py);
+    ``side_by_side``: shards this process runs at once."""
     from .simulate.plan import plan
     from .simulate.simulation import history_years
 
@@ -187,7 +225,7 @@ def _preflight(policy, people: int, years: float, history: float | None, out: Pa
         hist = history_years(policy, history)
     except ValueError as exc:
         _fail(str(exc))
-    p = plan(people, years, hist, out, shard_people)
+    p = plan(people, years, hist, out, shard_people, side_by_side)
     if p.problems:
         _fail(f"run: {p.message()}")
 
@@ -275,8 +313,10 @@ def run(
     if shards is None:
         shards = _auto_shards(parsed, people, years, history_years, out, block_size) if world == "synthetic" else 1
     if preflight:
+        # in this process the shards run one per thread of the pool (simulate/executors.py)
         _preflight(parsed, people, years, history_years, out,
-                   _shard_people(people, shards, block_size) if world == "synthetic" else None)
+                   _shard_people(people, shards, block_size) if world == "synthetic" else None,
+                   parallel.current().threads if scheduler is None else 1)
     try:
         uplift = {"credit": credit_feedback, "employment": employment_feedback, **parse_feedback(feedback or [])}
     except ValueError as exc:
@@ -299,7 +339,8 @@ def run(
         with pool, RunProgress(cfg.months, cfg.people) as prog:
             manifest = build_and_swap(out, lambda staging: simulate(
                 cfg, staging, progress=prog.update, shards=shards, executor=pool if sharded else None,
-                shard_progress=prog.shard if sharded else None), overwrite=overwrite)
+                shard_progress=prog.shard if sharded else None, shards_done=prog.shards if sharded else None),
+                overwrite=overwrite)
     except (PolicyError, RunReplaceError) as exc:
         _fail(str(exc))
     except ValueError as exc:

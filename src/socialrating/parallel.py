@@ -1,7 +1,9 @@
 """The one thread pool: opened by the command that runs, sized by `--threads`, shut at its end.
 
 The engine's compiled kernels (numba, `nogil`), the simulation's paired scenarios and the
-synthetic world's two record streams all run on this pool. The one other thread is the
+synthetic world's two record streams all run on this pool; so do the shards of a sharded
+run in one process, one per worker (simulate/shardworld.py), each one's own work then
+running inline on its worker. The one other thread is the
 ledger store's writer in a sharded run (simulate/shardworld.StoreWriter): one long task
 that appends each finished shard's ledger while the next shards run, which would hold one
 of these workers for the whole run. Nothing creates a thread at

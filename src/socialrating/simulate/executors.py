@@ -13,6 +13,8 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any
 
+from .. import parallel
+
 
 class _Here:
     """A handle on an object in this process: calls run at once."""
@@ -27,11 +29,17 @@ class _Here:
 
 
 class InProcess:
-    """Every shard in this process, one after the other (each uses the command's pool)."""
+    """Every shard in this process: as many at once as the command's pool has threads
+    (`side_by_side`; one after the other with one thread, each shard then using the pool)."""
 
     dashboard: str | None = None
     where = "in this process"
-    parallel = False  # one shard after the other: at most one shard's months in memory
+    parallel = False  # not all at once: at most `side_by_side` shards' months in memory
+
+    @property
+    def side_by_side(self) -> int:
+        """Shards run at once: one per thread of the command's pool (socialrating.parallel)."""
+        return parallel.current().threads
 
     def spawn(self, cls, *args) -> _Here:
         return _Here(cls(*args))

@@ -31,18 +31,21 @@ MEMORY_PER_RECORD_YEAR = 540.0
 #: the end). Before those changes: 864 MB and 471 MB at the end, one process.
 DISK_FIXED_BYTES = 260.0
 DISK_PER_RECORD_YEAR = 31.0
-#: a run in shards (shardworld.py) holds one shard's people at a time, plus what is still
-#: national: the ledger store's buffer pool, bounded (STORE_POOL_BYTES, the store's
-#: MEMORY_LIMIT; the store is written while the shards run), and what grows with the
-#: nation, the register index every shard links against (identity/register_index.py),
-#: built with its parts spilled to the run's work area and dropped once the shards run.
+#: a run in shards (shardworld.py) holds as many shards' people at a time as run side by
+#: side (one per thread of the pool in one process), plus what is still national: the ledger
+#: store's buffer pool, bounded (STORE_POOL_BYTES, the store's MEMORY_LIMIT; the store is
+#: written while the shards run), and what grows with the nation, the register index every
+#: shard links against (identity/register_index.py), built with its parts spilled to the
+#: run's work area, before any shard holds its records, and dropped once the shards run.
 #: Measured where it is largest, at 146M people (`benchmarks/linkage_national.py
-#: --registers 146000000 --spill-dir`, 2026-11-30): 12.9 GB peak while building the index
-#: (10.0 GB once built), 88 B a person, which counts the benchmark's own sample of 1M
-#: people's records too. Before the spill, the 30M run had grown by 188 B a person in its
-#: linkage stage (the parts and the index held together): a model of 180 B then.
+#: --registers 146000000 --spill-dir`, 2026-11-30): 12.9 GB peak while building the index,
+#: 88 B a person (which counts the benchmark's own sample of 1M people's records too), and
+#: 10.0 GB once built, 68.5 B a person, held while the shards are built. Before the spill,
+#: the 30M run had grown by 188 B a person in its linkage stage (the parts and the index
+#: held together): a model of 180 B then.
 STORE_POOL_BYTES = 1e9
 NATIONAL_BYTES_PER_PERSON = 88.0
+NATIONAL_HELD_BYTES_PER_PERSON = 68.5
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Plan:
     memory_available: int | None
     disk_free: int | None
     shard_people: int | None = None  # people in the largest shard of a sharded run
+    side_by_side: int = 1  # shards held at once
 
     @property
     def problems(self) -> list[str]:
@@ -66,10 +70,14 @@ class Plan:
             if self.shard_people is None:
                 fit = f"about {_round3(self.memory_available / self.per_person_memory):,} people fit"
             else:
-                room = self.memory_available - self.shard_people * self.per_person_memory - STORE_POOL_BYTES
-                most = _round3(max(room, 0.0) / NATIONAL_BYTES_PER_PERSON)
+                room = self.memory_available - STORE_POOL_BYTES
+                shards = self.side_by_side * self.shard_people * self.per_person_memory
+                most = _round3(max(min(room / NATIONAL_BYTES_PER_PERSON,
+                                       (room - shards) / NATIONAL_HELD_BYTES_PER_PERSON), 0.0))
                 fit = (f"about {most:,} people fit in shards of this size" if most else
-                       "one shard alone does not fit: smaller shards need less")
+                       "the shards alone do not fit: smaller shards need less")
+                if self.side_by_side > 1:
+                    where += f", {self.side_by_side} at a time"
             out.append(f"about {_size(self.memory_bytes)} of memory {where} but {_size(self.memory_available)} "
                        f"is available ({fit})")
         if self.disk_free is not None and self.disk_bytes > self.disk_free:
@@ -91,21 +99,28 @@ class Plan:
                 + ", or pass --no-preflight to try anyway.")
 
 
-def plan(people: int, years: float, history_years: float, out: str | Path, shard_people: int | None = None) -> Plan:
+def plan(people: int, years: float, history_years: float, out: str | Path, shard_people: int | None = None,
+         side_by_side: int = 1) -> Plan:
     """The plan of a run of ``people`` over ``years`` with ``history_years`` of records on file,
     writing beside ``out``; ``shard_people``: the largest shard's people when the run is in
-    shards (memory: one shard's, the store's bounded pool, and the national register).
-    Disk: the run folder at its largest (while the shards' shuffle files are on disk)."""
+    shards, ``side_by_side`` of them at a time. Memory of a sharded run: the store's bounded
+    pool, and the larger of the register index's build (nothing else held yet) and the index
+    built with the shards at work beside it. Disk: the run folder at its largest (while the
+    shards' shuffle files are on disk)."""
     if people < 0 or years < 0 or history_years < 0:
         raise ValueError("people, years and history_years must be >= 0")
+    if side_by_side < 1:
+        raise ValueError(f"side_by_side: expected 1 or more, got {side_by_side}")
     record_years = years + history_years
     per_person = _memory_per_person(record_years)
     if shard_people is not None and shard_people >= people:
         shard_people = None  # one shard: the whole run in one process
+    side = 1 if shard_people is None else min(side_by_side, -(-people // shard_people))
     memory = (people * per_person if shard_people is None
-              else shard_people * per_person + STORE_POOL_BYTES + people * NATIONAL_BYTES_PER_PERSON)
+              else STORE_POOL_BYTES + max(people * NATIONAL_BYTES_PER_PERSON,
+                                          people * NATIONAL_HELD_BYTES_PER_PERSON + side * shard_people * per_person))
     disk = people * (DISK_FIXED_BYTES + DISK_PER_RECORD_YEAR * record_years)
-    return Plan(people, record_years, memory, disk, memory_available(), disk_free(Path(out)), shard_people)
+    return Plan(people, record_years, memory, disk, memory_available(), disk_free(Path(out)), shard_people, side)
 
 
 def _memory_per_person(record_years: float) -> float:

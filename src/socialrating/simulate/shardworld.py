@@ -3,7 +3,8 @@
 A shard is a run of whole generation blocks (population/generate.py: households never
 cross a block). The coordinator streams the population block by block and writes each
 shard's people (`citizens`, a part per shard). Then each shard, wherever the executor runs
-it (executors.py: this process, a LocalCluster, a tcp:// cluster):
+it (executors.py: this process, as many at once as the pool has threads; a LocalCluster; a
+tcp:// cluster):
 
 1. `build`: generates its blocks' records (each block from its own streams,
    synthetic_world.block_records), links them against the national register (everybody's,
@@ -26,6 +27,8 @@ single files of an unsharded run.
 from __future__ import annotations
 
 import shutil
+import threading
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -33,6 +36,7 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
+from .. import parallel
 from ..engine.ledger import SLOT_BITS
 from ..engine.monthly import MonthlyEngine
 from ..engine.score import score
@@ -119,6 +123,8 @@ class ShardWorld:
         from .synthetic_world import _linkage, _perfect, block_records, flagged, merge_batches, national_register
 
         job, cfg = self.job, self.cfg
+        # the register first: built (by the first shard to ask) before any records are held
+        register = national_register([self._citizens(i) for i in range(job.of)], spill_dir=self._work())
         people = pl.read_parquet(self._citizens(job.index))
         span = cfg.years + (cfg.start - self.first).days / 365.25
         made = [block_records(people.slice((b - job.blocks[0]) * self.block_size, self.block_size),
@@ -126,8 +132,8 @@ class ShardWorld:
                 for b in job.blocks]
         batch, twin = merge_batches([m[0] for m in made]), merge_batches([m[1] for m in made])
         del made
-        results = link_sources(batch.records, national_register([self._citizens(i) for i in range(job.of)],
-                                                                spill_dir=self._work()))
+        results = link_sources(batch.records, register)
+        del register
         seen = flagged(results, batch.truth)
         linkage = _linkage(results, batch, seen.height)
         del results
@@ -293,10 +299,13 @@ def merge_linkage(reports: list[dict]) -> dict:
 
 def run_shards(cfg, policy, hist: float, folder: RunFolder, shards: int, executor,
                shard_progress: Callable[[int, int, int], None] | None = None,
-               on_finished: Callable[[dict], None] | None = None) -> tuple[list[dict], dict, int]:
+               on_finished: Callable[[dict], None] | None = None,
+               shards_done: Callable[[str, int, int], None] | None = None) -> tuple[list[dict], dict, int]:
     """Every shard's build, months and finish on `executor`; returns the shards' results in
     shard order, the merged linkage report and the records not loaded. ``on_finished``
-    gets each shard's result as it finishes, in shard order (the store's writer)."""
+    gets each shard's result as it finishes, in shard order (the store's writer);
+    ``shards_done(stage, done, of)`` is told, in shard order, as each shard is "built" and
+    as each has "run" (its months and finish)."""
     from .synthetic_world import block_size_of
 
     bs = block_size_of(cfg.block_size)
@@ -306,27 +315,121 @@ def run_shards(cfg, policy, hist: float, folder: RunFolder, shards: int, executo
     uppers[-1] = int(np.iinfo(np.int64).max)  # a record of an unknown citizen: the last shard's
     jobs = [ShardJob(i, K, b, str(folder.path), tuple(uppers)) for i, b in enumerate(blocks)]
     workers = [executor.spawn(ShardWorld, cfg, policy, hist, job) for job in jobs]
-    built = [f.result() for f in [w.call("build") for w in workers]]  # every shard sent before any reads
+    if not getattr(executor, "parallel", False) and getattr(executor, "side_by_side", 1) > 1:
+        built, finished = _side_by_side(workers, shard_progress, on_finished, shards_done)
+    else:
+        built, finished = _in_turn(executor, workers, cfg.months, shard_progress, on_finished, shards_done)
+    executor.forget(workers)
+    shutil.rmtree(folder.path / WORK, ignore_errors=True)
+    return finished, merge_linkage([b["linkage"] for b in built]), sum(b["not_loaded"] for b in built)
+
+
+def _in_turn(executor, workers: list, months: int, shard_progress, on_finished,
+             shards_done) -> tuple[list[dict], list[dict]]:
+    """Every build, then each shard's months and finish in shard order: one after the other
+    in this process (each finished before the next runs: one shard's memory), or every
+    shard's months at once on a Dask cluster (`executor.parallel`), then the finishes."""
+    K = len(workers)
+    built = []
+    for f in [w.call("build") for w in workers]:  # every shard sent before any reads
+        built.append(f.result())
+        if shards_done:
+            shards_done("built", len(built), K)
     finished, offset = [], 0
     if getattr(executor, "parallel", False):
         sizes = [f.result() for f in [w.call("run") for w in workers]]
         for i, w in enumerate(workers):
             if shard_progress:
-                shard_progress(cfg.months - 1, i + 1, K)
+                shard_progress(months - 1, i + 1, K)
             finished.append(w.call("finish", offset).result())
             offset += sizes[i]
-            if on_finished:
-                on_finished(finished[-1])
-    else:  # one shard after the other: each finished before the next runs (memory of one shard)
+            _done(finished, K, on_finished, shards_done)
+    else:
         for i, w in enumerate(workers):
             size = w.call("run", (lambda k, i=i: shard_progress(k, i + 1, K)) if shard_progress else None).result()
             finished.append(w.call("finish", offset).result())
             offset += size
-            if on_finished:
-                on_finished(finished[-1])
-    executor.forget(workers)
-    shutil.rmtree(folder.path / WORK, ignore_errors=True)
-    return finished, merge_linkage([b["linkage"] for b in built]), sum(b["not_loaded"] for b in built)
+            _done(finished, K, on_finished, shards_done)
+    return built, finished
+
+
+def _done(finished: list[dict], of: int, on_finished, shards_done) -> None:
+    """The last of `finished` to the store's writer, and said."""
+    if on_finished:
+        on_finished(finished[-1])
+    if shards_done:
+        shards_done("run", len(finished), of)
+
+
+class _Cancelled(Exception):
+    """A shard not started because an earlier one failed."""
+
+
+def _side_by_side(workers: list, shard_progress, on_finished, shards_done=None) -> tuple[list[dict], list[dict]]:
+    """The shards of one process on the command's pool, as many at once as it has threads
+    (each shard's own parallel work then runs on its thread: a whole shard is a coarser
+    grain than a month's scenarios, and the cores stay busy where one shard's serial parts
+    left one idle). First every build (every record sent before any shard reads), then each
+    shard's months and finish; a finish waits for the sizes of the shards before it (its
+    entry numbers). Returns the builds' and finishes' results in shard order, and gives each
+    finish to ``on_finished`` in that order as it arrives. Memory: as many shards at once as
+    the pool has threads (simulate/plan.py counts them)."""
+    pool = parallel.current()
+    K = len(workers)
+    stop = threading.Event()
+    sizes: list[Future] = [Future() for _ in workers]
+
+    def build(w) -> dict:
+        if stop.is_set():
+            raise _Cancelled()
+        try:
+            return w.call("build").result()
+        except BaseException:
+            stop.set()  # the shards not started yet do not start
+            raise
+
+    def run(i: int, w) -> dict:
+        if stop.is_set():
+            sizes[i].set_exception(_Cancelled())
+            raise _Cancelled()
+        try:
+            prog = (lambda k: shard_progress(k, i + 1, K)) if shard_progress else None
+            sizes[i].set_result(w.call("run", prog).result())
+            return w.call("finish", sum(f.result() for f in sizes[:i])).result()
+        except BaseException as exc:
+            stop.set()
+            if not sizes[i].done():
+                sizes[i].set_exception(exc)
+            raise
+
+    built = _in_order([pool.submit(build, w) for w in workers], stop,
+                      (lambda n, _: shards_done("built", n, K)) if shards_done else None)
+    finished: list[dict] = []
+    _in_order([pool.submit(run, i, w) for i, w in enumerate(workers)], stop,
+              lambda _, r: finished.append(r) or _done(finished, K, on_finished, shards_done))
+    return built, finished
+
+
+def _in_order(futures: list[Future], stop: threading.Event, each: Callable[[int, dict], None] | None = None) -> list:
+    """The futures' results in order (``each(n, result)`` called on the n-th as it comes). On the first
+    error the shards not started are cancelled, the running ones are waited for (nothing
+    writes into the run folder after this returns), and the error is raised."""
+    out = []
+    try:
+        for f in futures:
+            out.append(f.result())
+            if each:
+                each(len(out), out[-1])
+    except BaseException as exc:
+        stop.set()
+        for f in futures:
+            f.cancel()
+        wait(futures)
+        if isinstance(exc, _Cancelled):  # the shard that failed, not one it stopped
+            exc = next((e for f in futures if not f.cancelled() and (e := f.exception()) is not None
+                        and not isinstance(e, _Cancelled)), exc)
+        raise exc
+    return out
 
 
 class StoreWriter:

@@ -193,7 +193,8 @@ def shard_of(world: World, cfg: SimConfig) -> Shard:
 
 def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], None] | None = None,
              *, world: World | None = None, shards: int = 1, executor=None,
-             shard_progress: Callable[[int, int, int], None] | None = None) -> dict:
+             shard_progress: Callable[[int, int, int], None] | None = None,
+             shards_done: Callable[[str, int, int], None] | None = None) -> dict:
     """Run the simulation and write the run folder; returns the manifest.
 
     Synthetic Russia (without a given `world`) is built and run shard by shard
@@ -202,7 +203,9 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     sharding. `world`, when given, must be `make_world(cfg, history_years(...))`'s with
     every history record kept (the league builds it once for every policy, see
     audit/league.py); it and the basic world run whole, or with `shards` > 1 or an
-    `executor` as shards drawn by a coordinator (shards.py), byte for byte the same."""
+    `executor` as shards drawn by a coordinator (shards.py), byte for byte the same.
+    ``shards_done(stage, done, of)``: told as each Synthetic Russia shard is "built" and has
+    "run", in shard order (a long run's progress)."""
     text, origin = read_policy_text(cfg.policy)
     policy = parse_policy(text, origin)
     hist = history_years(policy, cfg.history_years)
@@ -210,7 +213,8 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
     if world is None and cfg.world == "synthetic":
         folder.path.mkdir(parents=True, exist_ok=True)
         (folder.path / "policy.yaml").write_text(text, encoding="utf-8")
-        return _simulate_blocks(cfg, folder, policy, hist, shards, executor, progress, shard_progress)
+        return _simulate_blocks(cfg, folder, policy, hist, shards, executor, progress, shard_progress,
+                                shards_done)
     if shards > 1 or executor is not None:
         from .shards import simulate_sharded
 
@@ -228,7 +232,7 @@ def simulate(cfg: SimConfig, out: str | Path, progress: Callable[[int, int], Non
 
 
 def _simulate_blocks(cfg: SimConfig, folder: RunFolder, policy, hist: float, shards: int, executor,
-                     progress, shard_progress) -> dict:
+                     progress, shard_progress, shards_done=None) -> dict:
     """Synthetic Russia shard by shard on `executor` (default: this process, one shard after
     the other); the coordinator keeps only the tallies, the appeals and the linkage report."""
     from .executors import InProcess
@@ -244,13 +248,17 @@ def _simulate_blocks(cfg: SimConfig, folder: RunFolder, policy, hist: float, sha
         if progress and shard == of:
             progress(k + 1, cfg.months)
 
-    if progress:
-        progress(0, cfg.months)
+    def said(stage: str, done: int, of: int) -> None:
+        if shards_done:
+            shards_done(stage, done, of)
+        if progress and stage == "built" and done == of:
+            progress(0, cfg.months)  # every shard is built: the months start
+
     # the store takes each shard's ledger as the shard finishes, while the next ones run
     writer = StoreWriter(folder, cfg.db) if cfg.store else None
     try:
         finished, linkage, not_loaded = run_shards(cfg, policy, hist, folder, shards, executor, month_done,
-                                                   writer.add if writer else None)
+                                                   writer.add if writer else None, said)
     except BaseException:
         if writer:
             writer.abort()

@@ -10,6 +10,7 @@ imperfect data. Ground truth stays in `truth`, which the engine never reads.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
@@ -69,24 +70,27 @@ def national_register(people: "pl.DataFrame | list[Path]", spill_dir: Path | Non
         return build_register(people)
     paths = tuple(Path(p) for p in people)
     key = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
-    if _INDEX.get("key") != key:
-        from ..identity.register_index import RegisterIndexBuilder
+    with _INDEX_LOCK:  # shards built side by side share it: the first to ask builds it
+        if _INDEX.get("key") != key:
+            from ..identity.register_index import RegisterIndexBuilder
 
-        _INDEX.clear()  # the previous run's index goes before this one is built
-        builder = RegisterIndexBuilder(spill_dir=spill_dir)
-        for p in paths:
-            builder.add(pl.read_parquet(p))
-        _INDEX.update(key=key, index=builder.finish())
-    return _INDEX["index"]
+            _INDEX.clear()  # the previous run's index goes before this one is built
+            builder = RegisterIndexBuilder(spill_dir=spill_dir)
+            for p in paths:
+                builder.add(pl.read_parquet(p))
+            _INDEX.update(key=key, index=builder.finish())
+        return _INDEX["index"]
 
 
 _INDEX: dict = {}
+_INDEX_LOCK = threading.Lock()
 
 
 def forget_national_register() -> None:
     """Drop this process's cached register index: once every shard is linked, nothing reads
     it again, and at 146M people it is 10 GB that the months and the outputs do not need."""
-    _INDEX.clear()
+    with _INDEX_LOCK:
+        _INDEX.clear()
 
 
 def block_records(people: pl.DataFrame, start: dt.date, years: float, seed: int, block: int,
