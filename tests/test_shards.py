@@ -282,10 +282,27 @@ def test_records_linked_to_another_shard_s_citizen_reach_it(tmp_path, monkeypatc
         return {s: dataclasses.replace(r, linked=r.linked.with_columns(citizen_id=far))
                 for s, r in real(records, register, **kw).items()}
 
+    from socialrating.simulate import shardworld
+
+    inboxes: dict[int, list[str]] = {}
+    real_received, real_deliver = shardworld.ShardWorld._received, shardworld.deliver
+    delivered: list[int] = []
+
+    def received(self):  # what each shard reads: its own records and one file from the others
+        inbox = self.folder.path / shardworld.WORK / "to" / f"{self.job.index:05d}"
+        inboxes[self.job.index] = sorted(p.name for p in inbox.iterdir())
+        return real_received(self)
+
     monkeypatch.setattr(link, "link_sources", elsewhere)
+    monkeypatch.setattr(shardworld.ShardWorld, "_received", received)
+    monkeypatch.setattr(shardworld, "deliver", lambda folder, k: delivered.append(real_deliver(folder, k))
+                        or delivered[-1])
     simulate(WE, tmp_path / "one")
     simulate(WE, tmp_path / "three", shards=3)
     assert _same(_tables(tmp_path / "one"), _tables(tmp_path / "three")) == []
+    # O(shards) files, not shards x shards: each inbox holds two, whatever the number of shards
+    assert inboxes == {i: [f"{i:05d}.parquet", "from-others.parquet"] for i in range(3)}
+    assert delivered[-1] > 1000  # the records moved to another shard's citizen went through deliver
     run = RunFolder(tmp_path / "three")
     truth = run.read("truth").select("record_id", "true_citizen_id")
     linked = run.read("events").join(truth, on="record_id")

@@ -9,7 +9,8 @@ tcp:// cluster):
 1. `build`: generates its blocks' records (each block from its own streams,
    synthetic_world.block_records), links them against the national register (everybody's,
    `national_register`), writes its truth, and sends every linked record to the shard of
-   the citizen it was linked to: Parquet files in the run's work area (the shuffle);
+   the citizen it was linked to: Parquet files in the run's work area (the shuffle: its
+   own citizens' records in one file, the others' in another that `deliver` passes on);
 2. `run`: reads what was sent to it, in the order the whole run has them, and runs every
    month of every scenario alone: feedback and appeal draws have a stream per block and
    households never cross a block, so no month needs another shard;
@@ -46,6 +47,7 @@ from .runner import Calendar, ScenarioRunner
 from .world import World
 
 WORK = "_work"  # the shuffle's files, inside the run folder while it is built; removed at the end
+FOREIGN = "foreign"  # under WORK: per shard, its records linked to other shards' citizens
 _ORDER = ["reported_on", "_s", "_o", "_r"]  # arrival order: day, source, shard (blocks), agency order
 
 
@@ -146,11 +148,13 @@ class ShardWorld:
         owner = np.searchsorted(np.array(job.uppers, np.int64), seen["citizen_id"].fill_null(-1).to_numpy(),
                                 side="right")
         owner = np.minimum(owner, job.of - 1)
-        for j in range(job.of):
-            mine = seen.filter(pl.Series(owner == j))
-            if mine.height or j == job.index:
-                self._work("to", f"{j:05d}").mkdir(parents=True, exist_ok=True)
-                mine.write_parquet(self._work("to", f"{j:05d}", f"{job.index:05d}.parquet"))
+        here = owner == job.index
+        self._work("to", f"{job.index:05d}").mkdir(parents=True, exist_ok=True)
+        seen.filter(pl.Series(here)).write_parquet(self._work("to", f"{job.index:05d}", f"{job.index:05d}.parquet"))
+        if not here.all():  # linked to other shards' citizens: one file, delivered by the coordinator (deliver)
+            self._work(FOREIGN).mkdir(parents=True, exist_ok=True)
+            (seen.filter(pl.Series(~here)).with_columns(_to=pl.Series(owner[~here].astype(np.int32)))
+             .write_parquet(self._work(FOREIGN, f"{job.index:05d}.parquet")))
         return {"linkage": linkage, "not_loaded": int(batch.not_loaded)}
 
     def _received(self) -> World:
@@ -315,17 +319,40 @@ def run_shards(cfg, policy, hist: float, folder: RunFolder, shards: int, executo
     uppers[-1] = int(np.iinfo(np.int64).max)  # a record of an unknown citizen: the last shard's
     jobs = [ShardJob(i, K, b, str(folder.path), tuple(uppers)) for i, b in enumerate(blocks)]
     workers = [executor.spawn(ShardWorld, cfg, policy, hist, job) for job in jobs]
+    between = lambda: deliver(folder, K)  # noqa: E731 - every shard built, none run yet
     if not getattr(executor, "parallel", False) and getattr(executor, "side_by_side", 1) > 1:
-        built, finished = _side_by_side(workers, shard_progress, on_finished, shards_done)
+        built, finished = _side_by_side(workers, shard_progress, on_finished, shards_done, between)
     else:
-        built, finished = _in_turn(executor, workers, cfg.months, shard_progress, on_finished, shards_done)
+        built, finished = _in_turn(executor, workers, cfg.months, shard_progress, on_finished, shards_done, between)
     executor.forget(workers)
     shutil.rmtree(folder.path / WORK, ignore_errors=True)
     return finished, merge_linkage([b["linkage"] for b in built]), sum(b["not_loaded"] for b in built)
 
 
+def deliver(folder: RunFolder, shards: int) -> int:
+    """Once every shard is built: the records each linked to other shards' citizens (one file
+    a shard) sent on to those shards' inboxes, one file each; returns the records delivered.
+
+    A shard writing a file for every other shard that got a record made shards x shards
+    files (1.2M at 146M people in 1,114 shards, most of one or two records: a wrong link
+    sends a record anywhere in the nation), and a filter per file: quadratic in the shards.
+    So the few such records (the linkage's own errors: about 0.05% of records) go through
+    here, in one pass, and each shard reads two files: its own records and what others sent."""
+    src = folder.path / WORK / FOREIGN
+    files = sorted(src.glob("*.parquet")) if src.exists() else []
+    if not files:
+        return 0
+    sent = pl.concat([pl.read_parquet(p) for p in files], how="vertical")
+    for (to,), part in sent.partition_by("_to", as_dict=True, include_key=False, maintain_order=True).items():
+        inbox = folder.path / WORK / "to" / f"{int(to):05d}"
+        inbox.mkdir(parents=True, exist_ok=True)
+        part.write_parquet(inbox / "from-others.parquet")
+    shutil.rmtree(src)
+    return sent.height
+
+
 def _in_turn(executor, workers: list, months: int, shard_progress, on_finished,
-             shards_done) -> tuple[list[dict], list[dict]]:
+             shards_done, between: Callable[[], object] = lambda: None) -> tuple[list[dict], list[dict]]:
     """Every build, then each shard's months and finish in shard order: one after the other
     in this process (each finished before the next runs: one shard's memory), or every
     shard's months at once on a Dask cluster (`executor.parallel`), then the finishes."""
@@ -335,6 +362,7 @@ def _in_turn(executor, workers: list, months: int, shard_progress, on_finished,
         built.append(f.result())
         if shards_done:
             shards_done("built", len(built), K)
+    between()
     finished, offset = [], 0
     if getattr(executor, "parallel", False):
         sizes = [f.result() for f in [w.call("run") for w in workers]]
@@ -365,7 +393,8 @@ class _Cancelled(Exception):
     """A shard not started because an earlier one failed."""
 
 
-def _side_by_side(workers: list, shard_progress, on_finished, shards_done=None) -> tuple[list[dict], list[dict]]:
+def _side_by_side(workers: list, shard_progress, on_finished, shards_done=None,
+                  between: Callable[[], object] = lambda: None) -> tuple[list[dict], list[dict]]:
     """The shards of one process on the command's pool, as many at once as it has threads
     (each shard's own parallel work then runs on its thread: a whole shard is a coarser
     grain than a month's scenarios, and the cores stay busy where one shard's serial parts
@@ -404,6 +433,7 @@ def _side_by_side(workers: list, shard_progress, on_finished, shards_done=None) 
 
     built = _in_order([pool.submit(build, w) for w in workers], stop,
                       (lambda n, _: shards_done("built", n, K)) if shards_done else None)
+    between()
     finished: list[dict] = []
     _in_order([pool.submit(run, i, w) for i, w in enumerate(workers)], stop,
               lambda _, r: finished.append(r) or _done(finished, K, on_finished, shards_done))
