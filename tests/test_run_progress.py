@@ -113,3 +113,30 @@ def test_piped_progress_of_a_sharded_run_says_the_shards_built_and_run_with_the_
         prog.shards("built", 3, 1000)
     assert [x.split(" (")[0] for x in out.getvalue().splitlines()[1:]] == ["built shard 1 of 1,000",
                                                                           "built shard 2 of 1,000"]
+
+
+def test_live_progress_of_a_sharded_run_counts_shards_then_months_then_writing(monkeypatch):
+    """On a terminal the bar counts the shards built, then the shards run (from 0 again),
+    and ends on the writing; a shard's month only changes the description."""
+    clock = Clock()
+    monkeypatch.setattr(cli, "err", Console(file=io.StringIO(), width=80, force_terminal=True))
+    with RunProgress(3, 3_000, clock) as prog:
+        task = lambda: prog.prog.tasks[0]  # noqa: E731
+        clock.t += 2.0
+        prog.shards("built", 1, 4)
+        assert (task().description, task().completed, task().total) == ("built shard 1 of 4", 1, 4)
+        assert task().fields["pace"] == "30.0 shards/min, about 0:06 left"
+        for n in (2, 3, 4):
+            prog.shards("built", n, 4)
+        prog.update(0, 3)
+        assert (task().description, task().completed) == ("simulating months, shard by shard", 0)
+        prog.shard(1, 1, 4)
+        assert task().description == "month 2: shard 1 of 4" and task().completed == 0
+        clock.t += 3.0
+        prog.shards("run", 1, 4)
+        assert (task().description, task().completed, task().fields["pace"]) == (
+            "ran shard 1 of 4", 1, "20.0 shards/min, about 0:09 left")
+        prog.update(3, 3)  # the last shard's last month: the bar stays on the shards
+        assert task().completed == 1
+        prog.shards("run", 4, 4)
+        assert (task().description, task().completed, task().fields["pace"]) == (cli.WRITING, 4, "")

@@ -124,8 +124,10 @@ class RunProgress:
         self.months, self.live = months, err.is_terminal
         self.rate = MonthRate(months, people, clock)
         self.clock, self.began = clock, clock()
+        self.sharded = False  # told of shards (`shards`): the pace is theirs
+        self.last_built = self.began
         self.stage_began: dict[str, float] = {}
-        self.said: dict[str, tuple[float, int]] = {}
+        self.said: dict[str, tuple[float, int]] = {}  # per stage: when and at which shard a line was printed
         self.first = f"building Synthetic Russia: {people:,} people, their records, linkage"
         self.prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(),
                              TextColumn("{task.fields[pace]}"), TimeElapsedColumn(), console=err, transient=True)
@@ -140,7 +142,7 @@ class RunProgress:
 
     def update(self, done: int, total: int) -> None:
         what = WRITING if done == total else "simulating months"
-        if self.said:  # a sharded run: its pace is the shards' (`shards`), not one shard's months
+        if self.sharded:  # its pace is the shards' (`shards`), not one shard's months
             if not done:
                 if self.live:
                     self.prog.update(self.task, completed=0, description="simulating months, shard by shard",
@@ -164,11 +166,12 @@ class RunProgress:
         """Shard `done` of `of` is "built" or has "run" (a sharded run): the shards per minute
         since that stage began and the time the stage has left at that pace. Piped: the
         first and last shard, and one line a minute or every twentieth of the shards between."""
-        now = self.clock()
-        began = self.stage_began.setdefault(stage, self.stage_began.get("built_last", self.began)
-                                            if stage == "run" else self.began)
+        now, self.sharded = self.clock(), True
+        if stage not in self.stage_began:  # the builds from the run's start, the months from the last build
+            self.stage_began[stage] = self.last_built if stage == "run" else self.began
         if stage == "built":
-            self.stage_began["built_last"] = now
+            self.last_built = now
+        began = self.stage_began[stage]
         per_min = done / max(now - began, 1e-9) * 60
         left = (of - done) / per_min * 60
         pace = f"{per_min:,.1f} shards/min" + (f", about {_clock(left)} left" if done < of else "")
@@ -177,7 +180,6 @@ class RunProgress:
         if self.live:
             self.prog.update(self.task, total=of, completed=done, pace="" if end else pace,
                              description=WRITING if end else f"{what} shard {done:,} of {of:,}")
-            self.said.setdefault(stage, (now, done))
             return
         last_t, last_n = self.said.get(stage, (began, 0))
         if done in (1, of) or now - last_t >= 60 or done - last_n >= max(1, of // 20):
