@@ -29,13 +29,9 @@ import polars as pl
 RECORDS_PER_BUILD = 1_600_000
 
 
-def records(shard: int, shards: int, foreign: float, rng: np.random.Generator) -> tuple[pl.DataFrame, np.ndarray]:
-    """A build's linked records (in arrival order) and the shard of each one's citizen."""
-    n = RECORDS_PER_BUILD
-    owner = np.full(n, shard, dtype=np.int64)
-    away = np.flatnonzero(rng.random(n) < foreign)
-    owner[away] = rng.integers(0, shards, away.size)
-    frame = pl.DataFrame({
+def frame(n: int, shard: int, rng: np.random.Generator) -> pl.DataFrame:
+    """`n` linked records of build `shard`, shaped like the run's (in arrival order)."""
+    return pl.DataFrame({
         "record_id": pl.Series(rng.integers(10**11, 10**12, n)).cast(pl.String),
         "citizen_id": rng.integers(0, 146_000_000, n),
         "occurred_on": pl.Series(rng.integers(19_000, 20_000, n).astype(np.int32)).cast(pl.Date),
@@ -45,7 +41,15 @@ def records(shard: int, shards: int, foreign: float, rng: np.random.Generator) -
         "_o": pl.Series(np.full(n, shard, np.int32)),
         "_r": pl.Series(np.arange(n, dtype=np.int64)),
     })
-    return frame, owner
+
+
+def records(shard: int, shards: int, foreign: float, rng: np.random.Generator) -> tuple[pl.DataFrame, np.ndarray]:
+    """A build's linked records and the shard of each one's citizen."""
+    n = RECORDS_PER_BUILD
+    owner = np.full(n, shard, dtype=np.int64)
+    away = np.flatnonzero(rng.random(n) < foreign)
+    owner[away] = rng.integers(0, shards, away.size)
+    return frame(n, shard, rng), owner
 
 
 def before(work: Path, shard: int, shards: int, seen: pl.DataFrame, owner: np.ndarray) -> int:
@@ -109,15 +113,7 @@ def main() -> None:
         rng = np.random.default_rng(10**6)
         per_build = int(np.mean(list(builds.values())))
         for i in sorted(set(range(K)) - set(sample)):
-            f = pl.DataFrame({"record_id": pl.Series(rng.integers(10**11, 10**12, per_build)).cast(pl.String),
-                              "citizen_id": rng.integers(0, 146_000_000, per_build),
-                              "occurred_on": pl.Series(np.full(per_build, 19_500, np.int32)).cast(pl.Date),
-                              "reported_on": pl.Series(np.full(per_build, 19_500, np.int32)).cast(pl.Date),
-                              "amount": rng.random(per_build),
-                              "source": pl.Series(rng.integers(0, 14, per_build)).cast(pl.String),
-                              "_o": pl.Series(np.full(per_build, i, np.int32)),
-                              "_r": pl.Series(np.arange(per_build, dtype=np.int64)),
-                              "_to": pl.Series(rng.integers(0, K, per_build).astype(np.int32))})
+            f = frame(per_build, i, rng).with_columns(_to=pl.Series(rng.integers(0, K, per_build).astype(np.int32)))
             f.write_parquet(new / "foreign" / f"{i:05d}.parquet")
             for j, part in f.filter(pl.col("_to").is_in(sample)).partition_by("_to", as_dict=True,
                                                                               include_key=False).items():
