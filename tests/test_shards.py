@@ -155,15 +155,23 @@ def test_shards_side_by_side_on_the_pool_give_the_unsharded_tables(reference, tm
             return fn(self, *a, **k)
         return wrapped
 
+    from socialrating.identity import register_index as ri
+
+    builders: list[int] = []
+    init = ri.RegisterIndexBuilder.__init__
+    monkeypatch.setattr(ri.RegisterIndexBuilder, "__init__", lambda self, *a, **kw: builders.append(1)
+                        or init(self, *a, **kw))
     monkeypatch.setattr(shardworld.ShardWorld, "build", meeting("build", build))
     monkeypatch.setattr(shardworld.ShardWorld, "run", meeting("run", run))
     for threads, k in ((2, 4), (3, 2)):
         met.update(build=threading.Barrier(2, timeout=60), run=threading.Barrier(2, timeout=60))
+        builders.clear()
         out = tmp_path / f"we-{k}-{threads}"
         with parallel.threads(threads):
             assert InProcess().side_by_side == threads
             _run(WE, out, shards=k, executor=InProcess())
         assert not met["build"].broken and not met["run"].broken
+        assert builders == [1]  # the builds met at once, and the register index was still built once
         assert _same(reference["WE"], _tables(out)) == [], (threads, k)
         assert not (out / "_work").exists()
 
