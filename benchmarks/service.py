@@ -77,24 +77,24 @@ def prepare(run: Path, work: Path, db: str | None, n_citizens: int) -> tuple[Pat
 def copy_store(run: Path, db: str) -> None:
     """The run's ledger store (entries, blocks, changes) into an empty PostgreSQL database,
     through CSV and COPY; the service is then started with --db (the folder is not touched)."""
-    import duckdb
     import psycopg
 
     from socialrating.store.ledger_store import LedgerStore
 
     LedgerStore.open(db).close()  # creates the tables
-    src = duckdb.connect(str(run / "ledger.duckdb"), read_only=True)
+    store = LedgerStore.open(run / "ledger.duckdb", read_only=True)
+    src = store._db.con  # its entries are a view over the store's Parquet segments on this connection
     with psycopg.connect(db, autocommit=True) as con:
         for table in ("ledger_entries", "ledger_blocks", "ledger_changes"):
             cols = [r[0] for r in src.execute(f"DESCRIBE {table}").fetchall()]
             tmp = run.parent / f"{table}.csv"
-            src.execute(f"COPY {table} TO '{tmp}' (HEADER false, NULL '\\N', FORCE_QUOTE *)")
+            src.execute(f"COPY (SELECT * FROM {table}) TO '{tmp}' (HEADER false, NULL '\\N', FORCE_QUOTE *)")
             with con.cursor().copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as cp:
                 with tmp.open("rb") as f:
                     while chunk := f.read(1 << 20):
                         cp.write(chunk)
             tmp.unlink()
-    src.close()
+    store.close()
 
 
 def start_server(run: Path, db: str | None, port: int, log: Path, workers: int = 1) -> subprocess.Popen:

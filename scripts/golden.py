@@ -10,7 +10,8 @@ recorded fingerprint in `tests/golden/fingerprint.json`.
 The operator's key is a fixed test key, so `manifest.sig` and `operator.pub` are covered
 too (Ed25519 signatures are deterministic). Excluded, because they are not determined by
 the inputs: `ledger.duckdb` (DuckDB's file layout; its content is covered by the
-manifest's chain head) and the empty `.lock` file.
+manifest's chain head), the store's entry segments `ledger.entries/` (covered by the same
+head) and the empty `.lock` file.
 
     python scripts/golden.py            # print differences against the recorded file
     python scripts/golden.py --write    # record a deliberate change of output
@@ -29,6 +30,7 @@ from pathlib import Path
 
 RECORDED = Path(__file__).resolve().parent.parent / "tests" / "golden" / "fingerprint.json"
 SKIP = {"ledger.duckdb", ".lock"}
+SKIP_DIRS = {"ledger.entries"}  # the store's entry segments: covered by the store's heads, like ledger.duckdb
 EXE = [sys.executable, "-m", "socialrating.cli"]
 
 
@@ -47,7 +49,7 @@ def _cli(args: list[str], work: Path, env: dict) -> str:
 def _folder(path: Path) -> dict[str, str]:
     return {str(p.relative_to(path)): _sh(p.read_bytes())
             for p in sorted(path.rglob("*"))
-            if p.is_file() and p.name not in SKIP and ".txn" not in p.parts}
+            if p.is_file() and p.name not in SKIP and ".txn" not in p.parts and not SKIP_DIRS & set(p.parts)}
 
 
 def _fixed_key(d: Path) -> None:

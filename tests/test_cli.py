@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from socialrating.cli import app
+from socialrating.store.ledger_store import LedgerStore
+from store_tamper import edit_entries
 
 runner = CliRunner()
 
@@ -70,9 +71,8 @@ def test_suspending_policy_flow(runs):
     assert "exactly one of" in cli("resolve", folder, "--entry", eid, "--reviewer", "r", "--reason", "x",
                                    code=2).output
     # tamper with the store behind its back: verify names the entry
-    con = duckdb.connect(str(folder / "ledger.duckdb"))
-    con.execute(f"UPDATE ledger_entries SET points = points + 5 WHERE entry_id = {eid}")
-    con.close()
+    with LedgerStore.open(folder / "ledger.duckdb") as s:  # its entry segments rewritten
+        edit_entries(s, f"UPDATE ledger_entries SET points = points + 5 WHERE entry_id = {eid}")
     res = cli("verify", folder, code=1)
     assert f"entry:{eid}" in res.stdout
     v = json.loads(cli("verify", folder, "--json", code=1).stdout)

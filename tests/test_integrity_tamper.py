@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 import integrity_fixture as fx
+from store_tamper import edit_entries
 from socialrating.cli import app
 from socialrating.store import seal as sealing
 from socialrating.store.contest import ContestError, contest, verify_run
@@ -107,8 +108,8 @@ def rebuilt_by_sql_rehash(d):
     with LedgerStore.open(d) as s:
         db = s._db
         eid = db.fetchall("SELECT entry_id FROM ledger_entries WHERE points < 0 ORDER BY entry_id LIMIT 1")[0][0]
-        db.execute(f"UPDATE ledger_entries SET points = -points WHERE entry_id = {eid}")
-        db.execute(f"UPDATE ledger_entries SET row_tag = {db.tag_sql(db.row_hash_sql())} WHERE entry_id = {eid}")
+        edit_entries(s, f"UPDATE ledger_entries SET points = -points WHERE entry_id = {eid}")
+        edit_entries(s, f"UPDATE ledger_entries SET row_tag = {db.tag_sql(db.row_hash_sql())} WHERE entry_id = {eid}")
         prev = "0" * 64
         for b, hashes in db.fetchall(f"SELECT block_no, string_agg({db.row_hash_sql()}, '' ORDER BY entry_id) "
                                      "FROM ledger_entries GROUP BY block_no ORDER BY block_no"):
@@ -146,7 +147,7 @@ def forged_pair_and_manifest(d):
 
 def store_update_points(d):
     with LedgerStore.open(d) as s:
-        s._db.execute("UPDATE ledger_entries SET points = 100 WHERE entry_id = "
+        edit_entries(s, "UPDATE ledger_entries SET points = 100 WHERE entry_id = "
                       "(SELECT min(entry_id) FROM ledger_entries WHERE points < 0)")
 
 
@@ -157,7 +158,7 @@ def store_delete_change(d):
 
 def store_delete_entries(d):
     with LedgerStore.open(d) as s:
-        s._db.execute("DELETE FROM ledger_entries WHERE entry_id IN "
+        edit_entries(s, "DELETE FROM ledger_entries WHERE entry_id IN "
                       "(SELECT entry_id FROM ledger_entries ORDER BY entry_id DESC LIMIT 3)")
 
 

@@ -19,6 +19,7 @@ import pytest
 from socialrating.store.ledger_store import (
     SCHEMA, ZERO, LedgerConflict, LedgerStore, VerifyResult, block_digest, canonical_change, change_hash,
 )
+from store_tamper import edit_entries
 from test_store import ledger  # the six-entry ledger (separator and UTF-8 inside values)
 
 
@@ -86,12 +87,12 @@ def two_blocks(tmp_path):
 
 
 def test_verify_edited_entry(two_blocks):
-    two_blocks._db.execute("UPDATE ledger_entries SET points = 5 WHERE entry_id = 6")
+    edit_entries(two_blocks, "UPDATE ledger_entries SET points = 5 WHERE entry_id = 6")
     assert two_blocks.verify() == VerifyResult(False, "entry:6", 4, "entry 6 no longer matches its row hash")
 
 
 def test_verify_edited_entry_in_the_first_block(two_blocks):
-    two_blocks._db.execute("UPDATE ledger_entries SET category = 'x' WHERE entry_id = 1")
+    edit_entries(two_blocks, "UPDATE ledger_entries SET category = 'x' WHERE entry_id = 1")
     assert two_blocks.verify() == VerifyResult(False, "entry:1", 0, "entry 1 no longer matches its row hash")
 
 
@@ -121,7 +122,7 @@ def test_verify_first_block_prev_digest_must_be_zeros(two_blocks):
     ("UPDATE ledger_blocks SET n_rows = 3 WHERE block_no = 0", "block:0", 0, "1-4"),
 ])
 def test_verify_rows_deleted_or_inserted(two_blocks, sql, bad, checked, entries):
-    two_blocks._db.execute(sql)
+    edit_entries(two_blocks, sql)
     n = bad.split(":")[1]
     assert two_blocks.verify() == VerifyResult(False, bad, checked,
                                                f"block {n} (entries {entries}): rows were deleted or inserted")
@@ -129,8 +130,8 @@ def test_verify_rows_deleted_or_inserted(two_blocks, sql, bad, checked, entries)
 
 def test_verify_row_and_row_tag_rewritten(two_blocks):
     db = two_blocks._db
-    db.execute("UPDATE ledger_entries SET points = 1 WHERE entry_id = 7")
-    db.execute(f"UPDATE ledger_entries SET row_tag = ({db.tag_sql(db.row_hash_sql())}) WHERE entry_id = 7")
+    edit_entries(two_blocks, "UPDATE ledger_entries SET points = 1 WHERE entry_id = 7")
+    edit_entries(two_blocks, f"UPDATE ledger_entries SET row_tag = ({db.tag_sql(db.row_hash_sql())}) WHERE entry_id = 7")
     assert two_blocks.verify() == VerifyResult(
         False, "block:1", 4, "block 1 (entries 5-8): its rows' hashes no longer give the stored digest")
 
@@ -304,8 +305,8 @@ def five_blocks(tmp_path, monkeypatch):
 
 def test_verify_reads_the_blocks_a_few_at_a_time(five_blocks):
     db = five_blocks._db
-    db.execute("UPDATE ledger_entries SET points = 1 WHERE entry_id = 11")  # block 3: the second batch
-    db.execute(f"UPDATE ledger_entries SET row_tag = ({db.tag_sql(db.row_hash_sql())}) WHERE entry_id = 11")
+    edit_entries(five_blocks, "UPDATE ledger_entries SET points = 1 WHERE entry_id = 11")  # block 3: the second batch
+    edit_entries(five_blocks, f"UPDATE ledger_entries SET row_tag = ({db.tag_sql(db.row_hash_sql())}) WHERE entry_id = 11")
     assert five_blocks.verify() == VerifyResult(
         False, "block:3", 9, "block 3 (entries 10-12): its rows' hashes no longer give the stored digest")
 
@@ -327,7 +328,7 @@ def test_verify_fetches_at_most_verify_blocks_blocks_at_once(five_blocks):
 
 def test_verify_last_batch_alone(five_blocks):
     db = five_blocks._db
-    db.execute("DELETE FROM ledger_entries WHERE entry_id = 15")  # block 4, the third batch, alone
+    edit_entries(five_blocks, "DELETE FROM ledger_entries WHERE entry_id = 15")  # block 4, the third batch, alone
     assert five_blocks.verify() == VerifyResult(
         False, "block:4", 12, "block 4 (entries 13-15): rows were deleted or inserted")
 

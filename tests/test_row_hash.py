@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from socialrating.store.ledger_store import COLUMNS, SCHEMA, STATES, LedgerStore
+from store_tamper import edit_entries
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -80,7 +81,7 @@ def test_stored_row_tags_follow_the_documented_scheme(target):
 
 
 def _edit(s: LedgerStore, col: str, entry: int, value) -> None:
-    s._db.execute(f"UPDATE ledger_entries SET {col} = ? WHERE entry_id = ?", [value, entry])
+    edit_entries(s, f"UPDATE ledger_entries SET {col} = ? WHERE entry_id = ?", [value, entry])
 
 
 @pytest.mark.parametrize("col", [c for c in COLUMNS if c != "entry_id"])

@@ -172,6 +172,18 @@ def test_the_contract_check_finds_a_wrong_type(tmp_path, run_dir):
         "expected Int16", "wrongful.parquet: no column error_sources", "policy.yaml missing"]
 
 
+def test_the_contract_covers_the_ledger_and_the_manifest(tmp_path, run_dir):
+    """Keyed by the name before the first dot, ledger.duckdb's entry hid ledger.parquet's
+    contract, and manifest.sig's manifest.json's: neither was checked."""
+    for p in run_dir.iterdir():
+        if p.is_file():
+            (tmp_path / p.name).write_bytes(p.read_bytes())
+    led = pl.read_parquet(tmp_path / "ledger.parquet")
+    led.with_columns(pl.col("points").cast(pl.Int32)).write_parquet(tmp_path / "ledger.parquet")
+    (tmp_path / "manifest.json").unlink()
+    assert _matches_contract(tmp_path) == ["ledger.parquet: points is Int32, expected Int16", "manifest.json missing"]
+
+
 # ---- feedback as data: a context the code never names gets feedback by configuration
 
 def _housing_policy(tmp_path: Path) -> Path:

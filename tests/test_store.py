@@ -14,6 +14,7 @@ import os
 import polars as pl
 import pytest
 
+from store_tamper import edit_entries
 from socialrating.store.ledger_store import (
     BLOCK_SIZE,
     SCHEMA,
@@ -61,7 +62,7 @@ def ledger(n: int = 6, start: int = 1) -> pl.DataFrame:
 
 
 def tamper(store: LedgerStore, sql: str) -> None:
-    store._db.execute(sql)  # straight into the database, bypassing the API
+    edit_entries(store, sql)  # straight into the stored entries, bypassing the API
 
 
 def test_append_and_read_back(target):

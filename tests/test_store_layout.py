@@ -1,5 +1,7 @@
 """The store's per-row layout (`row-tag-32`, store/ledger_store.py): what it keeps per entry,
-and stores written with the earlier layout (full row hashes) read and upgraded."""
+and stores written with the earlier layout (full row hashes) read and upgraded. On DuckDB
+these are stores with an entries table (`segments=False`, as every DuckDB store was before
+its entries moved to Parquet segments: tests/test_store_segments.py)."""
 
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ def columns(s: LedgerStore) -> set[str]:
 
 
 def test_a_new_store_keeps_a_tag_not_the_hash_and_records_its_layout(target):
-    with LedgerStore.open(target) as s:
+    with LedgerStore.open(target, segments=False) as s:
         s.append_entries(ledger(5))
         assert "row_tag" in columns(s) and "row_hash" not in columns(s)
         assert s._db.fetchall("SELECT value FROM ledger_meta WHERE key = 'layout'") == [(LAYOUT,)]
@@ -55,7 +57,7 @@ def test_a_new_store_keeps_a_tag_not_the_hash_and_records_its_layout(target):
 
 
 def test_the_duckdb_store_has_no_index_on_entries(tmp_path):
-    with LedgerStore.open(tmp_path / "l.duckdb") as s:
+    with LedgerStore.open(tmp_path / "l.duckdb", segments=False) as s:
         s.append_entries(ledger(5))
         assert s._db.fetchall("SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'ledger_entries'") == [(0,)]
         assert s._db.fetchall("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'ledger_entries' "
@@ -65,7 +67,7 @@ def test_the_duckdb_store_has_no_index_on_entries(tmp_path):
 def test_without_an_index_stored_ids_are_still_found_anywhere_in_a_batch(tmp_path):
     """Idempotence and conflicts work for ids inside the batch's range, at its ends, and for
     a batch whose ids come before the stored ones."""
-    with LedgerStore.open(tmp_path / "l.duckdb") as s:
+    with LedgerStore.open(tmp_path / "l.duckdb", segments=False) as s:
         assert s.append_entries(ledger(10, start=11)) == 10
         assert s.append_entries(ledger(12, start=5)) == 6  # 5..10 new, 11..16 already stored
         assert s.append_entries(ledger(1, start=20)) == 0
@@ -78,7 +80,7 @@ def test_without_an_index_stored_ids_are_still_found_anywhere_in_a_batch(tmp_pat
 
 def test_an_earlier_store_is_read_as_it_is_and_upgraded_when_opened_for_writing(tmp_path):
     path = tmp_path / "ledger.duckdb"
-    with LedgerStore.open(path) as s:
+    with LedgerStore.open(path, segments=False) as s:
         s.append_entries(ledger(4))
         s.append_entries(ledger(4, start=5))
         s.record_change(6, "contested", "citizen", "not me", D)
@@ -87,7 +89,7 @@ def test_an_earlier_store_is_read_as_it_is_and_upgraded_when_opened_for_writing(
     with LedgerStore.open(path, read_only=True) as r:
         assert "row_hash" in columns(r)
         assert r.verify().ok and r.block_digests() == heads and len(r) == n
-    with LedgerStore.open(path) as s:  # opened for writing: upgraded
+    with LedgerStore.open(path, segments=False) as s:  # opened for writing: upgraded
         assert "row_tag" in columns(s) and "row_hash" not in columns(s)
         assert s._db.fetchall("SELECT value FROM ledger_meta WHERE key = 'layout'") == [(LAYOUT,)]
         assert s.verify().ok and s.block_digests() == heads and len(s) == n

@@ -167,10 +167,10 @@ def write_final(folder: RunFolder, final, shard: int = 0, of: int = 1) -> None:
 def write_store(folder: RunFolder, db: str | None, final, actual_engine, review_deadline_days) -> tuple:
     """Append the ledger to the hash-chained store and record the simulated appeals as state
     changes; returns (head, number of changes, head of the changes)."""
-    from ..store.ledger_store import LedgerStore
+    from ..store.ledger_store import DEFAULT_FILE, LedgerStore, remove_duckdb_store
 
     if db is None:
-        (folder.path / "ledger.duckdb").unlink(missing_ok=True)
+        remove_duckdb_store(folder.path / DEFAULT_FILE)
     with LedgerStore.open(db or folder.path) as store:
         store.append_entries(final.ledger)
         head = store.head()

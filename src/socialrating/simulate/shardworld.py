@@ -475,10 +475,10 @@ class StoreWriter:
     def __init__(self, folder: RunFolder, db: str | None):
         from concurrent.futures import ThreadPoolExecutor
 
-        from ..store.ledger_store import LedgerStore
+        from ..store.ledger_store import DEFAULT_FILE, LedgerStore, remove_duckdb_store
 
         if db is None:
-            (folder.path / "ledger.duckdb").unlink(missing_ok=True)
+            remove_duckdb_store(folder.path / DEFAULT_FILE)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="socialrating-store")
         try:
             self._store = self._pool.submit(LedgerStore.open, db or folder.path).result()

@@ -97,7 +97,10 @@ _RECORD = {"citizen_id": pl.Int64, "event_type": None, "occurred_on": pl.Date, "
            "source": None, "record_id": pl.String}
 _RATING = {"balance_status": pl.Int32, "balance_level": pl.Int32, "status": pl.Int8, "level": pl.Int8}
 
-FILES: dict[str, RunFile] = {f.file.split(".")[0]: f for f in (
+#: keyed by table name for the Parquet tables ("ledger"), by file name for the rest: keyed by
+#: the name before the first dot, "ledger.duckdb" took the key "ledger" from ledger.parquet
+#: (and manifest.sig manifest.json's), so those two files' contracts were never checked
+FILES: dict[str, RunFile] = {f.file.removesuffix(".parquet"): f for f in (
     RunFile("citizens.parquet", "the synthetic people (Synthetic Russia adds its identifier columns: snils, "
             "inn, passport, phone, name codes; the basic world has fewer columns)",
             {c: POPULATION_SCHEMA[c] for c in CORE_COLUMNS},
@@ -139,7 +142,10 @@ FILES: dict[str, RunFile] = {f.file.split(".")[0]: f for f in (
     RunFile("operator.pub", "the operator's public key, to check the signature"),
     RunFile("policy.yaml", "the policy text that ran"),
     RunFile("linkage.json", "identity linkage: records in, linked, quarantined by reason"),
-    RunFile("ledger.duckdb", "the hash-chained ledger store (when not in PostgreSQL)", optional=True),
+    RunFile("ledger.duckdb", "the hash-chained ledger store (when not in PostgreSQL): the chain, the changes "
+            "and the list of the entry segments", optional=True),
+    RunFile("ledger.entries", "the store's entries as it received them, a Parquet segment per append "
+            "(read through ledger.duckdb; checked by `verify`, not listed in the manifest)", optional=True),
 )}
 
 

@@ -38,6 +38,9 @@ MANIFEST = "manifest.json"
 #: and staging area, the ledger store (checked by content), and outputs that `report`,
 #: `audit` and `compare` re-derive from the sealed files at any time
 NOT_LISTED = {MANIFEST, SIG_NAME, PUB_NAME, LOCK_NAME, "ledger.duckdb", "ledger.duckdb.wal"}
+#: folders likewise: the store's entry segments (store/ledger_store.py), checked by content
+#: through the chain whose head the manifest records
+NOT_LISTED_DIRS = {"ledger.entries"}
 UNSEALED = ("report.html", "audit.json", "timings.json", "audit/", "compare-")
 
 
@@ -66,7 +69,8 @@ def listed_files(run_dir: Path) -> list[str]:
     out = []
     for p in run_dir.rglob("*"):
         rel = p.relative_to(run_dir).as_posix()
-        if rel.split("/")[0] == STAGE_NAME or p.is_dir() or rel in NOT_LISTED or is_unsealed(rel):
+        top = rel.split("/")[0]
+        if top == STAGE_NAME or top in NOT_LISTED_DIRS or p.is_dir() or rel in NOT_LISTED or is_unsealed(rel):
             continue
         if p.name.startswith(".") and p.name.endswith(".tmp"):  # another writer's temporary file
             continue
