@@ -32,7 +32,7 @@ CB = SimConfig(policy="court-blacklist", people=2500, years=1.0, seed=5, world="
 TABLES = ("citizens", "truth", "events", "ratings", "consequences", "wrongful", "ledger", "quarantine",
           "current_ratings", "current_consequences")
 # read back in shard order these are the whole run's rows in the whole run's order
-SAME_ORDER = {"citizens", "truth", "events", "ledger", "quarantine", "current_ratings"}
+SAME_ORDER = {"citizens", "truth", "events", "ledger", "quarantine", "current_ratings", "ratings"}
 
 
 def test_a_shard_is_whole_generation_blocks_as_even_as_they_can_be():
@@ -269,6 +269,10 @@ def test_the_sharded_run_had_what_the_merge_must_get_right(reference, tmp_path):
     both = ledger.join(rows, on="row", how="left", suffix="_event")
     assert both.height == ledger.height and both["citizen_id"].equals(both["citizen_id_event"], check_names=False)
     assert (both["occurred_on"] == both["occurred_on_event"]).all()
+    # the ratings panel is person by person, each person's months in order (simulate/outputs.py)
+    r = ref["ratings"]
+    assert r.height == ref["citizens"].height * 9 and r.select("citizen_id", "month").equals(
+        r.select("citizen_id", "month").sort("citizen_id", "month"))
 
 
 def test_records_linked_to_another_shard_s_citizen_reach_it(tmp_path, monkeypatch):

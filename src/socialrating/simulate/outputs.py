@@ -40,9 +40,14 @@ def block_major(events: pl.DataFrame, block_size: int | None) -> tuple[pl.DataFr
 
 class PanelWriter:
     """ratings.parquet (everyone, every month end) and events.parquet (the actual
-    scenario's records, feedback records included), streamed month by month; a shard's
-    parts when ``of`` > 1. Events of several generation blocks are written at the end in
-    block order (``block_major``)."""
+    scenario's records, feedback records included); a shard's parts when ``of`` > 1.
+    Events are streamed month by month, or written at the end in block order
+    (``block_major``) when the shard has several generation blocks. The ratings are kept
+    until the end and written person by person (citizen_id, then month): a person's
+    balances change in few months, so with the integer columns stored as deltas the panel
+    takes 41% less than month by month (a 1M run's 35.6 MB -> about 21 MB), and one
+    person's history is one run of rows. The panel is a shard's people x months, small
+    beside the shard's records."""
 
     def __init__(self, folder: RunFolder, policy, citizens: np.ndarray, ends: list[dt.date], *,
                  shard: int = 0, of: int = 1, block_size: int | None = None):
@@ -53,6 +58,7 @@ class PanelWriter:
         self.block_size, self.stream = block_size, bool(blocks[0] == blocks[-1])
         self.band_enum = pl.Enum(policy.rating.bands.names) if policy.rating.bands else None
         self.records: list[pl.DataFrame] = []
+        self.panel: list[pl.DataFrame] = []
 
     def write(self, month: MonthOutcome) -> None:
         self.records.append(month.records)
@@ -69,10 +75,14 @@ class PanelWriter:
         }
         if self.band_enum is not None:
             cols["band"] = pl.Series(ctx["band"].astype(np.uint32)).cat.to(self.band_enum)
-        self.ratings.write(pl.DataFrame(cols))
+        self.panel.append(pl.DataFrame(cols))
 
     def close(self) -> pl.DataFrame:
-        """Close both files; returns every record the actual scenario received, month by month."""
+        """Write the panel person by person and close both files; returns every record the
+        actual scenario received, month by month."""
+        if self.panel:  # each month's rows are in citizen order: a stable sort by citizen keeps the months in order
+            self.ratings.write(pl.concat(self.panel, how="vertical").sort("citizen_id", maintain_order=True))
+            self.panel = []
         self.ratings.close()
         events = pl.concat(self.records, how="vertical")
         if not self.stream:
