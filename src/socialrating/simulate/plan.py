@@ -25,12 +25,14 @@ from pathlib import Path
 MEMORY_FIXED_BYTES = 6_480.0
 MEMORY_PER_RECORD_YEAR = 540.0
 #: the run folder at its largest during the run (sampled every second), measured by
-#: `national.py --people 1000000 --shards 8` on 2026-11-30 with the store's row-tag layout,
-#: integer columns as deltas, record ids prefix-coded and the shuffle deleted as it is
-#: read: 508 MB with 7 years of history, 291 MB without (each also the folder's size at
-#: the end). Before those changes: 864 MB and 471 MB at the end, one process.
-DISK_FIXED_BYTES = 260.0
-DISK_PER_RECORD_YEAR = 31.0
+#: `national.py --people 1000000 --shards 8` on 2026-11-30 with the store's entries as
+#: Parquet segments and the ratings panel person by person: 489 MB with 7 years of history
+#: (452 MB at the end: the largest is when every shard is built and the shuffle holds their
+#: records), 251 MB without; the 50M run's largest was also 489 B a person. Before those two
+#: changes (row-tag layout, integer columns as deltas, record ids prefix-coded, the shuffle
+#: deleted as it is read): 508 MB and 291 MB; before those, 864 MB and 471 MB.
+DISK_FIXED_BYTES = 217.0
+DISK_PER_RECORD_YEAR = 34.0
 #: a run in shards (shardworld.py) holds as many shards' people at a time as run side by
 #: side (one per thread of the pool in one process), plus what is still national: the ledger
 #: store's buffer pool, bounded (STORE_POOL_BYTES, the store's MEMORY_LIMIT; the store is

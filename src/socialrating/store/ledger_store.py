@@ -51,7 +51,7 @@ written once and never changed: ``ledger.duckdb`` -> ``ledger.entries/000000.par
 changes) and ``ledger_segments`` (segment_no, file, first/last entry_id, n_rows); the
 connection reads the registered segments as the view ``ledger_entries``, so every query
 and `verify` are the same SQL as for a table. Why: DuckDB's table took 25.7 bytes an entry
-on disk (131 MB of a 1M-people run's 485 MB), the segments 15.5 with their row tags (the
+on disk (131 MB of a 1M-people run's 508 MB), the segments 15.5 with their row tags (the
 store 89 MB with its database); appending and verifying take the time they took (5.09M
 entries: 10.6 s and 4.8 s, against 10.3 s and 5.1 s): hashing is the appending's cost,
 not inserting. A segment is written to a temporary name, synced and renamed before it is
