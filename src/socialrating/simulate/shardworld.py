@@ -142,7 +142,9 @@ class ShardWorld:
         if batch.truth is not None:
             write_table(batch.truth, O.table_path(self.folder, "truth", job.index, job.of))
         self._work("perfect").mkdir(parents=True, exist_ok=True)
-        _perfect(twin).write_parquet(self._work("perfect", f"{job.index:05d}.parquet"))
+        # the shuffle's files are written as the run's tables are (record ids prefix-coded,
+        # integers as deltas): they are most of the folder when every shard is built
+        write_table(_perfect(twin), self._work("perfect", f"{job.index:05d}.parquet"))
         seen = seen.with_columns(_s=_source_rank(seen["source"], list(batch.records)), _o=pl.lit(job.index, pl.Int32),
                                  _r=pl.int_range(pl.len(), dtype=pl.Int64))
         owner = np.searchsorted(np.array(job.uppers, np.int64), seen["citizen_id"].fill_null(-1).to_numpy(),
@@ -150,11 +152,11 @@ class ShardWorld:
         owner = np.minimum(owner, job.of - 1)
         here = owner == job.index
         self._work("to", f"{job.index:05d}").mkdir(parents=True, exist_ok=True)
-        seen.filter(pl.Series(here)).write_parquet(self._work("to", f"{job.index:05d}", f"{job.index:05d}.parquet"))
+        write_table(seen.filter(pl.Series(here)), self._work("to", f"{job.index:05d}", f"{job.index:05d}.parquet"))
         if not here.all():  # linked to other shards' citizens: one file, delivered by the coordinator (deliver)
             self._work(FOREIGN).mkdir(parents=True, exist_ok=True)
-            (seen.filter(pl.Series(~here)).with_columns(_to=pl.Series(owner[~here].astype(np.int32)))
-             .write_parquet(self._work(FOREIGN, f"{job.index:05d}.parquet")))
+            write_table(seen.filter(pl.Series(~here)).with_columns(_to=pl.Series(owner[~here].astype(np.int32))),
+                        self._work(FOREIGN, f"{job.index:05d}.parquet"))
         return {"linkage": linkage, "not_loaded": int(batch.not_loaded)}
 
     def _received(self) -> World:
@@ -346,7 +348,7 @@ def deliver(folder: RunFolder, shards: int) -> int:
     for (to,), part in sent.partition_by("_to", as_dict=True, include_key=False, maintain_order=True).items():
         inbox = folder.path / WORK / "to" / f"{int(to):05d}"
         inbox.mkdir(parents=True, exist_ok=True)
-        part.write_parquet(inbox / "from-others.parquet")
+        write_table(part, inbox / "from-others.parquet")
     shutil.rmtree(src)
     return sent.height
 
