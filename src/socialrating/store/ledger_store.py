@@ -535,23 +535,24 @@ class LedgerStore:
         db = self._db
         cols = [*SCHEMA.items(), ("block_no", pl.Int64), ("row_tag", pl.Int64)]
         files = [str(self._segments / f) for _, f, *_ in self._segment_files() if (self._segments / f).is_file()]
-        typed = ", ".join(f"CAST({c} AS {_duck_type(t)}) AS {c}" for c, t in cols)
+        empty = "SELECT " + ", ".join(f"CAST(NULL AS {_duck_type(t)}) AS {c}" for c, t in cols) + " WHERE false"
+        sql = empty
         if files:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            sql = f"SELECT {typed} FROM read_parquet([{listed}])"
-        else:
-            sql = f"SELECT {', '.join(f'CAST(NULL AS {_duck_type(t)}) AS {c}' for c, t in cols)} WHERE false"
+            sql = (f"SELECT {', '.join(f'CAST({c} AS {_duck_type(t)}) AS {c}' for c, t in cols)} "
+                   f"FROM read_parquet([{listed}])")
         self._unreadable = None
         try:
             db.execute(f"CREATE OR REPLACE TEMP VIEW ledger_entries AS {sql}")
         except Exception as exc:  # noqa: BLE001 - duckdb's IOException / InvalidInputException on a bad file
             self._unreadable = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            empty = ", ".join(f"CAST(NULL AS {_duck_type(t)}) AS {c}" for c, t in cols)
-            db.execute(f"CREATE OR REPLACE TEMP VIEW ledger_entries AS SELECT {empty} WHERE false")
+            db.execute(f"CREATE OR REPLACE TEMP VIEW ledger_entries AS {empty}")
 
-    def _write_segment(self) -> None:
-        """The staged rows (``_staged``, hashed) as the next segment, registered (inside the
-        append's transaction). Written whole under a temporary name, synced, then renamed."""
+    def _write_segment(self, staged: pl.DataFrame, row_hashes: pl.Series) -> None:
+        """The batch (``staged``: the entries and block_no, in entry_id order) as the next
+        segment, with each row's tag from its hash (``row_hashes``, the same order; the tag
+        is tag_sql's: the hash's first 8 hex digits), registered inside the append's
+        transaction. Written whole under a temporary name, synced, then renamed."""
         import os
 
         import pyarrow.parquet as pq
@@ -559,11 +560,8 @@ class LedgerStore:
         from .runfolder import parquet_options
 
         db = self._db
-        table = db.con.sql(f"SELECT {', '.join(COLUMNS)}, block_no, {db.tag_sql('row_hash')} AS row_tag "
-                           "FROM _staged ORDER BY entry_id")
-        table = table.to_arrow_table() if hasattr(table, "to_arrow_table") else table.arrow()
-        table = pl.DataFrame(pl.from_arrow(table)).cast(
-            {**SCHEMA, "block_no": pl.Int64, "row_tag": pl.Int64}).to_arrow()
+        table = staged.with_columns(block_no=pl.col("block_no").cast(pl.Int64),
+                                    row_tag=row_hashes.str.slice(0, 8).str.to_integer(base=16)).to_arrow()
         tip = db.fetchall("SELECT max(segment_no) FROM ledger_segments")[0][0]
         no = 0 if tip is None else int(tip) + 1
         name = f"{no:06d}.parquet"
@@ -635,17 +633,18 @@ class LedgerStore:
             next_block, prev = (last[0][0] + 1, last[0][1]) if last else (0, ZERO)
             # block numbers by position in the sorted batch (a window in SQL sorted it again:
             # a quarter of the 1M run's appending); each row hashed once, in the stage
-            db.load_stage(df.with_columns(block_no=next_block + pl.int_range(pl.len()) // BLOCK_SIZE))
+            staged = df.with_columns(block_no=next_block + pl.int_range(pl.len()) // BLOCK_SIZE)
+            db.load_stage(staged)
             db.execute("DROP TABLE IF EXISTS _staged")
             db.execute(f"CREATE TEMP TABLE _staged AS SELECT *, {db.row_hash_sql()} AS row_hash FROM _stage")
             db.execute("DROP TABLE _stage")
-            if self._segments is not None:
-                self._write_segment()
+            hashed = db.frame("SELECT entry_id, row_hash FROM _staged", None,
+                              {"entry_id": pl.Int64, "row_hash": pl.String}).sort("entry_id")
+            if self._segments is not None:  # the batch is here already: written from it, not read back
+                self._write_segment(staged, hashed["row_hash"])
             else:
                 db.execute(f"INSERT INTO ledger_entries SELECT {', '.join(COLUMNS)}, block_no, "
                            f"{db.tag_sql('row_hash')} FROM _staged ORDER BY entry_id")
-            hashed = db.frame("SELECT entry_id, row_hash FROM _staged", None,
-                              {"entry_id": pl.Int64, "row_hash": pl.String})
             db.execute("DROP TABLE _staged")
             for block_no, first, last_id, count, digest in block_digests(hashed, next_block, prev):
                 db.execute("INSERT INTO ledger_blocks VALUES (?, ?, ?, ?, ?, ?)",
