@@ -18,6 +18,15 @@ def test_report_order_is_lexsort(n, seed, day_span, small_ids):
     assert np.array_equal(_report_order(reported, rid), np.lexsort((rid, reported)))
 
 
+def test_report_order_with_many_ties_is_still_stable():
+    # large enough for numpy's unstable sort to reorder ties: the tie check must fall back
+    rng = np.random.default_rng(3)
+    reported = rng.integers(0, 30, 50_000).astype(np.int32)
+    rid = rng.integers(0, 1_000, 50_000).astype(np.int64)
+    assert np.array_equal(_report_order(reported, rid), np.lexsort((rid, reported)))
+    assert not np.array_equal(np.argsort(((reported.astype(np.int64)) << 40) | rid), np.lexsort((rid, reported)))
+
+
 def test_report_order_falls_back_outside_the_packed_range():
     reported = np.array([5, -(2**24), 5, 0], dtype=np.int32)
     rid = np.array([3, 1, 2, 2**41], dtype=np.int64)

@@ -25,7 +25,7 @@ from ..identity.register import build_register
 from ..population.calibration import load_calibration
 from ..population.generate import generate_population
 from ..sources.errors import ErrorModel
-from ..sources.synthetic import generate_records
+from ..sources.synthetic import records_view, true_records
 from ..sources.basic import EVENT_TYPE, SOURCE
 from .world import World
 
@@ -100,12 +100,11 @@ def block_records(people: pl.DataFrame, start: dt.date, years: float, seed: int,
     shared by all blocks (``blocks``: how many the run has). Errors that pick another person
     pick within the block."""
     own, keys = record_seed(seed, block), record_seed(seed, 0)
-    pool = parallel.current()  # independent streams: the two run side by side
-    seen_job = pool.submit(lambda: generate_records(people, start, years, own, keep=keep, block=block,
-                                                    blocks=blocks, keys=keys))
-    twin_job = pool.submit(lambda: generate_records(people, start, years, own, error_model=ErrorModel.none(),
-                                                    identities=False, keep=keep, block=block,
-                                                    blocks=blocks, keys=keys))
+    # the agency models run once; the two views of their records run side by side
+    true = true_records(people, start, years, own, block=block, blocks=blocks, keys=keys)
+    pool = parallel.current()
+    seen_job = pool.submit(lambda: records_view(true, keep=keep))
+    twin_job = pool.submit(lambda: records_view(true, ErrorModel.none(), identities=False, keep=keep))
     return seen_job.result(), twin_job.result()
 
 
