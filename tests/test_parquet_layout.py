@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import pytest
 import polars as pl
 import pyarrow.parquet as pq
 
@@ -103,3 +104,18 @@ def test_min_max_are_written_for_every_column_but_free_text(tmp_path):
     # and a filter on a text column still finds its rows (read, not skipped)
     got = duckdb.connect().execute(f"SELECT count(*) FROM '{tmp_path / 't.parquet'}' WHERE record_id = 'BNK-000000000008'").fetchone()
     assert got == (1,)
+
+
+def test_floats_are_split_into_byte_streams_and_read_back_exactly(tmp_path):
+    amounts = pl.Series("amount", [None if i % 5 == 0 else round(1000 * 1.37 ** (i % 40), 2) for i in range(4_000)])
+    df = frame(4_000).with_columns(amounts, share=pl.Series([i / 7 for i in range(4_000)], dtype=pl.Float32))
+    opts = parquet_options(df.to_arrow().schema)
+    assert opts["column_encoding"]["amount"] == opts["column_encoding"]["share"] == "BYTE_STREAM_SPLIT"
+    assert "amount" not in opts["use_dictionary"] and "share" not in opts["use_dictionary"]
+    write_table(df, tmp_path / "f.parquet")
+    enc = encodings(tmp_path / "f.parquet")
+    assert "BYTE_STREAM_SPLIT" in enc["amount"] and "BYTE_STREAM_SPLIT" in enc["share"]
+    assert pl.read_parquet(tmp_path / "f.parquet").equals(df)
+    got = duckdb.connect().execute(f"SELECT sum(amount), count(amount), sum(share) FROM '{tmp_path / 'f.parquet'}'").fetchone()
+    assert got[0] == pytest.approx(df["amount"].sum()) and got[1] == 3_200
+    assert got[2] == pytest.approx(float(df["share"].sum()), rel=1e-6)

@@ -108,8 +108,8 @@ def generate_records(
 
     It is ``records_view(true_records(...), ...)``: a caller that wants the agencies' view
     and its error-free twin runs the agency models once and takes both views of them."""
-    truth = true_records(people, start, years, seed, calibration=calibration, block=block, blocks=blocks, keys=keys)
-    return records_view(truth, error_model, identities=identities, keep=keep)
+    true = true_records(people, start, years, seed, calibration=calibration, block=block, blocks=blocks, keys=keys)
+    return records_view(true, error_model, identities=identities, keep=keep)
 
 
 @dataclass

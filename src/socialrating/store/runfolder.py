@@ -169,20 +169,27 @@ _DELTA_TYPES = (pa.int32(), pa.int64())
 #: dictionary that never repeats. Measured on a 1M-people run's parts (2026-11-30): events
 #: -10%, ledger -8%, truth -7%, as fast to write.
 _PREFIX_CODED = ("record_id",)
+#: floating-point columns (amounts) with each value's bytes split into streams (Parquet's
+#: BYTE_STREAM_SPLIT), which zstd then compresses, rather than a dictionary of values that
+#: seldom repeat. Measured on 3M of a 1M-people run's events (2026-11-30): the amount
+#: column 5.71 MB -> 5.07 MB, written in 30 ns a row instead of 63.
+_SPLIT_TYPES = (pa.float32(), pa.float64())
 
 
 def parquet_options(schema: pa.Schema) -> dict[str, Any]:
     """How every table of a run is written: zstd, integer columns as deltas, record ids
-    prefix-coded, the other columns dictionary-encoded where Parquet finds it pays
+    prefix-coded, floats split into byte streams, the other columns dictionary-encoded where Parquet finds it pays
     (pyarrow's default). Row groups' min/max only for columns that are not free text:
     a free-text column's (record ids, names, reasons) skips no row group, the ids being
     random, and cost a sixth of the writing."""
     ints = [f.name for f in schema if f.type in _DELTA_TYPES]
+    floats = [f.name for f in schema if f.type in _SPLIT_TYPES]
     text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     ids = [c for c in text if c in _PREFIX_CODED]
     return {"compression": "zstd", "write_statistics": [f.name for f in schema if f.name not in text],
-            "use_dictionary": [f.name for f in schema if f.name not in ints and f.name not in ids],
-            "column_encoding": {**{c: "DELTA_BINARY_PACKED" for c in ints}, **{c: "DELTA_BYTE_ARRAY" for c in ids}}}
+            "use_dictionary": [f.name for f in schema if f.name not in ints + floats + ids],
+            "column_encoding": {**{c: "DELTA_BINARY_PACKED" for c in ints}, **{c: "BYTE_STREAM_SPLIT" for c in floats},
+                                **{c: "DELTA_BYTE_ARRAY" for c in ids}}}
 
 
 def write_table(frame: pl.DataFrame, path: str | Path) -> None:
