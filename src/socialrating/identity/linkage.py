@@ -89,6 +89,11 @@ class LinkResult:
     linked: pl.DataFrame
     quarantine: pl.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)
+    #: where ``linked``'s and ``quarantine``'s rows were in the records given to linkage
+    #: (int64 positions; None for a result made otherwise): a caller holding a table aligned
+    #: with those records (the generator's truth) takes its rows by position, not by a join
+    linked_rows: np.ndarray | None = None
+    quarantine_rows: np.ndarray | None = None
 
     @property
     def n_records(self) -> int:
@@ -280,14 +285,16 @@ def _finish(p: _Pending, n_pairs: int) -> LinkResult:
     parts = [x for x in parts if x.height]
     decided = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=_DECISION)
     assert decided.height == n and decided["__row"].n_unique() == n, "linkage decided a record twice or not at all"
-    out = pl.concat([p.records, decided.sort("__row")], how="horizontal")
+    decided = decided.sort("__row")
+    out = pl.concat([p.records, decided], how="horizontal")
     is_linked = pl.col("citizen_id").is_not_null()
     linked = out.filter(is_linked).drop("__row", "reason")
     quarantine = out.filter(~is_linked).drop("__row", "citizen_id", "match_method", "match_probability")
     assert linked.height + quarantine.height == n, "records in != linked + quarantined"
     # candidate_pairs: scored (name tuple, person) pairs of this source's distinct name tuples
     stats = {"records": n, "linked": linked.height, "quarantined": quarantine.height, "candidate_pairs": n_pairs}
-    return LinkResult(p.source, linked, quarantine, stats)
+    mask = decided["citizen_id"].is_not_null().to_numpy()
+    return LinkResult(p.source, linked, quarantine, stats, np.flatnonzero(mask), np.flatnonzero(~mask))
 
 
 class KeySpec(Protocol):
@@ -360,7 +367,8 @@ def _ratio(a: int, b: int) -> float | None:
     return None if b == 0 else round(a / b, 6)
 
 
-def linkage_report(results: Mapping[str, LinkResult] | Iterable[LinkResult], truth: pl.DataFrame) -> dict[str, Any]:
+def linkage_report(results: Mapping[str, LinkResult] | Iterable[LinkResult], truth: pl.DataFrame, *,
+                   truth_rows: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Precision and recall of linkage per source against ground truth (JSON-serialisable).
 
     ``truth``: source, record_id, true_citizen_id (null when the record belongs to
@@ -371,6 +379,11 @@ def linkage_report(results: Mapping[str, LinkResult] | Iterable[LinkResult], tru
     ``wrongly_linked`` is the number of records attached to the wrong person (or to
     somebody when they belong to nobody): the people a scheme would judge on someone
     else's record.
+
+    ``truth_rows`` (optional): per source, the truth row of each record given to linkage, in
+    their order (the generator's truth is aligned with its records). With it, and results
+    that know their rows' positions, each record's truth is taken by position instead of by
+    a join on record_id: the same report, without hashing every record id twice.
     """
     res = list(results.values()) if isinstance(results, Mapping) else list(results)
     tcols = ["source", "record_id", "true_citizen_id"] + (["error_kind"] if "error_kind" in truth.columns else [])
@@ -383,10 +396,22 @@ def linkage_report(results: Mapping[str, LinkResult] | Iterable[LinkResult], tru
     by_reason_all: dict[str, int] = {}
     by_kind: dict[str, dict[str, int]] = {}
     t = t.with_columns(__in_truth=pl.lit(True))
-    by_src = {k[0] if isinstance(k, tuple) else k: v.drop("source") for k, v in t.partition_by("source", as_dict=True).items()}
-    empty = t.clear().drop("source")
-    for r in res:
-        rep, kinds = _source_report(r, by_src.get(r.source, empty))
+    by_position = [truth_rows is not None and r.linked_rows is not None and r.source in truth_rows for r in res]
+    if not all(by_position):
+        by_src = {k[0] if isinstance(k, tuple) else k: v.drop("source")
+                  for k, v in t.partition_by("source", as_dict=True).items()}
+        empty = t.clear().drop("source")
+    for r, positional in zip(res, by_position):
+        if positional:
+            rows = truth_rows[r.source]
+            lk, qk = (_aligned(part, t.drop("source").gather(rows[at]))
+                      for part, at in ((r.linked.select(pl.col("record_id").cast(pl.String), "citizen_id", "match_method"),
+                                        r.linked_rows),
+                                       (r.quarantine.select(pl.col("record_id").cast(pl.String), "reason"),
+                                        r.quarantine_rows)))
+            rep, kinds = _source_report(r, None, joined=(lk, qk))
+        else:
+            rep, kinds = _source_report(r, by_src.get(r.source, empty))
         per_source[r.source] = rep
         for key in totals:
             totals[key] += rep[key]
@@ -411,11 +436,24 @@ def linkage_report(results: Mapping[str, LinkResult] | Iterable[LinkResult], tru
     return out
 
 
-def _source_report(r: LinkResult, ts: pl.DataFrame) -> tuple[dict[str, Any], list[tuple[str, str, int]]]:
+def _aligned(part: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+    """``part`` beside its truth rows taken by position: what the left join on record_id
+    gives when every record has its truth row (checked: the record ids must agree)."""
+    if not part["record_id"].equals(truth["record_id"], check_names=False):
+        raise AssertionError("linkage: the truth rows given by position are not the records' rows")
+    return pl.concat([part, truth.drop("record_id")], how="horizontal")
+
+
+def _source_report(r: LinkResult, ts: pl.DataFrame | None,
+                   joined: tuple[pl.DataFrame, pl.DataFrame] | None = None) -> tuple[dict[str, Any], list[tuple[str, str, int]]]:
     """One source's counts against its truth rows ``ts`` (record_id, true_citizen_id,
-    __in_truth, optionally error_kind), and (error kind, outcome, count) rows."""
-    lk = r.linked.select(pl.col("record_id").cast(pl.String), "citizen_id", "match_method").join(ts, on="record_id", how="left")
-    qk = r.quarantine.select(pl.col("record_id").cast(pl.String), "reason").join(ts, on="record_id", how="left")
+    __in_truth, optionally error_kind), and (error kind, outcome, count) rows. ``joined``:
+    the linked and quarantined records already beside their truth (``_aligned``)."""
+    if joined is not None:
+        lk, qk = joined
+    else:
+        lk = r.linked.select(pl.col("record_id").cast(pl.String), "citizen_id", "match_method").join(ts, on="record_id", how="left")
+        qk = r.quarantine.select(pl.col("record_id").cast(pl.String), "reason").join(ts, on="record_id", how="left")
     in_truth_l = lk.filter(pl.col("__in_truth").fill_null(False))
     in_truth_q = qk.filter(pl.col("__in_truth").fill_null(False))
     no_truth = (lk.height - in_truth_l.height) + (qk.height - in_truth_q.height)
@@ -442,7 +480,7 @@ def _source_report(r: LinkResult, ts: pl.DataFrame) -> tuple[dict[str, Any], lis
         "recall": _ratio(n_correct, n_true),
     }
     kinds: list[tuple[str, str, int]] = []
-    if "error_kind" in ts.columns:
+    if "error_kind" in lk.columns:
         allk = pl.concat([
             correct_l.select(pl.col("error_kind").cast(pl.String).fill_null("none"),
                              outcome=pl.when(pl.col("correct")).then(pl.lit("linked_correct")).otherwise(pl.lit("linked_wrong"))),

@@ -136,7 +136,7 @@ class ShardWorld:
         del made
         results = link_sources(batch.records, register)
         del register
-        seen = flagged(results, batch.truth)
+        seen = flagged(results, batch.truth, batch.truth_rows)
         linkage = _linkage(results, batch, seen.height)
         del results
         if batch.truth is not None:

@@ -121,11 +121,21 @@ def blocks_of(people: pl.DataFrame, block_size: int) -> list[tuple[int, pl.DataF
 
 def merge_batches(batches: list) -> SimpleNamespace:
     """Several blocks' SourceBatches as one: per source the blocks' records in block order;
-    the truth rows block by block (each block's in source order)."""
+    the truth rows block by block (each block's in source order, each source's rows in its
+    records' order), and ``truth_rows``: per source, the truth row of each of its records."""
     first = batches[0]
     records = {s: pl.concat([b.records[s] for b in batches], how="vertical") for s in first.records}
     truth = pl.concat([b.truth for b in batches], how="vertical")
-    return SimpleNamespace(records=records, truth=truth, not_loaded=sum(b.not_loaded for b in batches))
+    rows: dict[str, list[np.ndarray]] = {s: [] for s in first.records}
+    at = 0
+    for b in batches:
+        for s, frame in b.records.items():
+            rows[s].append(np.arange(at, at + frame.height, dtype=np.int64))
+            at += frame.height
+    if at != truth.height:
+        raise AssertionError(f"{truth.height} truth rows for {at} records")
+    return SimpleNamespace(records=records, truth=truth, not_loaded=sum(b.not_loaded for b in batches),
+                           truth_rows={s: np.concatenate(v) for s, v in rows.items()})
 
 
 def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.date | None = None,
@@ -145,26 +155,38 @@ def synthetic_world(n: int, start: dt.date, years: float, seed: int, as_of: dt.d
     made = [block_records(p, start, years, seed, b, keep, len(parts)) for b, p in parts]
     batch, twin = merge_batches([m[0] for m in made]), merge_batches([m[1] for m in made])
     results = link_sources(batch.records, national_register(people))
-    seen = _seen(results, batch.truth)
+    seen = _seen(results, batch.truth, batch.truth_rows)
     world = World(people=people, seen=_typed(seen), perfect=_typed(_perfect(twin)), truth=batch.truth,
                   linkage=_linkage(results, batch, seen.height), generator="synthetic-russia", block_size=bs)
     world.records_not_loaded = batch.not_loaded
     return world
 
 
-def _seen(results: dict, truth: pl.DataFrame) -> pl.DataFrame:
+def _seen(results: dict, truth: pl.DataFrame, truth_rows: dict | None = None) -> pl.DataFrame:
     """The linked records in arrival order, each flagged `erroneous` when it is wrong for the
     citizen it was attached to (what the simulation, never the engine, knows)."""
     # arrival order: by the day a record reached the operator (ties: source, then the agency's order)
-    return flagged(results, truth).sort("reported_on", maintain_order=True)
+    return flagged(results, truth, truth_rows).sort("reported_on", maintain_order=True)
 
 
-def flagged(results: dict, truth: pl.DataFrame) -> pl.DataFrame:
-    """The linked records source after source, in each source's order, with `erroneous`."""
-    seen = pl.concat([_events(s, r.linked) for s, r in results.items()], how="vertical")
-    # record ids carry their source's prefix, so they are unique across sources
+def flagged(results: dict, truth: pl.DataFrame, truth_rows: dict | None = None) -> pl.DataFrame:
+    """The linked records source after source, in each source's order, with `erroneous`.
+    ``truth_rows`` (``merge_batches``): each record's truth row, taken by position rather
+    than by a join on record_id (the same rows; the record ids are checked to agree)."""
     t = truth.select(pl.col("record_id").cast(pl.String), "true_citizen_id", "erroneous")
-    seen = seen.join(t, on="record_id", how="left", maintain_order="left").with_columns(
+    if truth_rows is not None and all(r.linked_rows is not None for r in results.values()):
+        parts = []
+        for s, r in results.items():
+            ev, tr = _events(s, r.linked), t.gather(truth_rows[s][r.linked_rows])
+            if not ev["record_id"].equals(tr["record_id"], check_names=False):
+                raise AssertionError(f"{s}: the truth rows given by position are not the records' rows")
+            parts.append(pl.concat([ev, tr.drop("record_id")], how="horizontal"))
+        seen = pl.concat(parts, how="vertical")
+    else:
+        seen = pl.concat([_events(s, r.linked) for s, r in results.items()], how="vertical")
+        # record ids carry their source's prefix, so they are unique across sources
+        seen = seen.join(t, on="record_id", how="left", maintain_order="left")
+    seen = seen.with_columns(
         erroneous=(pl.col("erroneous").fill_null(False) | pl.col("true_citizen_id").is_null()
                    | (pl.col("true_citizen_id") != pl.col("citizen_id")).fill_null(True))
     ).drop("true_citizen_id")
@@ -174,10 +196,15 @@ def flagged(results: dict, truth: pl.DataFrame) -> pl.DataFrame:
 def _perfect(twin) -> pl.DataFrame:
     """The error-free twin's records, attached to the true citizen, in arrival order."""
     # the twin's truth rows are in the same order as its records, source by source
-    truth_by_source = twin.truth.partition_by("source", as_dict=True, maintain_order=True)
+    # (merge_batches' truth_rows: each record's truth row; a gather, not a partition of every column)
+    rows = getattr(twin, "truth_rows", None)
+    truth_by_source = None if rows is not None else twin.truth.partition_by("source", as_dict=True, maintain_order=True)
     parts = []
     for src, rec in twin.records.items():
-        t = truth_by_source[(src,)] if (src,) in truth_by_source else twin.truth.clear()
+        if rows is not None:
+            t = twin.truth.select("record_id", "true_citizen_id").gather(rows[src])
+        else:
+            t = truth_by_source[(src,)] if (src,) in truth_by_source else twin.truth.clear()
         if not rec["record_id"].cast(pl.String).equals(t["record_id"].cast(pl.String), check_names=False):
             raise AssertionError(f"{src}: twin records and truth are not aligned")
         parts.append(rec.select(pl.col("record_id").cast(pl.String), "event_type", "occurred_on", "amount",
@@ -189,7 +216,7 @@ def _perfect(twin) -> pl.DataFrame:
 
 def _linkage(results: dict, batch, linked: int) -> dict:
     """linkage.json: the linkage report, with every record in accounted for."""
-    report = linkage_report(results, batch.truth)
+    report = linkage_report(results, batch.truth, truth_rows=getattr(batch, "truth_rows", None))
     quarantine = pl.concat(
         [r.quarantine.select(pl.lit(s).alias("source"), pl.col("record_id").cast(pl.String), "reason")
          for s, r in results.items()], how="vertical")
