@@ -44,3 +44,25 @@ def test_normalised_once_per_distinct_value_equals_normalise_name(values):
     s = pl.Series("x", values, dtype=pl.String)
     want = pl.DataFrame({"x": s}).select(normalise_name("x")).to_series()
     assert _normalised(s).equals(want, check_names=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 3000), st.integers(0, 2**31 - 1), st.integers(1, 4000), st.integers(1, 3), st.booleans())
+def test_arrival_order_is_the_four_column_stable_sort(n, seed, day_span, shards, wide):
+    import polars as pl
+
+    from socialrating.simulate.shardworld import _ORDER, in_arrival_order
+
+    rng = np.random.default_rng(seed)
+    parts = []
+    for o in range(shards):  # each shard's rows numbered 0..m-1, as a build numbers its records
+        m = int(rng.integers(0, n + 1))
+        parts.append(pl.DataFrame({
+            "record_id": pl.Series([f"R{o}-{i}" for i in range(m)], dtype=pl.String),
+            "reported_on": pl.Series(19_000 + rng.integers(0, day_span, m), dtype=pl.Int32).cast(pl.Date),
+            "_s": pl.Series(rng.integers(0, 19, m), dtype=pl.Int32),
+            "_o": pl.Series([o * (2**40 if wide else 1)] * m, dtype=pl.Int64),  # wide: past 63 bits, the polars sort
+            "_r": pl.Series(np.arange(m), dtype=pl.Int64),
+        }))
+    frame = pl.concat(parts).sample(fraction=1.0, shuffle=True, seed=seed % 1000) if n else pl.concat(parts)
+    assert in_arrival_order(frame).equals(frame.sort(_ORDER, maintain_order=True))

@@ -51,6 +51,26 @@ FOREIGN = "foreign"  # under WORK: per shard, its records linked to other shards
 _ORDER = ["reported_on", "_s", "_o", "_r"]  # arrival order: day, source, shard (blocks), agency order
 
 
+def in_arrival_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` sorted by _ORDER. The keys pack into one int64 (the day from the first, the
+    source, the shard, the row: distinct, as (shard, row) is), and numpy's sort of that
+    column takes a quarter of the CPU of polars' four-column stable sort; keys too wide to
+    pack (never for real dates and shards) take the polars sort."""
+    if frame.height < 2:
+        return frame
+    cols = [frame[c].to_physical().cast(pl.Int64).to_numpy() for c in _ORDER]
+    cols[0] = cols[0] - cols[0].min()
+    if min(int(c.min()) for c in cols) < 0:
+        return frame.sort(_ORDER, maintain_order=True)
+    widths = [max(int(c.max()).bit_length(), 1) for c in cols]
+    if sum(widths) > 63:
+        return frame.sort(_ORDER, maintain_order=True)
+    key = np.zeros(frame.height, np.int64)
+    for c, w in zip(cols, widths):
+        key = (key << np.int64(w)) | c
+    return frame[np.argsort(key)]
+
+
 @dataclass(frozen=True)
 class ShardJob:
     """What one shard needs to know, small enough to ship to a worker."""
@@ -168,7 +188,7 @@ class ShardWorld:
         job = self.job
         inbox, twin = self._work("to", f"{job.index:05d}"), self._work("perfect", f"{job.index:05d}.parquet")
         parts = sorted(inbox.glob("*.parquet"))
-        seen = pl.concat([pl.read_parquet(p) for p in parts], how="vertical").sort(_ORDER, maintain_order=True)
+        seen = in_arrival_order(pl.concat([pl.read_parquet(p) for p in parts], how="vertical"))
         perfect = pl.read_parquet(twin)
         shutil.rmtree(inbox)
         twin.unlink()
