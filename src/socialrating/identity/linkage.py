@@ -402,16 +402,15 @@ def linkage_report(results: Mapping[str, LinkResult] | Iterable[LinkResult], tru
                   for k, v in t.partition_by("source", as_dict=True).items()}
         empty = t.clear().drop("source")
     for r, positional in zip(res, by_position):
+        linked = r.linked.select(pl.col("record_id").cast(pl.String), "citizen_id", "match_method")
+        quarantined = r.quarantine.select(pl.col("record_id").cast(pl.String), "reason")
         if positional:
-            rows = truth_rows[r.source]
-            lk, qk = (_aligned(part, t.drop("source").gather(rows[at]))
-                      for part, at in ((r.linked.select(pl.col("record_id").cast(pl.String), "citizen_id", "match_method"),
-                                        r.linked_rows),
-                                       (r.quarantine.select(pl.col("record_id").cast(pl.String), "reason"),
-                                        r.quarantine_rows)))
-            rep, kinds = _source_report(r, None, joined=(lk, qk))
+            rows, ts = truth_rows[r.source], t.drop("source")
+            lk, qk = _aligned(linked, ts.gather(rows[r.linked_rows])), _aligned(quarantined, ts.gather(rows[r.quarantine_rows]))
         else:
-            rep, kinds = _source_report(r, by_src.get(r.source, empty))
+            ts = by_src.get(r.source, empty)
+            lk, qk = linked.join(ts, on="record_id", how="left"), quarantined.join(ts, on="record_id", how="left")
+        rep, kinds = _source_report(r, lk, qk)
         per_source[r.source] = rep
         for key in totals:
             totals[key] += rep[key]
@@ -444,16 +443,11 @@ def _aligned(part: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([part, truth.drop("record_id")], how="horizontal")
 
 
-def _source_report(r: LinkResult, ts: pl.DataFrame | None,
-                   joined: tuple[pl.DataFrame, pl.DataFrame] | None = None) -> tuple[dict[str, Any], list[tuple[str, str, int]]]:
-    """One source's counts against its truth rows ``ts`` (record_id, true_citizen_id,
-    __in_truth, optionally error_kind), and (error kind, outcome, count) rows. ``joined``:
-    the linked and quarantined records already beside their truth (``_aligned``)."""
-    if joined is not None:
-        lk, qk = joined
-    else:
-        lk = r.linked.select(pl.col("record_id").cast(pl.String), "citizen_id", "match_method").join(ts, on="record_id", how="left")
-        qk = r.quarantine.select(pl.col("record_id").cast(pl.String), "reason").join(ts, on="record_id", how="left")
+def _source_report(r: LinkResult, lk: pl.DataFrame, qk: pl.DataFrame) -> tuple[dict[str, Any], list[tuple[str, str, int]]]:
+    """One source's counts and (error kind, outcome, count) rows, from its linked records
+    ``lk`` (record_id, citizen_id, match_method) and quarantined ones ``qk`` (record_id,
+    reason), each beside its truth row (true_citizen_id, optionally error_kind, and
+    __in_truth: null where the record has none)."""
     in_truth_l = lk.filter(pl.col("__in_truth").fill_null(False))
     in_truth_q = qk.filter(pl.col("__in_truth").fill_null(False))
     no_truth = (lk.height - in_truth_l.height) + (qk.height - in_truth_q.height)

@@ -60,10 +60,8 @@ def in_arrival_order(frame: pl.DataFrame) -> pl.DataFrame:
         return frame
     cols = [frame[c].to_physical().cast(pl.Int64).to_numpy() for c in _ORDER]
     cols[0] = cols[0] - cols[0].min()
-    if min(int(c.min()) for c in cols) < 0:
-        return frame.sort(_ORDER, maintain_order=True)
     widths = [max(int(c.max()).bit_length(), 1) for c in cols]
-    if sum(widths) > 63:
+    if min(int(c.min()) for c in cols) < 0 or sum(widths) > 63:
         return frame.sort(_ORDER, maintain_order=True)
     key = np.zeros(frame.height, np.int64)
     for c, w in zip(cols, widths):
