@@ -15,6 +15,8 @@ arrival order), as a real operator would. With no late records the two agree exa
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -25,7 +27,7 @@ from ..policy.model import Policy
 from .compiled import CompiledPolicy, compile_policy
 from .dates import add_months, month_index, to_days
 from .evaluate import derive, evaluate
-from .ledger import NEVER, accepted_citizen_index, build_ledger, entry_states, ledger_frame
+from .ledger import NEVER, LedgerArrays, accepted_citizen_index, build_ledger, entry_states, ledger_frame
 
 
 def month_ends(start: dt.date, months: int) -> list[dt.date]:
@@ -78,6 +80,22 @@ class MonthlyEngine:
         self.k = 0
         self.appeals: list[tuple[np.ndarray, ...]] = []  # (entry ids, review month, overturned, contest month)
 
+    #: read-only after __init__ (the compiled policy and what is derived from it, the
+    #: citizens, the month ends): a fork shares them; everything else is copied
+    _SHARED = frozenset({"cp", "policy", "citizens", "n", "ends", "m0", "months", "flag_types", "capped",
+                         "closable_rules", "rule_flag"})
+
+    def fork(self) -> "MonthlyEngine":
+        """An engine in this one's state whose future is its own: stepping either never
+        changes the other. Two scenarios fed the same month from the same state (the first
+        month, which loads every record on file, is the same for scenarios that differ only
+        in what feedback later adds) step once and fork, instead of scoring it twice."""
+        new = copy.copy(self)
+        for name, value in vars(self).items():
+            if name not in self._SHARED:
+                setattr(new, name, _copied(value))
+        return new
+
     # -- helpers ------------------------------------------------------------------
     def _row(self, days: np.ndarray) -> np.ndarray:
         """Delta row for a change on each day: the first month end on or after it... the
@@ -104,8 +122,29 @@ class MonthlyEngine:
             self._add(self.d_flags[t], end_row, ci, np.where(on, -f, 0))
 
     # -- one month ----------------------------------------------------------------
+    def _cap_prior(self, mi: int) -> dict[int, np.ndarray]:
+        """Points used so far under each capped rule in its current period (a new period
+        starts from zero): what this month's records are capped against."""
+        prior = {}
+        for i in self.capped:
+            period = mi // self.policy.rules[i].cap.period_months
+            if self.cap_period[i] != period:
+                self.cap_used[i][:] = 0
+                self.cap_period[i] = period
+            prior[i] = self.cap_used[i]
+        return prior
+
+    def score_month(self, events: pl.DataFrame) -> LedgerArrays:
+        """This month's records scored from this engine's state (the caps used so far this
+        period), as `step` scores them first. Engines in the same state score the same
+        records alike: one may pass its result to the others' `step` (``ledger=``)."""
+        as_of = self.ends[self.k]
+        mi = int(month_index(np.array([to_days(as_of)]))[0])
+        return build_ledger(events, self.cp, as_of, self.citizens, cap_prior=self._cap_prior(mi))
+
     def step(self, events: pl.DataFrame, *, contested: np.ndarray | None = None,
-             overturned: np.ndarray | None = None, with_ledger: bool = False) -> MonthState:
+             overturned: np.ndarray | None = None, with_ledger: bool = False,
+             ledger: LedgerArrays | None = None) -> MonthState:
         """Score the records that arrived this month and return the month-end state.
 
         contested / overturned (bool per events row, decided by the caller): negative
@@ -113,20 +152,20 @@ class MonthlyEngine:
         The review takes ceil(review_deadline_days / 30) months; under a policy that
         suspends contested points they count only once upheld, otherwise they count until
         overturned. An overturned entry never counts again.
+
+        ledger: `score_month(events)` of an engine in this engine's state (see there), to
+        score the month's records once for several engines; by default scored here.
         """
         k = self.k
         as_of = self.ends[k]
         asof = to_days(as_of)
         policy = self.policy
         mi = int(month_index(np.array([asof]))[0])
-        prior = {}
-        for i in self.capped:
-            period = mi // policy.rules[i].cap.period_months
-            if self.cap_period[i] != period:
-                self.cap_used[i][:] = 0
-                self.cap_period[i] = period
-            prior[i] = self.cap_used[i]
-        led = build_ledger(events, self.cp, as_of, self.citizens, cap_prior=prior)
+        prior = self._cap_prior(mi)
+        if ledger is None:
+            led = build_ledger(events, self.cp, as_of, self.citizens, cap_prior=prior)
+        else:  # shared with other engines: what this step changes (closures ending entries) is copied
+            led = dataclasses.replace(ledger, closed=ledger.closed.copy())
         for i in self.capped:
             # only entries of the current period use its cap (records on file from earlier
             # periods, loaded in the first month, used their own periods' caps)
@@ -317,6 +356,18 @@ class MonthlyEngine:
             f = self.rule_flag[t][rule].astype(np.int64)
             self._add(self.d_flags[t], self._row(old_end), ci, f)
             self._add(self.d_flags[t], self._row(new_end), ci, -f)
+
+
+def _copied(value):
+    """A copy of an engine's state value: arrays copied, containers rebuilt, the rest (ints,
+    None, dates, tuples of those) as it is."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copied(v) for v in value)
+    return value
 
 
 def spells_from_panel(holds: np.ndarray, ends: list[dt.date]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -266,6 +266,45 @@ def month_input(policy, spec: ScenarioSpec, month: pl.DataFrame, extra: pl.DataF
     return MonthInput(batch, n_extra, contested, overturned)
 
 
+def same_month(scenarios: list[Scenario], inputs: "dict[str, MonthInput]") -> dict[str, str]:
+    """Scenarios whose engine step this month is another's, by name: {scenario: the earlier
+    scenario it repeats}. Only before the first step, when every engine is in the same state
+    (the same policy and citizens, nothing scored yet), and only for the same input: the
+    same records (the first month is every record on file; feedback adds none yet, as no
+    one held anything last month) and the same appeal draws, or none. So `actual` and
+    `no_feedback` score the records on file once (`no_appeals` differs: nobody contests)."""
+    return _repeats(scenarios, inputs, lambda a, b: _same_records(a, b) and _same(a.contested, b.contested)
+                    and _same(a.overturned, b.overturned))
+
+
+def same_records(scenarios: list[Scenario], inputs: "dict[str, MonthInput]") -> dict[str, str]:
+    """Before the first step, scenarios given the same records as an earlier one (their
+    appeal draws may differ): {scenario: the earlier one}. Their engines are in the same
+    state, so the records score alike (`MonthlyEngine.score_month`), once for all of them;
+    what the appeals change comes after (so `no_appeals` scores the records on file with
+    `actual`)."""
+    return _repeats(scenarios, inputs, _same_records)
+
+
+def _repeats(scenarios: list[Scenario], inputs: "dict[str, MonthInput]", alike) -> dict[str, str]:
+    if any(sc.engine.k for sc in scenarios):  # not all in the first state any more
+        return {}
+    like: dict[str, str] = {}
+    for i, sc in enumerate(scenarios):
+        first = next((f for f in scenarios[:i] if f.name not in like and alike(inputs[sc.name], inputs[f.name])), None)
+        if first is not None:
+            like[sc.name] = first.name
+    return like
+
+
+def _same_records(a: "MonthInput", b: "MonthInput") -> bool:
+    return a.feedback_records == b.feedback_records and a.batch.equals(b.batch)
+
+
+def _same(x: np.ndarray | None, y: np.ndarray | None) -> bool:
+    return (x is None and y is None) or (x is not None and y is not None and np.array_equal(x, y))
+
+
 class ScenarioRunner:
     """Runs the paired scenarios of one shard month by month (see the module docstring)."""
 
@@ -288,12 +327,33 @@ class ScenarioRunner:
         """Month k of every scenario (side by side on the pool), then the paired counts.
         inputs: each scenario's records and appeal draws, made by a caller over the whole
         population when this runner is one shard of many (shards.py); by default drawn here."""
+        pool = parallel.current()
+        scenarios = list(self.scenarios.values())
+
+        ledgers: dict = {}
+
         def advance(sc: Scenario):
             inp = inputs[sc.name] if inputs is not None else self.month_input(sc, k)
-            return self._advance(sc, k, inp)
+            return self._advance(sc, k, inp, sc.engine.step(inp.batch, contested=inp.contested,
+                                                            overturned=inp.overturned, ledger=ledgers.get(sc.name)))
 
-        done = parallel.current().map(advance, self.scenarios.values())
-        holds = {sc.name: state.holds for sc, (state, _) in zip(self.scenarios.values(), done)}
+        like: dict[str, str] = {}
+        if not any(sc.engine.k for sc in scenarios):  # the first month: some scenarios' may be the same
+            if inputs is None:
+                inputs = dict(zip(self.scenarios, pool.map(lambda sc: self.month_input(sc, k), scenarios)))
+            like = same_month(scenarios, inputs)
+            for name, first in same_records([sc for sc in scenarios if sc.name not in like], inputs).items():
+                if first not in ledgers:  # the records scored once (the pool's threads score them)
+                    ledgers[first] = self.scenarios[first].engine.score_month(inputs[first].batch)
+                ledgers[name] = ledgers[first]
+        stepped = [sc for sc in scenarios if sc.name not in like]
+        out = dict(zip([sc.name for sc in stepped], pool.map(advance, stepped)))
+        for name, twin in like.items():  # the same month from the same state: the twin's step, forked
+            sc = self.scenarios[name]
+            sc.engine = self.scenarios[twin].engine.fork()
+            out[name] = self._advance(sc, k, inputs[name], out[twin][0])
+        done = [out[sc.name] for sc in scenarios]
+        holds = {sc.name: state.holds for sc, (state, _) in zip(scenarios, done)}
         self.paired.add(holds)
         for sc in self.scenarios.values():
             sc.held = holds[sc.name]
@@ -310,12 +370,12 @@ class ScenarioRunner:
             extra = self.shard.extra(scale > 0, scale, self.starts[k], feedback_seed(self.calendar, k))
         return month_input(self.policy, sc.spec, month, extra, self.calendar, k)
 
-    def _advance(self, sc: Scenario, k: int, inp: "MonthInput"):
-        """One scenario's month; touches only that scenario's state."""
+    def _advance(self, sc: Scenario, k: int, inp: "MonthInput", state):
+        """One scenario's month after its engine's step (``state``); touches only that
+        scenario's state."""
         batch = inp.batch
         sc.counts["records"] += batch.height
         sc.counts["feedback_records"] += inp.feedback_records
-        state = sc.engine.step(batch, contested=inp.contested, overturned=inp.overturned)
         sc.counts["contested"] += state.counts.get("contested", 0)
         sc.counts["overturned"] += state.counts.get("overturned", 0)
         holds = state.holds
