@@ -247,3 +247,29 @@ def test_sorted_keys_find_what_searchsorted_finds(keys, probes, drop, as_hash):
     found = hi > lo
     assert lo[found].tolist() == want_lo[found].tolist()
     assert sk.ids[lo[found]].tolist() == want_lo[found].tolist()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ids=st.lists(st.integers(-5, 1300), max_size=60), shuffled=st.booleans())
+def test_register_rows_by_search_equal_the_filter(ids, shuffled):
+    """register_rows finds the people by binary search in the rows' citizen order: the same
+    rows, in the same order, as a filter of every row (ids absent, repeated, unsorted, and
+    rows not in citizen order, which take the filter)."""
+    people = _PEOPLE
+    if shuffled:
+        people = people.sample(fraction=1.0, shuffle=True, seed=len(ids))
+    index = build_register_index(people)
+    want = build_register(_population_rows(index, ids))
+    got = index.register_rows(np.array(ids, dtype=np.int64))
+    assert got.equals(want)
+    assert (index._row_ids() is None) == (shuffled and people["citizen_id"].is_sorted() is False)
+
+
+_PEOPLE = generate_population(1200, 21)
+
+
+def _population_rows(index: RegisterIndex, ids: list[int]) -> pl.DataFrame:
+    from socialrating.identity.register_index import _population_view
+
+    keep = pl.Series("citizen_id", ids, dtype=pl.Int64)
+    return _population_view(index.rows.filter(pl.col("citizen_id").cast(pl.Int64).is_in(keep.implode())))

@@ -270,6 +270,7 @@ class RegisterIndex:
     _register_side: list[tuple[str, ...]] = field(default_factory=list)
     #: name tuples scored per Splink run (the result does not depend on it; memory does)
     tuples_per_run: int = 50_000
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     # -- sizes --------------------------------------------------------------------------------
     def nbytes(self) -> dict[str, int]:
@@ -324,10 +325,37 @@ class RegisterIndex:
         return _unique(np.concatenate(found).astype(np.int64))
 
     def register_rows(self, citizen_ids: np.ndarray) -> pl.DataFrame:
-        """The register (as :func:`.register.build_register` makes it) of these people only."""
-        ids = pl.Series("citizen_id", citizen_ids, dtype=pl.Int64)
-        part = self.rows.filter(pl.col("citizen_id").cast(pl.Int64).is_in(ids.implode()))
+        """The register (as :func:`.register.build_register` makes it) of these people only,
+        in the register's order. The rows are in citizen order (the builder takes the parts
+        in order), so they are found by binary search and gathered: a filter of every row
+        scanned the whole nation for each batch of candidates (2 s a shard at 146M people)."""
+        at = self._positions(np.asarray(citizen_ids, dtype=np.int64))
+        if at is None:  # rows not in strictly ascending citizen order: the filter
+            ids = pl.Series("citizen_id", citizen_ids, dtype=pl.Int64)
+            part = self.rows.filter(pl.col("citizen_id").cast(pl.Int64).is_in(ids.implode()))
+        else:
+            part = self.rows[at]
         return build_register(_population_view(part))
+
+    def _positions(self, ids: np.ndarray) -> np.ndarray | None:
+        """Sorted distinct row positions of the register's people among ``ids`` (the others
+        are not in the register), or None when the rows are not in ascending citizen order."""
+        col = self._row_ids()
+        if col is None:
+            return None
+        info = np.iinfo(col.dtype)
+        ids = ids[(ids >= info.min) & (ids <= info.max)].astype(col.dtype)  # searched in the rows' own type: no copy of them
+        pos = np.searchsorted(col, ids)
+        hit = pos < col.size
+        hit[hit] = col[pos[hit]] == ids[hit]
+        return np.unique(pos[hit])
+
+    def _row_ids(self) -> np.ndarray | None:
+        """The rows' citizen ids if strictly ascending (checked once), else None."""
+        if "ascending" not in self._cache:
+            col = self.rows["citizen_id"].to_numpy()  # int32 or int64, a view of the rows' column
+            self._cache["ascending"] = col if col.size < 2 or bool(np.all(col[1:] > col[:-1])) else None
+        return self._cache["ascending"]
 
     def candidates(self, names: pl.DataFrame) -> pl.DataFrame:
         """Register rows of every candidate of ``names`` under the blocking rules."""
