@@ -348,7 +348,7 @@ class RegisterIndex:
         pos = np.searchsorted(col, ids)
         hit = pos < col.size
         hit[hit] = col[pos[hit]] == ids[hit]
-        return np.unique(pos[hit])
+        return _unique(pos[hit])
 
     def _row_ids(self) -> np.ndarray | None:
         """The rows' citizen ids if strictly ascending (checked once), else None."""
