@@ -44,13 +44,18 @@ DISK_PER_RECORD_YEAR = 29.0
 #: Measured where it is largest, at 146M people (`benchmarks/linkage_national.py
 #: --registers 146000000 --spill-dir`, 2026-11-30): 12.9 GB peak while building the index,
 #: 88 B a person (which counts the benchmark's own sample of 1M people's records too), and
-#: 10.0 GB once built, 68.5 B a person, held while the shards are built. Before the spill,
+#: 10.0 GB once built, 68.5 B a person, held while the shards are built. The shards' linkage
+#: against it holds more at the nation's size too (about 50 candidates a name tuple at 146M):
+#: `benchmarks/national_sample.py` (146M people, their register, 16 shards built two at a
+#: time, 2026-12-01) peaked at 14.61 and 14.72 GB while the shards were built, so the part
+#: held while they are built is taken as (14.72 GB - two shards of 131,072 x 10.8 kB) / 146M
+#: = 81.4 B a person (the index's 68.5 and 12.9 for the linkage's growth). Before the spill,
 #: the 30M run had grown by 188 B a person in its linkage stage (the parts and the index
 #: held together): a model of 180 B then. Checked on the 50M run in 382 shards two at a
 #: time (2026-11-30): 6.71 GB peak, the model 7.3 GB.
 STORE_POOL_BYTES = 1e9
 NATIONAL_BYTES_PER_PERSON = 88.0
-NATIONAL_HELD_BYTES_PER_PERSON = 68.5
+NATIONAL_HELD_BYTES_PER_PERSON = 81.4
 
 
 @dataclass(frozen=True)
