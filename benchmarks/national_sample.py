@@ -56,12 +56,13 @@ def chosen_shards(total: int, sample: int) -> list[int]:
 def run_sample(people: int, shards: int, sample: int, out: Path, years: float = 1.0,
                block_size: int | None = None):
     """The population and register of `people`, and `sample` of its `shards` run as a run
-    runs them. Returns (stages, within, summary dict)."""
+    runs them. Returns (stages, within, the engine's step seconds, a summary dict)."""
     import numpy as np
 
     from socialrating.engine.allocator import keep_freed_memory
     from socialrating.policy.load import parse_policy, read_policy_text
     from socialrating.simulate import shardworld as sh
+    from socialrating.simulate import synthetic_world as sw
     from socialrating.simulate.executors import InProcess
     from socialrating.simulate.runner import Calendar
     from socialrating.simulate.simulation import SimConfig, history_years
@@ -76,9 +77,7 @@ def run_sample(people: int, shards: int, sample: int, out: Path, years: float = 
     out.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(out)
     stages, within, step_seconds = Stages(out), Within(), []
-    restore = instrument(stages, within, step_seconds)
-    from socialrating.simulate import synthetic_world as sw
-
+    restore = instrument(stages, within, step_seconds)  # restores national_register too, wrapped below
     register_calls: list[tuple[float, float]] = []  # (wall, CPU) of each shard's call: the first builds it
     timed = sw.national_register
 
