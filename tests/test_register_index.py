@@ -273,3 +273,20 @@ def _population_rows(index: RegisterIndex, ids: list[int]) -> pl.DataFrame:
 
     keep = pl.Series("citizen_id", ids, dtype=pl.Int64)
     return _population_view(index.rows.filter(pl.col("citizen_id").cast(pl.Int64).is_in(keep.implode())))
+
+
+def test_register_rows_follow_the_rows_the_index_has_now():
+    """The rows' order is checked once per rows: an index copied with other rows (shuffled,
+    or fewer) searches those, not the first ones'."""
+    import dataclasses
+
+    index = build_register_index(_PEOPLE)
+    ids = np.array([3, 10, 500, 1199], dtype=np.int64)
+    first = index.register_rows(ids)
+    fewer = dataclasses.replace(index, rows=index.rows.filter(pl.col("citizen_id") != 10))
+    assert fewer.register_rows(ids).equals(first.filter(pl.col("citizen_id") != 10))
+    shuffled = copy.copy(index)
+    shuffled.rows = index.rows.sample(fraction=1.0, shuffle=True, seed=2)
+    assert shuffled._row_ids() is None
+    assert shuffled.register_rows(ids).sort("citizen_id").equals(first.sort("citizen_id"))
+    assert index.register_rows(ids).equals(first)

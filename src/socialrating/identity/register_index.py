@@ -270,7 +270,7 @@ class RegisterIndex:
     _register_side: list[tuple[str, ...]] = field(default_factory=list)
     #: name tuples scored per Splink run (the result does not depend on it; memory does)
     tuples_per_run: int = 50_000
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # -- sizes --------------------------------------------------------------------------------
     def nbytes(self) -> dict[str, int]:
@@ -351,11 +351,13 @@ class RegisterIndex:
         return _unique(pos[hit])
 
     def _row_ids(self) -> np.ndarray | None:
-        """The rows' citizen ids if strictly ascending (checked once), else None."""
-        if "ascending" not in self._cache:
+        """The rows' citizen ids if strictly ascending (checked once for these rows: a copy of
+        the index given other rows checks them anew), else None."""
+        if self._cache.get("rows") is not self.rows:
             col = self.rows["citizen_id"].to_numpy()  # int32 or int64, a view of the rows' column
-            self._cache["ascending"] = col if col.size < 2 or bool(np.all(col[1:] > col[:-1])) else None
-        return self._cache["ascending"]
+            ascending = col.size < 2 or bool(np.all(col[1:] > col[:-1]))
+            self._cache.update(rows=self.rows, ids=col if ascending else None)
+        return self._cache["ids"]
 
     def candidates(self, names: pl.DataFrame) -> pl.DataFrame:
         """Register rows of every candidate of ``names`` under the blocking rules."""
