@@ -406,7 +406,8 @@ def linkage_report(results: Mapping[str, LinkResult] | Iterable[LinkResult], tru
         quarantined = r.quarantine.select(pl.col("record_id").cast(pl.String), "reason")
         if positional:
             rows, ts = truth_rows[r.source], t.drop("source")
-            lk, qk = _aligned(linked, ts.gather(rows[r.linked_rows])), _aligned(quarantined, ts.gather(rows[r.quarantine_rows]))
+            lk = beside_truth(linked, ts.gather(rows[r.linked_rows]), r.source)
+            qk = beside_truth(quarantined, ts.gather(rows[r.quarantine_rows]), r.source)
         else:
             ts = by_src.get(r.source, empty)
             lk, qk = linked.join(ts, on="record_id", how="left"), quarantined.join(ts, on="record_id", how="left")
@@ -435,11 +436,12 @@ def linkage_report(results: Mapping[str, LinkResult] | Iterable[LinkResult], tru
     return out
 
 
-def _aligned(part: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
-    """``part`` beside its truth rows taken by position: what the left join on record_id
-    gives when every record has its truth row (checked: the record ids must agree)."""
-    if not part["record_id"].equals(truth["record_id"], check_names=False):
-        raise AssertionError("linkage: the truth rows given by position are not the records' rows")
+def beside_truth(part: pl.DataFrame, truth: pl.DataFrame, source: str) -> pl.DataFrame:
+    """``part`` beside its truth rows taken by position (``LinkResult.linked_rows`` into
+    ``merge_batches``' ``truth_rows``): what the left join on record_id gives when every
+    record has its truth row. The record ids must agree, or it stops (AssertionError)."""
+    if not part["record_id"].cast(pl.String).equals(truth["record_id"].cast(pl.String), check_names=False):
+        raise AssertionError(f"{source}: the truth rows given by position are not the records' rows")
     return pl.concat([part, truth.drop("record_id")], how="horizontal")
 
 

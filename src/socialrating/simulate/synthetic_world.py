@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from .. import parallel
-from ..identity.linkage import linkage_report
+from ..identity.linkage import beside_truth, linkage_report
 from ..sources.link import link_sources
 from ..identity.register import build_register
 from ..population.calibration import load_calibration
@@ -177,10 +177,7 @@ def flagged(results: dict, truth: pl.DataFrame, truth_rows: dict | None = None) 
     if truth_rows is not None and all(r.linked_rows is not None for r in results.values()):
         parts = []
         for s, r in results.items():
-            ev, tr = _events(s, r.linked), t.gather(truth_rows[s][r.linked_rows])
-            if not ev["record_id"].equals(tr["record_id"], check_names=False):
-                raise AssertionError(f"{s}: the truth rows given by position are not the records' rows")
-            parts.append(pl.concat([ev, tr.drop("record_id")], how="horizontal"))
+            parts.append(beside_truth(_events(s, r.linked), t.gather(truth_rows[s][r.linked_rows]), s))
         seen = pl.concat(parts, how="vertical")
     else:
         seen = pl.concat([_events(s, r.linked) for s, r in results.items()], how="vertical")
