@@ -186,9 +186,12 @@ class SortedKeys:
         bits = max(int(rel[-1]).bit_length() if n else 0, 1)
         bucket_bits = min(bits, max(0, (n // 4).bit_length() - 1))
         shift = bits - bucket_bits
-        buckets = rel >> np.uint64(shift)
-        offsets = np.searchsorted(buckets, np.arange((1 << bucket_bits) + 1, dtype=np.uint64))
-        del buckets
+        # bucket b starts at the first key >= b << shift: searched in the keys themselves, not
+        # in an array of their buckets (a gigabyte more at the build's peak); the end is n, as
+        # every key lies below 1 << bits (which would not fit in 64 bits when bits is 64)
+        starts = np.arange(1 << bucket_bits, dtype=np.uint64) << np.uint64(shift)
+        offsets = np.append(np.searchsorted(rel, starts), n)
+        del starts
         offsets = offsets.astype(np.uint32 if n < 2**32 else np.int64)
         np.bitwise_and(rel, np.uint64((1 << shift) - 1), out=rel)
         low = rel.astype(_narrowest_uint(shift))
