@@ -54,11 +54,12 @@ DISK_PER_RECORD_YEAR = 29.0
 #: held together): a model of 180 B then. Checked on the 50M run in 382 shards two at a
 #: time (2026-11-30): 6.71 GB peak, the model 7.3 GB. The index's build inside a run, measured
 #: by national_sample.py on 2026-12-01 with the build's rows put together first and its bucket
-#: offsets searched in the keys (register_index.py): 13.24 GB at 146M, 90.7 B a person (88 B
-#: in the benchmark of the index alone); the whole sample peaked at 14.27 GB two shards at a
-#: time and 14.62 GB one at a time (16.52 GB before those two changes, the rows' copy made last).
+#: offsets searched in the keys (register_index.py): 13.24 GB at 146M two shards at a time and
+#: 13.65 GB one at a time (built on the main thread), so 93.5 B a person (88 B in the benchmark
+#: of the index alone); the whole sample peaked at 14.27 GB two at a time and 13.65 GB one at
+#: a time (16.52 GB one at a time before those two changes, the rows' copy made last).
 STORE_POOL_BYTES = 1e9
-NATIONAL_BYTES_PER_PERSON = 90.7
+NATIONAL_BYTES_PER_PERSON = 93.5
 NATIONAL_HELD_BYTES_PER_PERSON = 81.4
 
 
