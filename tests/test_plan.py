@@ -12,21 +12,21 @@ from socialrating.simulate import plan as P
 def test_estimates_reproduce_the_measurements_they_come_from(monkeypatch):
     monkeypatch.setattr(P, "memory_available", lambda: None)
     monkeypatch.setattr(P, "disk_free", lambda out: None)
-    # 1M people, 1 year, no history: 7.0 GB and 250 MB (the folder at its largest); with 7 years of
-    # history: 10.8 GB, 452 MB (+/- rounding)
+    # 1M people, 1 year, no history: 7.0 GB and 174 MB (the folder at its largest); with 7 years of
+    # history: 10.8 GB, 309 MB (+/- rounding)
     a, b = P.plan(1_000_000, 1, 0, "x"), P.plan(1_000_000, 1, 7, "x")
-    assert a.memory_bytes == pytest.approx(7.02e9) and a.disk_bytes == pytest.approx(250e6)
-    assert b.memory_bytes == pytest.approx(10.8e9) and b.disk_bytes == pytest.approx(453e6)
+    assert a.memory_bytes == pytest.approx(7.02e9) and a.disk_bytes == pytest.approx(174.3e6)
+    assert b.memory_bytes == pytest.approx(10.8e9) and b.disk_bytes == pytest.approx(309.4e6)
     assert P.plan(146_000_000, 1, 7, "x").memory_bytes == pytest.approx(146 * 10.8e9)
     assert a.problems == [] and b.problems == []  # nothing known about the machine: nothing refused
 
 
 def test_refuses_what_does_not_fit_and_says_how_many_would(monkeypatch):
     monkeypatch.setattr(P, "memory_available", lambda: 21_600_000_000)  # 21.6 GB: 2,000,000 people at 10.8 kB
-    monkeypatch.setattr(P, "disk_free", lambda out: 1_000_000_000)
+    monkeypatch.setattr(P, "disk_free", lambda out: 500_000_000)
     p = P.plan(3_000_000, 1, 7, "x")
     assert p.problems == ["about 32.4 GB of memory in one process but 21.6 GB is available (about 2,000,000 people fit)",
-                          "about 1.4 GB of disk but 1.0 GB is free there"]
+                          "about 928.2 MB of disk but 500.0 MB is free there"]
     assert p.message().startswith("3,000,000 people over 8 years of records need about 32.4 GB")
     assert "or in shards (--shards)" in p.message()
     assert not any("memory" in m for m in P.plan(2_000_000, 1, 7, "x").problems)
@@ -126,11 +126,11 @@ def test_the_command_plans_the_shards_it_will_run(monkeypatch, tmp_path):
 def test_without_shards_a_run_too_big_for_one_process_goes_in_shards_of_one_block(monkeypatch, tmp_path):
     """`run --people 146000000` as a newcomer types it: planned in 1,114 shards of one
     generation block (146M / 131,072, rounded up), said on stderr, then refused here only
-    for the disk: 146M x (221 + 29 x 8) B = 66.1 GB, with 60.0 GB free."""
+    for the disk: 146M x (155 + 19.3 x 8) B = 45.2 GB, with 40.0 GB free."""
     from socialrating import cli
 
     monkeypatch.setattr(P, "memory_available", lambda: 100_000_000_000)  # < 1.6 TB in one process
-    monkeypatch.setattr(P, "disk_free", lambda out: 60_000_000_000)
+    monkeypatch.setattr(P, "disk_free", lambda out: 40_000_000_000)
     seen = []
     real = cli._preflight
     monkeypatch.setattr(cli, "_preflight", lambda *a: seen.append(a[-2:]) or real(*a))
@@ -140,7 +140,7 @@ def test_without_shards_a_run_too_big_for_one_process_goes_in_shards_of_one_bloc
     out = " ".join(r.output.split())
     assert ("146,000,000 people need about 1.6 TB in one process, more than the 100.0 GB available here: "
             "running in 1,114 shards of one generation block each (--shards 1 to insist on one process)") in out
-    assert ("146,000,000 people over 8 years of records need about 66.1 GB of disk but 60.0 GB is free there."
+    assert ("146,000,000 people over 8 years of records need about 45.2 GB of disk but 40.0 GB is free there."
             in out) and "of memory" not in out
     assert not (tmp_path / "r").exists()
     # a run that fits in one process stays in one; the basic world is always built whole

@@ -55,3 +55,15 @@ def test_a_view_leaves_the_true_records_as_they_were(people):
     same(records_view(true), seen)
     # the views differ where the errors are (else the test above proves nothing)
     assert seen.truth.height != twin_first.truth.height or not seen.truth.equals(twin_first.truth)
+
+
+@pytest.mark.parametrize("keep", [None, keep_recent])
+def test_every_view_is_in_reporting_order_then_record_number(people, keep):
+    """Both views list each source's records by the day reported, then by the running number
+    in their ids (the twin takes the true records' filing order instead of sorting)."""
+    seen, twin = block_records(people, START, 2.0, 5, 0, keep)
+    for view in (seen, twin):
+        for src, frame in view.records.items():
+            key = frame.select("reported_on", pl.col("record_id").str.slice(4).cast(pl.Int64).alias("n"))
+            assert key.equals(key.sort("reported_on", "n")), src
+            assert frame["record_id"].is_unique().all(), src

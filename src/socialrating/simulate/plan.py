@@ -25,7 +25,10 @@ from pathlib import Path
 MEMORY_FIXED_BYTES = 6_480.0
 MEMORY_PER_RECORD_YEAR = 540.0
 #: the run folder at its largest during the run (sampled every second), measured by
-#: `national.py --people 1000000 --shards 8` on 2026-11-30 with the store's entries as
+#: `national.py --people 1000000 --shards 8` on 2026-12-01 with record ids carrying running
+#: numbers (sources/record_numbers.py): 309 MB with 7 years of history (297 MB at the end;
+#: 297 MB at its largest in a second run), 174 MB without (also at the end). Before, with
+#: random record numbers, measured on 2026-11-30 with the store's entries as
 #: Parquet segments, the ratings panel person by person and the shuffle's files written as
 #: the tables are: 452 MB with 7 years of history, 250 MB without (each also the folder at
 #: the end). Before the shuffle's files were: 489 MB at the largest (when every shard is
@@ -33,8 +36,8 @@ MEMORY_PER_RECORD_YEAR = 540.0
 #: at the end. Before those changes (row-tag layout, integer columns as deltas, record ids
 #: prefix-coded, the shuffle deleted as it is read): 508 MB and 291 MB; before those, 864 MB
 #: and 471 MB.
-DISK_FIXED_BYTES = 221.0
-DISK_PER_RECORD_YEAR = 29.0
+DISK_FIXED_BYTES = 155.0
+DISK_PER_RECORD_YEAR = 19.3
 #: a run in shards (shardworld.py) holds as many shards' people at a time as run side by
 #: side (one per thread of the pool in one process), plus what is still national: the ledger
 #: store's buffer pool, bounded (STORE_POOL_BYTES, the store's MEMORY_LIMIT; the store is

@@ -21,6 +21,7 @@ touched by an error is identical (same record_id, same values) to its error-free
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -33,6 +34,7 @@ from ..identity._permute import derive_keys, permute
 from ..population.calibration import Calibration, load_calibration
 from .agencies import AGENCIES
 from .agencies._base import Context, Events, geometric_lag, source_index
+from .record_numbers import NUMBERS, TrueOrder, numbers_of, office, true_order, view_numbers
 from .errors import ERROR_KIND, ERROR_KINDS, ID_COLUMNS, NOT_ERRONEOUS, TRANSLIT_FROM, TRANSLIT_TO, ErrorModel, Records, ctx_ids
 from .schemas import COMMON, SCHEMAS
 
@@ -50,9 +52,10 @@ TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "duplicate_of": pl.String,
     "subtype": pl.String,
 }
-#: record numbers per source and generation block: block b numbers its records from
-#: b * RECORDS_PER_BLOCK (record ids permute them in 10**12, so up to 3,725 blocks)
+#: record counters per source and generation block: block b counts its records from
+#: b * RECORDS_PER_BLOCK (internal; the ids carry running numbers, see .record_numbers)
 RECORDS_PER_BLOCK = 1 << 28
+_ORDER_LOCK = threading.Lock()
 _PLATE_LETTERS = list("АВЕКМНОРСТУХ")
 _ERRONEOUS = np.array([k not in NOT_ERRONEOUS for k in ERROR_KINDS])
 
@@ -120,6 +123,16 @@ class TrueRecords:
     ctx: Context
     records: dict[str, Records]
 
+    def order(self, source: str) -> TrueOrder:
+        """The source's true records in filing order, numbered (computed once, for every view)."""
+        with _ORDER_LOCK:  # the two views run side by side: the first to ask computes it
+            cache = self.__dict__.setdefault("_orders", {})
+            if source not in cache:
+                sidx = source_index(source)
+                cache[source] = true_order(self.records[source].reported, self.ctx.block * RECORDS_PER_BLOCK,
+                                           _key(self.ctx, 0, sidx), _key(self.ctx, 6, sidx))
+            return cache[source]
+
 
 def true_records(people: pl.DataFrame, start: dt.date, years: float, seed: np.random.SeedSequence | int, *,
                  calibration: Calibration | None = None, block: int = 0, blocks: int = 1,
@@ -150,13 +163,20 @@ def records_view(true: TrueRecords, error_model: ErrorModel | None = None, *, id
     dropped = 0
     for name in SCHEMAS:
         rec = em.apply(name, true.records[name], ctx)
+        # numbered before ``keep``: a record's number never depends on which others are kept
+        number, dup_number = _numbers(true, name, rec)
         if keep is not None and len(rec):
             types = SCHEMAS[name].event_types
             mask = keep(pl.Series(types, dtype=pl.Enum(types)).gather(rec.etype.astype(np.int64)), rec.occurred,
                         rec.reported)
             dropped += int(len(rec) - mask.sum())
-            rec = rec.take(np.flatnonzero(mask))
-        frame, truth = _materialise(name, rec, ctx, identities)
+            kept = np.flatnonzero(mask)
+            rec, number, dup_number = rec.take(kept), number[kept], dup_number[kept]
+        else:
+            mask = None
+        # perfect data: the records are the true ones, already in filing order (no sort)
+        order = _kept_in_order(true.order(name).order, mask) if em.is_none else None
+        frame, truth = _materialise(name, rec, ctx, identities, number, dup_number, order)
         records[name] = frame
         truths.append(truth)
     truth = pl.concat(truths, how="vertical") if truths else pl.DataFrame(schema=TRUTH_SCHEMA)
@@ -237,19 +257,47 @@ def _nullable_ids(values: np.ndarray, valid: np.ndarray) -> pl.Series:
     return pl.Series(pa.array(values.astype(np.int64), type=pa.int64(), mask=~valid))
 
 
-def _materialise(source: str, rec: Records, ctx: Context, identities: bool = True) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The agency's records table (in the order they were reported) and their truth rows."""
-    schema = SCHEMAS[source]
-    sidx = source_index(source)
+def _numbers(true: TrueRecords, source: str, rec: Records) -> tuple[np.ndarray, np.ndarray]:
+    """The running number of each record of a view, and of the record each duplicates (-1:
+    none), as written in their ids (``.record_numbers``)."""
+    ctx, sidx = true.ctx, source_index(source)
     if len(rec) and int(rec.counter.max()) >= (ctx.block + 1) * RECORDS_PER_BLOCK:
         raise ValueError(f"{source}: more than {RECORDS_PER_BLOCK} records in one generation block; use smaller blocks")
-    # record ids: a keyed permutation of the record number (opaque: duplicates look new)
-    rid_num = permute(rec.counter, 10**12, _key(ctx, 0, sidx))
-    order = _report_order(rec.reported, rid_num)
+    order = true.order(source)
+    number = view_numbers(rec.counter, rec.reported, order, _key(ctx, 0, sidx), _key(ctx, 6, sidx))
+    if len(number) and int(number.max()) >= NUMBERS:
+        raise ValueError(f"{source}: more records in one generation block than its ids can number "
+                         f"({NUMBERS:,} numbers); use smaller blocks")
+    dup_number = np.full(len(rec), -1, np.int64)
+    dups = np.flatnonzero(rec.dup_of >= 0)
+    if dups.size:
+        dup_number[dups] = numbers_of(rec.dup_of[dups], rec.counter, number, order)
+    return number, dup_number
+
+
+def _kept_in_order(true_order: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """The positions, among the kept true records, of the kept ones in filing order
+    (``true_order``: the true records' indices in filing order; ``mask``: kept, or None)."""
+    if mask is None:
+        return true_order
+    position = np.cumsum(mask, dtype=np.int64) - 1
+    return position[true_order[mask[true_order]]]
+
+
+def _materialise(source: str, rec: Records, ctx: Context, identities: bool, number: np.ndarray,
+                 dup_number: np.ndarray, order: np.ndarray | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The agency's records table (in the order they were reported, each day's in the order
+    of their numbers; ``order`` when the caller has it) and their truth rows."""
+    schema = SCHEMAS[source]
+    sidx = source_index(source)
+    if order is None:
+        order = _report_order(rec.reported, number)
     rec = rec.take(order)
-    rid_num = rid_num[order]
     prefix = RECORD_PREFIX[source] + "-"
-    record_id = pl.select(pl.lit(prefix) + _digits(rid_num, 12)).to_series()
+    # record ids: the office (the block, keyed) and its running number, 12 digits
+    at_office = office(ctx.block, _key(ctx, 7, sidx)) * NUMBERS
+    record_id = pl.select(pl.lit(prefix) + _digits(at_office + number[order], 12)).to_series()
+    dup_ids = np.where(dup_number[order] >= 0, at_office + dup_number[order], -1)
     etypes = pl.Series(schema.event_types)
     cols: dict[str, pl.Series] = {
         "record_id": record_id,
@@ -263,7 +311,7 @@ def _materialise(source: str, rec: Records, ctx: Context, identities: bool = Tru
         frame = pl.DataFrame([cols[c].alias(c).cast(dt_) for c, dt_ in schema.columns.items()])
     else:
         frame = pl.DataFrame([cols[c].alias(c).cast(dt_) for c, dt_ in COMMON.items()])
-    return frame, _truth(source, rec, ctx, sidx, prefix, cols)
+    return frame, _truth(source, rec, ctx, prefix, cols, dup_ids)
 
 
 def _report_order(reported: np.ndarray, rid_num: np.ndarray) -> np.ndarray:
@@ -336,15 +384,16 @@ def _name_columns(rec: Records, ctx: Context) -> tuple[pl.Series, pl.Series, pl.
     return sur, giv, pat
 
 
-def _truth(source: str, rec: Records, ctx: Context, sidx: int, prefix: str, cols: dict[str, pl.Series]) -> pl.DataFrame:
-    """What really happened behind each record: its true citizen, error kind, duplicate of."""
+def _truth(source: str, rec: Records, ctx: Context, prefix: str, cols: dict[str, pl.Series],
+           dup_ids: np.ndarray) -> pl.DataFrame:
+    """What really happened behind each record: its true citizen, error kind, duplicate of
+    (``dup_ids``: the original's id number, -1 for none)."""
     n = len(rec)
     true_ids = _nullable_ids(np.where(rec.true >= 0, ctx.citizen_id[rec.true.clip(0)], 0), rec.true >= 0)
-    dup_idx = np.flatnonzero(rec.dup_of >= 0)
+    dup_idx = np.flatnonzero(dup_ids >= 0)
     dup = pl.Series(dtype=pl.String).extend_constant(None, n)  # not a Python list of n Nones
     if dup_idx.size:
-        dn = permute(rec.dup_of[dup_idx], 10**12, _key(ctx, 0, sidx))
-        dup = dup.scatter(dup_idx, pl.select(pl.lit(prefix) + _digits(dn, 12)).to_series())
+        dup = dup.scatter(dup_idx, pl.select(pl.lit(prefix) + _digits(dup_ids[dup_idx], 12)).to_series())
     labels = pl.Series(list(rec.subtype_labels) + [None], dtype=pl.String)
     sub = labels.gather(np.where((rec.subtype >= 0) & (rec.subtype < len(rec.subtype_labels)), rec.subtype, len(rec.subtype_labels)).astype(np.int64)) if n else pl.Series([], dtype=pl.String)
     return pl.DataFrame({
