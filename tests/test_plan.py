@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from socialrating.cli import app
@@ -151,3 +152,24 @@ def test_without_shards_a_run_too_big_for_one_process_goes_in_shards_of_one_bloc
     monkeypatch.setattr(P, "memory_available", lambda: 1_000_000_000)
     assert cli._auto_shards(None, 1_000_000, 1, 7, tmp_path, 100_000) == 10
     assert cli._auto_shards(None, 50_000, 1, 7, tmp_path, 100_000) == 1  # one block: nothing to shard
+
+
+def test_more_blocks_than_identifiers_can_number_are_refused_at_once(tmp_path):
+    """30,000 people in blocks of 2 are 15,000 blocks; the bailiffs' 9-digit proceeding
+    numbers have room for 1,250 (and record offices for 10,000): one line, before anything
+    is generated (it used to stop there after 90 s of records)."""
+    from socialrating.sources.synthetic import max_blocks
+
+    assert max_blocks() == 1_250
+    res = CliRunner().invoke(app, ["run", "--people", "30000", "--block-size", "2", "--out", str(tmp_path / "r")])
+    out = " ".join(res.output.split())
+    assert res.exit_code == 2 and ("run: 30,000 people in generation blocks of 2 make 15,000 blocks; identifiers "
+                                   "numbered per block have room for 1,250 (use --block-size 24 or more, or "
+                                   "fewer people)") in out, out
+    assert not (tmp_path / "r").exists()
+    # exactly at the limit it goes on; one person more is one block too many
+    from socialrating import cli
+
+    cli._check_blocks(2_500, 2)
+    with pytest.raises(typer.Exit):
+        cli._check_blocks(2_501, 2)

@@ -255,6 +255,20 @@ def _auto_shards(policy, people: int, years: float, history: float | None, out: 
     return n
 
 
+def _check_blocks(people: int, block_size: int | None) -> None:
+    """Refuse at once a population of more generation blocks than identifiers numbered per
+    block have room for (else the records' generation stops there, minutes in)."""
+    from .simulate.synthetic_world import block_size_of
+    from .sources.synthetic import max_blocks
+
+    bs, most = block_size_of(block_size), max_blocks()
+    blocks = -(-people // bs)
+    if blocks > most:
+        _fail(f"run: {people:,} people in generation blocks of {bs:,} make {blocks:,} blocks; identifiers "
+              f"numbered per block have room for {most:,} (use --block-size {-(-people // most):,} or more, "
+              "or fewer people)")
+
+
 def _shard_people(people: int, shards: int, block_size: int | None) -> int:
     """People in the largest shard of a Synthetic Russia run (shards are whole blocks)."""
     from .simulate.shardworld import plan as shard_plan
@@ -312,6 +326,8 @@ def run(
         parsed = load_policy(policy)  # a bad policy is one error line, before the progress bar starts
     except PolicyError as exc:
         _fail(str(exc))
+    if world == "synthetic":
+        _check_blocks(people, block_size)
     if shards is None:
         shards = _auto_shards(parsed, people, years, history_years, out, block_size) if world == "synthetic" else 1
     if preflight:

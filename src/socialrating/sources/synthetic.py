@@ -34,11 +34,11 @@ from ..identity._permute import derive_keys, permute
 from ..population.calibration import Calibration, load_calibration
 from .agencies import AGENCIES
 from .agencies._base import Context, Events, geometric_lag, source_index
-from .record_numbers import NUMBERS, TrueOrder, numbers_of, office, true_order, view_numbers
+from .record_numbers import NUMBERS, OFFICES, TrueOrder, numbers_of, office, true_order, view_numbers
 from .errors import ERROR_KIND, ERROR_KINDS, ID_COLUMNS, NOT_ERRONEOUS, TRANSLIT_FROM, TRANSLIT_TO, ErrorModel, Records, ctx_ids
 from .schemas import COMMON, SCHEMAS
 
-__all__ = ["SourceBatch", "TrueRecords", "generate_records", "records_view", "true_records", "TRUTH_SCHEMA", "RECORD_PREFIX"]
+__all__ = ["SourceBatch", "TrueRecords", "generate_records", "max_blocks", "records_view", "true_records", "TRUTH_SCHEMA", "RECORD_PREFIX"]
 
 RECORD_PREFIX: dict[str, str] = {name: s.prefix for name, s in SCHEMAS.items()}
 TRUTH_SCHEMA: dict[str, pl.DataType] = {
@@ -58,6 +58,13 @@ RECORDS_PER_BLOCK = 1 << 28
 _ORDER_LOCK = threading.Lock()
 _PLATE_LETTERS = list("АВЕКМНОРСТУХ")
 _ERRONEOUS = np.array([k not in NOT_ERRONEOUS for k in ERROR_KINDS])
+
+
+def max_blocks() -> int:
+    """The most generation blocks a population can have: identifiers numbered per block have
+    room for so many (the bailiffs' proceeding numbers, the record ids' offices)."""
+    from .agencies.bailiffs import MAX_BLOCKS
+    return min(MAX_BLOCKS, OFFICES)
 
 
 @dataclass
