@@ -55,7 +55,6 @@ TRUTH_SCHEMA: dict[str, pl.DataType] = {
 #: record counters per source and generation block: block b counts its records from
 #: b * RECORDS_PER_BLOCK (internal; the ids carry running numbers, see .record_numbers)
 RECORDS_PER_BLOCK = 1 << 28
-_ORDER_LOCK = threading.Lock()
 _PLATE_LETTERS = list("АВЕКМНОРСТУХ")
 _ERRONEOUS = np.array([k not in NOT_ERRONEOUS for k in ERROR_KINDS])
 
@@ -129,16 +128,19 @@ class TrueRecords:
 
     ctx: Context
     records: dict[str, Records]
+    _orders: dict[str, TrueOrder] = field(default_factory=dict, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def order(self, source: str) -> TrueOrder:
         """The source's true records in filing order, numbered (computed once, for every view)."""
-        with _ORDER_LOCK:  # the two views run side by side: the first to ask computes it
-            cache = self.__dict__.setdefault("_orders", {})
-            if source not in cache:
+        # the block's two views run side by side: the first to ask computes it (a lock of
+        # this block's own, so other shards' blocks never wait for it)
+        with self._lock:
+            if source not in self._orders:
                 sidx = source_index(source)
-                cache[source] = true_order(self.records[source].reported, self.ctx.block * RECORDS_PER_BLOCK,
-                                           _key(self.ctx, 0, sidx), _key(self.ctx, 6, sidx))
-            return cache[source]
+                self._orders[source] = true_order(self.records[source].reported, self.ctx.block * RECORDS_PER_BLOCK,
+                                                  _key(self.ctx, 0, sidx), _key(self.ctx, 6, sidx))
+            return self._orders[source]
 
 
 def true_records(people: pl.DataFrame, start: dt.date, years: float, seed: np.random.SeedSequence | int, *,
@@ -304,7 +306,8 @@ def _materialise(source: str, rec: Records, ctx: Context, identities: bool, numb
     # record ids: the office (the block, keyed) and its running number, 12 digits
     at_office = office(ctx.block, _key(ctx, 7, sidx)) * NUMBERS
     record_id = pl.select(pl.lit(prefix) + _digits(at_office + number[order], 12)).to_series()
-    dup_ids = np.where(dup_number[order] >= 0, at_office + dup_number[order], -1)
+    dup_number = dup_number[order]
+    dup_ids = np.where(dup_number >= 0, at_office + dup_number, -1)
     etypes = pl.Series(schema.event_types)
     cols: dict[str, pl.Series] = {
         "record_id": record_id,
